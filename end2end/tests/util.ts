@@ -1,0 +1,14 @@
+import { expect, Page, TestInfo } from "@playwright/test";
+
+export const jsEnabled = (info: TestInfo) => info.project.name === "js";
+
+/** Opens a page and, with JavaScript on, waits until the app has hydrated. */
+export async function open(page: Page, path: string, info: TestInfo) {
+  const response = await page.goto(path);
+  if (jsEnabled(info)) {
+    await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+  } else {
+    await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "false");
+  }
+  return response;
+}

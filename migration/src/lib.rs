@@ -1,0 +1,14 @@
+//! Schema migrations, applied in order at server start (`insectid serve`) or by this crate's CLI.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_identification;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_identification::Migration)]
+    }
+}

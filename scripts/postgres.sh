@@ -1,0 +1,38 @@
+# Sourced by test.sh: provides a PostgreSQL server for the tests and sets
+# INSECTID_TEST_DATABASE_URL. Order: the URL given by the caller; a server already answering on
+# 127.0.0.1:5432 with trust auth; else a throw-away cluster started here and stopped on exit.
+
+start_test_postgres() {
+  if [ -n "${INSECTID_TEST_DATABASE_URL:-}" ]; then
+    log "PostgreSQL: using INSECTID_TEST_DATABASE_URL"
+    return 0
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432 && psql -w -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+    export INSECTID_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
+    log "PostgreSQL: using the server on 127.0.0.1:5432"
+    return 0
+  fi
+  local bin port=55432
+  bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)")
+  [ -x "$bin/initdb" ] || { echo "PostgreSQL is not installed (scripts/setup.sh system-test)" >&2; return 1; }
+  while pg_isready -q -h 127.0.0.1 -p "$port"; do port=$((port + 1)); done
+  PG_TMP=$(mktemp -d /tmp/insectid-pg.XXXXXX)
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$PG_TMP"
+    run=(runuser -u postgres --)
+  fi
+  log "PostgreSQL: starting a throw-away server on 127.0.0.1:$port"
+  "${run[@]}" "$bin/initdb" -D "$PG_TMP/data" -U postgres --auth=trust -E UTF8 >"$PG_TMP/initdb.log" 2>&1
+  "${run[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w \
+    -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  PG_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -m fast -w stop)
+  export INSECTID_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop_test_postgres() {
+  if [ -n "${PG_TMP:-}" ]; then
+    "${PG_STOP[@]}" >/dev/null 2>&1 || true
+    rm -rf "$PG_TMP"
+  fi
+}

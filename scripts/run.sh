@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make run`: set up what is missing, build, and serve the portal on http://127.0.0.1:3000
+# with SQLite and the default model under ./data. Extra arguments go to `insectid`.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+"$REPO_ROOT/scripts/setup.sh" build
+"$REPO_ROOT/scripts/build.sh" all
+cd "$REPO_ROOT"
+data="${INSECTID_DATA_DIR:-data}"
+bundle="$data/models/efficientnet-lite0-imagenet"
+if [ -z "${INSECTID_MODEL_DIR:-}" ] && [ ! -f "$bundle/manifest.json" ]; then
+  mkdir -p "$data/models"
+  cp -R "$INSECTID_DEFAULT_BUNDLE" "$bundle"
+fi
+exec "$CARGO_TARGET_DIR/debug/insectid" --data-dir "$data" --site-root "$INSECTID_SITE_ROOT" "$@"

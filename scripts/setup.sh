@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything the build and tests need, on a fresh Debian machine with
+# access to the package registries only. Each step checks first and does nothing when done.
+# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|model|build|all]...
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+TORCH_VERSION=2.13.0
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' "$REPO_ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
+
+apt_install() {
+  if [ $# -gt 0 ]; then
+    log "installing Debian packages: $*"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+  fi
+}
+
+# What building and running the portal needs.
+system() {
+  local want=()
+  command -v cc >/dev/null || want+=(build-essential)
+  command -v pkg-config >/dev/null || want+=(pkg-config)
+  command -v npm >/dev/null || want+=(nodejs npm)
+  command -v python3 >/dev/null || want+=(python3)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || want+=(python3-venv)
+  command -v curl >/dev/null || want+=(curl ca-certificates)
+  apt_install "${want[@]}"
+  if ! command -v cargo >/dev/null; then
+    log "installing Rust (rustup, stable)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  fi
+}
+
+# What the test suite needs on top: a browser, a database server, an SSH server.
+system_test() {
+  local want=()
+  command -v chromium >/dev/null || want+=(chromium)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+  command -v pg_isready >/dev/null || want+=(postgresql-client)
+  [ -x /usr/sbin/sshd ] || want+=(openssh-server)
+  apt_install "${want[@]}"
+}
+
+python_env() {
+  local stamp="$INSECTID_VENV/.insectid-$TORCH_VERSION"
+  [ -f "$stamp" ] && return 0
+  log "creating the Python venv with torch==$TORCH_VERSION (about 4.7 GB, several minutes)"
+  python3 -m venv "$INSECTID_VENV"
+  "$INSECTID_VENV/bin/pip" install -q --upgrade pip
+  # The full wheel set: Python's torch cannot import without its CUDA libraries, even on a CPU.
+  "$INSECTID_VENV/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements.txt"
+  touch "$stamp"
+}
+
+wasm_tools() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$("$INSECTID_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
+    # No --locked: its own lock pins a crate version the registry no longer serves.
+    cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --root "$INSECTID_TOOLS" --force
+  fi
+}
+
+node_tools() {
+  local dir
+  for dir in "$@"; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      log "npm ci in ${dir#$REPO_ROOT/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
+}
+
+model() {
+  local out="${1:-$INSECTID_DEFAULT_BUNDLE}"
+  if [ -f "$out/manifest.json" ] && [ -f "$out/model.pt" ] && [ "$out/manifest.json" -nt "$REPO_ROOT/scripts/export_default_model.py" ] \
+     && [ "$out/manifest.json" -nt "$REPO_ROOT/scripts/imagenet_taxonomy.py" ]; then
+    return 0
+  fi
+  python_env
+  log "exporting the default model bundle to $out"
+  local tmp="$out.tmp.$$"
+  rm -rf "$tmp"
+  "$INSECTID_VENV/bin/python" "$REPO_ROOT/scripts/export_default_model.py" "$tmp"
+  rm -rf "$out"
+  mkdir -p "$(dirname "$out")"
+  mv "$tmp" "$out"
+}
+
+[ $# -eq 0 ] && set -- all
+for step in "$@"; do
+  case "$step" in
+    system) system ;;
+    system-test) system_test ;;
+    python) python_env ;;
+    wasm) wasm_tools ;;
+    node) node_tools "$REPO_ROOT" ;;
+    node-test) node_tools "$REPO_ROOT/end2end" ;;
+    model) model ;;
+    build) system; python_env; wasm_tools; node_tools "$REPO_ROOT"; model ;;
+    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; model ;;
+    *) echo "unknown step: $step" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite on a fresh or warm machine. Unit and integration tests on SQLite
+# and PostgreSQL, then the end-to-end suite in Chromium (JavaScript on and off) against the
+# built server. Exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+source "$REPO_ROOT/scripts/postgres.sh"
+cd "$REPO_ROOT"
+started=$(date +%s)
+
+"$REPO_ROOT/scripts/setup.sh" all
+"$REPO_ROOT/scripts/build.sh" all
+
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  stop_test_postgres
+  [ -n "${E2E_DATA:-}" ] && rm -rf "$E2E_DATA"
+  return 0
+}
+trap cleanup EXIT
+start_test_postgres
+export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
+
+log "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace
+
+log "end-to-end tests in Chromium"
+E2E_DATA=$(mktemp -d /tmp/insectid-e2e.XXXXXX)
+port=3999
+while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+"$CARGO_TARGET_DIR/debug/insectid" --bind "127.0.0.1:$port" --data-dir "$E2E_DATA" \
+  --model-dir "$INSECTID_DEFAULT_BUNDLE" --site-root "$INSECTID_SITE_ROOT" >"$E2E_DATA/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$E2E_DATA/server.log"; exit 1; }
+  sleep 0.5
+done
+(cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test) || {
+  echo "--- server log ---"; tail -n 50 "$E2E_DATA/server.log"; exit 1;
+}
+log "all tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,104 @@
+//! Command line and environment configuration. `insectid --help` lists every variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use insectid::inference::{DevicePreference, EngineConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "insectid", version, about = "Insect Identifier: a self-hosted insect identification portal")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal (the default).
+    Serve,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. Default: SQLite in the data directory.
+    #[arg(long, env = "INSECTID_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "INSECTID_BIND", default_value = "127.0.0.1:3000", global = true)]
+    pub bind: SocketAddr,
+
+    /// Directory for the database file, uploaded photos and models.
+    #[arg(long, env = "INSECTID_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Model bundle to serve (a directory with manifest.json and model.pt).
+    /// Default: DATA_DIR/models/efficientnet-lite0-imagenet.
+    #[arg(long, env = "INSECTID_MODEL_DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
+
+    /// Where the built site (pkg/ with WASM, JS and CSS, plus public assets) lives.
+    #[arg(long, env = "INSECTID_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: PathBuf,
+
+    /// Log filter, e.g. info or insectid=debug,tower_http=debug.
+    #[arg(long, env = "INSECTID_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format: text or json.
+    #[arg(long, env = "INSECTID_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// Inference device: auto (CUDA when present), cpu or cuda.
+    #[arg(long, env = "INSECTID_DEVICE", default_value = "auto", global = true)]
+    pub device: DevicePreference,
+
+    /// CPU threads for one forward pass (0: libtorch's choice).
+    #[arg(long, env = "INSECTID_INFERENCE_THREADS", default_value_t = 0, global = true)]
+    pub inference_threads: usize,
+
+    /// Most photos one forward pass takes.
+    #[arg(long, env = "INSECTID_MAX_BATCH", default_value_t = 8, global = true)]
+    pub max_batch: usize,
+
+    /// How long a forward pass waits for more photos to fill its batch, in milliseconds.
+    #[arg(long, env = "INSECTID_BATCH_WAIT_MS", default_value_t = 2, global = true)]
+    pub batch_wait_ms: u64,
+
+    /// Photos waiting for the model before new ones are answered "busy".
+    #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
+    pub queue: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("insectid.db").display()))
+    }
+
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
+    }
+
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            device: self.device,
+            threads: self.inference_threads,
+            max_batch: self.max_batch.max(1),
+            max_wait: std::time::Duration::from_millis(self.batch_wait_ms),
+            queue_capacity: self.queue.max(1),
+        }
+    }
+}

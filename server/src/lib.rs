@@ -1,0 +1,123 @@
+//! The `insectid` server: wires configuration, database, inference engine, layers and routes.
+//! `build_app` is public so tests drive the real router without a socket.
+
+pub mod config;
+mod rest;
+
+use std::sync::Arc;
+
+use app::state::AppState;
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use insectid::inference::InferenceEngine;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use config::Config;
+
+/// Everything the server needs, built from configuration.
+pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
+    let db = insectid::db::connect_and_migrate(&config.database_url())
+        .await
+        .map_err(|e| StartError(format!("database {}: {e}", redact(&config.database_url()))))?;
+    let model_dir = config.model_dir();
+    let engine_config = config.engine();
+    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&model_dir, engine_config))
+        .await
+        .map_err(|e| StartError(format!("model loading panicked: {e}")))?
+        .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))?;
+    let status = engine.status();
+    tracing::info!(
+        model = %status.name, version = %status.version, device = %status.device,
+        classes = status.classes, warmup_ms = format!("{:.1}", status.warmup_ms),
+        "model loaded"
+    );
+    let leptos_options = LeptosOptions::builder()
+        .output_name("insectid")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    Ok(AppState { leptos_options, db, engine: Arc::new(engine) })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start: {0}")]
+pub struct StartError(pub String);
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+/// The whole HTTP application: pages, server functions, REST API and static files.
+pub fn build_app(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", rest::routes())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let state = build_state(&config).await?;
+    let app = build_app(state);
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
+    tracing::info!("listening on http://{}", config.bind);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| StartError(format!("server error: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,111 @@
+//! The real router, driven in-process with `oneshot`, on SQLite and PostgreSQL.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use insectid::testing::{test_databases, test_model_dir};
+use server::config::Config;
+use tower::ServiceExt;
+
+async fn call(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn config(database_url: String) -> Config {
+    use clap::Parser;
+    let mut cli = server::config::Cli::parse_from(["insectid"]);
+    cli.config.database_url = Some(database_url);
+    cli.config.model_dir = Some(test_model_dir());
+    cli.config.device = insectid::inference::DevicePreference::Cpu;
+    cli.config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_server_functions_and_api_answer_on_both_databases() {
+    for t in test_databases().await {
+        let state = server::build_state(&config(t.url())).await.expect("state");
+        let app = server::build_app(state);
+
+        let (status, html) = call(&app, get("/")).await;
+        assert_eq!(status, StatusCode::OK, "{}", t.backend);
+        assert!(html.contains("Which insect is this?"));
+        assert!(html.contains("/pkg/insectid.js"), "hydration script is linked");
+        assert!(html.contains("id=\"portal-stats\""), "figures rendered on the server (async SSR)");
+        assert!(html.contains("efficientnet-lite0-imagenet"));
+
+        let (status, html) = call(&app, get("/models")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("data-testid=\"model-classes\">1000<"), "{html}");
+
+        let (status, html) = call(&app, get("/history")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("This page is not built yet."));
+
+        let (status, _) = call(&app, get("/definitely/not/here")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // The server function reads the database through the stats service.
+        insert_identification(&t.db).await;
+        let request = Request::post("/api/portal_stats")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .unwrap();
+        let (status, json) = call(&app, request).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        let stats: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(stats["identifications"], 1, "{}: {json}", t.backend);
+        assert_eq!(stats["distinct_photos"], 1);
+
+        let (status, json) = call(&app, get("/api/v1/model")).await;
+        assert_eq!(status, StatusCode::OK);
+        let model: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(model["classes"], 1000);
+        assert_eq!(model["arthropod_classes"], 37);
+        assert_eq!(model["device"], "cpu");
+        assert!(model["warmup_ms"].as_f64().unwrap() > 0.0);
+
+        let (status, body) = call(&app, get("/healthz")).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+        t.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_model_directory_stops_start_up_with_a_clear_message() {
+    let t = insectid::testing::sqlite_database().await;
+    let mut cfg = config(t.url());
+    cfg.model_dir = Some("/nonexistent/model".into());
+    let err = match server::build_state(&cfg).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("started without a model"),
+    };
+    assert!(err.contains("/nonexistent/model") && err.contains("make model"), "{err}");
+    t.close().await;
+}
+
+async fn insert_identification(db: &sea_orm::DatabaseConnection) {
+    use insectid::entities::identification;
+    use sea_orm::{ActiveModelTrait, Set};
+    identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(None),
+        image_sha256: Set("f".repeat(64)),
+        model_name: Set("efficientnet-lite0-imagenet".into()),
+        model_version: Set("1.0.0".into()),
+        top_label: Set("ladybug".into()),
+        top_probability: Set(0.93),
+        answer: Set("{}".into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}

@@ -1,0 +1,73 @@
+//! Connecting to the database (SQLite or PostgreSQL, chosen by the URL) and migrating it.
+
+use std::path::Path;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Opens the database at `url` and brings its schema up to date.
+///
+/// For a SQLite file URL the parent directory is created and the file opened in create mode,
+/// so the zero-setup default needs nothing from the user.
+pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let url = prepare_sqlite_url(url)?;
+    let mut options = ConnectOptions::new(url.clone());
+    options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
+        options.max_connections(4);
+    } else {
+        options.max_connections(16);
+    }
+    let db = Database::connect(options).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+fn prepare_sqlite_url(url: &str) -> Result<String, DbErr> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(url.to_string());
+    };
+    let path_part = rest.trim_start_matches("//");
+    let (path, query) = match path_part.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_part, None),
+    };
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_string());
+    }
+    if let Some(parent) = Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", parent.display())))?;
+        }
+    }
+    let query = match query {
+        Some(q) if q.contains("mode=") => q.to_string(),
+        Some(q) => format!("{q}&mode=rwc"),
+        None => "mode=rwc".to_string(),
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prepare_sqlite_url;
+
+    #[test]
+    fn sqlite_urls_open_in_create_mode() {
+        let dir = std::env::temp_dir().join(format!("insectid-url-{}", std::process::id()));
+        let file = dir.join("x.db");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", file.display())).unwrap();
+        assert_eq!(url, format!("sqlite://{}?mode=rwc", file.display()));
+        assert!(dir.is_dir(), "parent directory is created");
+        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite::memory:");
+        assert_eq!(
+            prepare_sqlite_url("postgres://u@h/db").unwrap(),
+            "postgres://u@h/db"
+        );
+        let kept = prepare_sqlite_url(&format!("sqlite://{}?mode=ro", file.display())).unwrap();
+        assert!(kept.ends_with("?mode=ro"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

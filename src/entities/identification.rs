@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// One photo identified by one model: what it answered and when.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "identification")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub created_at: DateTimeUtc,
+    pub user_id: Option<i64>,
+    pub image_sha256: String,
+    pub model_name: String,
+    pub model_version: String,
+    pub top_label: String,
+    pub top_probability: f64,
+    /// The full answer (top-k, roll-up, timings) as JSON.
+    #[sea_orm(column_type = "Text")]
+    pub answer: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

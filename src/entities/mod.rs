@@ -1,0 +1,3 @@
+//! sea-orm entities, one module per table.
+
+pub mod identification;

@@ -1,0 +1,35 @@
+use crate::inference::InferenceError;
+
+/// What a service call can fail with. Callers map [`ServiceError::kind`] to their transport
+/// (an HTTP status, a CLI exit code) without matching on messages.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// The transport-neutral class of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidInput,
+    NotFound,
+    Busy,
+    Internal,
+}
+
+impl ServiceError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ServiceError::Database(_) => ErrorKind::Internal,
+            ServiceError::Inference(e) => e.kind(),
+            ServiceError::NotFound(_) => ErrorKind::NotFound,
+            ServiceError::InvalidInput(_) => ErrorKind::InvalidInput,
+        }
+    }
+}

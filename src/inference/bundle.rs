@@ -1,0 +1,110 @@
+//! A model bundle on disk, loaded and proven with a test forward pass.
+
+use std::path::{Path, PathBuf};
+
+use tch::{CModule, Device, Kind, Tensor};
+
+use super::preprocess::Preprocessing;
+use super::{InferenceError, Manifest};
+
+/// A loaded bundle: the TorchScript classifier on its device plus the manifest describing it.
+pub struct ModelBundle {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    pub device: Device,
+    module: CModule,
+}
+
+/// One class of an answer with its probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopClass {
+    pub index: usize,
+    pub label: String,
+    pub probability: f32,
+}
+
+impl ModelBundle {
+    /// Loads and validates a bundle. Any failure leaves nothing half-loaded behind.
+    pub fn load(dir: &Path, device: Device) -> Result<Self, InferenceError> {
+        let manifest = Manifest::read(dir)?;
+        let invalid = |reason: String| InferenceError::InvalidBundle { path: dir.display().to_string(), reason };
+        let model_path = dir.join(&manifest.files.model);
+        if !model_path.is_file() {
+            return Err(invalid(format!("model file {} is missing", manifest.files.model)));
+        }
+        let mut module = CModule::load_on_device(&model_path, device)
+            .map_err(|e| invalid(format!("TorchScript model does not load: {e}")))?;
+        module.set_eval();
+        let bundle = ModelBundle { manifest, dir: dir.to_path_buf(), device, module };
+        let size = bundle.manifest.input_size as i64;
+        let out = bundle
+            .forward(Tensor::zeros([1, 3, size, size], (Kind::Float, device)))
+            .map_err(|e| invalid(format!("test forward pass failed: {e}")))?;
+        let width = out.size();
+        if width != [1, bundle.manifest.labels.len() as i64] {
+            return Err(invalid(format!(
+                "model output shape {width:?} does not match {} labels",
+                bundle.manifest.labels.len()
+            )));
+        }
+        Ok(bundle)
+    }
+
+    pub fn preprocessing(&self) -> Preprocessing {
+        Preprocessing::from(&self.manifest)
+    }
+
+    fn input_len(&self) -> usize {
+        let s = self.manifest.input_size as usize;
+        3 * s * s
+    }
+
+    fn forward(&self, batch: Tensor) -> Result<Tensor, InferenceError> {
+        Ok(tch::no_grad(|| self.module.forward_ts(&[batch]))?)
+    }
+
+    /// Raw logits for a batch of prepared inputs, one row per input.
+    pub fn logits(&self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        self.run(inputs, false)
+    }
+
+    /// Class probabilities for a batch of prepared inputs, one row per input.
+    pub fn probabilities(&self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>, InferenceError> {
+        self.run(inputs, true)
+    }
+
+    fn run(&self, inputs: &[&[f32]], softmax: bool) -> Result<Vec<Vec<f32>>, InferenceError> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let len = self.input_len();
+        if let Some(bad) = inputs.iter().find(|i| i.len() != len) {
+            return Err(InferenceError::BadImage(format!("input has {} values, the model takes {len}", bad.len())));
+        }
+        let flat: Vec<f32> = inputs.iter().flat_map(|i| i.iter().copied()).collect();
+        let size = self.manifest.input_size as i64;
+        let batch = Tensor::from_slice(&flat).view([inputs.len() as i64, 3, size, size]).to_device(self.device);
+        let mut out = self.forward(batch)?;
+        if softmax {
+            out = out.softmax(-1, Kind::Float);
+        }
+        let out = out.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+        let rows: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(&out)?;
+        Ok(rows)
+    }
+
+    /// The `k` most probable classes of one probability row, best first.
+    pub fn top_k(&self, probabilities: &[f32], k: usize) -> Vec<TopClass> {
+        let mut order: Vec<usize> = (0..probabilities.len()).collect();
+        order.sort_unstable_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
+        order
+            .into_iter()
+            .take(k)
+            .map(|i| TopClass {
+                index: i,
+                label: self.manifest.labels.get(i).map(|l| l.name.clone()).unwrap_or_default(),
+                probability: probabilities[i],
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,13 @@
+//! Insect Identifier's domain library: database entities, services and the inference engine.
+//!
+//! Nothing here knows about HTTP or Leptos: the `app` crate's server functions and the `server`
+//! binary call these plain functions and map [`ServiceError`] to their own transport.
+
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod inference;
+pub mod services;
+pub mod testing;
+
+pub use error::ServiceError;

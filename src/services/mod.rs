@@ -1,0 +1,4 @@
+//! Services: plain async functions over a `&DatabaseConnection` (and the inference engine),
+//! holding the business rules. Callers own transport concerns.
+
+pub mod stats;

@@ -1,0 +1,147 @@
+//! Helpers for the tests of this crate and the crates above it: throw-away databases on both
+//! backends and the location of the real model bundle. Small, and never used by the server.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A migrated, empty database that exists only for one test.
+pub struct TestDatabase {
+    pub backend: &'static str,
+    pub db: DatabaseConnection,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// One fresh database per backend: SQLite always, PostgreSQL from `INSECTID_TEST_DATABASE_URL`
+/// (an admin URL; the test creates and drops its own database there). Missing PostgreSQL is
+/// an error unless `INSECTID_TEST_SKIP_POSTGRES=1` says it is deliberately left out.
+pub async fn test_databases() -> Vec<TestDatabase> {
+    let mut out = vec![sqlite_database().await];
+    match std::env::var("INSECTID_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => out.push(postgres_database(&url).await),
+        _ if std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref() == Ok("1") => {}
+        _ => panic!(
+            "INSECTID_TEST_DATABASE_URL is not set: run the suite with `make test` (which starts \
+             PostgreSQL), or set INSECTID_TEST_SKIP_POSTGRES=1 to test SQLite only"
+        ),
+    }
+    out
+}
+
+pub async fn sqlite_database() -> TestDatabase {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("insectid_test")));
+    let db = crate::db::connect_and_migrate(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("SQLite test database");
+    TestDatabase { backend: "sqlite", db, cleanup: Cleanup::File(path) }
+}
+
+pub async fn postgres_database(admin_url: &str) -> TestDatabase {
+    let database = unique("insectid_t");
+    let admin = Database::connect(admin_url).await.expect("connect to the PostgreSQL test server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
+        .await
+        .expect("create the PostgreSQL test database");
+    admin.close().await.ok();
+    let db = crate::db::connect_and_migrate(&with_database(admin_url, &database))
+        .await
+        .expect("migrate the PostgreSQL test database");
+    TestDatabase {
+        backend: "postgres",
+        db,
+        cleanup: Cleanup::Postgres { admin_url: admin_url.to_string(), database },
+    }
+}
+
+/// The same server URL pointing at another database.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+impl TestDatabase {
+    /// The URL the server would be configured with to reach this database.
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::File(path) => format!("sqlite://{}", path.display()),
+            Cleanup::Postgres { admin_url, database } => with_database(admin_url, database),
+        }
+    }
+
+    pub async fn close(self) {
+        self.db.close().await.ok();
+        match self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+                }
+            }
+            Cleanup::Postgres { admin_url, database } => {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
+                        .await
+                        .ok();
+                    admin.close().await.ok();
+                }
+            }
+        }
+    }
+}
+
+/// The default model bundle built by `scripts/setup.sh model`.
+pub fn test_model_dir() -> PathBuf {
+    let dir = std::env::var_os("INSECTID_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/insectid/models/efficientnet-lite0-imagenet"))
+        })
+        .expect("INSECTID_TEST_MODEL_DIR or HOME");
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "no model bundle at {}: run `scripts/setup.sh model` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_urls_are_rewritten() {
+        use super::with_database;
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(with_database("postgres://u@h/postgres?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

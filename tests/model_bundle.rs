@@ -1,0 +1,147 @@
+//! The real default bundle through tch: outputs match PyTorch's, broken bundles are refused.
+
+use std::path::Path;
+
+use insectid::inference::{InferenceError, Manifest, ModelBundle};
+use insectid::testing::test_model_dir;
+
+/// The export script's reference inputs, rebuilt bit for bit where PyTorch's formula allows.
+fn reference_input(kind: &str, n: usize) -> Vec<f32> {
+    match kind {
+        // torch.linspace(-1, 1, n) in float32: fills from both ends towards the middle.
+        "ramp" => {
+            let step = 2.0f32 / (n as f32 - 1.0);
+            let half = n / 2;
+            (0..n)
+                .map(|i| if i < half { -1.0 + step * i as f32 } else { 1.0 - step * (n - 1 - i) as f32 })
+                .collect()
+        }
+        "sine" => (0..n).map(|i| ((i as f64) * 0.001).sin() as f32).collect(),
+        other => panic!("unknown reference input {other}"),
+    }
+}
+
+#[test]
+fn logits_match_pytorch_reference() {
+    let dir = test_model_dir();
+    let bundle = ModelBundle::load(&dir, tch::Device::Cpu).expect("bundle loads");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let n = 3 * 224 * 224;
+    for kind in ["ramp", "sine"] {
+        let input = reference_input(kind, n);
+        let logits = &bundle.logits(&[&input]).unwrap()[0];
+        let expected: Vec<f32> = reference[kind]["logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(logits.len(), expected.len());
+        let worst = logits.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "{kind}: max |Δlogit| = {worst}");
+        let probs = &bundle.probabilities(&[&input]).unwrap()[0];
+        let top: Vec<usize> = bundle.top_k(probs, 5).iter().map(|t| t.index).collect();
+        let expected_top: Vec<usize> =
+            reference[kind]["top5"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(top, expected_top, "{kind}");
+    }
+}
+
+#[test]
+fn a_batch_gives_the_same_rows_as_single_inputs() {
+    let bundle = ModelBundle::load(&test_model_dir(), tch::Device::Cpu).unwrap();
+    let a = reference_input("ramp", 3 * 224 * 224);
+    let b = reference_input("sine", 3 * 224 * 224);
+    let batch = bundle.probabilities(&[&a, &b]).unwrap();
+    let single_b = &bundle.probabilities(&[&b]).unwrap()[0];
+    let worst = batch[1].iter().zip(single_b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "batched row differs by {worst}");
+    assert!((batch[0].iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn manifest_describes_the_arthropod_classes() {
+    let manifest = Manifest::read(&test_model_dir()).unwrap();
+    assert_eq!(manifest.labels.len(), 1000);
+    assert_eq!(manifest.arthropod_classes(), 37);
+    let ladybug = &manifest.labels[301];
+    assert_eq!(ladybug.name, "ladybug");
+    let taxon = ladybug.taxon.as_ref().unwrap();
+    assert_eq!(taxon.key, "family:Coccinellidae");
+    assert_eq!(taxon.lineage["order"], "Coleoptera");
+    assert!(manifest.labels[0].taxon.is_none(), "a tench is no arthropod");
+}
+
+fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
+    let src = test_model_dir();
+    let dir = tempdir::Dir::new();
+    std::fs::copy(src.join("model.pt"), dir.path().join("model.pt")).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("manifest.json")).unwrap()).unwrap();
+    edit(dir.path(), &mut manifest);
+    if !manifest.is_null() {
+        std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+    }
+    let result = ModelBundle::load(dir.path(), tch::Device::Cpu);
+    (dir, result)
+}
+
+fn reason(r: Result<ModelBundle, InferenceError>) -> String {
+    match r {
+        Err(InferenceError::InvalidBundle { reason, .. }) => reason,
+        Err(other) => panic!("expected InvalidBundle, got {other}"),
+        Ok(_) => panic!("a broken bundle loaded"),
+    }
+}
+
+#[test]
+fn broken_bundles_are_refused_with_a_reason() {
+    let (_d, r) = broken_copy(|_, m| {
+        m["labels"].as_array_mut().unwrap().pop();
+    });
+    assert!(reason(r).contains("does not match 999 labels"));
+
+    let (_d, r) = broken_copy(|_, m| *m = serde_json::Value::Null);
+    assert!(reason(r).contains("cannot read manifest.json"));
+
+    let (_d, r) = broken_copy(|dir, _| std::fs::write(dir.join("model.pt"), b"not a TorchScript archive").unwrap());
+    assert!(reason(r).contains("does not load"));
+
+    let (_d, r) = broken_copy(|_, m| m["input_size"] = 2000.into());
+    assert!(reason(r).contains("input_size"));
+
+    let (_d, r) = broken_copy(|_, m| m["labels"][5]["index"] = 6.into());
+    assert!(reason(r).contains("label at position 5 has index 6"));
+
+    let (_d, r) = broken_copy(|dir, _| std::fs::remove_file(dir.join("model.pt")).unwrap());
+    assert!(reason(r).contains("missing"));
+
+    let (_d, r) = broken_copy(|dir, m| {
+        *m = serde_json::Value::Null;
+        std::fs::write(dir.join("manifest.json"), "{ not json").unwrap()
+    });
+    assert!(reason(r).contains("not valid"));
+}
+
+/// A temporary directory removed on drop (no extra crate for one use).
+mod tempdir {
+    pub struct Dir(std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = std::env::temp_dir().join(format!("insectid-bundle-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+}
