@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$REPO_ROOT/scripts/setup.sh" build
+source "$REPO_ROOT/scripts/env.sh"  # again: the venv (and LIBTORCH) may be new
 "$REPO_ROOT/scripts/build.sh" all
 cd "$REPO_ROOT"
 data="${INSECTID_DATA_DIR:-data}"

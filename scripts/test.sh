@@ -9,6 +9,7 @@ cd "$REPO_ROOT"
 started=$(date +%s)
 
 "$REPO_ROOT/scripts/setup.sh" all
+source "$REPO_ROOT/scripts/env.sh"  # again: the venv (and LIBTORCH) may be new
 "$REPO_ROOT/scripts/build.sh" all
 
 SERVER_PID=""
