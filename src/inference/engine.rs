@@ -158,7 +158,7 @@ fn warm_up(bundle: &ModelBundle) -> Result<(f64, Vec<TopClass>), InferenceError>
     let image = warmup_image();
     let started = Instant::now();
     let p = bundle.preprocessing();
-    let input = preprocess::to_chw(&preprocess::to_model_square(&image, p), p);
+    let input = preprocess::model_input(&image, p)?;
     let rows = bundle.probabilities(&[&input])?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let top = rows.first().map(|r| bundle.top_k(r, 3)).unwrap_or_default();

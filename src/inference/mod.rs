@@ -1,11 +1,13 @@
 //! Turning photos into answers: model bundles, preprocessing and the batching engine.
 
+pub mod answer;
 mod bundle;
 mod engine;
 mod error;
 mod manifest;
 pub mod preprocess;
 
+pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
 pub use engine::{EngineConfig, InferenceEngine, ModelStatus};
 pub use error::InferenceError;

@@ -1,13 +1,15 @@
 //! Photo bytes → the normalised CHW float tensor a bundle's model takes.
 //!
-//! The geometry matches the export script's reference: EXIF orientation applied, the centred
-//! square covering `input_size / resize_shorter` of the shorter side cut out, then resized to
-//! `input_size` (the same pixels as "resize the shorter side, then centre-crop", in one pass).
+//! Steps, mirrored exactly by `scripts/export_default_model.py` for the reference fixtures:
+//! decode (JPEGs at a reduced DCT scale when they are much larger than needed), apply the EXIF
+//! orientation, composite transparency on white, cut the centred square covering
+//! `input_size / resize_shorter` of the shorter side, resize it to `input_size` with torch's
+//! antialiased bilinear filter, then normalise with the manifest's mean and std.
 
 use std::io::Cursor;
 
-use image::imageops::FilterType;
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use tch::{Kind, Tensor};
 
 use super::{InferenceError, Manifest};
 
@@ -31,50 +33,96 @@ impl From<&Manifest> for Preprocessing {
     }
 }
 
-/// Decodes an uploaded photo, refusing what is not an image or is too large to decode safely.
-pub fn decode(bytes: &[u8]) -> Result<DynamicImage, InferenceError> {
-    if bytes.is_empty() {
-        return Err(InferenceError::BadImage("the file is empty".into()));
-    }
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| InferenceError::BadImage(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(InferenceError::BadImage(
-            "not a supported image format (JPEG, PNG, WebP, GIF, BMP, TIFF)".into(),
-        ));
-    }
-    let mut reader = reader;
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| InferenceError::BadImage(e.to_string()))?;
-    let (w, h) = decoder.dimensions();
+fn bad(e: impl std::fmt::Display) -> InferenceError {
+    InferenceError::BadImage(e.to_string())
+}
+
+fn check_size(w: u32, h: u32) -> Result<(), InferenceError> {
     if w == 0 || h == 0 {
-        return Err(InferenceError::BadImage("the image has no pixels".into()));
+        return Err(bad("the image has no pixels"));
     }
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(InferenceError::BadImage(format!(
+        return Err(bad(format!(
             "the image is {w}×{h} pixels; at most {} megapixels are accepted",
             MAX_PIXELS / 1_000_000
         )));
     }
+    Ok(())
+}
+
+/// Decodes an uploaded photo, refusing what is not an image or is too large to decode safely.
+/// With `shorter_at_least`, a large JPEG is decoded at the smallest DCT scale (1/8 … 1) whose
+/// shorter side still reaches that many pixels: a 12 MP photo then costs a fraction of a full decode.
+pub fn decode(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<DynamicImage, InferenceError> {
+    if bytes.is_empty() {
+        return Err(bad("the file is empty"));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(bad)?;
+    let Some(format) = reader.format() else {
+        return Err(bad("not a supported image format (JPEG, PNG, WebP, GIF, BMP, TIFF)"));
+    };
+    if format == ImageFormat::Jpeg {
+        if let Some(target) = shorter_at_least {
+            if let Some(image) = decode_jpeg_scaled(bytes, target)? {
+                return Ok(image);
+            }
+        }
+    }
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(bad)?;
+    let (w, h) = decoder.dimensions();
+    check_size(w, h)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| InferenceError::BadImage(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(bad)?;
     image.apply_orientation(orientation);
     Ok(image)
 }
 
-/// Cuts and scales a decoded photo to the model's square input, as RGB.
-pub fn to_model_square(image: &DynamicImage, p: Preprocessing) -> RgbImage {
+/// Reduced-scale JPEG decoding for 8-bit grey and RGB files; None for other colour types
+/// (CMYK, 12-bit), which take the general path.
+fn decode_jpeg_scaled(bytes: &[u8], target: u32) -> Result<Option<DynamicImage>, InferenceError> {
+    use jpeg_decoder::PixelFormat;
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
+    decoder.read_info().map_err(bad)?;
+    let Some(info) = decoder.info() else { return Ok(None) };
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    check_size(w, h)?;
+    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+        return Ok(None);
+    }
+    let shorter = w.min(h);
+    if shorter > target {
+        // Ask for the same scale on both axes so the shorter side keeps at least `target`.
+        let f = target as f64 / shorter as f64;
+        let want = |v: u32| ((v as f64 * f).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
+        decoder.scale(want(w), want(h)).map_err(bad)?;
+    }
+    let pixels = decoder.decode().map_err(bad)?;
+    let Some(info) = decoder.info() else { return Ok(None) };
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let mut image = match info.pixel_format {
+        PixelFormat::RGB24 => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+        _ => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+    }
+    .ok_or_else(|| bad("the JPEG decoded to fewer pixels than it declares"))?;
+    let orientation = decoder
+        .exif_data()
+        .and_then(image::metadata::Orientation::from_exif_chunk)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    image.apply_orientation(orientation);
+    Ok(Some(image))
+}
+
+/// The centred square the model looks at, as RGB at the photo's own resolution.
+pub fn crop_square(image: &DynamicImage, p: Preprocessing) -> RgbImage {
     let (w, h) = (image.width(), image.height());
-    let shorter = w.min(h) as f64;
-    let side = ((shorter * p.input_size as f64 / p.resize_shorter as f64).round() as u32).clamp(1, w.min(h));
-    let x = (w - side) / 2;
-    let y = (h - side) / 2;
-    let square = image.crop_imm(x, y, side, side);
-    let rgb = flatten_to_rgb(&square);
-    image::imageops::resize(&rgb, p.input_size, p.input_size, FilterType::Triangle)
+    let shorter = w.min(h);
+    let side = ((shorter as f64 * p.input_size as f64 / p.resize_shorter as f64).round() as u32).clamp(1, shorter);
+    let square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    flatten_to_rgb(&square)
 }
 
 /// Transparent pixels are composited on white, the way a viewer shows them.
@@ -90,98 +138,30 @@ fn flatten_to_rgb(image: &DynamicImage) -> RgbImage {
     })
 }
 
-/// RGB pixels → normalised values in CHW order.
-pub fn to_chw(rgb: &RgbImage, p: Preprocessing) -> Vec<f32> {
-    let plane = (rgb.width() * rgb.height()) as usize;
-    let mut out = vec![0f32; plane * 3];
-    for (i, px) in rgb.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = (px.0[c] as f32 / 255.0 - p.mean[c]) / p.std[c];
-        }
-    }
-    out
+/// A square RGB crop → normalised CHW values at the model's input size.
+pub fn resize_normalise(square: &RgbImage, p: Preprocessing) -> Result<Vec<f32>, InferenceError> {
+    let side = square.width() as i64;
+    let size = p.input_size as i64;
+    let out = tch::no_grad(|| -> Result<Tensor, tch::TchError> {
+        let hwc = Tensor::from_slice(square.as_raw()).view([side, side, 3]);
+        let chw = hwc.permute([2, 0, 1]).to_kind(Kind::Float).unsqueeze(0) / 255.0;
+        let resized = chw.f_internal_upsample_bilinear2d_aa([size, size], false, None, None)?;
+        let mean = Tensor::from_slice(&p.mean).view([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&p.std).view([1, 3, 1, 1]);
+        Ok(((resized - mean) / std).contiguous().view([-1]))
+    })?;
+    Ok(Vec::<f32>::try_from(&out)?)
+}
+
+/// A decoded photo → the model input.
+pub fn model_input(image: &DynamicImage, p: Preprocessing) -> Result<Vec<f32>, InferenceError> {
+    resize_normalise(&crop_square(image, p), p)
 }
 
 /// The whole path from uploaded bytes to the model input.
 pub fn prepare(bytes: &[u8], p: Preprocessing) -> Result<Vec<f32>, InferenceError> {
-    let image = decode(bytes)?;
-    Ok(to_chw(&to_model_square(&image, p), p))
+    model_input(&decode(bytes, Some(p.resize_shorter))?, p)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use image::{ImageFormat, Rgba, RgbaImage};
-
-    const P: Preprocessing =
-        Preprocessing { input_size: 224, resize_shorter: 256, mean: [0.498; 3], std: [0.502; 3] };
-
-    fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-        let mut out = Cursor::new(Vec::new());
-        image.write_to(&mut out, format).unwrap();
-        out.into_inner()
-    }
-
-    #[test]
-    fn output_has_model_shape_and_range() {
-        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])));
-        let v = prepare(&encode(&img, ImageFormat::Png), P).unwrap();
-        assert_eq!(v.len(), 3 * 224 * 224);
-        let (lo, hi) = ((0.0 - 0.498) / 0.502, (1.0 - 0.498) / 0.502);
-        assert!(v.iter().all(|x| *x >= lo - 1e-5 && *x <= hi + 1e-5));
-    }
-
-    #[test]
-    fn centre_crop_keeps_the_middle() {
-        // Left and right thirds red, middle blue: the centred square is all blue.
-        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(900, 300, |x, _| {
-            if (300..600).contains(&x) { image::Rgb([0, 0, 255]) } else { image::Rgb([255, 0, 0]) }
-        }));
-        let sq = to_model_square(&img, P);
-        assert!(sq.pixels().all(|p| p.0 == [0, 0, 255]));
-    }
-
-    #[test]
-    fn transparency_becomes_white() {
-        let img = DynamicImage::ImageRgba8(RgbaImage::from_pixel(50, 50, Rgba([0, 0, 0, 0])));
-        let sq = to_model_square(&img, P);
-        assert!(sq.pixels().all(|p| p.0 == [255, 255, 255]));
-    }
-
-    #[test]
-    fn grey_and_sixteen_bit_images_are_accepted() {
-        let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(300, 200, image::Luma([77])));
-        let v = prepare(&encode(&grey, ImageFormat::Png), P).unwrap();
-        let expected = (77.0 / 255.0 - 0.498) / 0.502;
-        assert!(v.iter().all(|x| (x - expected).abs() < 1e-5));
-        let deep = DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(64, 64, image::Rgb([65535u16, 0, 0])));
-        assert_eq!(prepare(&encode(&deep, ImageFormat::Png), P).unwrap().len(), 3 * 224 * 224);
-    }
-
-    #[test]
-    fn bad_input_is_refused_with_a_reason() {
-        assert!(matches!(prepare(&[], P), Err(InferenceError::BadImage(m)) if m.contains("empty")));
-        assert!(matches!(prepare(b"hello, not an image", P), Err(InferenceError::BadImage(m)) if m.contains("not a supported")));
-        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(100, 100, image::Rgb([1, 2, 3])));
-        let png = encode(&img, ImageFormat::Png);
-        assert!(matches!(prepare(&png[..png.len() / 2], P), Err(InferenceError::BadImage(_))));
-    }
-
-    #[test]
-    fn decompression_bombs_are_refused_before_decoding() {
-        // A BMP header claiming 20 000 × 20 000 pixels (400 megapixels) and no pixel data behind it.
-        let mut bmp = Vec::new();
-        bmp.extend_from_slice(b"BM");
-        bmp.extend_from_slice(&54u32.to_le_bytes());
-        bmp.extend_from_slice(&[0; 4]);
-        bmp.extend_from_slice(&54u32.to_le_bytes());
-        bmp.extend_from_slice(&40u32.to_le_bytes());
-        bmp.extend_from_slice(&20_000i32.to_le_bytes());
-        bmp.extend_from_slice(&20_000i32.to_le_bytes());
-        bmp.extend_from_slice(&1u16.to_le_bytes());
-        bmp.extend_from_slice(&24u16.to_le_bytes());
-        bmp.extend_from_slice(&[0; 24]);
-        let err = prepare(&bmp, P).unwrap_err();
-        assert!(matches!(&err, InferenceError::BadImage(m) if m.contains("megapixels")), "{err}");
-    }
-}
+mod tests;
