@@ -12,6 +12,8 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("storage error: {0}")]
+    Storage(String),
 }
 
 /// The transport-neutral class of an error.
@@ -30,6 +32,7 @@ impl ServiceError {
             ServiceError::Inference(e) => e.kind(),
             ServiceError::NotFound(_) => ErrorKind::NotFound,
             ServiceError::InvalidInput(_) => ErrorKind::InvalidInput,
+            ServiceError::Storage(_) => ErrorKind::Internal,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod inference;
 pub mod services;
+pub mod storage;
 pub mod testing;
 
 pub use error::ServiceError;

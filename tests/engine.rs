@@ -19,7 +19,8 @@ async fn concurrent_requests_are_batched_and_all_answered() {
         ..EngineConfig::default()
     };
     let engine = Arc::new(InferenceEngine::start(&test_model_dir(), config).unwrap());
-    let status = engine.status();
+    let active = engine.active();
+    let status = &active.status;
     assert_eq!(status.classes, 1000);
     assert_eq!(status.device, "cpu");
     assert!(status.warmup_ms > 0.0);
@@ -28,11 +29,11 @@ async fn concurrent_requests_are_batched_and_all_answered() {
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let engine = engine.clone();
-            tokio::spawn(async move { engine.probabilities(input(i)).await })
+            tokio::spawn(async move { engine.classify(input(i)).await })
         })
         .collect();
     for task in tasks {
-        let row = task.await.unwrap().expect("answered");
+        let row = task.await.unwrap().expect("answered").probabilities;
         assert_eq!(row.len(), 1000);
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-3);
     }
@@ -51,7 +52,7 @@ async fn a_full_queue_answers_busy_and_the_engine_keeps_serving() {
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let engine = engine.clone();
-            tokio::spawn(async move { engine.probabilities(input(i)).await })
+            tokio::spawn(async move { engine.classify(input(i)).await })
         })
         .collect();
     let (mut ok, mut busy) = (0, 0);
@@ -64,7 +65,7 @@ async fn a_full_queue_answers_busy_and_the_engine_keeps_serving() {
     }
     assert!(ok >= 1, "some requests are served");
     assert!(busy >= 1, "a flood beyond the queue is refused, not queued without bound");
-    assert!(engine.probabilities(input(99)).await.is_ok(), "still serving after the flood");
+    assert!(engine.classify(input(99)).await.is_ok(), "still serving after the flood");
 }
 
 #[test]
@@ -74,4 +75,47 @@ fn a_missing_bundle_is_a_clear_start_error() {
         Ok(_) => panic!("started without a model"),
     };
     assert!(err.to_string().contains("cannot read manifest.json"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
+    let original = test_model_dir();
+    let copy = std::env::temp_dir().join(format!("insectid-switch-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(original.join("model.pt"), copy.join("model.pt")).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(original.join("manifest.json")).unwrap()).unwrap();
+    manifest["version"] = "2.0.0".into();
+    std::fs::write(copy.join("manifest.json"), manifest.to_string()).unwrap();
+
+    let config = EngineConfig { device: DevicePreference::Cpu, ..EngineConfig::default() };
+    let engine = Arc::new(InferenceEngine::start(&original, config).unwrap());
+    assert_eq!(engine.classify(input(1)).await.unwrap().model.status.version, "1.0.0");
+
+    // Requests in flight during the switch are answered, each naming the model that ran it.
+    let in_flight: Vec<_> = (0..6)
+        .map(|i| {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.classify(input(i)).await })
+        })
+        .collect();
+    let switcher = engine.clone();
+    let dir = copy.clone();
+    let switched = tokio::task::spawn_blocking(move || switcher.switch_to(&dir)).await.unwrap().unwrap();
+    assert_eq!(switched.status.version, "2.0.0");
+    for task in in_flight {
+        let version = task.await.unwrap().unwrap().model.status.version.clone();
+        assert!(version == "1.0.0" || version == "2.0.0");
+    }
+    assert_eq!(engine.active().status.version, "2.0.0");
+    assert_eq!(engine.classify(input(2)).await.unwrap().model.status.version, "2.0.0");
+
+    std::fs::write(copy.join("model.pt"), b"garbage").unwrap();
+    let switcher = engine.clone();
+    let dir = copy.clone();
+    let failed = tokio::task::spawn_blocking(move || switcher.switch_to(&dir)).await.unwrap();
+    assert!(matches!(failed, Err(InferenceError::InvalidBundle { .. })));
+    assert_eq!(engine.active().status.version, "2.0.0", "a failed switch leaves the active model");
+    assert!(engine.classify(input(3)).await.is_ok());
+    std::fs::remove_dir_all(copy).ok();
 }

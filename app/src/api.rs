@@ -53,7 +53,7 @@ pub async fn get_portal_stats() -> Result<PortalStats, AppError> {
 #[server(endpoint = "model_status")]
 pub async fn get_model_status() -> Result<ModelStatus, AppError> {
     let state = crate::state::app_state()?;
-    Ok(model_status_of(state.engine.status()))
+    Ok(model_status_of(&state.engine.active().status))
 }
 
 #[cfg(feature = "ssr")]

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use insectid::inference::InferenceEngine;
+use insectid::services::identify::UploadLimits;
+use insectid::storage::PhotoStore;
 use leptos::prelude::*;
 use sea_orm::DatabaseConnection;
 
@@ -14,6 +16,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: DatabaseConnection,
     pub engine: Arc<InferenceEngine>,
+    pub photos: PhotoStore,
+    pub limits: UploadLimits,
 }
 
 impl FromRef<AppState> for LeptosOptions {

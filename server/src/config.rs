@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use insectid::inference::{DevicePreference, EngineConfig};
+use insectid::services::identify::UploadLimits;
 
 #[derive(Debug, Parser)]
 #[command(name = "insectid", version, about = "Insect Identifier: a self-hosted insect identification portal")]
@@ -68,6 +69,14 @@ pub struct Config {
     #[arg(long, env = "INSECTID_BATCH_WAIT_MS", default_value_t = 2, global = true)]
     pub batch_wait_ms: u64,
 
+    /// Largest photo accepted, in megabytes.
+    #[arg(long, env = "INSECTID_MAX_UPLOAD_MB", default_value_t = 20, global = true)]
+    pub max_upload_mb: usize,
+
+    /// Most photos in one upload.
+    #[arg(long, env = "INSECTID_MAX_FILES", default_value_t = 16, global = true)]
+    pub max_files: usize,
+
     /// Photos waiting for the model before new ones are answered "busy".
     #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
     pub queue: usize,
@@ -90,6 +99,10 @@ impl Config {
         self.model_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
+    }
+
+    pub fn upload_limits(&self) -> UploadLimits {
+        UploadLimits { max_bytes: self.max_upload_mb.max(1) * 1024 * 1024, max_files: self.max_files.max(1) }
     }
 
     pub fn engine(&self) -> EngineConfig {

@@ -2,7 +2,7 @@
 //! `build_app` is public so tests drive the real router without a socket.
 
 pub mod config;
-mod rest;
+pub mod rest;
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use insectid::inference::InferenceEngine;
+use insectid::storage::PhotoStore;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -33,7 +34,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .await
         .map_err(|e| StartError(format!("model loading panicked: {e}")))?
         .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))?;
-    let status = engine.status();
+    let active = engine.active();
+    let status = &active.status;
     tracing::info!(
         model = %status.name, version = %status.version, device = %status.device,
         classes = status.classes, warmup_ms = format!("{:.1}", status.warmup_ms),
@@ -45,7 +47,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
-    Ok(AppState { leptos_options, db, engine: Arc::new(engine) })
+    let photos = PhotoStore::open(config.data_dir.join("photos"))
+        .map_err(|e| StartError(format!("photo store in {}: {e}", config.data_dir.display())))?;
+    Ok(AppState { leptos_options, db, engine: Arc::new(engine), photos, limits: config.upload_limits() })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +75,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
-        .nest("/api/v1", rest::routes())
+        .nest("/api/v1", rest::routes(&state))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,9 +1,12 @@
 //! The inference engine: one dedicated worker thread owning the model, fed through a bounded
 //! queue and batching requests dynamically (up to `max_batch` inputs or `max_wait`), so the
 //! async runtime never blocks on a forward pass and overload becomes a clear "busy" answer.
+//! Switching models goes through the same queue: requests queued before the switch finish on
+//! the old model, later ones run on the new one, and every answer names the model that gave it.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -55,96 +58,120 @@ pub struct ModelStatus {
     pub warmup_top: Vec<TopClass>,
 }
 
+/// The model answering right now: its manifest (labels, thresholds) and status.
+#[derive(Debug)]
+pub struct ActiveModel {
+    pub manifest: Manifest,
+    pub status: ModelStatus,
+}
+
+/// One forward pass's result for one input, with the model that produced it.
+pub struct Classified {
+    pub model: Arc<ActiveModel>,
+    pub probabilities: Vec<f32>,
+    /// Inputs in the batch this one ran in.
+    pub batch_size: usize,
+}
+
 struct Job {
     input: Vec<f32>,
-    reply: oneshot::Sender<Result<Vec<f32>, InferenceError>>,
+    reply: oneshot::Sender<Result<Classified, InferenceError>>,
+}
+
+enum Command {
+    Classify(Job),
+    Switch(Box<ModelBundle>, Arc<ActiveModel>, oneshot::Sender<()>),
 }
 
 pub struct InferenceEngine {
-    sender: SyncSender<Job>,
-    status: ModelStatus,
-    manifest: Manifest,
+    sender: SyncSender<Command>,
+    current: Arc<RwLock<Arc<ActiveModel>>>,
+    config: EngineConfig,
 }
 
 impl InferenceEngine {
-    /// Loads the bundle on a new worker thread, runs the warm-up, and returns once the model
-    /// has answered (or with the reason it could not).
+    /// Loads the bundle, runs the warm-up, and starts the worker thread. Blocking: call it from
+    /// a blocking context.
     pub fn start(bundle_dir: &Path, config: EngineConfig) -> Result<Self, InferenceError> {
-        let device = config.device.resolve()?;
-        let (sender, receiver) = mpsc::sync_channel::<Job>(config.queue_capacity.max(1));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let dir = bundle_dir.to_path_buf();
+        if config.threads > 0 {
+            tch::set_num_threads(config.threads as i32);
+        }
+        let (bundle, active) = load_and_warm_up(bundle_dir, &config)?;
+        let active = Arc::new(active);
+        let current = Arc::new(RwLock::new(active.clone()));
+        let (sender, receiver) = mpsc::sync_channel::<Command>(config.queue_capacity.max(1));
+        let worker_current = current.clone();
         let worker_config = config.clone();
         std::thread::Builder::new()
             .name("inference".into())
-            .spawn(move || {
-                if worker_config.threads > 0 {
-                    tch::set_num_threads(worker_config.threads as i32);
-                }
-                let started = Instant::now();
-                let bundle = match ModelBundle::load(&dir, device) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let load_ms = started.elapsed().as_secs_f64() * 1000.0;
-                match warm_up(&bundle) {
-                    Ok((warmup_ms, warmup_top)) => {
-                        let status = ModelStatus {
-                            name: bundle.manifest.name.clone(),
-                            version: bundle.manifest.version.clone(),
-                            architecture: bundle.manifest.architecture.clone(),
-                            description: bundle.manifest.description.clone(),
-                            classes: bundle.manifest.labels.len(),
-                            arthropod_classes: bundle.manifest.arthropod_classes(),
-                            device: device_name(device),
-                            input_size: bundle.manifest.input_size,
-                            threads: tch::get_num_threads() as usize,
-                            max_batch: worker_config.max_batch.max(1),
-                            loaded_at: Utc::now(),
-                            load_ms,
-                            warmup_ms,
-                            warmup_top,
-                        };
-                        let _ = ready_tx.send(Ok((status, bundle.manifest.clone())));
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                }
-                serve_batches(&bundle, receiver, &worker_config);
-            })
+            .spawn(move || serve(bundle, active, receiver, worker_current, worker_config))
             .map_err(|e| InferenceError::Device(format!("cannot start the inference thread: {e}")))?;
-        let (status, manifest) = ready_rx.recv().map_err(|_| InferenceError::Stopped)??;
-        Ok(InferenceEngine { sender, status, manifest })
+        Ok(InferenceEngine { sender, current, config })
     }
 
-    pub fn status(&self) -> &ModelStatus {
-        &self.status
-    }
-
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+    /// The model answering now.
+    pub fn active(&self) -> Arc<ActiveModel> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn preprocessing(&self) -> Preprocessing {
-        Preprocessing::from(&self.manifest)
+        Preprocessing::from(&self.active().manifest)
     }
 
     /// Class probabilities for one prepared input. Fails fast with [`InferenceError::Busy`]
     /// when the queue is full instead of letting memory grow.
-    pub async fn probabilities(&self, input: Vec<f32>) -> Result<Vec<f32>, InferenceError> {
+    pub async fn classify(&self, input: Vec<f32>) -> Result<Classified, InferenceError> {
         let (reply, answer) = oneshot::channel();
-        match self.sender.try_send(Job { input, reply }) {
+        match self.sender.try_send(Command::Classify(Job { input, reply })) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(InferenceError::Busy),
             Err(TrySendError::Disconnected(_)) => return Err(InferenceError::Stopped),
         }
         answer.await.map_err(|_| InferenceError::Stopped)?
     }
+
+    /// Loads and proves another bundle, then makes it the active model. Blocking. On any
+    /// failure the active model stays as it was.
+    pub fn switch_to(&self, bundle_dir: &Path) -> Result<Arc<ActiveModel>, InferenceError> {
+        let (bundle, active) = load_and_warm_up(bundle_dir, &self.config)?;
+        let active = Arc::new(active);
+        let (ack, done) = oneshot::channel();
+        self.sender
+            .send(Command::Switch(Box::new(bundle), active.clone(), ack))
+            .map_err(|_| InferenceError::Stopped)?;
+        done.blocking_recv().map_err(|_| InferenceError::Stopped)?;
+        Ok(active)
+    }
+}
+
+fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, ActiveModel), InferenceError> {
+    let device = config.device.resolve()?;
+    let started = Instant::now();
+    let bundle = ModelBundle::load(dir, device)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (warmup_ms, warmup_top) = warm_up(&bundle)?;
+    let m = &bundle.manifest;
+    let status = ModelStatus {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        architecture: m.architecture.clone(),
+        description: m.description.clone(),
+        classes: m.labels.len(),
+        arthropod_classes: m.arthropod_classes(),
+        device: device_name(device),
+        input_size: m.input_size,
+        threads: tch::get_num_threads() as usize,
+        max_batch: config.max_batch.max(1),
+        loaded_at: Utc::now(),
+        load_ms,
+        warmup_ms,
+        warmup_top,
+    };
+    let manifest = bundle.manifest.clone();
+    Ok((bundle, ActiveModel { manifest, status }))
 }
 
 /// A deterministic synthetic photo (a coloured gradient), so start-up needs no file.
@@ -157,56 +184,96 @@ fn warmup_image() -> DynamicImage {
 fn warm_up(bundle: &ModelBundle) -> Result<(f64, Vec<TopClass>), InferenceError> {
     let image = warmup_image();
     let started = Instant::now();
-    let p = bundle.preprocessing();
-    let input = preprocess::model_input(&image, p)?;
+    let input = preprocess::model_input(&image, bundle.preprocessing())?;
     let rows = bundle.probabilities(&[&input])?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let top = rows.first().map(|r| bundle.top_k(r, 3)).unwrap_or_default();
     Ok((ms, top))
 }
 
-fn serve_batches(bundle: &ModelBundle, receiver: mpsc::Receiver<Job>, config: &EngineConfig) {
+fn serve(
+    mut bundle: ModelBundle,
+    mut active: Arc<ActiveModel>,
+    receiver: mpsc::Receiver<Command>,
+    current: Arc<RwLock<Arc<ActiveModel>>>,
+    config: EngineConfig,
+) {
     let max_batch = config.max_batch.max(1);
-    while let Ok(first) = receiver.recv() {
+    let mut pending: Option<Command> = None;
+    loop {
+        let command = match pending.take() {
+            Some(c) => c,
+            None => match receiver.recv() {
+                Ok(c) => c,
+                Err(_) => break,
+            },
+        };
+        let first = match command {
+            Command::Switch(new_bundle, new_active, ack) => {
+                bundle = *new_bundle;
+                active = new_active;
+                match current.write() {
+                    Ok(mut guard) => *guard = active.clone(),
+                    Err(poisoned) => *poisoned.into_inner() = active.clone(),
+                }
+                tracing::info!(model = %active.status.name, version = %active.status.version, "active model switched");
+                let _ = ack.send(());
+                continue;
+            }
+            Command::Classify(job) => job,
+        };
         let mut jobs = vec![first];
         let deadline = Instant::now() + config.max_wait;
         while jobs.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    jobs.push(job);
-                    continue;
+            let next = match receiver.try_recv() {
+                Ok(c) => Some(c),
+                Err(mpsc::TryRecvError::Disconnected) => None,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        None
+                    } else {
+                        match receiver.recv_timeout(deadline - now) {
+                            Ok(c) => Some(c),
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+                        }
+                    }
                 }
-                Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            match receiver.recv_timeout(deadline - now) {
-                Ok(job) => jobs.push(job),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            };
+            match next {
+                Some(Command::Classify(job)) => jobs.push(job),
+                // A switch waits until the batch queued before it has run on the old model.
+                Some(switch) => {
+                    pending = Some(switch);
+                    break;
+                }
+                None => break,
             }
         }
-        // A caller that gave up (client disconnected) costs no compute.
-        jobs.retain(|j| !j.reply.is_closed());
-        if jobs.is_empty() {
-            continue;
-        }
-        let inputs: Vec<&[f32]> = jobs.iter().map(|j| j.input.as_slice()).collect();
-        match bundle.probabilities(&inputs) {
-            Ok(rows) => {
-                for (job, row) in jobs.into_iter().zip(rows) {
-                    let _ = job.reply.send(Ok(row));
-                }
+        run_batch(&bundle, &active, jobs);
+    }
+    tracing::info!("inference worker stopped");
+}
+
+fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut jobs: Vec<Job>) {
+    // A caller that gave up (client disconnected) costs no compute.
+    jobs.retain(|j| !j.reply.is_closed());
+    if jobs.is_empty() {
+        return;
+    }
+    let inputs: Vec<&[f32]> = jobs.iter().map(|j| j.input.as_slice()).collect();
+    let batch_size = jobs.len();
+    match bundle.probabilities(&inputs) {
+        Ok(rows) => {
+            for (job, probabilities) in jobs.into_iter().zip(rows) {
+                let _ = job.reply.send(Ok(Classified { model: active.clone(), probabilities, batch_size }));
             }
-            Err(e) => {
-                tracing::error!(error = %e, batch = jobs.len(), "forward pass failed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = batch_size, "forward pass failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(e.clone()));
             }
         }
     }
-    tracing::info!("inference worker stopped");
 }

@@ -9,7 +9,7 @@ pub mod preprocess;
 
 pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
-pub use engine::{EngineConfig, InferenceEngine, ModelStatus};
+pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus};
 pub use error::InferenceError;
 pub use manifest::{Label, Manifest, Taxon, Thresholds};
 

@@ -1,4 +1,5 @@
 //! Services: plain async functions over a `&DatabaseConnection` (and the inference engine),
 //! holding the business rules. Callers own transport concerns.
 
+pub mod identify;
 pub mod stats;

@@ -1,0 +1,21 @@
+//! The versioned JSON API under /api/v1, for scripts and other programs.
+
+mod error;
+mod identify;
+
+use app::state::AppState;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub use error::ApiError;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/model", get(model_status))
+        .route("/identify", post(identify::identify).layer(identify::body_limit(&state.limits)))
+}
+
+async fn model_status(State(state): State<AppState>) -> Json<app::api::ModelStatus> {
+    Json(app::api::model_status_of(&state.engine.active().status))
+}

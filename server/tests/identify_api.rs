@@ -1,0 +1,171 @@
+//! POST /api/v1/identify through the real router: answers, storage, and every refusal.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use insectid::testing::{sqlite_database, test_model_dir};
+use server::config::Config;
+use tower::ServiceExt;
+
+const BOUNDARY: &str = "insectid-test-boundary";
+
+struct Part<'a> {
+    name: &'a str,
+    filename: Option<&'a str>,
+    content_type: Option<&'a str>,
+    bytes: Vec<u8>,
+}
+
+fn file(filename: &str, content_type: &str, bytes: Vec<u8>) -> Part<'static> {
+    Part { name: "image", filename: Some(Box::leak(filename.to_string().into_boxed_str())), content_type: Some(Box::leak(content_type.to_string().into_boxed_str())), bytes }
+}
+
+fn multipart(parts: &[Part]) -> Request<Body> {
+    let mut body = Vec::new();
+    for p in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes());
+        if let Some(f) = p.filename {
+            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = p.content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&p.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    Request::post("/api/v1/identify")
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Option<String>, serde_json::Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&body) }));
+    (status, retry, json)
+}
+
+async fn app_with(data_dir: &std::path::Path, db_url: String, max_upload_mb: usize, max_files: usize) -> (axum::Router, app::state::AppState) {
+    use clap::Parser;
+    let mut config: Config = server::config::Cli::parse_from(["insectid"]).config;
+    config.database_url = Some(db_url);
+    config.model_dir = Some(test_model_dir());
+    config.data_dir = data_dir.to_path_buf();
+    config.device = insectid::inference::DevicePreference::Cpu;
+    config.max_upload_mb = max_upload_mb;
+    config.max_files = max_files;
+    let state = server::build_state(&config).await.unwrap();
+    (server::build_app(state.clone()), state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_are_identified_stored_and_recorded() {
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-api-{}", std::process::id()));
+    let (app, state) = app_with(&data, t.url(), 20, 16).await;
+
+    let fixture = std::fs::read(test_model_dir().join("fixtures/rgb.png")).unwrap();
+    let request = multipart(&[
+        file("field.png", "image/png", fixture.clone()),
+        file("second.png", "image/png", png(320, 240, 9)),
+        Part { name: "top_k", filename: None, content_type: None, bytes: b"3".to_vec() },
+    ]);
+    let (status, _, json) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let first = &results[0];
+    assert_eq!(first["filename"], "field.png");
+    assert_eq!(first["model_name"], "efficientnet-lite0-imagenet");
+    assert_eq!(first["model_version"], "1.0.0");
+    assert_eq!(first["answer"]["top"].as_array().unwrap().len(), 3);
+    assert!(first["answer"]["verdict"]["kind"].is_string());
+    assert!(first["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(first["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+    let id = first["id"].as_i64().expect("recorded");
+    assert!(id > 0);
+
+    // The top class is the one the Python reference computed for this fixture.
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(test_model_dir().join("reference.json")).unwrap()).unwrap();
+    assert_eq!(first["answer"]["top"][0]["index"], reference["fixtures"]["rgb"]["top5"][0]);
+
+    let sha = first["image_sha256"].as_str().unwrap();
+    assert_eq!(state.photos.read(sha).unwrap(), fixture, "the photo is stored by content");
+    let stats = insectid::services::stats::portal_stats(&state.db).await.unwrap();
+    assert_eq!((stats.identifications, stats.distinct_photos), (2, 2));
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_get_clear_errors_and_the_server_keeps_serving() {
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-api-bad-{}", std::process::id()));
+    let (app, state) = app_with(&data, t.url(), 1, 2).await;
+    let good = png(64, 64, 1);
+
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (multipart(&[]), StatusCode::BAD_REQUEST, "no photo in the request"),
+        (multipart(&[file("notes.txt", "text/plain", b"hello".to_vec())]), StatusCode::UNSUPPORTED_MEDIA_TYPE, "notes.txt: content type text/plain"),
+        (multipart(&[file("fake.jpg", "image/jpeg", b"definitely not a jpeg".to_vec())]), StatusCode::BAD_REQUEST, "fake.jpg: the image could not be read"),
+        (multipart(&[file("empty.png", "image/png", Vec::new())]), StatusCode::BAD_REQUEST, "empty.png: the image could not be read: the file is empty"),
+        (multipart(&[file("cut.png", "image/png", good[..good.len() / 2].to_vec())]), StatusCode::BAD_REQUEST, "cut.png"),
+        (multipart(&[file("huge.png", "image/png", vec![0u8; 1024 * 1024 + 10])]), StatusCode::PAYLOAD_TOO_LARGE, "huge.png: larger than 1 MB"),
+        (
+            multipart(&[file("a.png", "image/png", good.clone()), file("b.png", "image/png", good.clone()), file("c.png", "image/png", good.clone())]),
+            StatusCode::BAD_REQUEST,
+            "too many files: at most 2",
+        ),
+        (
+            multipart(&[Part { name: "top_k", filename: None, content_type: None, bytes: b"many".to_vec() }, file("a.png", "image/png", good.clone())]),
+            StatusCode::BAD_REQUEST,
+            "top_k must be a number",
+        ),
+        (
+            multipart(&[Part { name: "photo", filename: Some("a.png"), content_type: Some("image/png"), bytes: good.clone() }]),
+            StatusCode::BAD_REQUEST,
+            "unexpected form field",
+        ),
+        (
+            Request::post("/api/v1/identify").header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+    ];
+    for (request, expected, message) in cases {
+        let (status, _, json) = send(&app, request).await;
+        assert_eq!(status, expected, "{json}");
+        let text = json["error"].as_str().or(json["raw"].as_str()).unwrap_or_default();
+        assert!(text.contains(message), "{text:?} should contain {message:?}");
+    }
+    let stats = insectid::services::stats::portal_stats(&state.db).await.unwrap();
+    assert_eq!(stats.identifications, 0, "refused uploads leave no rows");
+
+    let (status, _, json) = send(&app, multipart(&[file("ok.png", "image/png", good)])).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}
+
+#[test]
+fn an_overloaded_engine_answers_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    let e = insectid::ServiceError::Inference(insectid::inference::InferenceError::Busy);
+    let response = server::rest::ApiError::for_file("a.png", e).into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+}

@@ -1,0 +1,113 @@
+//! Identifying photos: preprocessing off the async runtime, the batching engine, the honest
+//! answer, and (for the portal) the stored photo and its identification row.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use serde::{Deserialize, Serialize};
+
+use crate::entities::identification;
+use crate::inference::{answer, preprocess, Answer, InferenceEngine, InferenceError};
+use crate::storage::{sha256_hex, PhotoStore};
+use crate::ServiceError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Decoding and preprocessing.
+    pub preprocess_ms: f64,
+    /// Waiting in the queue plus the (batched) forward pass.
+    pub inference_ms: f64,
+    pub total_ms: f64,
+}
+
+/// One photo's identification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identified {
+    /// The stored identification row, when recorded.
+    pub id: Option<i64>,
+    pub image_sha256: String,
+    pub model_name: String,
+    pub model_version: String,
+    pub answer: Answer,
+    pub summary: String,
+    pub timings: Timings,
+    pub batch_size: usize,
+}
+
+/// Identifies one photo without storing anything (the CLI and evaluation use this).
+pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: usize) -> Result<Identified, ServiceError> {
+    let started = Instant::now();
+    let p = engine.preprocessing();
+    let decode_bytes = bytes.clone();
+    let input = tokio::task::spawn_blocking(move || preprocess::prepare(&decode_bytes, p))
+        .await
+        .map_err(|e| InferenceError::Device(format!("preprocessing task failed: {e}")))??;
+    let preprocessed = Instant::now();
+    let classified = engine.classify(input).await?;
+    let done = Instant::now();
+    let answer = answer(&classified.model.manifest, &classified.probabilities, top_k.clamp(1, 20));
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    Ok(Identified {
+        id: None,
+        image_sha256: sha256_hex(&bytes),
+        model_name: classified.model.status.name.clone(),
+        model_version: classified.model.status.version.clone(),
+        summary: answer.verdict.summary(),
+        answer,
+        timings: Timings {
+            preprocess_ms: ms(started, preprocessed),
+            inference_ms: ms(preprocessed, done),
+            total_ms: ms(started, done),
+        },
+        batch_size: classified.batch_size,
+    })
+}
+
+/// Identifies a photo and records it: the file first (fsynced), then the row that refers to it.
+pub async fn identify_and_record(
+    db: &DatabaseConnection,
+    engine: &InferenceEngine,
+    store: &PhotoStore,
+    bytes: Arc<[u8]>,
+    user_id: Option<i64>,
+    top_k: usize,
+) -> Result<Identified, ServiceError> {
+    let mut identified = identify_photo(engine, bytes.clone(), top_k).await?;
+    let store = store.clone();
+    let stored_sha = tokio::task::spawn_blocking(move || store.put(&bytes))
+        .await
+        .map_err(|e| ServiceError::Storage(format!("storage task failed: {e}")))?
+        .map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
+    debug_assert_eq!(stored_sha, identified.image_sha256);
+    let top = identified.answer.top.first();
+    let row = identification::ActiveModel {
+        created_at: Set(Utc::now()),
+        user_id: Set(user_id),
+        image_sha256: Set(stored_sha),
+        model_name: Set(identified.model_name.clone()),
+        model_version: Set(identified.model_version.clone()),
+        top_label: Set(top.map(|t| t.label.clone()).unwrap_or_default()),
+        top_probability: Set(top.map(|t| f64::from(t.probability)).unwrap_or(0.0)),
+        answer: Set(serde_json::to_string(&identified).map_err(|e| ServiceError::Storage(e.to_string()))?),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    identified.id = Some(row.id);
+    Ok(identified)
+}
+
+/// What one upload may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub max_bytes: usize,
+    pub max_files: usize,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits { max_bytes: 20 * 1024 * 1024, max_files: 16 }
+    }
+}

@@ -1,0 +1,96 @@
+//! Uploaded photos, stored once by content (sha256) under the data directory.
+//!
+//! A photo is written to a temporary file, fsynced and renamed into place before any database
+//! row refers to it, so a crash leaves at worst an unreferenced file, never a row without one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct PhotoStore {
+    root: PathBuf,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+impl PhotoStore {
+    pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(root.join("tmp"))?;
+        fs::create_dir_all(root.join("sha256"))?;
+        Ok(PhotoStore { root })
+    }
+
+    /// Where the photo with this digest lives; None for anything that is not a digest.
+    pub fn path(&self, sha256: &str) -> Option<PathBuf> {
+        is_sha256(sha256).then(|| self.root.join("sha256").join(&sha256[..2]).join(sha256))
+    }
+
+    pub fn contains(&self, sha256: &str) -> bool {
+        self.path(sha256).is_some_and(|p| p.is_file())
+    }
+
+    /// Stores the bytes (once; identical uploads share one file) and returns their digest.
+    pub fn put(&self, bytes: &[u8]) -> io::Result<String> {
+        let sha = sha256_hex(bytes);
+        let Some(target) = self.path(&sha) else {
+            return Err(io::Error::other("digest is not hex"));
+        };
+        if target.is_file() {
+            return Ok(sha);
+        }
+        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir)?;
+        let tmp = self.root.join("tmp").join(format!("{sha}.{}", std::process::id()));
+        {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+        }
+        fs::rename(&tmp, &target)?;
+        sync_dir(&dir)?;
+        Ok(sha)
+    }
+
+    pub fn read(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        match self.path(sha256) {
+            Some(p) => fs::read(p),
+            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest")),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn photos_are_stored_once_by_content() {
+        let root = std::env::temp_dir().join(format!("insectid-store-{}", std::process::id()));
+        let store = PhotoStore::open(&root).unwrap();
+        let a = store.put(b"photo one").unwrap();
+        assert_eq!(a, sha256_hex(b"photo one"));
+        assert_eq!(store.put(b"photo one").unwrap(), a);
+        assert!(store.contains(&a));
+        assert_eq!(store.read(&a).unwrap(), b"photo one");
+        assert!(store.path(&a).unwrap().starts_with(root.join("sha256").join(&a[..2])));
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0, "no temporary file left");
+        assert!(store.path("../../etc/passwd").is_none());
+        assert!(!store.contains(&"0".repeat(64)));
+        fs::remove_dir_all(root).ok();
+    }
+}
