@@ -20,6 +20,30 @@ pub struct Cli {
 pub enum Command {
     /// Serve the portal (the default).
     Serve,
+    /// Identify photos and print the answers (nothing is stored).
+    Identify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many classes to list per photo.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+    },
+    /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>).
+    Eval {
+        dir: PathBuf,
+        /// Folder for report.json, confusion.csv and confusion.png.
+        #[arg(long, default_value = "eval-report")]
+        out: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Photos in flight at once (the engine batches them).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

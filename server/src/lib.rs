@@ -1,6 +1,7 @@
 //! The `insectid` server: wires configuration, database, inference engine, layers and routes.
 //! `build_app` is public so tests drive the real router without a socket.
 
+pub mod cli;
 pub mod config;
 pub mod rest;
 

@@ -20,11 +20,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let config = cli.config;
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => runtime.block_on(server::serve(cli.config)),
+        Command::Serve => runtime.block_on(server::serve(config)).map(|()| true),
+        Command::Identify { files, json, top_k } => runtime.block_on(server::cli::identify(&config, &files, json, top_k)),
+        Command::Eval { dir, out, json, concurrency } => {
+            runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)
+        }
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("{e}");

@@ -169,3 +169,15 @@ fn an_overloaded_engine_answers_503_with_retry_after() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()[header::RETRY_AFTER], "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_identify_command_fails_when_any_file_fails() {
+    use clap::Parser;
+    let mut config: Config = server::config::Cli::parse_from(["insectid"]).config;
+    config.model_dir = Some(test_model_dir());
+    config.device = insectid::inference::DevicePreference::Cpu;
+    let good = test_model_dir().join("fixtures/rgb.png");
+    assert!(server::cli::identify(&config, &[good.clone()], true, 3).await.unwrap());
+    let missing = std::path::PathBuf::from("/no/such/photo.jpg");
+    assert!(!server::cli::identify(&config, &[good, missing], false, 3).await.unwrap());
+}

@@ -2,4 +2,5 @@
 //! holding the business rules. Callers own transport concerns.
 
 pub mod identify;
+pub mod evaluation;
 pub mod stats;

@@ -1,0 +1,123 @@
+//! Command-line subcommands other than `serve`: they load the model the same way the server
+//! does and print for people, or JSON with `--json`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use insectid::inference::InferenceEngine;
+use insectid::services::evaluation::{evaluate, render_confusion, scan_class_folders, EvalReport};
+use insectid::services::identify::identify_photo;
+
+use crate::config::Config;
+use crate::StartError;
+
+async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
+    let dir = config.model_dir();
+    let engine_config = config.engine();
+    tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, engine_config))
+        .await
+        .map_err(|e| StartError(format!("model loading panicked: {e}")))?
+        .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))
+}
+
+/// `insectid identify FILE...`: exit status 1 when any file could not be identified.
+pub async fn identify(config: &Config, files: &[PathBuf], json: bool, top_k: usize) -> Result<bool, StartError> {
+    let engine = start_engine(config).await?;
+    let mut all_ok = true;
+    let mut out = Vec::new();
+    for file in files {
+        let result = match tokio::fs::read(file).await {
+            Ok(bytes) => identify_photo(&engine, bytes.into(), top_k).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot read the file: {e}")),
+        };
+        match (&result, json) {
+            (Ok(i), false) => {
+                println!("{}: {}", file.display(), i.summary);
+                for t in &i.answer.top {
+                    println!("  {:>5.1} %  {}", t.probability * 100.0, t.label);
+                }
+                println!("  model {} {}, {:.0} ms", i.model_name, i.model_version, i.timings.total_ms);
+            }
+            (Err(e), false) => eprintln!("{}: {e}", file.display()),
+            _ => {}
+        }
+        all_ok &= result.is_ok();
+        out.push(match result {
+            Ok(i) => serde_json::json!({ "file": file, "result": i }),
+            Err(e) => serde_json::json!({ "file": file, "error": e }),
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    Ok(all_ok)
+}
+
+/// `insectid eval DIR`: prints the metrics and writes report.json, confusion.csv and
+/// confusion.png into `out`.
+pub async fn eval(config: &Config, dir: &Path, out: &Path, json: bool, concurrency: usize) -> Result<(), StartError> {
+    let dataset = scan_class_folders(dir).map_err(|e| StartError(e.to_string()))?;
+    let engine = start_engine(config).await?;
+    let total = dataset.samples.len();
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_decile = 0;
+    let report = evaluate(&engine, &dataset, concurrency, |done, total| {
+        if terminal {
+            let filled = done * 30 / total;
+            eprint!("\r[{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(30 - filled));
+            let _ = std::io::stderr().flush();
+        } else if done * 10 / total > last_decile {
+            last_decile = done * 10 / total;
+            eprintln!("{done}/{total} photos");
+        }
+    })
+    .await
+    .map_err(|e| StartError(e.to_string()))?;
+    if terminal {
+        eprintln!();
+    }
+    write_report(&report, out).map_err(|e| StartError(format!("cannot write the report to {}: {e}", out.display())))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print_report(&report, total, out);
+    }
+    Ok(())
+}
+
+fn write_report(report: &EvalReport, out: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?)?;
+    let mut csv = String::from("true\\predicted");
+    for c in report.classes.iter().chain(std::iter::once(&"other".to_string())) {
+        csv.push(',');
+        csv.push_str(c);
+    }
+    csv.push('\n');
+    for (name, row) in report.classes.iter().zip(&report.confusion) {
+        csv.push_str(name);
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    std::fs::write(out.join("confusion.csv"), csv)?;
+    render_confusion(report).save(out.join("confusion.png")).map_err(std::io::Error::other)
+}
+
+fn print_report(r: &EvalReport, total: usize, out: &Path) {
+    println!("model {} {} on {} ({} of {total} photos readable)", r.model_name, r.model_version, r.dataset, r.images);
+    println!("top-1 {:.2} %   top-5 {:.2} %   {:.1} photos/s", r.top1 * 100.0, r.top5 * 100.0, r.images_per_second);
+    println!("{:<24} {:>7} {:>7} {:>9} {:>7} {:>7}", "class", "labels", "photos", "precision", "recall", "f1");
+    for c in &r.per_class {
+        let f1 = if c.precision + c.recall > 0.0 { 2.0 * c.precision * c.recall / (c.precision + c.recall) } else { 0.0 };
+        println!(
+            "{:<24} {:>7} {:>7} {:>8.1}% {:>6.1}% {:>6.1}%",
+            c.name, c.matching_labels, c.support, c.precision * 100.0, c.recall * 100.0, f1 * 100.0
+        );
+    }
+    for (file, reason) in &r.failed {
+        println!("skipped {file}: {reason}");
+    }
+    println!("report, confusion.csv and confusion.png written to {}", out.display());
+}

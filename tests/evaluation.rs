@@ -1,0 +1,84 @@
+//! Evaluation on small generated class-folder datasets with the real model.
+
+use std::path::{Path, PathBuf};
+
+use insectid::inference::{DevicePreference, EngineConfig, InferenceEngine, Manifest};
+use insectid::services::evaluation::{class_targets, evaluate, render_confusion, scan_class_folders};
+use insectid::testing::test_model_dir;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("insectid-eval-{tag}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_png(path: &Path, seed: u8) {
+    let img = image::RgbImage::from_fn(96, 80, |x, y| image::Rgb([(x as u8).wrapping_mul(seed), y as u8, seed]));
+    img.save(path).unwrap();
+}
+
+#[test]
+fn dataset_classes_match_labels_by_name_or_taxon() {
+    let manifest = Manifest::read(&test_model_dir()).unwrap();
+    let classes: Vec<String> = ["ladybug", "Curculionidae", "Coleoptera", "Arachnida", "Delphacidae"].map(String::from).to_vec();
+    let targets = class_targets(&manifest, &classes);
+    assert_eq!(targets[0], vec![301]);
+    assert_eq!(targets[1], vec![307]);
+    assert_eq!(targets[2], (300..=307).collect::<Vec<_>>());
+    assert_eq!(targets[3].len(), 9, "spiders, harvestman, scorpion, tick");
+    assert!(targets[4].is_empty(), "no ImageNet class is a planthopper");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluation_counts_hits_misses_and_unreadable_photos() {
+    let dir = temp_dir("run");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(test_model_dir().join("reference.json")).unwrap()).unwrap();
+    let manifest = Manifest::read(&test_model_dir()).unwrap();
+    // A class named after the label the model gives the fixture: every photo in it is a hit.
+    let hit_label = &manifest.labels[reference["fixtures"]["rgb"]["top5"][0].as_u64().unwrap() as usize].name;
+    std::fs::create_dir_all(dir.join(hit_label)).unwrap();
+    for i in 0..2 {
+        std::fs::copy(test_model_dir().join("fixtures/rgb.png"), dir.join(hit_label).join(format!("{i}.png"))).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("ladybug")).unwrap();
+    for i in 0..3 {
+        write_png(&dir.join("ladybug").join(format!("{i}.png")), 10 + i);
+    }
+    std::fs::write(dir.join("ladybug").join("broken.jpg"), b"not a photo").unwrap();
+    std::fs::write(dir.join("ladybug").join("notes.txt"), b"ignored").unwrap();
+    std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+
+    let dataset = scan_class_folders(&dir).unwrap();
+    assert_eq!(dataset.classes.len(), 2);
+    assert_eq!(dataset.samples.len(), 6, "images only; notes.txt and hidden folders skipped");
+
+    let engine = InferenceEngine::start(&test_model_dir(), EngineConfig { device: DevicePreference::Cpu, ..Default::default() }).unwrap();
+    let mut progress = Vec::new();
+    let report = evaluate(&engine, &dataset, 4, |done, total| progress.push((done, total))).await.unwrap();
+    assert_eq!(progress.last(), Some(&(6, 6)));
+    assert_eq!(report.images, 5);
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].0.ends_with("broken.jpg"));
+    let hit = dataset.classes.iter().position(|c| c == hit_label).unwrap();
+    assert_eq!(report.confusion[hit][hit], 2);
+    assert_eq!(report.per_class[hit].recall, 1.0);
+    let total: u32 = report.confusion.iter().flatten().sum();
+    assert_eq!(total, 5);
+    assert!(report.top1 >= 0.4 && report.top5 >= report.top1);
+    let png = render_confusion(&report);
+    assert_eq!(png.dimensions(), (8 * 2 + 3 * 28, 8 * 2 + 2 * 28));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_empty_or_missing_dataset_is_refused_clearly() {
+    let dir = temp_dir("empty");
+    std::fs::create_dir_all(dir.join("class")).unwrap();
+    let err = scan_class_folders(&dir).unwrap_err().to_string();
+    assert!(err.contains("holds no photos"), "{err}");
+    let err = scan_class_folders(Path::new("/no/such/dataset")).unwrap_err().to_string();
+    assert!(err.contains("cannot read /no/such/dataset"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
