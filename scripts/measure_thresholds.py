@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Measure the answer thresholds of a model bundle on real photos.
+
+Positives: a class-folder dataset of insect photos labelled by family (RP11 by default), with
+the family's order known. Negatives: photos without arthropods shipped inside PyPI wheels
+(scikit-image's sample data, matplotlib's sample photos), read straight from the wheel files.
+
+For each candidate threshold it prints how often the resulting answers are right, and
+suggests: arthropod_min (keep >= 97 % of insect photos), confident and rollup (the lowest
+values whose answers are right >= 90 % of the time at the rank they claim). Usage:
+  measure_thresholds.py BUNDLE_DIR DATASET_DIR WHEEL_DIR [--per-class N]
+"""
+import argparse
+import io
+import json
+import os
+import sys
+import zipfile
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_preprocess import preprocess  # noqa: E402
+
+RP11_ORDERS = {
+    "Cecidomyiidae": "Diptera", "Chloropidae": "Diptera", "Ephydridae": "Diptera",
+    "Cicadellidae": "Hemiptera", "Delphacidae": "Hemiptera",
+    "Crambidae": "Lepidoptera", "Hesperiidae": "Lepidoptera", "Noctuidae": "Lepidoptera",
+    "Curculionidae": "Coleoptera",
+    "Phlaeothripidae": "Thysanoptera", "Thripidae": "Thysanoptera",
+}
+RANKS = ["genus", "family", "order", "class"]
+NEGATIVE_SKIP = ("chessboard", "phantom", "page", "text", "logo", "color", "microaneurysms", "ihc", "cell", "retina")
+
+
+def probabilities(model, manifest, images):
+    out = []
+    for i in range(0, len(images), 32):
+        batch = torch.cat([preprocess(img, manifest) for img in images[i:i + 32]])
+        with torch.no_grad():
+            out.append(torch.softmax(model(batch), dim=1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(manifest["labels"])))
+
+
+def negatives(wheel_dir):
+    imgs = []
+    for name in sorted(os.listdir(wheel_dir)):
+        if not name.endswith(".whl"):
+            continue
+        with zipfile.ZipFile(os.path.join(wheel_dir, name)) as z:
+            for member in z.namelist():
+                base = os.path.basename(member).lower()
+                if ("skimage/data/" in member or "sample_data/" in member) and base.endswith((".png", ".jpg")) \
+                        and not base.startswith(NEGATIVE_SKIP) and "/tests/" not in member:
+                    img = Image.open(io.BytesIO(z.read(member)))
+                    img.load()
+                    if min(img.size) >= 64:
+                        imgs.append((member, img))
+    return imgs
+
+
+def verdict(p, labels, t_conf, t_roll, t_arth):
+    is_taxon = np.array([l["taxon"] is not None for l in labels])
+    mass = float(p[is_taxon].sum())
+    if mass < t_arth:
+        return ("none", None, None)
+    best = int(p.argmax())
+    if p[best] >= t_conf and labels[best]["taxon"]:
+        t = labels[best]["taxon"]
+        return ("confident", t["rank"], t["lineage"])
+    for rank in RANKS:
+        groups = {}
+        for i, l in enumerate(labels):
+            if l["taxon"] and rank in l["taxon"]["lineage"]:
+                groups[l["taxon"]["lineage"][rank]] = groups.get(l["taxon"]["lineage"][rank], 0.0) + p[i]
+        if groups:
+            name, g = max(groups.items(), key=lambda kv: kv[1])
+            if g >= t_roll:
+                return ("rollup", rank, {rank: name})
+    return ("uncertain", None, None)
+
+
+def right(claim_rank, claim_lineage, truth):
+    """A claim is right when it agrees with the truth at the deepest rank both know."""
+    for rank in ["family", "order", "class"]:
+        if rank in claim_lineage and rank in truth:
+            return claim_lineage[rank] == truth[rank]
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bundle")
+    ap.add_argument("dataset")
+    ap.add_argument("wheels")
+    ap.add_argument("--per-class", type=int, default=60)
+    args = ap.parse_args()
+    manifest = json.load(open(os.path.join(args.bundle, "manifest.json")))
+    labels = manifest["labels"]
+    model = torch.jit.load(os.path.join(args.bundle, manifest["files"]["model"]))
+    model.eval()
+    torch.set_num_threads(2)
+
+    pos_imgs, truths = [], []
+    for family in sorted(os.listdir(args.dataset)):
+        files = sorted(os.listdir(os.path.join(args.dataset, family)))[: args.per_class]
+        for f in files:
+            pos_imgs.append(Image.open(os.path.join(args.dataset, family, f)))
+            truths.append({"class": "Insecta", "order": RP11_ORDERS[family], "family": family})
+    neg = negatives(args.wheels)
+    print(f"{len(pos_imgs)} insect photos from {args.dataset}, {len(neg)} photos without insects from wheels")
+    pp = probabilities(model, manifest, pos_imgs)
+    pn = probabilities(model, manifest, [img for _, img in neg])
+    is_taxon = np.array([l["taxon"] is not None for l in labels])
+    mass_p, mass_n = pp[:, is_taxon].sum(1), pn[:, is_taxon].sum(1)
+
+    print("\narthropod_min   insects kept   non-insects rejected")
+    for t in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]:
+        print(f"  {t:5.2f}         {np.mean(mass_p >= t) * 100:6.1f} %       {np.mean(mass_n < t) * 100:6.1f} %")
+    arth = float(np.floor(np.quantile(mass_p, 0.03) * 100) / 100)
+    print(f"suggested arthropod_min {arth:.2f} (keeps 97 % of insect photos; rejects {np.mean(mass_n < arth) * 100:.0f} % of non-insects)")
+    for (name, _), m in zip(neg, mass_n):
+        if m >= arth:
+            print(f"  accepted as arthropod: {name} ({m:.2f})")
+
+    print("\nthreshold   confident: share / right     roll-up: share / right")
+    best_conf = best_roll = None
+    for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
+        conf = [right(r, l, tr) for p, tr in zip(pp, truths) for k, r, l in [verdict(p, labels, t, 2.0, arth)] if k == "confident"]
+        roll = [right(r, l, tr) for p, tr in zip(pp, truths) for k, r, l in [verdict(p, labels, 2.0, t, arth)] if k == "rollup"]
+        c_acc = np.mean(conf) if conf else float("nan")
+        r_acc = np.mean(roll) if roll else float("nan")
+        print(f"  {t:4.2f}      {len(conf) / len(pp) * 100:5.1f} % / {c_acc * 100:5.1f} %        {len(roll) / len(pp) * 100:5.1f} % / {r_acc * 100:5.1f} %")
+        if best_conf is None and conf and c_acc >= 0.9:
+            best_conf = t
+        if best_roll is None and roll and r_acc >= 0.9:
+            best_roll = t
+    print(f"suggested confident {best_conf}, rollup {best_roll} (lowest with >= 90 % right; None: never)")
+
+
+if __name__ == "__main__":
+    main()
