@@ -2,6 +2,7 @@
 //! Every one has a fixed endpoint so URLs stay stable across builds.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -77,5 +78,80 @@ pub fn model_status_of(s: &insectid::inference::ModelStatus) -> ModelStatus {
             .iter()
             .map(|t| ClassScore { label: t.label.clone(), probability: t.probability })
             .collect(),
+    }
+}
+
+/// One photo's answer as the pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoAnswer {
+    pub filename: String,
+    pub identification_id: Option<i64>,
+    pub image_sha256: String,
+    pub summary: String,
+    /// confident, rolled_up, uncertain or no_insect.
+    pub verdict: String,
+    pub top: Vec<ClassScore>,
+    pub model_name: String,
+    pub model_version: String,
+    pub total_ms: f64,
+}
+
+/// Identifies the photos of a multipart form (fields named `image`) and records them.
+#[server(endpoint = "identify_photos", input = MultipartFormData)]
+pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, AppError> {
+    use insectid::services::identify::identify_and_record;
+    let state = crate::state::app_state()?;
+    let Some(multipart) = data.into_inner() else {
+        return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
+    };
+    let form = match crate::upload::collect_uploads(multipart, state.limits).await {
+        Ok(f) => f,
+        Err(e) => return crate::state::fail(e.into()),
+    };
+    let runs = form
+        .files
+        .iter()
+        .map(|u| identify_and_record(&state.db, &state.engine, &state.photos, u.bytes.clone(), None, form.top_k));
+    let outcomes = futures::future::join_all(runs).await;
+    let mut answers = Vec::with_capacity(outcomes.len());
+    for (upload, outcome) in form.files.into_iter().zip(outcomes) {
+        let identified = match outcome {
+            Ok(i) => i,
+            Err(e) => {
+                let error = match AppError::from(e) {
+                    AppError::InvalidInput(m) => AppError::InvalidInput(format!("{}: {m}", upload.filename)),
+                    other => other,
+                };
+                return crate::state::fail(error);
+            }
+        };
+        answers.push(PhotoAnswer {
+            filename: upload.filename,
+            identification_id: identified.id,
+            image_sha256: identified.image_sha256,
+            summary: identified.summary,
+            verdict: verdict_kind(&identified.answer.verdict).to_string(),
+            top: identified
+                .answer
+                .top
+                .iter()
+                .map(|t| ClassScore { label: t.label.clone(), probability: t.probability })
+                .collect(),
+            model_name: identified.model_name,
+            model_version: identified.model_version,
+            total_ms: identified.timings.total_ms,
+        });
+    }
+    Ok(answers)
+}
+
+#[cfg(feature = "ssr")]
+fn verdict_kind(v: &insectid::inference::Verdict) -> &'static str {
+    use insectid::inference::Verdict;
+    match v {
+        Verdict::Confident { .. } => "confident",
+        Verdict::RolledUp { .. } => "rolled_up",
+        Verdict::Uncertain { .. } => "uncertain",
+        Verdict::NoInsect { .. } => "no_insect",
     }
 }

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("{0}")]
     InvalidInput(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("the server is busy; retry in a moment")]
@@ -23,6 +27,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::InvalidInput(_) => 400,
+            AppError::TooLarge(_) => 413,
+            AppError::UnsupportedType(_) => 415,
             AppError::NotFound(_) => 404,
             AppError::Busy => 503,
             AppError::Internal(_) => 500,
@@ -51,6 +57,18 @@ impl From<insectid::ServiceError> for AppError {
                 tracing::error!(error = %e, "service failed");
                 AppError::Internal("see the server log".into())
             }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::upload::UploadError> for AppError {
+    fn from(e: crate::upload::UploadError) -> Self {
+        use crate::upload::UploadError;
+        match e {
+            UploadError::BadRequest(m) => AppError::InvalidInput(m),
+            UploadError::TooLarge(m) => AppError::TooLarge(m),
+            UploadError::UnsupportedType(m) => AppError::UnsupportedType(m),
         }
     }
 }

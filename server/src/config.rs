@@ -31,6 +31,17 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         top_k: usize,
     },
+    /// Measure the model's forward-pass rate at several batch sizes.
+    BenchForward {
+        /// Batch sizes, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1, 4, 8, 16])]
+        batches: Vec<usize>,
+        /// Seconds per batch size.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>).
     Eval {
         dir: PathBuf,

@@ -76,7 +76,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
-        .nest("/api/v1", rest::routes(&state))
+        .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,
             routes,

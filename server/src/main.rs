@@ -24,6 +24,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(server::serve(config)).map(|()| true),
         Command::Identify { files, json, top_k } => runtime.block_on(server::cli::identify(&config, &files, json, top_k)),
+        Command::BenchForward { batches, seconds, json } => {
+            server::cli::bench_forward(&config, &batches, seconds, json).map(|()| true)
+        }
         Command::Eval { dir, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)
         }

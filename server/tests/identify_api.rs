@@ -181,3 +181,31 @@ async fn the_identify_command_fails_when_any_file_fails() {
     let missing = std::path::PathBuf::from("/no/such/photo.jpg");
     assert!(!server::cli::identify(&config, &[good, missing], false, 3).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_server_function_identifies_and_refuses_like_the_api() {
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-sfn-{}", std::process::id()));
+    let (app, _) = app_with(&data, t.url(), 1, 4).await;
+    let with_uri = |mut r: Request<Body>| {
+        *r.uri_mut() = "/api/identify_photos".parse().unwrap();
+        r.headers_mut().insert(header::ACCEPT, "application/json".parse().unwrap());
+        r
+    };
+    let (status, _, json) = send(&app, with_uri(multipart(&[file("leaf.png", "image/png", png(200, 150, 3))]))).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let answers = json.as_array().unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0]["filename"], "leaf.png");
+    assert!(answers[0]["identification_id"].as_i64().unwrap() > 0);
+    assert_eq!(answers[0]["top"].as_array().unwrap().len(), 5);
+    assert!(["confident", "rolled_up", "uncertain", "no_insect"].contains(&answers[0]["verdict"].as_str().unwrap()));
+
+    let (status, _, json) = send(&app, with_uri(multipart(&[file("notes.txt", "text/plain", b"hi".to_vec())]))).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{json}");
+    assert!(json.to_string().contains("notes.txt: content type text/plain"), "{json}");
+    let (status, _, json) = send(&app, with_uri(multipart(&[file("big.png", "image/png", vec![1u8; 1024 * 1024 + 1])]))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}

@@ -43,16 +43,6 @@ impl ApiError {
             }
         }
     }
-
-    pub fn from_multipart(e: axum::extract::multipart::MultipartError) -> Self {
-        let status = e.status();
-        let text = e.body_text();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!("the request is too large: {text}"))
-        } else {
-            ApiError::BadRequest(format!("malformed multipart request: {text}"))
-        }
-    }
 }
 
 impl IntoResponse for ApiError {

@@ -10,10 +10,8 @@ use axum::{Json, Router};
 
 pub use error::ApiError;
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/model", get(model_status))
-        .route("/identify", post(identify::identify).layer(identify::body_limit(&state.limits)))
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/model", get(model_status)).route("/identify", post(identify::identify))
 }
 
 async fn model_status(State(state): State<AppState>) -> Json<app::api::ModelStatus> {

@@ -11,7 +11,10 @@ use insectid::services::identify::identify_photo;
 use crate::config::Config;
 use crate::StartError;
 
-async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
+mod bench;
+pub use bench::bench_forward;
+
+pub(crate) async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
     let dir = config.model_dir();
     let engine_config = config.engine();
     tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, engine_config))
