@@ -82,7 +82,9 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     let original = test_model_dir();
     let copy = std::env::temp_dir().join(format!("insectid-switch-{}", std::process::id()));
     std::fs::create_dir_all(&copy).unwrap();
-    std::fs::copy(original.join("model.pt"), copy.join("model.pt")).unwrap();
+    for file in ["model.pt", "features.pt"] {
+        std::fs::copy(original.join(file), copy.join(file)).unwrap();
+    }
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(original.join("manifest.json")).unwrap()).unwrap();
     manifest["version"] = "2.0.0".into();

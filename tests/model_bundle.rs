@@ -76,7 +76,9 @@ fn manifest_describes_the_arthropod_classes() {
 fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
     let src = test_model_dir();
     let dir = tempdir::Dir::new();
-    std::fs::copy(src.join("model.pt"), dir.path().join("model.pt")).unwrap();
+    for file in ["model.pt", "features.pt"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
+    }
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(src.join("manifest.json")).unwrap()).unwrap();
     edit(dir.path(), &mut manifest);
@@ -106,7 +108,16 @@ fn broken_bundles_are_refused_with_a_reason() {
     assert!(reason(r).contains("cannot read manifest.json"));
 
     let (_d, r) = broken_copy(|dir, _| std::fs::write(dir.join("model.pt"), b"not a TorchScript archive").unwrap());
+    assert!(reason(r).contains("model.pt does not match its sha256"));
+
+    let (_d, r) = broken_copy(|dir, m| {
+        std::fs::write(dir.join("model.pt"), b"not a TorchScript archive").unwrap();
+        m["sha256"] = serde_json::json!({});
+    });
     assert!(reason(r).contains("does not load"));
+
+    let (_d, r) = broken_copy(|_, m| m["files"]["model"] = "../../etc/passwd".into());
+    assert!(reason(r).contains("plain name"));
 
     let (_d, r) = broken_copy(|_, m| m["input_size"] = 2000.into());
     assert!(reason(r).contains("input_size"));
@@ -115,7 +126,7 @@ fn broken_bundles_are_refused_with_a_reason() {
     assert!(reason(r).contains("label at position 5 has index 6"));
 
     let (_d, r) = broken_copy(|dir, _| std::fs::remove_file(dir.join("model.pt")).unwrap());
-    assert!(reason(r).contains("missing"));
+    assert!(reason(r).contains("model.pt is missing"));
 
     let (_d, r) = broken_copy(|dir, m| {
         *m = serde_json::Value::Null;

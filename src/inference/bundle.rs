@@ -23,15 +23,33 @@ pub struct TopClass {
     pub probability: f32,
 }
 
+/// Every file the manifest names must exist, and match its recorded digest when it has one.
+fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
+    let named = std::iter::once(&manifest.files.model).chain(manifest.files.features.as_ref());
+    for file in named {
+        if file.contains('/') || file.contains('\\') || file.starts_with('.') {
+            return Err(format!("file name {file:?} must be a plain name inside the bundle"));
+        }
+        if !dir.join(file).is_file() {
+            return Err(format!("{file} is missing"));
+        }
+    }
+    for (file, expected) in &manifest.sha256 {
+        let bytes = std::fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"))?;
+        if crate::storage::sha256_hex(&bytes) != expected.to_ascii_lowercase() {
+            return Err(format!("{file} does not match its sha256 in manifest.json (damaged or replaced)"));
+        }
+    }
+    Ok(())
+}
+
 impl ModelBundle {
     /// Loads and validates a bundle. Any failure leaves nothing half-loaded behind.
     pub fn load(dir: &Path, device: Device) -> Result<Self, InferenceError> {
         let manifest = Manifest::read(dir)?;
         let invalid = |reason: String| InferenceError::InvalidBundle { path: dir.display().to_string(), reason };
         let model_path = dir.join(&manifest.files.model);
-        if !model_path.is_file() {
-            return Err(invalid(format!("model file {} is missing", manifest.files.model)));
-        }
+        verify_files(dir, &manifest).map_err(invalid)?;
         let mut module = CModule::load_on_device(&model_path, device)
             .map_err(|e| invalid(format!("TorchScript model does not load: {e}")))?;
         module.set_eval();
