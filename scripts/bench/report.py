@@ -12,6 +12,9 @@ print(f"forward-pass limit: {limit:.1f} images/s (batch {best_batch}, {forward['
 for b in forward["batches"]:
     print(f"  batch {b['batch']:>2}: {b['images_per_second']:.1f} images/s, median pass {b['median_pass_ms']:.1f} ms")
 
+if "preprocess_12mp_jpeg_ms" in forward:
+    print(f"preprocessing a 12 MP JPEG (DCT-scaled decode): {forward['preprocess_12mp_jpeg_ms']:.1f} ms")
+
 rows = {}
 print(f"\n{'clients':>7} {'rust req/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'python req/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
 for c in (1, 4, 16):
