@@ -99,7 +99,7 @@ pub struct PhotoAnswer {
 /// Identifies the photos of a multipart form (fields named `image`) and records them.
 #[server(endpoint = "identify_photos", input = MultipartFormData)]
 pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, AppError> {
-    use insectid::services::identify::identify_and_record;
+    use insectid::services::identify::identify_and_record_all;
     let state = crate::state::app_state()?;
     let Some(multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
@@ -108,11 +108,8 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
         Ok(f) => f,
         Err(e) => return crate::state::fail(e.into()),
     };
-    let runs = form
-        .files
-        .iter()
-        .map(|u| identify_and_record(&state.db, &state.engine, &state.photos, u.bytes.clone(), None, form.top_k));
-    let outcomes = futures::future::join_all(runs).await;
+    let photos = form.files.iter().map(|u| u.bytes.clone());
+    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, None, form.top_k).await;
     let mut answers = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = match outcome {

@@ -111,3 +111,17 @@ impl Default for UploadLimits {
         UploadLimits { max_bytes: 20 * 1024 * 1024, max_files: 16 }
     }
 }
+
+/// Identifies and records several photos at once, so they share forward passes; one result per
+/// photo, in order.
+pub async fn identify_and_record_all(
+    db: &DatabaseConnection,
+    engine: &InferenceEngine,
+    store: &PhotoStore,
+    photos: impl IntoIterator<Item = Arc<[u8]>>,
+    user_id: Option<i64>,
+    top_k: usize,
+) -> Vec<Result<Identified, ServiceError>> {
+    let runs = photos.into_iter().map(|bytes| identify_and_record(db, engine, store, bytes, user_id, top_k));
+    futures::future::join_all(runs).await
+}

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
-use insectid::services::identify::{identify_and_record, Identified};
+use insectid::services::identify::{identify_and_record_all, Identified};
 use serde::Serialize;
 
 use super::ApiError;
@@ -39,12 +39,8 @@ pub async fn identify(State(state): State<AppState>, headers: HeaderMap, body: B
         .map_err(|_| ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into()))?;
     let multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints(&state.limits));
     let form = collect_uploads(multipart, state.limits).await?;
-    // All photos go to the engine at once, so they share forward passes.
-    let runs = form
-        .files
-        .iter()
-        .map(|u| identify_and_record(&state.db, &state.engine, &state.photos, u.bytes.clone(), None, form.top_k));
-    let outcomes = futures::future::join_all(runs).await;
+    let photos = form.files.iter().map(|u| u.bytes.clone());
+    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, None, form.top_k).await;
     let mut results = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = outcome.map_err(|e| ApiError::for_file(&upload.filename, e))?;
