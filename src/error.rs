@@ -14,13 +14,25 @@ pub enum ServiceError {
     InvalidInput(String),
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooManyAttempts(String),
 }
 
 /// The transport-neutral class of an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     InvalidInput,
+    Unauthorized,
+    Forbidden,
     NotFound,
+    Conflict,
+    TooManyRequests,
     Busy,
     Internal,
 }
@@ -33,6 +45,10 @@ impl ServiceError {
             ServiceError::NotFound(_) => ErrorKind::NotFound,
             ServiceError::InvalidInput(_) => ErrorKind::InvalidInput,
             ServiceError::Storage(_) => ErrorKind::Internal,
+            ServiceError::Unauthorized(_) => ErrorKind::Unauthorized,
+            ServiceError::Forbidden(_) => ErrorKind::Forbidden,
+            ServiceError::Conflict(_) => ErrorKind::Conflict,
+            ServiceError::TooManyAttempts(_) => ErrorKind::TooManyRequests,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or Leptos: the `app` crate's server functions and the `server`
 //! binary call these plain functions and map [`ServiceError`] to their own transport.
 
+pub mod auth;
 pub mod db;
 pub mod entities;
 pub mod error;

@@ -62,6 +62,17 @@ impl PhotoStore {
         Ok(sha)
     }
 
+    /// Removes a stored photo; a photo that is not there is not an error.
+    pub fn remove(&self, sha256: &str) -> io::Result<()> {
+        match self.path(sha256) {
+            Some(p) => match fs::remove_file(p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest")),
+        }
+    }
+
     pub fn read(&self, sha256: &str) -> io::Result<Vec<u8>> {
         match self.path(sha256) {
             Some(p) => fs::read(p),

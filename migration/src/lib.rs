@@ -3,12 +3,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_identification;
+mod m20261128_000002_create_accounts;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_create_identification::Migration)]
+        vec![
+            Box::new(m20261128_000001_create_identification::Migration),
+            Box::new(m20261128_000002_create_accounts::Migration),
+        ]
     }
 }

@@ -2,5 +2,8 @@
 //! holding the business rules. Callers own transport concerns.
 
 pub mod identify;
+pub mod accounts;
+pub mod audit;
 pub mod evaluation;
 pub mod stats;
+pub mod users;

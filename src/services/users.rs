@@ -1,0 +1,181 @@
+//! User management for administrators, and the permission rule every service applies.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{self, Actor};
+use crate::auth::{passwords, status, Account, Role};
+use crate::entities::{identification, session, user};
+use crate::storage::PhotoStore;
+use crate::ServiceError;
+
+/// The permission check: signed in, and with at least `role`.
+pub fn require(actor: Option<&Account>, role: Role) -> Result<&Account, ServiceError> {
+    let Some(actor) = actor else {
+        return Err(ServiceError::Unauthorized("sign in first".into()));
+    };
+    if !actor.can(role) {
+        return Err(ServiceError::Forbidden(format!("this needs the {} role", role.as_str())));
+    }
+    Ok(actor)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub status: String,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserPage {
+    pub users: Vec<UserSummary>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+fn summary(u: user::Model) -> UserSummary {
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    UserSummary {
+        id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        email: u.email,
+        role: u.role,
+        status: u.status,
+        created_at: when(u.created_at),
+        last_login_at: u.last_login_at.map(when),
+    }
+}
+
+/// Users whose name, display name or email contains `search` (case-insensitive), by name.
+pub async fn list_users(db: &DatabaseConnection, actor: Option<&Account>, search: &str, page: u64, per_page: u64) -> Result<UserPage, ServiceError> {
+    require(actor, Role::Admin)?;
+    let per_page = per_page.clamp(1, 100);
+    let mut query = user::Entity::find().order_by_asc(user::Column::UsernameKey);
+    let needle = search.trim().to_lowercase();
+    if !needle.is_empty() {
+        let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let lower = |c: user::Column| Expr::expr(Func::lower(Expr::col(c)));
+        query = query.filter(
+            Condition::any()
+                .add(user::Column::UsernameKey.like(pattern.clone()))
+                .add(lower(user::Column::DisplayName).like(pattern.clone()))
+                .add(lower(user::Column::Email).like(pattern)),
+        );
+    }
+    let paginator = query.paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let users = paginator.fetch_page(page).await?.into_iter().map(summary).collect();
+    Ok(UserPage { users, total, page, per_page })
+}
+
+async fn target(db: &DatabaseConnection, id: i64) -> Result<user::Model, ServiceError> {
+    user::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("user {id}")))
+}
+
+/// Active administrators other than `except`.
+pub(crate) async fn other_active_admins(db: &DatabaseConnection, except: i64) -> Result<u64, ServiceError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::Status.eq(status::ACTIVE))
+        .filter(user::Column::Id.ne(except))
+        .count(db)
+        .await?)
+}
+
+async fn guard_last_admin(db: &DatabaseConnection, target: &user::Model, what: &str) -> Result<(), ServiceError> {
+    if target.role == Role::Admin.as_str() && target.status == status::ACTIVE && other_active_admins(db, target.id).await? == 0 {
+        return Err(ServiceError::Forbidden(format!("{} is the last administrator and cannot be {what}", target.username)));
+    }
+    Ok(())
+}
+
+/// Ends every session of a user at once.
+pub(crate) async fn end_sessions(db: &DatabaseConnection, user_id: i64) -> Result<(), ServiceError> {
+    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id)).exec(db).await?;
+    Ok(())
+}
+
+/// Removes a user's identifications and the photos no other identification uses.
+pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore, user_id: i64) -> Result<(), ServiceError> {
+    let shas: Vec<String> = identification::Entity::find()
+        .select_only()
+        .column(identification::Column::ImageSha256)
+        .filter(identification::Column::UserId.eq(user_id))
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    identification::Entity::delete_many().filter(identification::Column::UserId.eq(user_id)).exec(db).await?;
+    end_sessions(db, user_id).await?;
+    for sha in shas {
+        let still_used = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha.clone())).count(db).await? > 0;
+        if !still_used {
+            photos.remove(&sha).map_err(|e| ServiceError::Storage(format!("cannot remove photo {sha}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn set_role(db: &DatabaseConnection, actor: Option<&Account>, id: i64, role: Role, client_addr: Option<&str>) -> Result<(), ServiceError> {
+    let actor = require(actor, Role::Admin)?;
+    let user = target(db, id).await?;
+    if role != Role::Admin {
+        guard_last_admin(db, &user, "demoted").await?;
+    }
+    let (name, before) = (user.username.clone(), user.role.clone());
+    let mut row = user.into_active_model();
+    row.role = Set(role.as_str().to_string());
+    row.update(db).await?;
+    audit::record(db, Actor::Account(actor), "user.role_changed", &name, &format!("{before} → {}", role.as_str()), client_addr).await
+}
+
+/// Enables (or approves) and disables accounts; a disabled user's sessions end at once.
+pub async fn set_active(db: &DatabaseConnection, actor: Option<&Account>, id: i64, active: bool, client_addr: Option<&str>) -> Result<(), ServiceError> {
+    let actor = require(actor, Role::Admin)?;
+    let user = target(db, id).await?;
+    if !active {
+        guard_last_admin(db, &user, "disabled").await?;
+    }
+    let name = user.username.clone();
+    let mut row = user.into_active_model();
+    row.status = Set(if active { status::ACTIVE } else { status::DISABLED }.to_string());
+    row.update(db).await?;
+    if !active {
+        end_sessions(db, id).await?;
+    }
+    let action = if active { "user.enabled" } else { "user.disabled" };
+    audit::record(db, Actor::Account(actor), action, &name, "", client_addr).await
+}
+
+pub async fn reset_password(db: &DatabaseConnection, actor: Option<&Account>, id: i64, new_password: &str, client_addr: Option<&str>) -> Result<(), ServiceError> {
+    let actor = require(actor, Role::Admin)?;
+    let user = target(db, id).await?;
+    passwords::check_strength(new_password, &user.username).map_err(ServiceError::InvalidInput)?;
+    let name = user.username.clone();
+    let mut row = user.into_active_model();
+    row.password_hash = Set(passwords::hash(new_password.to_string()).await?);
+    row.update(db).await?;
+    end_sessions(db, id).await?;
+    audit::record(db, Actor::Account(actor), "user.password_reset", &name, "sessions ended", client_addr).await
+}
+
+pub async fn delete_user(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64, client_addr: Option<&str>) -> Result<(), ServiceError> {
+    let actor = require(actor, Role::Admin)?;
+    let user = target(db, id).await?;
+    guard_last_admin(db, &user, "deleted").await?;
+    erase_user_data(db, photos, id).await?;
+    user::Entity::delete_by_id(id).exec(db).await?;
+    audit::record(db, Actor::Account(actor), "user.deleted", &user.username, "identifications and unshared photos removed", client_addr).await
+}

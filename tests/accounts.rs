@@ -1,0 +1,206 @@
+//! Accounts, sign-in throttling, administration and the audit log, on SQLite and PostgreSQL.
+
+use chrono::Utc;
+use insectid::auth::{Account, Role};
+use insectid::entities::{identification, session, user};
+use insectid::services::accounts::{self, SignUp};
+use insectid::services::{audit, users};
+use insectid::storage::PhotoStore;
+use insectid::testing::test_databases;
+use insectid::ServiceError;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+
+const GOOD: &str = "violet-moth-harvest-42";
+
+fn form(username: &str, password: &str) -> SignUp {
+    SignUp { username: username.into(), display_name: String::new(), email: String::new(), password: password.into() }
+}
+
+async fn account(db: &DatabaseConnection, name: &str, role: Role) -> Account {
+    let created = accounts::sign_up(db, form(name, GOOD), true, None).await.unwrap();
+    if role != Role::User {
+        let mut row: user::ActiveModel = created.clone().into();
+        row.role = Set(role.as_str().into());
+        row.update(db).await.unwrap();
+    }
+    accounts::check_credentials(db, name, GOOD, "10.0.0.1").await.unwrap()
+}
+
+async fn fake_session(db: &DatabaseConnection, id: &str, user_id: i64) {
+    session::ActiveModel {
+        id: Set(id.into()),
+        data: Set("{}".into()),
+        user_id: Set(Some(user_id)),
+        expires_at: Set(Utc::now() + chrono::Duration::hours(1)),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+async fn sessions_of(db: &DatabaseConnection, user_id: i64) -> u64 {
+    session::Entity::find().filter(session::Column::UserId.eq(user_id)).count(db).await.unwrap()
+}
+
+fn kind(r: Result<impl std::fmt::Debug, ServiceError>) -> String {
+    match r {
+        Err(e) => format!("{:?}: {e}", e.kind()),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_validates_and_usernames_are_unique_case_insensitively() {
+    for t in test_databases().await {
+        let db = &t.db;
+        assert!(kind(accounts::sign_up(db, form("a", GOOD), true, None).await).contains("3 to 32 characters"));
+        assert!(kind(accounts::sign_up(db, form("bad name", GOOD), true, None).await).contains("InvalidInput"));
+        assert!(kind(accounts::sign_up(db, form("ann", "password123"), true, None).await).contains("harder password"));
+        let mut with_email = form("ann", GOOD);
+        with_email.email = "not-an-email".into();
+        assert!(kind(accounts::sign_up(db, with_email, true, None).await).contains("not an email address"));
+
+        let ann = accounts::sign_up(db, form("Ann", GOOD), true, None).await.unwrap();
+        assert_eq!((ann.username.as_str(), ann.display_name.as_str(), ann.status.as_str()), ("Ann", "Ann", "active"));
+        assert!(ann.password_hash.starts_with("$argon2"), "stored as an argon2 hash");
+        let clash = kind(accounts::sign_up(db, form("aNN", GOOD), true, None).await);
+        assert!(clash.starts_with("Conflict") && clash.contains("taken"), "{clash}");
+
+        // With approval required, a new account waits.
+        accounts::sign_up(db, form("bob", GOOD), false, None).await.unwrap();
+        assert!(kind(accounts::check_credentials(db, "bob", GOOD, "10.0.0.2").await).contains("waiting for an administrator"));
+        t.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_throttled_per_account_and_audited() {
+    for t in test_databases().await {
+        let db = &t.db;
+        accounts::sign_up(db, form("carol", GOOD), true, None).await.unwrap();
+        let signed_in = accounts::check_credentials(db, "CAROL", GOOD, "10.0.0.3").await.unwrap();
+        assert_eq!(signed_in.username, "carol");
+        assert!(kind(accounts::check_credentials(db, "nobody", GOOD, "10.0.0.3").await).contains("wrong username or password"));
+        for _ in 0..5 {
+            assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await).starts_with("Unauthorized"));
+        }
+        let throttled = kind(accounts::check_credentials(db, "carol", GOOD, "10.0.0.3").await);
+        assert!(throttled.starts_with("TooManyRequests") && throttled.contains("wait 15 minutes"), "{throttled}");
+
+        let admin = account(db, "root", Role::Admin).await;
+        let log = audit::list(db, Some(&admin), 0, 50).await.unwrap();
+        assert!(log.events.iter().filter(|e| e.action == "auth.sign_in_failed").count() >= 6);
+        assert!(log.events.iter().any(|e| e.action == "auth.sign_in" && e.actor == "carol" && e.client_addr.as_deref() == Some("10.0.0.3")));
+        let carol = Account::from(user::Entity::find().filter(user::Column::UsernameKey.eq("carol")).one(db).await.unwrap().unwrap());
+        assert!(kind(audit::list(db, Some(&carol), 0, 50).await).starts_with("Forbidden"));
+        t.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let dan = account(db, "dan", Role::User).await;
+        fake_session(db, "s1", dan.id).await;
+        fake_session(db, "s2", dan.id).await;
+        assert!(kind(accounts::change_password(db, &dan, "wrong-current-1", "another-good-pass-77", None).await).contains("current password is wrong"));
+        assert!(kind(accounts::change_password(db, &dan, GOOD, "1234567890", None).await).contains("harder password"));
+        let updated = accounts::change_password(db, &dan, GOOD, "another-good-pass-77", None).await.unwrap();
+        assert_ne!(axum_login::AuthUser::session_auth_hash(&updated), axum_login::AuthUser::session_auth_hash(&dan));
+        assert_eq!(sessions_of(db, dan.id).await, 0);
+        assert!(accounts::check_credentials(db, "dan", "another-good-pass-77", "10.0.0.4").await.is_ok());
+        assert!(accounts::check_credentials(db, "dan", GOOD, "10.0.0.4").await.is_err());
+
+        let profile = accounts::update_profile(db, &updated, "Dan D.", "dan@example.org", "zh").await.unwrap();
+        assert_eq!((profile.display_name.as_str(), profile.email.as_deref(), profile.language.as_str()), ("Dan D.", Some("dan@example.org"), "zh"));
+        assert!(kind(accounts::update_profile(db, &updated, "Dan", "", "fr").await).contains("unknown language"));
+        t.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_manage_users_but_never_remove_the_last_admin() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let admin = account(db, "admin", Role::Admin).await;
+        let labeler = account(db, "lena", Role::Labeler).await;
+        let eve = account(db, "eve", Role::User).await;
+        for (who, expected) in [(None, "Unauthorized"), (Some(&eve), "Forbidden"), (Some(&labeler), "Forbidden")] {
+            assert!(kind(users::list_users(db, who, "", 0, 10).await).starts_with(expected));
+            assert!(kind(users::set_role(db, who, eve.id, Role::Admin, None).await).starts_with(expected));
+        }
+        let page = users::list_users(db, Some(&admin), "", 0, 2).await.unwrap();
+        assert_eq!((page.total, page.users.len()), (3, 2));
+        assert_eq!(page.users[0].username, "admin");
+        let found = users::list_users(db, Some(&admin), "LEN", 0, 10).await.unwrap();
+        assert_eq!(found.users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["lena"]);
+        assert_eq!(users::list_users(db, Some(&admin), "%", 0, 10).await.unwrap().total, 0, "wildcards are literal");
+
+        assert!(kind(users::set_role(db, Some(&admin), admin.id, Role::User, None).await).contains("last administrator"));
+        assert!(kind(users::set_active(db, Some(&admin), admin.id, false, None).await).contains("last administrator"));
+        users::set_role(db, Some(&admin), eve.id, Role::Labeler, None).await.unwrap();
+
+        fake_session(db, "eve-1", eve.id).await;
+        users::set_active(db, Some(&admin), eve.id, false, None).await.unwrap();
+        assert_eq!(sessions_of(db, eve.id).await, 0, "disabling ends sessions at once");
+        assert!(kind(accounts::check_credentials(db, "eve", GOOD, "10.0.0.5").await).contains("disabled"));
+        users::set_active(db, Some(&admin), eve.id, true, None).await.unwrap();
+        users::reset_password(db, Some(&admin), eve.id, "reset-by-admin-5551", None).await.unwrap();
+        assert!(accounts::check_credentials(db, "eve", "reset-by-admin-5551", "10.0.0.5").await.is_ok());
+
+        let log = audit::list(db, Some(&admin), 0, 100).await.unwrap();
+        for action in ["user.role_changed", "user.disabled", "user.enabled", "user.password_reset"] {
+            assert!(log.events.iter().any(|e| e.action == action && e.actor == "admin"), "{action} audited");
+        }
+        t.close().await;
+    }
+}
+
+async fn identification_of(db: &DatabaseConnection, user_id: i64, sha: &str) {
+    identification::ActiveModel {
+        created_at: Set(Utc::now()),
+        user_id: Set(Some(user_id)),
+        image_sha256: Set(sha.into()),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set("ladybug".into()),
+        top_probability: Set(0.5),
+        answer: Set("{}".into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-del-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let admin = account(db, "admin", Role::Admin).await;
+        let fay = account(db, "fay", Role::User).await;
+        let own = photos.put(b"fay's own photo").unwrap();
+        let shared = photos.put(b"a photo two people sent").unwrap();
+        identification_of(db, fay.id, &own).await;
+        identification_of(db, fay.id, &shared).await;
+        identification_of(db, admin.id, &shared).await;
+
+        assert!(kind(accounts::delete_own_account(db, &photos, &fay, "not-her-password", None).await).contains("password is wrong"));
+        accounts::delete_own_account(db, &photos, &fay, GOOD, None).await.unwrap();
+        assert!(user::Entity::find_by_id(fay.id).one(db).await.unwrap().is_none());
+        assert_eq!(identification::Entity::find().filter(identification::Column::UserId.eq(fay.id)).count(db).await.unwrap(), 0);
+        assert!(!photos.contains(&own), "her own photo is gone");
+        assert!(photos.contains(&shared), "a photo someone else's identification uses stays");
+        assert!(kind(accounts::delete_own_account(db, &photos, &admin, GOOD, None).await).contains("last administrator"));
+
+        let gus = account(db, "gus", Role::User).await;
+        users::delete_user(db, &photos, Some(&admin), gus.id, None).await.unwrap();
+        assert!(kind(users::delete_user(db, &photos, Some(&admin), admin.id, None).await).contains("last administrator"));
+        assert!(kind(users::delete_user(db, &photos, Some(&admin), 999_999, None).await).starts_with("NotFound"));
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
