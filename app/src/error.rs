@@ -12,6 +12,14 @@ pub enum AppError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedType(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("the server is busy; retry in a moment")]
@@ -29,6 +37,10 @@ impl AppError {
             AppError::InvalidInput(_) => 400,
             AppError::TooLarge(_) => 413,
             AppError::UnsupportedType(_) => 415,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::Conflict(_) => 409,
+            AppError::TooManyRequests(_) => 429,
             AppError::NotFound(_) => 404,
             AppError::Busy => 503,
             AppError::Internal(_) => 500,
@@ -51,6 +63,10 @@ impl From<insectid::ServiceError> for AppError {
         use insectid::error::ErrorKind;
         match e.kind() {
             ErrorKind::InvalidInput => AppError::InvalidInput(e.to_string()),
+            ErrorKind::Unauthorized => AppError::Unauthorized(e.to_string()),
+            ErrorKind::Forbidden => AppError::Forbidden(e.to_string()),
+            ErrorKind::Conflict => AppError::Conflict(e.to_string()),
+            ErrorKind::TooManyRequests => AppError::TooManyRequests(e.to_string()),
             ErrorKind::NotFound => AppError::NotFound(e.to_string()),
             ErrorKind::Busy => AppError::Busy,
             ErrorKind::Internal => {

@@ -2,6 +2,7 @@
 //! call the `insectid` domain library. Built twice: `ssr` for the server, `hydrate` for WASM.
 
 pub mod api;
+pub mod auth;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -20,6 +21,8 @@ use pages::planned::PlannedPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -38,9 +41,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Scripts run only from this origin or with this response's nonce (the hydration loader).
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use axum::http::{header, HeaderValue};
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    auth::provide_auth();
     view! {
         <Stylesheet id="leptos" href="/pkg/insectid.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
@@ -50,34 +70,32 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
-                    <Route path=path!("upload") view=|| view! {
+                    <Route path=path!("upload") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Identify a photo" what="Upload one or several photos and get the model's answer with its confidence."/>
                     }/>
-                    <Route path=path!("results") view=|| view! {
+                    <Route path=path!("results") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Results" what="The answer for a photo: top-5 classes, the roll-up, a species card and where the model looked."/>
                     }/>
-                    <Route path=path!("history") view=|| view! {
+                    <Route path=path!("history") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="History" what="Your identifications with thumbnails, species, confidence and model version."/>
                     }/>
-                    <Route path=path!("species") view=|| view! {
+                    <Route path=path!("species") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Species" what="The catalogue of pest species with taxonomy, host crops, damage and control measures."/>
                     }/>
-                    <Route path=path!("me") view=|| view! {
-                        <PlannedPage title="My account" what="Your name, email, language and password."/>
-                    }/>
-                    <Route path=path!("users") view=|| view! {
-                        <PlannedPage title="Users" what="Administrators manage accounts and roles here."/>
-                    }/>
-                    <Route path=path!("feedback") view=|| view! {
+                    <Route path=path!("me") view=pages::account::MePage ssr=SsrMode::Async/>
+                    <Route path=path!("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("signup") view=pages::account::SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("feedback") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Feedback" what="Corrections people sent, to accept as labels or reject."/>
                     }/>
-                    <Route path=path!("label") view=|| view! {
+                    <Route path=path!("label") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Label data" what="A queue of photos to label, least confident first."/>
                     }/>
-                    <Route path=path!("commands") view=|| view! {
+                    <Route path=path!("commands") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Commands" what="Predefined maintenance and training jobs with live logs."/>
                     }/>
-                    <Route path=path!("terminal") view=|| view! {
+                    <Route path=path!("terminal") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Terminal" what="An SSH terminal to the configured inference hosts, for administrators."/>
                     }/>
                 </Routes>

@@ -18,6 +18,10 @@ pub struct AppState {
     pub engine: Arc<InferenceEngine>,
     pub photos: PhotoStore,
     pub limits: UploadLimits,
+    /// New accounts are active at once (true) or wait for an administrator's approval.
+    pub open_registration: bool,
+    /// Session cookies marked Secure (the portal is behind HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -39,4 +43,35 @@ pub fn fail<T>(error: AppError) -> Result<T, AppError> {
         }
     }
     Err(error)
+}
+
+pub type AuthSession = axum_login::AuthSession<insectid::auth::Backend>;
+
+/// The request's authentication session (put there by axum-login's layer).
+pub async fn auth_session() -> Result<AuthSession, AppError> {
+    leptos_axum::extract::<AuthSession>()
+        .await
+        .map_err(|e| AppError::Internal(format!("no authentication session: {e}")))
+}
+
+/// The signed-in account, if any. Services check what it may do.
+pub async fn current_account() -> Result<Option<insectid::auth::Account>, AppError> {
+    Ok(auth_session().await?.user)
+}
+
+/// The client's address, for throttling and the audit log ("unknown" without connect info).
+pub async fn client_addr() -> String {
+    use axum::extract::ConnectInfo;
+    leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Runs a service call and turns its error into the server function's, with its status.
+pub fn answer<T>(result: Result<T, insectid::ServiceError>) -> Result<T, AppError> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => fail(e.into()),
+    }
 }

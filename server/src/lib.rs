@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod rest;
+pub mod security;
 
 use std::sync::Arc;
 
@@ -50,7 +51,38 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .build();
     let photos = PhotoStore::open(config.data_dir.join("photos"))
         .map_err(|e| StartError(format!("photo store in {}: {e}", config.data_dir.display())))?;
-    Ok(AppState { leptos_options, db, engine: Arc::new(engine), photos, limits: config.upload_limits() })
+    bootstrap_admin(&db, config).await?;
+    Ok(AppState {
+        leptos_options,
+        db,
+        engine: Arc::new(engine),
+        photos,
+        limits: config.upload_limits(),
+        open_registration: config.open_registration,
+        secure_cookies: config.secure_cookies,
+    })
+}
+
+/// INSECTID_ADMIN_USERNAME / INSECTID_ADMIN_PASSWORD create the first administrator when
+/// there is none yet; later starts leave accounts alone.
+async fn bootstrap_admin(db: &sea_orm::DatabaseConnection, config: &Config) -> Result<(), StartError> {
+    use insectid::entities::user;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let (Some(name), Some(password)) = (&config.admin_username, &config.admin_password) else {
+        return Ok(());
+    };
+    let admins = user::Entity::find()
+        .filter(user::Column::Role.eq("admin"))
+        .count(db)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    if admins == 0 {
+        insectid::services::accounts::create_admin(db, name, password.clone())
+            .await
+            .map_err(|e| StartError(format!("INSECTID_ADMIN_USERNAME: {e}")))?;
+        tracing::info!(admin = %name, "created the first administrator");
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +116,9 @@ pub fn build_app(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(security::auth_layer(state.db.clone(), state.secure_cookies))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -92,7 +127,8 @@ pub fn build_app(state: AppState) -> Router {
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = build_state(&config).await?;
-    let app = build_app(state);
+    insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone()).spawn_cleanup(std::time::Duration::from_secs(600));
+    let app = build_app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;

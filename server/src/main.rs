@@ -27,6 +27,9 @@ fn main() -> std::process::ExitCode {
         Command::BenchForward { batches, seconds, json } => {
             server::cli::bench_forward(&config, &batches, seconds, json).map(|()| true)
         }
+        Command::Admin { action: server::config::AdminAction::Create { username } } => {
+            runtime.block_on(server::cli::create_admin(&config, &username)).map(|()| true)
+        }
         Command::Eval { dir, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)
         }

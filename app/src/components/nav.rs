@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::auth::use_auth;
+
 /// Every page of the product, in the order the navigation shows them.
 pub const PAGES: &[(&str, &str)] = &[
     ("/upload", "Identify"),
@@ -38,11 +40,36 @@ pub fn NavShell(children: Children) -> impl IntoView {
                             .collect_view()}
                     </ul>
                 </nav>
+                <AccountArea/>
             </header>
             <main id="main" class="page">{children()}</main>
             <footer class="site-footer">
                 <span>"Insect Identifier · self-hosted insect identification"</span>
             </footer>
+        </div>
+    }
+}
+
+/// Who is signed in, with the way out; or the ways in.
+#[component]
+fn AccountArea() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <div class="account-area">
+            <Suspense fallback=|| ()>
+                {move || auth.me.get().map(|r| match r {
+                    Ok(Some(me)) => view! {
+                        <a href="/me" class="who" data-testid="signed-in-as">{me.display_name}" ("{me.role}")"</a>
+                        <ActionForm action=auth.sign_out attr:class="inline">
+                            <button type="submit" class="button small">"Sign out"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    _ => view! {
+                        <a href="/signin">"Sign in"</a>
+                        <a href="/signup">"Sign up"</a>
+                    }.into_any(),
+                })}
+            </Suspense>
         </div>
     }
 }

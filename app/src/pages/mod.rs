@@ -1,4 +1,6 @@
+pub mod account;
 pub mod home;
 pub mod models;
 pub mod not_found;
 pub mod planned;
+pub mod users;

@@ -124,3 +124,20 @@ fn print_report(r: &EvalReport, total: usize, out: &Path) {
     }
     println!("report, confusion.csv and confusion.png written to {}", out.display());
 }
+
+/// `insectid admin create NAME`: password from INSECTID_ADMIN_PASSWORD, else standard input.
+pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartError> {
+    let password = match &config.admin_password {
+        Some(p) => p.clone(),
+        None => {
+            eprintln!("password for {username} (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| StartError(format!("cannot read the password: {e}")))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
+    let created = insectid::services::accounts::create_admin(&db, username, password).await.map_err(|e| StartError(e.to_string()))?;
+    println!("administrator {} created", created.username);
+    Ok(())
+}

@@ -17,6 +17,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the server is busy identifying other photos; retry in a moment")]
     Busy,
+    #[error("{1}")]
+    Other(StatusCode, String),
     #[error("internal error; see the server log")]
     Internal,
 }
@@ -28,6 +30,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Other(status, _) => *status,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,6 +40,10 @@ impl ApiError {
         match e.kind() {
             ErrorKind::InvalidInput | ErrorKind::NotFound => ApiError::BadRequest(format!("{file}: {e}")),
             ErrorKind::Busy => ApiError::Busy,
+            ErrorKind::Unauthorized => ApiError::Other(StatusCode::UNAUTHORIZED, e.to_string()),
+            ErrorKind::Forbidden => ApiError::Other(StatusCode::FORBIDDEN, e.to_string()),
+            ErrorKind::Conflict => ApiError::Other(StatusCode::CONFLICT, e.to_string()),
+            ErrorKind::TooManyRequests => ApiError::Other(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             ErrorKind::Internal => {
                 tracing::error!(error = %e, file, "identification failed");
                 ApiError::Internal

@@ -1,0 +1,133 @@
+//! Signing up, in and out, and the signed-in user's own account.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The signed-in user as the pages see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub language: String,
+}
+
+#[cfg(feature = "ssr")]
+fn me(a: &insectid::auth::Account) -> Me {
+    Me {
+        id: a.id,
+        username: a.username.clone(),
+        display_name: a.display_name.clone(),
+        email: a.email.clone(),
+        role: a.role.as_str().to_string(),
+        language: a.language.clone(),
+    }
+}
+
+#[server(endpoint = "me")]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    Ok(crate::state::current_account().await?.as_ref().map(me))
+}
+
+#[cfg(feature = "ssr")]
+async fn sign_in_account(username: String, password: String) -> Result<(), AppError> {
+    use crate::state::{auth_session, client_addr, fail};
+    let mut session = auth_session().await?;
+    let creds = insectid::auth::Credentials { username, password, client_addr: client_addr().await };
+    match session.authenticate(creds).await {
+        Ok(Some(account)) => {
+            // login() gives the session a new id, so a planted id is worthless.
+            session.login(&account).await.map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(())
+        }
+        Ok(None) => fail(AppError::Unauthorized("wrong username or password".into())),
+        Err(axum_login::Error::Backend(e)) => fail(e.into()),
+        Err(e) => fail(AppError::Internal(e.to_string())),
+    }
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+    sign_in_account(username, password).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(username: String, display_name: String, email: String, password: String, password_again: String) -> Result<(), AppError> {
+    use crate::state::{answer, app_state, client_addr, fail};
+    use insectid::services::accounts;
+    if password != password_again {
+        return fail(AppError::InvalidInput("the two passwords differ".into()));
+    }
+    let state = app_state()?;
+    let addr = client_addr().await;
+    let form = accounts::SignUp { username: username.clone(), display_name, email, password: password.clone() };
+    answer(accounts::sign_up(&state.db, form, state.open_registration, Some(&addr)).await)?;
+    if state.open_registration {
+        sign_in_account(username, password).await?;
+        leptos_axum::redirect("/");
+    } else {
+        leptos_axum::redirect("/signin?pending=1");
+    }
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let mut session = crate::state::auth_session().await?;
+    session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+async fn signed_in() -> Result<insectid::auth::Account, AppError> {
+    match crate::state::current_account().await? {
+        Some(a) => Ok(a),
+        None => crate::state::fail(AppError::Unauthorized("sign in first".into())),
+    }
+}
+
+#[server(endpoint = "update_profile")]
+pub async fn update_profile(display_name: String, email: String, language: String) -> Result<(), AppError> {
+    let account = signed_in().await?;
+    let state = crate::state::app_state()?;
+    let updated = crate::state::answer(insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await)?;
+    let mut session = crate::state::auth_session().await?;
+    session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String, new_again: String) -> Result<(), AppError> {
+    use crate::state::{answer, app_state, auth_session, client_addr, fail};
+    let account = signed_in().await?;
+    if new != new_again {
+        return fail(AppError::InvalidInput("the two new passwords differ".into()));
+    }
+    let state = app_state()?;
+    let addr = client_addr().await;
+    let updated = answer(insectid::services::accounts::change_password(&state.db, &account, &current, &new, Some(&addr)).await)?;
+    // Every session of the account ended; this browser continues with a fresh one.
+    let mut session = auth_session().await?;
+    session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+#[server(endpoint = "delete_account")]
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    use crate::state::{answer, app_state, auth_session, client_addr};
+    let account = signed_in().await?;
+    let state = app_state()?;
+    let addr = client_addr().await;
+    answer(insectid::services::accounts::delete_own_account(&state.db, &state.photos, &account, &password, Some(&addr)).await)?;
+    let mut session = auth_session().await?;
+    session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    leptos_axum::redirect("/?account_deleted=1");
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Server functions: each takes the request's inputs, calls one service, returns plain data.
+//! Every one has a fixed endpoint so URLs stay stable across builds.
+
+pub mod accounts;
+pub mod admin;
+pub mod identify;
+pub mod portal;
+
+pub use accounts::*;
+pub use admin::*;
+pub use identify::*;
+pub use portal::*;

@@ -1,0 +1,123 @@
+//! Signing in and up, and the signed-in user's own account page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::auth::{action_done, action_error, use_auth};
+
+#[component]
+fn FormError(message: Option<String>) -> impl IntoView {
+    message.map(|m| view! { <p class="error" role="alert">{m}</p> })
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let auth = use_auth();
+    let query = use_query_map();
+    let pending = move || query.with(|q| q.get("pending").is_some());
+    let error = action_error(auth.sign_in);
+    view! {
+        <Title text="Sign in"/>
+        <h1>"Sign in"</h1>
+        <Show when=pending>
+            <p class="notice" role="status">"Your account was created and waits for an administrator's approval."</p>
+        </Show>
+        <ActionForm action=auth.sign_in attr:class="card form" attr:id="sign-in-form">
+            <label>"Username"<input type="text" name="username" autocomplete="username" required/></label>
+            <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
+            {move || view! { <FormError message=error()/> }}
+            <button type="submit" class="button primary">"Sign in"</button>
+        </ActionForm>
+        <p>"No account yet? " <a href="/signup">"Sign up"</a></p>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let auth = use_auth();
+    let error = action_error(auth.sign_up);
+    view! {
+        <Title text="Sign up"/>
+        <h1>"Sign up"</h1>
+        <ActionForm action=auth.sign_up attr:class="card form" attr:id="sign-up-form">
+            <label>"Username"<input type="text" name="username" autocomplete="username" required minlength="3" maxlength="32"/></label>
+            <p class="hint">"3 to 32 letters, digits, '_', '-' or '.'."</p>
+            <label>"Display name (optional)"<input type="text" name="display_name" maxlength="80"/></label>
+            <label>"Email (optional)"<input type="email" name="email" autocomplete="email"/></label>
+            <label>"Password"<input type="password" name="password" autocomplete="new-password" required minlength="10"/></label>
+            <p class="hint">"At least 10 characters and hard to guess: a few unrelated words work well."</p>
+            <label>"Password again"<input type="password" name="password_again" autocomplete="new-password" required/></label>
+            {move || view! { <FormError message=error()/> }}
+            <button type="submit" class="button primary">"Create account"</button>
+        </ActionForm>
+        <p>"Already registered? " <a href="/signin">"Sign in"</a></p>
+    }
+}
+
+#[component]
+pub fn MePage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Title text="My account"/>
+        <h1>"My account"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || auth.me.get().map(|r| match r {
+                Ok(Some(me)) => view! { <AccountForms me/> }.into_any(),
+                Ok(None) => view! {
+                    <p class="notice" role="status">"You are not signed in. " <a href="/signin">"Sign in"</a>" to see your account."</p>
+                }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AccountForms(me: crate::api::Me) -> impl IntoView {
+    let auth = use_auth();
+    let (profile_error, profile_done) = (action_error(auth.update_profile), action_done(auth.update_profile));
+    let (password_error, password_done) = (action_error(auth.change_password), action_done(auth.change_password));
+    let delete_error = action_error(auth.delete_account);
+    let lang = me.language.clone();
+    view! {
+        <section class="card" aria-labelledby="profile-title">
+            <h2 id="profile-title">"Profile"</h2>
+            <p>"Signed in as " <strong data-testid="me-username">{me.username.clone()}</strong> " · role " <span data-testid="me-role">{me.role.clone()}</span></p>
+            <ActionForm action=auth.update_profile attr:class="form" attr:id="profile-form">
+                <label>"Display name"<input type="text" name="display_name" value=me.display_name.clone() maxlength="80"/></label>
+                <label>"Email"<input type="email" name="email" value=me.email.clone().unwrap_or_default()/></label>
+                <label>"Language"
+                    <select name="language">
+                        <option value="en" selected=lang == "en">"English"</option>
+                        <option value="zh" selected=lang == "zh">"中文"</option>
+                    </select>
+                </label>
+                {move || view! { <FormError message=profile_error()/> }}
+                <Show when=profile_done><p class="ok" role="status">"Profile saved."</p></Show>
+                <button type="submit" class="button">"Save profile"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="password-title">
+            <h2 id="password-title">"Change password"</h2>
+            <p class="hint">"Changing it signs you out everywhere else."</p>
+            <ActionForm action=auth.change_password attr:class="form" attr:id="password-form">
+                <label>"Current password"<input type="password" name="current" autocomplete="current-password" required/></label>
+                <label>"New password"<input type="password" name="new" autocomplete="new-password" required minlength="10"/></label>
+                <label>"New password again"<input type="password" name="new_again" autocomplete="new-password" required/></label>
+                {move || view! { <FormError message=password_error()/> }}
+                <Show when=password_done><p class="ok" role="status">"Password changed; other sessions ended."</p></Show>
+                <button type="submit" class="button">"Change password"</button>
+            </ActionForm>
+        </section>
+        <section class="card danger" aria-labelledby="delete-title">
+            <h2 id="delete-title">"Delete account"</h2>
+            <p>"Deleting your account removes your identification history and the photos nobody else's identification uses. It cannot be undone."</p>
+            <ActionForm action=auth.delete_account attr:class="form" attr:id="delete-account-form">
+                <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
+                {move || view! { <FormError message=delete_error()/> }}
+                <button type="submit" class="button danger">"Delete my account"</button>
+            </ActionForm>
+        </section>
+    }
+}
