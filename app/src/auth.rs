@@ -1,50 +1,47 @@
-//! The account actions shared by the navigation and the pages, and the signed-in user they
-//! keep fresh: any of them finishing refetches `me`.
+//! The signed-in user as the navigation and pages see it, kept fresh by the account actions.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::api::{ChangePassword, DeleteAccount, Me, SignIn, SignOut, SignUp, UpdateProfile};
+use crate::api::{Me, SignOut};
 use crate::error::AppError;
 
 #[derive(Clone, Copy)]
 pub struct Auth {
-    pub sign_in: ServerAction<SignIn>,
-    pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
-    pub update_profile: ServerAction<UpdateProfile>,
-    pub change_password: ServerAction<ChangePassword>,
-    pub delete_account: ServerAction<DeleteAccount>,
+    /// Bumped by any page whose action changed the account.
+    changed: RwSignal<u32>,
     pub me: Resource<Result<Option<Me>, AppError>>,
 }
 
 pub fn provide_auth() -> Auth {
-    let sign_in = ServerAction::<SignIn>::new();
-    let sign_up = ServerAction::<SignUp>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let update_profile = ServerAction::<UpdateProfile>::new();
-    let change_password = ServerAction::<ChangePassword>::new();
-    let delete_account = ServerAction::<DeleteAccount>::new();
-    let me = Resource::new(
-        move || {
-            (
-                sign_in.version().get(),
-                sign_up.version().get(),
-                sign_out.version().get(),
-                update_profile.version().get(),
-                change_password.version().get(),
-                delete_account.version().get(),
-            )
-        },
-        |_| async { crate::api::get_me().await },
-    );
-    let auth = Auth { sign_in, sign_up, sign_out, update_profile, change_password, delete_account, me };
+    let changed = RwSignal::new(0u32);
+    let me = Resource::new(move || (sign_out.version().get(), changed.get()), |_| async { crate::api::get_me().await });
+    let auth = Auth { sign_out, changed, me };
     provide_context(auth);
     auth
 }
 
 pub fn use_auth() -> Auth {
     expect_context::<Auth>()
+}
+
+/// An account action of a page. Created inside the route, so that after a no-JS post the
+/// page sees the error the server carried back in the URL; each completion refreshes `me`.
+pub fn account_action<S>() -> ServerAction<S>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    let action = ServerAction::<S>::new();
+    let auth = use_auth();
+    Effect::new(move |_| {
+        if action.version().get() > 0 {
+            auth.changed.update(|c| *c += 1);
+        }
+    });
+    action
 }
 
 /// An action's error, for showing next to its form (works after a no-JS post as well).

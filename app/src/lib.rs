@@ -60,7 +60,6 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    auth::provide_auth();
     view! {
         <Stylesheet id="leptos" href="/pkg/insectid.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>

@@ -35,8 +35,16 @@ pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal("application state is not provided".into()))
 }
 
-/// Server functions set the HTTP status of their errors through this.
+/// Server functions set the HTTP status of their errors through this. A plain HTML form post
+/// (no JavaScript) keeps the redirect back to its page, which shows the error from the URL;
+/// a status set here would replace that redirect with a bare error body.
 pub fn fail<T>(error: AppError) -> Result<T, AppError> {
+    let plain_form = use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+        .unwrap_or(false);
+    if plain_form {
+        return Err(error);
+    }
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(code) = axum::http::StatusCode::from_u16(error.status()) {
             response.set_status(code);

@@ -6,7 +6,8 @@ export const jsEnabled = (info: TestInfo) => info.project.name === "js";
 export async function open(page: Page, path: string, info: TestInfo) {
   const response = await page.goto(path);
   if (jsEnabled(info)) {
-    await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+    // Loading and starting the (debug) WASM can take a while on a busy 2-core machine.
+    await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true", { timeout: 45_000 });
   } else {
     await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "false");
   }

@@ -100,6 +100,7 @@ pub async fn update_profile(display_name: String, email: String, language: Strin
     let updated = crate::state::answer(insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await)?;
     let mut session = crate::state::auth_session().await?;
     session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    leptos_axum::redirect("/me?saved=profile");
     Ok(())
 }
 
@@ -116,6 +117,7 @@ pub async fn change_password(current: String, new: String, new_again: String) ->
     // Every session of the account ended; this browser continues with a fresh one.
     let mut session = auth_session().await?;
     session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    leptos_axum::redirect("/me?saved=password");
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub const PAGES: &[(&str, &str)] = &[
 /// whether the page has been hydrated (JavaScript running) or is plain server HTML.
 #[component]
 pub fn NavShell(children: Children) -> impl IntoView {
+    // Inside the router, so actions see an error a no-JS form post carried back in the URL.
+    crate::auth::provide_auth();
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::auth::{action_done, action_error, use_auth};
+use crate::api::{ChangePassword, DeleteAccount, SignIn, SignUp, UpdateProfile};
+use crate::auth::{account_action, action_done, action_error, use_auth};
 
 #[component]
 fn FormError(message: Option<String>) -> impl IntoView {
@@ -13,17 +14,17 @@ fn FormError(message: Option<String>) -> impl IntoView {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let auth = use_auth();
+    let sign_in = account_action::<SignIn>();
     let query = use_query_map();
     let pending = move || query.with(|q| q.get("pending").is_some());
-    let error = action_error(auth.sign_in);
+    let error = action_error(sign_in);
     view! {
         <Title text="Sign in"/>
         <h1>"Sign in"</h1>
         <Show when=pending>
             <p class="notice" role="status">"Your account was created and waits for an administrator's approval."</p>
         </Show>
-        <ActionForm action=auth.sign_in attr:class="card form" attr:id="sign-in-form">
+        <ActionForm action=sign_in attr:class="card form" attr:id="sign-in-form">
             <label>"Username"<input type="text" name="username" autocomplete="username" required/></label>
             <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
             {move || view! { <FormError message=error()/> }}
@@ -35,12 +36,12 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let auth = use_auth();
-    let error = action_error(auth.sign_up);
+    let sign_up = account_action::<SignUp>();
+    let error = action_error(sign_up);
     view! {
         <Title text="Sign up"/>
         <h1>"Sign up"</h1>
-        <ActionForm action=auth.sign_up attr:class="card form" attr:id="sign-up-form">
+        <ActionForm action=sign_up attr:class="card form" attr:id="sign-up-form">
             <label>"Username"<input type="text" name="username" autocomplete="username" required minlength="3" maxlength="32"/></label>
             <p class="hint">"3 to 32 letters, digits, '_', '-' or '.'."</p>
             <label>"Display name (optional)"<input type="text" name="display_name" maxlength="80"/></label>
@@ -55,15 +56,28 @@ pub fn SignUpPage() -> impl IntoView {
     }
 }
 
+#[derive(Clone, Copy)]
+struct MeActions {
+    update_profile: ServerAction<UpdateProfile>,
+    change_password: ServerAction<ChangePassword>,
+    delete_account: ServerAction<DeleteAccount>,
+}
+
 #[component]
 pub fn MePage() -> impl IntoView {
     let auth = use_auth();
+    // Outside the Suspense: refreshing `me` re-renders the forms but keeps their outcomes.
+    let actions = MeActions {
+        update_profile: account_action::<UpdateProfile>(),
+        change_password: account_action::<ChangePassword>(),
+        delete_account: account_action::<DeleteAccount>(),
+    };
     view! {
         <Title text="My account"/>
         <h1>"My account"</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || auth.me.get().map(|r| match r {
-                Ok(Some(me)) => view! { <AccountForms me/> }.into_any(),
+                Ok(Some(me)) => view! { <AccountForms me actions/> }.into_any(),
                 Ok(None) => view! {
                     <p class="notice" role="status">"You are not signed in. " <a href="/signin">"Sign in"</a>" to see your account."</p>
                 }.into_any(),
@@ -74,17 +88,22 @@ pub fn MePage() -> impl IntoView {
 }
 
 #[component]
-fn AccountForms(me: crate::api::Me) -> impl IntoView {
-    let auth = use_auth();
-    let (profile_error, profile_done) = (action_error(auth.update_profile), action_done(auth.update_profile));
-    let (password_error, password_done) = (action_error(auth.change_password), action_done(auth.change_password));
-    let delete_error = action_error(auth.delete_account);
+fn AccountForms(me: crate::api::Me, actions: MeActions) -> impl IntoView {
+    let MeActions { update_profile, change_password, delete_account } = actions;
+    // Success shows after a JS submit (the action's value) and after a no-JS one (the redirect's query).
+    let query = use_query_map();
+    let saved = move |what: &'static str| query.with(|q| q.get("saved").as_deref() == Some(what));
+    let (profile_error, profile_done) = (action_error(update_profile), action_done(update_profile));
+    let profile_done = move || profile_done() || saved("profile");
+    let (password_error, password_done) = (action_error(change_password), action_done(change_password));
+    let password_done = move || password_done() || saved("password");
+    let delete_error = action_error(delete_account);
     let lang = me.language.clone();
     view! {
         <section class="card" aria-labelledby="profile-title">
             <h2 id="profile-title">"Profile"</h2>
             <p>"Signed in as " <strong data-testid="me-username">{me.username.clone()}</strong> " · role " <span data-testid="me-role">{me.role.clone()}</span></p>
-            <ActionForm action=auth.update_profile attr:class="form" attr:id="profile-form">
+            <ActionForm action=update_profile attr:class="form" attr:id="profile-form">
                 <label>"Display name"<input type="text" name="display_name" value=me.display_name.clone() maxlength="80"/></label>
                 <label>"Email"<input type="email" name="email" value=me.email.clone().unwrap_or_default()/></label>
                 <label>"Language"
@@ -101,7 +120,7 @@ fn AccountForms(me: crate::api::Me) -> impl IntoView {
         <section class="card" aria-labelledby="password-title">
             <h2 id="password-title">"Change password"</h2>
             <p class="hint">"Changing it signs you out everywhere else."</p>
-            <ActionForm action=auth.change_password attr:class="form" attr:id="password-form">
+            <ActionForm action=change_password attr:class="form" attr:id="password-form">
                 <label>"Current password"<input type="password" name="current" autocomplete="current-password" required/></label>
                 <label>"New password"<input type="password" name="new" autocomplete="new-password" required minlength="10"/></label>
                 <label>"New password again"<input type="password" name="new_again" autocomplete="new-password" required/></label>
@@ -113,7 +132,7 @@ fn AccountForms(me: crate::api::Me) -> impl IntoView {
         <section class="card danger" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete account"</h2>
             <p>"Deleting your account removes your identification history and the photos nobody else's identification uses. It cannot be undone."</p>
-            <ActionForm action=auth.delete_account attr:class="form" attr:id="delete-account-form">
+            <ActionForm action=delete_account attr:class="form" attr:id="delete-account-form">
                 <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
                 {move || view! { <FormError message=delete_error()/> }}
                 <button type="submit" class="button danger">"Delete my account"</button>

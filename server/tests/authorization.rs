@@ -1,0 +1,185 @@
+//! The authorization matrix: every server function and REST route, called as anonymous,
+//! user, labeler, admin and a disabled user, through the real router with real sessions.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use insectid::testing::{sqlite_database, test_model_dir};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "violet-moth-harvest-42";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    User,
+    Labeler,
+    Admin,
+    Disabled,
+}
+
+/// Who may call: everyone, anyone signed in, or administrators.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    Public,
+    SignedIn,
+    Admin,
+}
+
+struct Client {
+    app: axum::Router,
+}
+
+impl Client {
+    async fn send(&self, method: &str, uri: &str, cookie: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Option<String>, String) {
+        let mut request = Request::builder().method(method).uri(uri).header(header::ACCEPT, "application/json");
+        if !content_type.is_empty() {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        let response = self.app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = response.status();
+        let set_cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_string());
+        let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+        (status, set_cookie, text)
+    }
+
+    async fn form(&self, uri: &str, cookie: Option<&str>, body: &str) -> (StatusCode, Option<String>, String) {
+        self.send("POST", uri, cookie, "application/x-www-form-urlencoded", body.as_bytes().to_vec()).await
+    }
+
+    async fn sign_in(&self, name: &str) -> String {
+        let (status, cookie, text) = self.form("/api/sign_in", None, &format!("username={name}&password={PASSWORD}")).await;
+        assert!(status.is_success() || status.is_redirection(), "sign in {name}: {status} {text}");
+        cookie.expect("a session cookie")
+    }
+}
+
+fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn multipart() -> (String, Vec<u8>) {
+    let mut body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    body.extend(png());
+    body.extend(b"\r\n--b--\r\n");
+    ("multipart/form-data; boundary=b".into(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_allows_and_denies_exactly_whom_it_should() {
+    use clap::Parser;
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-authz-{}", std::process::id()));
+    let mut config = server::config::Cli::parse_from(["insectid"]).config;
+    config.database_url = Some(t.url());
+    config.model_dir = Some(test_model_dir());
+    config.data_dir = data.clone();
+    config.device = insectid::inference::DevicePreference::Cpu;
+    config.admin_username = Some("root".into());
+    config.admin_password = Some(PASSWORD.into());
+    let state = server::build_state(&config).await.unwrap();
+    let db = state.db.clone();
+    let client = Client { app: server::build_app(state) };
+
+    let mut ids = std::collections::HashMap::new();
+    for name in ["uma", "lara", "dora", "tom1", "tom2", "tom3", "tom4", "tom5"] {
+        let (status, _, text) = client
+            .form("/api/sign_up", None, &format!("username={name}&display_name=&email=&password={PASSWORD}&password_again={PASSWORD}"))
+            .await;
+        assert!(status.is_success() || status.is_redirection(), "{name}: {status} {text}");
+        let row = insectid::entities::user::Entity::find_by_name(&db, name).await;
+        ids.insert(name, row);
+    }
+    let admin_cookie = client.sign_in("root").await;
+    let (s, _, text) = client.form("/api/set_user_role", Some(&admin_cookie), &format!("id={}&role=labeler", ids["lara"])).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let cookies = [
+        (Who::User, Some(client.sign_in("uma").await)),
+        (Who::Labeler, Some(client.sign_in("lara").await)),
+        (Who::Admin, Some(admin_cookie.clone())),
+        (Who::Disabled, Some(client.sign_in("dora").await)),
+        (Who::Anonymous, None),
+    ];
+    let (s, _, _) = client.form("/api/set_user_active", Some(&admin_cookie), &format!("id={}&active=false", ids["dora"])).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (mp_type, mp_body) = multipart();
+    // (method, uri, content type, body, rule). Calls that would change an account on success use
+    // a wrong password, so "allowed" shows as a 400 about that, never as 401/403.
+    let calls: Vec<(&str, String, String, Vec<u8>, Rule)> = vec![
+        ("POST", "/api/portal_stats".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
+        ("POST", "/api/model_status".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
+        ("POST", "/api/me".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
+        ("POST", "/api/identify_photos".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
+        ("POST", "/api/update_profile".into(), "application/x-www-form-urlencoded".into(), b"display_name=X&email=&language=en".to_vec(), Rule::SignedIn),
+        ("POST", "/api/change_password".into(), "application/x-www-form-urlencoded".into(), b"current=wrong-password-0&new=another-good-pass-77&new_again=another-good-pass-77".to_vec(), Rule::SignedIn),
+        ("POST", "/api/delete_account".into(), "application/x-www-form-urlencoded".into(), b"password=wrong-password-0".to_vec(), Rule::SignedIn),
+        ("POST", "/api/users".into(), "application/x-www-form-urlencoded".into(), b"search=&page=0".to_vec(), Rule::Admin),
+        ("POST", "/api/audit_log".into(), "application/x-www-form-urlencoded".into(), b"page=0".to_vec(), Rule::Admin),
+        ("POST", "/api/set_user_role".into(), "application/x-www-form-urlencoded".into(), format!("id={}&role=labeler", ids["tom1"]).into_bytes(), Rule::Admin),
+        ("POST", "/api/set_user_active".into(), "application/x-www-form-urlencoded".into(), format!("id={}&active=true", ids["tom2"]).into_bytes(), Rule::Admin),
+        ("POST", "/api/reset_user_password".into(), "application/x-www-form-urlencoded".into(), format!("id={}&password=reset-by-admin-5551", ids["tom3"]).into_bytes(), Rule::Admin),
+        ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
+        ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
+        ("GET", "/healthz".into(), String::new(), vec![], Rule::Public),
+    ];
+    let mut checked = 0;
+    for (method, uri, ct, body, rule) in &calls {
+        for (who, cookie) in &cookies {
+            let (status, _, text) = client.send(method, uri, cookie.as_deref(), ct, body.clone()).await;
+            let signed_in = !matches!(who, Who::Anonymous | Who::Disabled);
+            let allowed = match rule {
+                Rule::Public => true,
+                Rule::SignedIn => signed_in,
+                Rule::Admin => *who == Who::Admin,
+            };
+            if allowed {
+                assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(), "{who:?} {uri}: {status} {text}");
+            } else if signed_in {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{who:?} {uri}: {text}");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{who:?} {uri}: {text}");
+            }
+            checked += 1;
+        }
+    }
+    // Deleting is checked last and once per identity, each on its own target.
+    for ((who, cookie), target) in cookies.iter().zip(["tom4", "tom5", "tom4", "tom5", "tom4"]) {
+        let (status, _, text) = client.form("/api/delete_user", cookie.as_deref(), &format!("id={}&confirm=yes", ids[target])).await;
+        let expected = match who {
+            Who::Admin => StatusCode::OK,
+            Who::User | Who::Labeler => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        assert_eq!(status, expected, "{who:?} delete_user: {text}");
+        checked += 1;
+    }
+    assert_eq!(checked, calls.len() * 5 + 5);
+
+    // A cross-origin form post is refused before any server function runs.
+    let request = Request::post("/api/sign_out")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::COOKIE, &admin_cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = client.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Pages carry the security headers, with a script nonce in the CSP.
+    let response = client.app.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    std::fs::remove_dir_all(data).ok();
+    t.close().await;
+}
