@@ -166,6 +166,32 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     }
     assert_eq!(checked, calls.len() * 5 + 5);
 
+    // A session id planted before sign-in is replaced (session fixation); the cookie is
+    // HttpOnly and SameSite=Lax.
+    let planted = {
+        use tower_sessions::session_store::SessionStore;
+        let store = insectid::auth::session_store::SeaOrmSessionStore::new(db.clone());
+        let mut data = std::collections::HashMap::new();
+        data.insert("planted".to_string(), serde_json::json!(true));
+        let mut record = tower_sessions::session::Record {
+            id: Default::default(),
+            data,
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.unwrap();
+        format!("insectid_session={}", record.id)
+    };
+    let request = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::COOKIE, &planted)
+        .body(Body::from(format!("username=uma&password={PASSWORD}")))
+        .unwrap();
+    let response = client.app.clone().oneshot(request).await.unwrap();
+    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(!set_cookie.starts_with(&format!("{planted};")), "a new session id after sign-in: {set_cookie}");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+
     // A cross-origin form post is refused before any server function runs.
     let request = Request::post("/api/sign_out")
         .header(header::ORIGIN, "https://evil.example")

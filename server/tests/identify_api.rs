@@ -209,3 +209,20 @@ async fn the_pages_server_function_identifies_and_refuses_like_the_api() {
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_command_creates_an_administrator_once() {
+    use clap::Parser;
+    let t = sqlite_database().await;
+    let mut config: Config = server::config::Cli::parse_from(["insectid"]).config;
+    config.database_url = Some(t.url());
+    config.admin_password = Some("violet-moth-harvest-42".into());
+    server::cli::create_admin(&config, "chief").await.unwrap();
+    let err = server::cli::create_admin(&config, "Chief").await.unwrap_err().to_string();
+    assert!(err.contains("taken"), "{err}");
+    config.admin_password = Some("short".into());
+    assert!(server::cli::create_admin(&config, "other").await.unwrap_err().to_string().contains("at least 10"));
+    let account = insectid::services::accounts::check_credentials(&t.db, "chief", "violet-moth-harvest-42", "127.0.0.1").await.unwrap();
+    assert_eq!(account.role, insectid::auth::Role::Admin);
+    t.close().await;
+}

@@ -1,10 +1,12 @@
 //! The axum-login backend: credentials are checked by the accounts service (throttling,
 //! disabled accounts); sessions load only active accounts, so disabling ends them at once.
 
-use axum_login::{AuthnBackend, UserId};
+use std::collections::HashSet;
+
+use axum_login::{AuthnBackend, AuthzBackend, UserId};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use super::{status, Account};
+use super::{status, Account, Role};
 use crate::entities::user;
 use crate::services::accounts;
 use crate::ServiceError;
@@ -40,5 +42,47 @@ impl AuthnBackend for Backend {
     async fn get_user(&self, id: &UserId<Self>) -> Result<Option<Account>, ServiceError> {
         let found = user::Entity::find_by_id(*id).one(&self.db).await?;
         Ok(found.filter(|u| u.status == status::ACTIVE).map(Account::from))
+    }
+}
+
+/// What a role may do, for routes guarded with axum-login's `permission_required!`. The
+/// services apply the same rule themselves through `services::users::require`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    Identify,
+    Label,
+    Administer,
+}
+
+impl Permission {
+    pub fn of(role: Role) -> HashSet<Permission> {
+        let mut set = HashSet::from([Permission::Identify]);
+        if role >= Role::Labeler {
+            set.insert(Permission::Label);
+        }
+        if role >= Role::Admin {
+            set.insert(Permission::Administer);
+        }
+        set
+    }
+}
+
+impl AuthzBackend for Backend {
+    type Permission = Permission;
+
+    async fn get_user_permissions(&self, user: &Account) -> Result<HashSet<Permission>, ServiceError> {
+        Ok(Permission::of(user.role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_may_do_what_the_roles_below_it_may() {
+        assert_eq!(Permission::of(Role::User), HashSet::from([Permission::Identify]));
+        assert_eq!(Permission::of(Role::Labeler), HashSet::from([Permission::Identify, Permission::Label]));
+        assert_eq!(Permission::of(Role::Admin).len(), 3);
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entities::user;
 
-pub use backend::{Backend, Credentials};
+pub use backend::{Backend, Credentials, Permission};
 
 /// Roles, in increasing power: each role may do what the ones below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
