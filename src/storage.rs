@@ -51,7 +51,10 @@ impl PhotoStore {
         }
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir)?;
-        let tmp = self.root.join("tmp").join(format!("{sha}.{}", std::process::id()));
+        // Unique per write: two uploads of the same photo at once must not share a temp file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.root.join("tmp").join(format!("{sha}.{}.{n}", std::process::id()));
         {
             let mut file = File::create(&tmp)?;
             file.write_all(bytes)?;
@@ -102,6 +105,21 @@ mod tests {
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0, "no temporary file left");
         assert!(store.path("../../etc/passwd").is_none());
         assert!(!store.contains(&"0".repeat(64)));
+        fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn the_same_photo_stored_from_many_threads_at_once_is_no_error() {
+        let root = std::env::temp_dir().join(format!("insectid-store-race-{}", std::process::id()));
+        let store = PhotoStore::open(&root).unwrap();
+        let photo = vec![7u8; 256 * 1024];
+        let results: Vec<io::Result<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16).map(|_| s.spawn(|| store.put(&photo))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(results.iter().all(|r| r.as_ref().is_ok_and(|sha| *sha == sha256_hex(&photo))), "{results:?}");
+        assert_eq!(store.read(&sha256_hex(&photo)).unwrap(), photo);
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
         fs::remove_dir_all(root).ok();
     }
 }
