@@ -7,7 +7,6 @@ export INSECTID_VENV="$INSECTID_CACHE/venv"
 export INSECTID_TOOLS="$INSECTID_CACHE/tools"
 export INSECTID_SITE_ROOT="${INSECTID_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
 export PATH="$INSECTID_TOOLS/bin:$HOME/.cargo/bin:$PATH"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # torch-sys finds libtorch in the venv's torch package; no Python is needed at build time.
 torch_dir=$(ls -d "$INSECTID_VENV"/lib/python3*/site-packages/torch 2>/dev/null | head -n 1 || true)
 if [ -n "$torch_dir" ]; then

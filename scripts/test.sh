@@ -24,7 +24,8 @@ start_test_postgres
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 
 log "cargo test (SQLite and PostgreSQL)"
-cargo test --workspace
+# Many engines share two cores in the test binaries: idle OpenMP threads must not spin there.
+OMP_WAIT_POLICY=passive cargo test --workspace
 
 log "end-to-end tests in Chromium"
 E2E_DATA=$(mktemp -d /tmp/insectid-e2e.XXXXXX)

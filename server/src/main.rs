@@ -3,10 +3,6 @@ use server::config::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    // OpenMP threads spinning between forward passes starve the web server on small machines.
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        std::env::set_var("OMP_WAIT_POLICY", "passive");
-    }
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     match cli.config.log_format {
