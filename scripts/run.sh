@@ -9,8 +9,10 @@ source "$REPO_ROOT/scripts/env.sh"  # again: the venv (and LIBTORCH) may be new
 cd "$REPO_ROOT"
 data="${INSECTID_DATA_DIR:-data}"
 bundle="$data/models/efficientnet-lite0-imagenet"
-if [ -z "${INSECTID_MODEL_DIR:-}" ] && [ ! -f "$bundle/manifest.json" ]; then
+# The default bundle under ./data follows the one the scripts export (refreshed when they change).
+if [ -z "${INSECTID_MODEL_DIR:-}" ] && [ "$(cat "$bundle/.source-sha" 2>/dev/null)" != "$(cat "$INSECTID_DEFAULT_BUNDLE/.source-sha")" ]; then
   mkdir -p "$data/models"
-  cp -R "$INSECTID_DEFAULT_BUNDLE" "$bundle"
+  rm -rf "$bundle.new" && cp -R "$INSECTID_DEFAULT_BUNDLE" "$bundle.new"
+  rm -rf "$bundle" && mv "$bundle.new" "$bundle"
 fi
 exec "$CARGO_TARGET_DIR/debug/insectid" --data-dir "$data" --site-root "$INSECTID_SITE_ROOT" "$@"
