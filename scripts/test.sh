@@ -32,6 +32,10 @@ E2E_DATA=$(mktemp -d /tmp/insectid-e2e.XXXXXX)
 port=3999
 while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 export E2E_ADMIN_PASSWORD="e2e-admin-pass-9931"
+# A real insect photo from the shared dataset beside the clone when there is one.
+E2E_PHOTO="$REPO_ROOT/../shared/datasets/rp11/val/Curculionidae/RP00003.jpg"
+[ -f "$E2E_PHOTO" ] || E2E_PHOTO="$INSECTID_DEFAULT_BUNDLE/fixtures/rgb.png"
+export E2E_PHOTO
 INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
 "$CARGO_TARGET_DIR/debug/insectid" --bind "127.0.0.1:$port" --data-dir "$E2E_DATA" \
   --model-dir "$INSECTID_DEFAULT_BUNDLE" --site-root "$INSECTID_SITE_ROOT" >"$E2E_DATA/server.log" 2>&1 &

@@ -69,15 +69,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
-                    <Route path=path!("upload") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Identify a photo" what="Upload one or several photos and get the model's answer with its confidence."/>
-                    }/>
-                    <Route path=path!("results") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Results" what="The answer for a photo: top-5 classes, the roll-up, a species card and where the model looked."/>
-                    }/>
-                    <Route path=path!("history") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="History" what="Your identifications with thumbnails, species, confidence and model version."/>
-                    }/>
+                    <Route path=path!("upload") view=pages::identify::UploadPage ssr=SsrMode::Async/>
+                    <Route path=path!("results/:id") view=pages::identify::ResultPage ssr=SsrMode::Async/>
+                    <Route path=path!("history") view=pages::identify::HistoryPage ssr=SsrMode::Async/>
                     <Route path=path!("species") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Species" what="The catalogue of pest species with taxonomy, host crops, damage and control measures."/>
                     }/>

@@ -39,10 +39,18 @@ pub fn app_state() -> Result<AppState, AppError> {
 /// (no JavaScript) keeps the redirect back to its page, which shows the error from the URL;
 /// a status set here would replace that redirect with a bare error body.
 pub fn fail<T>(error: AppError) -> Result<T, AppError> {
-    let plain_form = use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
-        .unwrap_or(false);
-    if plain_form {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return Err(error);
+    };
+    let plain_form = parts
+        .headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    // A page rendering on the server calls server functions directly: the page shows the
+    // error itself and keeps its own status.
+    let page_render = !parts.uri.path().starts_with("/api/");
+    if plain_form || page_render {
         return Err(error);
     }
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

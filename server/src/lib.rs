@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+mod photos;
 pub mod rest;
 pub mod security;
 
@@ -108,6 +109,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/photos/{sha}", get(photos::photo))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,

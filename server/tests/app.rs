@@ -46,6 +46,10 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
 
         let (status, html) = call(&app, get("/history")).await;
         assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Your history is kept when you are signed in."));
+
+        let (status, html) = call(&app, get("/species")).await;
+        assert_eq!(status, StatusCode::OK);
         assert!(html.contains("This page is not built yet."));
 
         let (status, _) = call(&app, get("/definitely/not/here")).await;

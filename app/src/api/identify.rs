@@ -66,11 +66,20 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
             total_ms: identified.timings.total_ms,
         });
     }
+    // A plain form post (the upload page) goes on to the result, or to the history for several.
+    if let [only] = answers.as_slice() {
+        if let Some(id) = only.identification_id {
+            let key = if user_id.is_none() { format!("?key={}", only.image_sha256) } else { String::new() };
+            leptos_axum::redirect(&format!("/results/{id}{key}"));
+        }
+    } else if user_id.is_some() {
+        leptos_axum::redirect("/history");
+    }
     Ok(answers)
 }
 
 #[cfg(feature = "ssr")]
-fn verdict_kind(v: &insectid::inference::Verdict) -> &'static str {
+pub(crate) fn verdict_kind(v: &insectid::inference::Verdict) -> &'static str {
     use insectid::inference::Verdict;
     match v {
         Verdict::Confident { .. } => "confident",

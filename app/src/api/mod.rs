@@ -3,10 +3,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod history;
 pub mod identify;
 pub mod portal;
 
 pub use accounts::*;
 pub use admin::*;
+pub use history::*;
 pub use identify::*;
 pub use portal::*;

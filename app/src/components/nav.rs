@@ -6,7 +6,6 @@ use crate::auth::use_auth;
 /// Every page of the product, in the order the navigation shows them.
 pub const PAGES: &[(&str, &str)] = &[
     ("/upload", "Identify"),
-    ("/results", "Results"),
     ("/history", "History"),
     ("/species", "Species"),
     ("/feedback", "Feedback"),

@@ -1,0 +1,75 @@
+//! One identification's result, the signed-in user's history, and deleting from it.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ClassScore;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultView {
+    pub id: i64,
+    pub created_at: String,
+    pub owned: bool,
+    pub image_sha256: String,
+    pub summary: String,
+    pub verdict: String,
+    pub arthropod_probability: f32,
+    pub top: Vec<ClassScore>,
+    pub model_name: String,
+    pub model_version: String,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub items: Vec<ResultView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub const HISTORY_PER_PAGE: u64 = 24;
+
+#[cfg(feature = "ssr")]
+fn result_view(v: insectid::services::history::IdentificationView) -> ResultView {
+    let i = v.identified;
+    ResultView {
+        id: v.id,
+        created_at: v.created_at,
+        owned: v.owned,
+        image_sha256: i.image_sha256,
+        summary: i.summary,
+        verdict: super::identify::verdict_kind(&i.answer.verdict).to_string(),
+        arthropod_probability: i.answer.arthropod_probability,
+        top: i.answer.top.iter().map(|t| ClassScore { label: t.label.clone(), probability: t.probability }).collect(),
+        model_name: i.model_name,
+        model_version: i.model_version,
+        total_ms: i.timings.total_ms,
+    }
+}
+
+#[server(endpoint = "identification")]
+pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultView, AppError> {
+    use crate::state::{answer, app_state, current_account};
+    let state = app_state()?;
+    let actor = current_account().await?;
+    answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await).map(result_view)
+}
+
+#[server(endpoint = "history")]
+pub async fn get_history(label: String, page: u64) -> Result<History, AppError> {
+    use crate::state::{answer, app_state, current_account};
+    let state = app_state()?;
+    let actor = current_account().await?;
+    let p = answer(insectid::services::history::list(&state.db, actor.as_ref(), &label, page, HISTORY_PER_PAGE).await)?;
+    Ok(History { items: p.items.into_iter().map(result_view).collect(), total: p.total, page: p.page, per_page: p.per_page })
+}
+
+#[server(endpoint = "delete_identification")]
+pub async fn delete_identification(id: i64) -> Result<(), AppError> {
+    use crate::state::{answer, app_state, current_account};
+    let state = app_state()?;
+    let actor = current_account().await?;
+    answer(insectid::services::history::delete(&state.db, &state.photos, actor.as_ref(), id).await)
+}

@@ -1,0 +1,57 @@
+import { expect, Page, test, TestInfo } from "@playwright/test";
+import { open } from "./util";
+
+// A real insect photo (RP11, beside the repository) or, without it, the model's own fixture.
+const PHOTO = process.env.E2E_PHOTO as string;
+const PASSWORD = "violet-moth-harvest-42";
+
+async function upload(page: Page, info: TestInfo, file: string | { name: string; mimeType: string; buffer: Buffer }) {
+  await open(page, "/upload", info);
+  await page.locator("#upload-form input[type=file]").setInputFiles(file as any);
+  await page.getByRole("button", { name: "Identify" }).click();
+}
+
+async function expectResult(page: Page) {
+  await expect(page).toHaveURL(/\/results\/\d+/);
+  await expect(page.getByTestId("verdict")).not.toBeEmpty();
+  await expect(page.locator(".top-classes li")).toHaveCount(5);
+  const photo = page.locator("img.photo");
+  await expect(photo).toBeVisible();
+  expect(await photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+}
+
+test("anonymous upload shows the answer with its top-5", async ({ page }, info) => {
+  expect(PHOTO, "E2E_PHOTO is set by scripts/test.sh").toBeTruthy();
+  await upload(page, info, PHOTO);
+  await expectResult(page);
+  await expect(page).toHaveURL(/key=[0-9a-f]{64}/);
+  await page.screenshot({ path: info.outputPath("result.png"), fullPage: true });
+});
+
+test("a bad file comes back to the form with the reason", async ({ page }, info) => {
+  await upload(page, info, { name: "notes.jpg", mimeType: "image/jpeg", buffer: Buffer.from("not a photo at all") });
+  await expect(page).toHaveURL(/\/upload/);
+  await expect(page.getByRole("alert")).toContainText("notes.jpg: the image could not be read");
+});
+
+test("a signed-in upload appears in the history and can be deleted", async ({ page }, info) => {
+  const name = `hist${info.project.name}${Date.now() % 1_000_000}`;
+  await open(page, "/signup", info);
+  const form = page.locator("#sign-up-form");
+  await form.getByLabel("Username").fill(name);
+  await form.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await form.getByLabel("Password again").fill(PASSWORD);
+  await form.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+
+  await upload(page, info, PHOTO);
+  await expectResult(page);
+  await expect(page).not.toHaveURL(/key=/);
+
+  await open(page, "/history", info);
+  const items = page.locator("#history-list .history-item");
+  await expect(items).toHaveCount(1);
+  await page.screenshot({ path: info.outputPath("history.png"), fullPage: true });
+  await items.first().getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByText("No identifications yet.")).toBeVisible();
+});

@@ -1,0 +1,103 @@
+//! People's identifications: one result, their history, deleting. An identification belongs
+//! to its user (administrators see all); an anonymous one is reachable by whoever holds its
+//! photo's sha256, which only the uploader was given.
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use super::identify::Identified;
+use super::users::require;
+use crate::auth::{Account, Role};
+use crate::entities::identification;
+use crate::storage::PhotoStore;
+use crate::ServiceError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentificationView {
+    pub id: i64,
+    pub created_at: String,
+    pub owned: bool,
+    pub identified: Identified,
+}
+
+fn may_see(row: &identification::Model, actor: Option<&Account>, key: Option<&str>) -> bool {
+    match (row.user_id, actor) {
+        (_, Some(a)) if a.role == Role::Admin => true,
+        (Some(owner), Some(a)) => owner == a.id,
+        (None, _) => key == Some(row.image_sha256.as_str()),
+        (Some(_), None) => false,
+    }
+}
+
+fn view(row: identification::Model, actor: Option<&Account>) -> Result<IdentificationView, ServiceError> {
+    let identified: Identified = serde_json::from_str(&row.answer)
+        .map_err(|e| ServiceError::Storage(format!("identification {} is unreadable: {e}", row.id)))?;
+    Ok(IdentificationView {
+        id: row.id,
+        created_at: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        owned: actor.is_some_and(|a| row.user_id == Some(a.id)),
+        identified: Identified { id: Some(row.id), ..identified },
+    })
+}
+
+/// One identification, if the actor may see it (else "not found", revealing nothing).
+pub async fn get(db: &DatabaseConnection, actor: Option<&Account>, id: i64, key: Option<&str>) -> Result<IdentificationView, ServiceError> {
+    let row = identification::Entity::find_by_id(id).one(db).await?;
+    match row {
+        Some(row) if may_see(&row, actor, key) => view(row, actor),
+        _ => Err(ServiceError::NotFound(format!("identification {id}"))),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub items: Vec<IdentificationView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// The signed-in user's identifications, newest first; `label` filters by the top class.
+pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, label: &str, page: u64, per_page: u64) -> Result<HistoryPage, ServiceError> {
+    let actor = require(actor, Role::User)?;
+    let per_page = per_page.clamp(1, 100);
+    let mut query = identification::Entity::find()
+        .filter(identification::Column::UserId.eq(actor.id))
+        .order_by_desc(identification::Column::CreatedAt)
+        .order_by_desc(identification::Column::Id);
+    let label = label.trim();
+    if !label.is_empty() {
+        query = query.filter(identification::Column::TopLabel.contains(label));
+    }
+    let paginator = query.paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let items = paginator
+        .fetch_page(page)
+        .await?
+        .into_iter()
+        .map(|row| view(row, Some(actor)))
+        .collect::<Result<_, _>>()?;
+    Ok(HistoryPage { items, total, page, per_page })
+}
+
+/// Deletes an identification (its owner or an administrator) and its photo when no other
+/// identification uses it.
+pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64) -> Result<(), ServiceError> {
+    let actor = require(actor, Role::User)?;
+    let row = identification::Entity::find_by_id(id).one(db).await?;
+    let Some(row) = row.filter(|r| r.user_id == Some(actor.id) || actor.role == Role::Admin) else {
+        return Err(ServiceError::NotFound(format!("identification {id}")));
+    };
+    identification::Entity::delete_by_id(id).exec(db).await?;
+    let still_used = identification::Entity::find()
+        .filter(identification::Column::ImageSha256.eq(row.image_sha256.clone()))
+        .select_only()
+        .column(identification::Column::Id)
+        .count(db)
+        .await?
+        > 0;
+    if !still_used {
+        photos.remove(&row.image_sha256).map_err(|e| ServiceError::Storage(format!("cannot remove the photo: {e}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Who may see and delete identifications, on SQLite and PostgreSQL.
+
+use insectid::auth::Role;
+use insectid::entities::user;
+use insectid::services::{accounts, history};
+use insectid::storage::PhotoStore;
+use insectid::testing::test_databases;
+use sea_orm::{ActiveModelTrait, Set};
+
+const GOOD: &str = "violet-moth-harvest-42";
+
+async fn account(db: &sea_orm::DatabaseConnection, name: &str, role: Role) -> insectid::auth::Account {
+    let created = accounts::sign_up(db, accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: GOOD.into() }, true, None).await.unwrap();
+    let mut row: user::ActiveModel = created.into();
+    row.role = Set(role.as_str().into());
+    row.update(db).await.unwrap();
+    accounts::check_credentials(db, name, GOOD, "10.1.1.1").await.unwrap()
+}
+
+async fn record(db: &sea_orm::DatabaseConnection, photos: &PhotoStore, owner: Option<i64>, bytes: &[u8], label: &str) -> (i64, String) {
+    let sha = photos.put(bytes).unwrap();
+    let identified = serde_json::json!({
+        "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
+        "answer": { "top": [{ "index": 1, "label": label, "probability": 0.7, "taxon_key": null }],
+                    "verdict": { "kind": "no_insect", "arthropod_probability": 0.01 }, "arthropod_probability": 0.01 },
+        "summary": "no insect found", "timings": { "preprocess_ms": 1.0, "inference_ms": 2.0, "total_ms": 3.0 }, "batch_size": 1
+    });
+    let row = insectid::entities::identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(owner),
+        image_sha256: Set(sha.clone()),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set(label.into()),
+        top_probability: Set(0.7),
+        answer: Set(identified.to_string()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    (row.id, sha)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-hist-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let bob = account(db, "bob", Role::User).await;
+        let admin = account(db, "root", Role::Admin).await;
+        let (mine, my_sha) = record(db, &photos, Some(ann.id), b"ann photo", "ladybug").await;
+        let (other, _) = record(db, &photos, Some(ann.id), b"ann second", "weevil").await;
+        let (anon, anon_sha) = record(db, &photos, None, b"anonymous photo", "bee").await;
+
+        assert!(history::get(db, Some(&ann), mine, None).await.unwrap().owned);
+        assert!(history::get(db, Some(&admin), mine, None).await.is_ok());
+        for (who, key) in [(Some(&bob), None), (None, None), (None, Some(my_sha.as_str()))] {
+            let err = history::get(db, who, mine, key).await.unwrap_err();
+            assert_eq!(err.kind(), insectid::error::ErrorKind::NotFound, "hidden, not forbidden");
+        }
+        assert!(history::get(db, None, anon, Some(&anon_sha)).await.is_ok(), "the uploader's link works");
+        assert!(history::get(db, None, anon, None).await.is_err());
+        assert!(history::get(db, None, anon, Some("0000")).await.is_err());
+
+        let page = history::list(db, Some(&ann), "", 0, 10).await.unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(page.items[0].id, other, "newest first");
+        assert_eq!(history::list(db, Some(&ann), "lady", 0, 10).await.unwrap().total, 1);
+        assert_eq!(history::list(db, Some(&bob), "", 0, 10).await.unwrap().total, 0);
+        assert!(history::list(db, None, "", 0, 10).await.is_err());
+
+        assert!(history::delete(db, &photos, Some(&bob), mine).await.is_err());
+        history::delete(db, &photos, Some(&ann), mine).await.unwrap();
+        assert!(!photos.contains(&my_sha), "its photo went with it");
+        assert!(history::get(db, Some(&ann), mine, None).await.is_err());
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
