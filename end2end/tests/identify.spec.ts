@@ -52,6 +52,16 @@ test("a signed-in upload appears in the history and can be deleted", async ({ pa
   const items = page.locator("#history-list .history-item");
   await expect(items).toHaveCount(1);
   await page.screenshot({ path: info.outputPath("history.png"), fullPage: true });
-  await items.first().getByRole("button", { name: "Delete" }).click();
+
+  // Re-running with the same active model gives the same answer, as a new identification.
+  await items.first().getByRole("button", { name: "Re-run" }).click();
+  await expect(page.getByTestId("rerun-comparison")).toContainText("the same answer as before");
+  await open(page, "/history", info);
+  await expect(items).toHaveCount(2);
+
+  for (let left = 2; left > 0; left--) {
+    await items.first().getByRole("button", { name: "Delete" }).click();
+    await expect(items).toHaveCount(left - 1);
+  }
   await expect(page.getByText("No identifications yet.")).toBeVisible();
 });

@@ -226,3 +226,27 @@ async fn the_admin_command_creates_an_administrator_once() {
     assert_eq!(account.role, insectid::auth::Role::Admin);
     t.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
+    use insectid::services::{accounts, history, identify};
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-rerun-{}", std::process::id()));
+    let (_, state) = app_with(&data, t.url(), 20, 16).await;
+    let form = |name: &str| accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: "violet-moth-harvest-42".into() };
+    accounts::sign_up(&state.db, form("owner"), true, None).await.unwrap();
+    accounts::sign_up(&state.db, form("stranger"), true, None).await.unwrap();
+    let owner = accounts::check_credentials(&state.db, "owner", "violet-moth-harvest-42", "::1").await.unwrap();
+    let stranger = accounts::check_credentials(&state.db, "stranger", "violet-moth-harvest-42", "::1").await.unwrap();
+    let first = identify::identify_and_record(&state.db, &state.engine, &state.photos, png(200, 160, 4).into(), Some(owner.id), 5).await.unwrap();
+    let id = first.id.unwrap();
+    let again = history::rerun(&state.db, &state.engine, &state.photos, Some(&owner), id).await.unwrap();
+    assert_ne!(again.id, first.id, "a new identification");
+    assert_eq!(again.image_sha256, first.image_sha256);
+    assert_eq!(again.answer.top[0].index, first.answer.top[0].index, "same model, same answer");
+    assert_eq!(history::list(&state.db, Some(&owner), "", 0, 10).await.unwrap().total, 2);
+    let refused = history::rerun(&state.db, &state.engine, &state.photos, Some(&stranger), id).await.unwrap_err();
+    assert_eq!(refused.kind(), insectid::error::ErrorKind::NotFound);
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}

@@ -101,3 +101,26 @@ pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<
     }
     Ok(())
 }
+
+/// Identifies an identification's photo again with the active model, as a new identification
+/// of the same owner; the caller compares it with the old one.
+pub async fn rerun(
+    db: &DatabaseConnection,
+    engine: &crate::inference::InferenceEngine,
+    photos: &PhotoStore,
+    actor: Option<&Account>,
+    id: i64,
+) -> Result<super::identify::Identified, ServiceError> {
+    let actor = require(actor, Role::User)?;
+    let row = identification::Entity::find_by_id(id).one(db).await?;
+    let Some(row) = row.filter(|r| r.user_id == Some(actor.id) || actor.role == Role::Admin) else {
+        return Err(ServiceError::NotFound(format!("identification {id}")));
+    };
+    let store = photos.clone();
+    let sha = row.image_sha256.clone();
+    let bytes = tokio::task::spawn_blocking(move || store.read(&sha))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(|e| ServiceError::Storage(format!("the photo of identification {id} is missing: {e}")))?;
+    super::identify::identify_and_record(db, engine, photos, bytes.into(), row.user_id, 5).await
+}

@@ -73,3 +73,16 @@ pub async fn delete_identification(id: i64) -> Result<(), AppError> {
     let actor = current_account().await?;
     answer(insectid::services::history::delete(&state.db, &state.photos, actor.as_ref(), id).await)
 }
+
+/// Identifies the photo again with the active model and opens the new result, which shows
+/// whether the answer changed.
+#[server(endpoint = "rerun_identification")]
+pub async fn rerun_identification(id: i64) -> Result<i64, AppError> {
+    use crate::state::{answer, app_state, current_account};
+    let state = app_state()?;
+    let actor = current_account().await?;
+    let new = answer(insectid::services::history::rerun(&state.db, &state.engine, &state.photos, actor.as_ref(), id).await)?;
+    let new_id = new.id.unwrap_or_default();
+    leptos_axum::redirect(&format!("/results/{new_id}?previous={id}"));
+    Ok(new_id)
+}

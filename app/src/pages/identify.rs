@@ -8,7 +8,7 @@ use leptos::server::ServerActionError;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 
-use crate::api::{get_history, get_identification, DeleteIdentification, IdentifyPhotos, ResultView};
+use crate::api::{get_history, get_identification, DeleteIdentification, IdentifyPhotos, RerunIdentification, ResultView};
 use crate::auth::action_error;
 use crate::error::AppError;
 
@@ -60,9 +60,30 @@ pub fn ResultPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
     let key = move || query.with(|q| q.get("key"));
     let result = Resource::new(move || (id(), key()), |(id, key)| get_identification(id, key));
+    let previous_id = move || query.with(|q| q.get("previous").and_then(|v| v.parse::<i64>().ok()));
+    let previous = Resource::new(previous_id, |p| async move {
+        match p {
+            Some(p) => get_identification(p, None).await.ok(),
+            None => None,
+        }
+    });
     view! {
         <Title text="Result"/>
         <h1>"Result"</h1>
+        <Suspense fallback=|| ()>
+            {move || match (previous.get().flatten(), result.get().and_then(|r| r.ok())) {
+                (Some(old), Some(new)) => {
+                    let top = |r: &ResultView| r.top.first().map(|t| t.label.clone()).unwrap_or_default();
+                    let text = if top(&old) == top(&new) && old.verdict == new.verdict {
+                        format!("Identified again with {} {}: the same answer as before ({}).", new.model_name, new.model_version, old.summary)
+                    } else {
+                        format!("Identified again with {} {}: the answer changed from “{}” ({} {}).", new.model_name, new.model_version, old.summary, old.model_name, old.model_version)
+                    };
+                    Some(view! { <p class="notice" role="status" data-testid="rerun-comparison">{text}</p> })
+                }
+                _ => None,
+            }}
+        </Suspense>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || result.get().map(|r| match r {
                 Ok(r) => view! {
@@ -88,7 +109,9 @@ pub fn HistoryPage() -> impl IntoView {
     let label = move || query.with(|q| q.get("label").unwrap_or_default());
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(0));
     let delete = ServerAction::<DeleteIdentification>::new();
+    let rerun = ServerAction::<RerunIdentification>::new();
     let delete_error = action_error(delete);
+    let rerun_error = action_error(rerun);
     let history = Resource::new(move || (label(), page(), delete.version().get()), |(l, p, _)| get_history(l, p));
     view! {
         <Title text="History"/>
@@ -97,7 +120,7 @@ pub fn HistoryPage() -> impl IntoView {
             <label>"Class contains"<input type="search" name="label" value=label/></label>
             <button type="submit" class="button">"Filter"</button>
         </form>
-        {move || delete_error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        {move || delete_error().or_else(rerun_error).map(|m| view! { <p class="error" role="alert">{m}</p> })}
         <Suspense fallback=|| view! { <p>"Loading your identifications…"</p> }>
             {move || history.get().map(|r| match r {
                 Ok(h) if h.items.is_empty() => view! {
@@ -119,6 +142,10 @@ pub fn HistoryPage() -> impl IntoView {
                                         <div>
                                             <a href=format!("/results/{}", r.id)><strong>{r.summary.clone()}</strong></a>
                                             <p class="hint">{format!("{} · {} {}", r.created_at, r.model_name, r.model_version)}</p>
+                                            <ActionForm action=rerun attr:class="inline">
+                                                <input type="hidden" name="id" value=r.id.to_string()/>
+                                                <button type="submit" class="button small">"Re-run"</button>
+                                            </ActionForm>
                                             <ActionForm action=delete attr:class="inline">
                                                 <input type="hidden" name="id" value=r.id.to_string()/>
                                                 <button type="submit" class="button small danger">"Delete"</button>
