@@ -114,6 +114,11 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     assert_eq!(s, StatusCode::OK);
 
     let (mp_type, mp_body) = multipart();
+    let admin_identification = {
+        let (_, _, text) = client.send("POST", "/api/identify_photos", Some(&admin_cookie), &mp_type, mp_body.clone()).await;
+        let answers: serde_json::Value = serde_json::from_str(&text).unwrap();
+        answers[0]["identification_id"].as_i64().expect("recorded for the admin")
+    };
     // (method, uri, content type, body, rule). Calls that would change an account on success use
     // a wrong password, so "allowed" shows as a 400 about that, never as 401/403.
     let calls: Vec<(&str, String, String, Vec<u8>, Rule)> = vec![
@@ -129,10 +134,21 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/set_user_role".into(), "application/x-www-form-urlencoded".into(), format!("id={}&role=labeler", ids["tom1"]).into_bytes(), Rule::Admin),
         ("POST", "/api/set_user_active".into(), "application/x-www-form-urlencoded".into(), format!("id={}&active=true", ids["tom2"]).into_bytes(), Rule::Admin),
         ("POST", "/api/reset_user_password".into(), "application/x-www-form-urlencoded".into(), format!("id={}&password=reset-by-admin-5551", ids["tom3"]).into_bytes(), Rule::Admin),
+        ("POST", "/api/history".into(), "application/x-www-form-urlencoded".into(), b"label=&page=0".to_vec(), Rule::SignedIn),
+        // Someone else's identification (the admin's): owners and admins see it, others get 404.
+        ("POST", "/api/identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
+        ("POST", "/api/rerun_identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
+        ("POST", "/api/delete_identification".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::SignedIn),
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
         ("GET", "/healthz".into(), String::new(), vec![], Rule::Public),
     ];
+    // The matrix must name every server function the app registers (sign in/up/out are used above).
+    let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 20, "the registry sees every server function");
+    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
+        assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
+    }
     let mut checked = 0;
     for (method, uri, ct, body, rule) in &calls {
         for (who, cookie) in &cookies {
@@ -143,8 +159,16 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
                 Rule::SignedIn => signed_in,
                 Rule::Admin => *who == Who::Admin,
             };
+            let hidden = uri == "/api/identification" || uri == "/api/rerun_identification";
             if allowed {
                 assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(), "{who:?} {uri}: {status} {text}");
+                if hidden && *who == Who::Admin {
+                    assert!(status.is_success(), "{uri}: {status} {text}");
+                }
+            } else if hidden && (signed_in || uri == "/api/identification") {
+                // Another user's identification is not revealed to exist (anonymous callers may
+                // open anonymous results, so for them too it is simply not found).
+                assert_eq!(status, StatusCode::NOT_FOUND, "{who:?} {uri}: {text}");
             } else if signed_in {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{who:?} {uri}: {text}");
             } else {
