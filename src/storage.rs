@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_SIDE: u32 = 256;
+
 #[derive(Debug, Clone)]
 pub struct PhotoStore {
     root: PathBuf,
@@ -68,12 +71,42 @@ impl PhotoStore {
     /// Removes a stored photo; a photo that is not there is not an error.
     pub fn remove(&self, sha256: &str) -> io::Result<()> {
         match self.path(sha256) {
-            Some(p) => match fs::remove_file(p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
+            Some(p) => {
+                let thumb = self.root.join("thumbs").join(&sha256[..2]).join(format!("{sha256}.jpg"));
+                let _ = fs::remove_file(thumb);
+                match fs::remove_file(p) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                }
+            }
             None => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest")),
         }
+    }
+
+    /// A small JPEG of the photo (longest side `THUMB_SIDE`), made on first request and kept.
+    pub fn thumbnail(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        let Some(source) = self.path(sha256) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest"));
+        };
+        let thumb = self.root.join("thumbs").join(&sha256[..2]).join(format!("{sha256}.jpg"));
+        if let Ok(bytes) = fs::read(&thumb) {
+            return Ok(bytes);
+        }
+        let bytes = fs::read(source)?;
+        let image = crate::inference::preprocess::decode(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;
+        let small = image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
+        let mut out = std::io::Cursor::new(Vec::new());
+        small.write_to(&mut out, image::ImageFormat::Jpeg).map_err(io::Error::other)?;
+        let out = out.into_inner();
+        if let Some(dir) = thumb.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.root.join("tmp").join(format!("{sha256}.thumb.{}.{n}", std::process::id()));
+        fs::write(&tmp, &out)?;
+        fs::rename(&tmp, &thumb)?;
+        Ok(out)
     }
 
     pub fn read(&self, sha256: &str) -> io::Result<Vec<u8>> {
@@ -105,6 +138,27 @@ mod tests {
         assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0, "no temporary file left");
         assert!(store.path("../../etc/passwd").is_none());
         assert!(!store.contains(&"0".repeat(64)));
+        fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn thumbnails_are_made_once_and_go_with_the_photo() {
+        let root = std::env::temp_dir().join(format!("insectid-thumb-{}", std::process::id()));
+        let store = PhotoStore::open(&root).unwrap();
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(1200, 600, image::Rgb([10, 200, 30])))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let sha = store.put(png.get_ref()).unwrap();
+        let thumb = store.thumbnail(&sha).unwrap();
+        let decoded = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (256, 128));
+        let cached = root.join("thumbs").join(&sha[..2]).join(format!("{sha}.jpg"));
+        assert!(cached.is_file());
+        assert_eq!(store.thumbnail(&sha).unwrap(), thumb, "served from the cache");
+        store.remove(&sha).unwrap();
+        assert!(!cached.exists(), "removed with the photo");
+        assert!(store.thumbnail(&sha).is_err());
         fs::remove_dir_all(root).ok();
     }
 

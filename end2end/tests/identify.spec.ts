@@ -51,6 +51,9 @@ test("a signed-in upload appears in the history and can be deleted", async ({ pa
   await open(page, "/history", info);
   const items = page.locator("#history-list .history-item");
   await expect(items).toHaveCount(1);
+  const thumb = items.first().locator("img");
+  await expect(thumb).toHaveAttribute("src", /\/thumb$/);
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
   await page.screenshot({ path: info.outputPath("history.png"), fullPage: true });
 
   // Re-running with the same active model gives the same answer, as a new identification.

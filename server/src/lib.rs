@@ -110,6 +110,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/photos/{sha}", get(photos::photo))
+        .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,

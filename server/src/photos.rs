@@ -20,3 +20,17 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
     response
 }
+
+/// `GET /photos/{sha256}/thumb`: the photo's thumbnail (JPEG), made once.
+pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
+    let photos = state.photos.clone();
+    let made = tokio::task::spawn_blocking(move || photos.thumbnail(&sha)).await;
+    let Ok(Ok(bytes)) = made else {
+        return (StatusCode::NOT_FOUND, "no such photo").into_response();
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    response
+}

@@ -137,7 +137,7 @@ pub fn HistoryPage() -> impl IntoView {
                                 view! {
                                     <li class="card history-item" data-id=r.id>
                                         <a href=format!("/results/{}", r.id)>
-                                            <img src=format!("/photos/{}", r.image_sha256) alt=alt loading="lazy"/>
+                                            <img src=format!("/photos/{}/thumb", r.image_sha256) alt=alt loading="lazy" width="96" height="96"/>
                                         </a>
                                         <div>
                                             <a href=format!("/results/{}", r.id)><strong>{r.summary.clone()}</strong></a>
