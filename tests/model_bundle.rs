@@ -76,7 +76,7 @@ fn manifest_describes_the_arthropod_classes() {
 fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
     let src = test_model_dir();
     let dir = tempdir::Dir::new();
-    for file in ["model.pt", "features.pt"] {
+    for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
         std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
     }
     let mut manifest: serde_json::Value =

@@ -22,6 +22,8 @@ pub struct AppState {
     pub open_registration: bool,
     /// Session cookies marked Secure (the portal is behind HTTPS).
     pub secure_cookies: bool,
+    /// Grad-CAM for the result pages (None when the bundle has no heat-map modules).
+    pub heatmaps: Arc<std::sync::Mutex<Option<insectid::inference::heatmap::HeatMapper>>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

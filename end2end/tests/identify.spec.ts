@@ -25,6 +25,10 @@ test("anonymous upload shows the answer with its top-5", async ({ page }, info) 
   await upload(page, info, PHOTO);
   await expectResult(page);
   await expect(page).toHaveURL(/key=[0-9a-f]{64}/);
+  await page.locator("#heatmap summary").click();
+  const heat = page.locator("#heatmap img");
+  await expect(heat).toBeVisible();
+  await expect.poll(() => heat.evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBeGreaterThan(0);
   await page.screenshot({ path: info.outputPath("result.png"), fullPage: true });
 });
 

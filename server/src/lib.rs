@@ -44,6 +44,15 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         classes = status.classes, warmup_ms = format!("{:.1}", status.warmup_ms),
         "model loaded"
     );
+    let heatmaps = {
+        let dir = config.model_dir();
+        let manifest = engine.active().manifest.clone();
+        let device = config.device.resolve().map_err(|e| StartError(e.to_string()))?;
+        tokio::task::spawn_blocking(move || insectid::inference::heatmap::HeatMapper::load(&dir, &manifest, device))
+            .await
+            .map_err(|e| StartError(e.to_string()))?
+            .map_err(|e| StartError(e.to_string()))?
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name("insectid")
         .site_root(config.site_root.display().to_string())
@@ -61,6 +70,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         limits: config.upload_limits(),
         open_registration: config.open_registration,
         secure_cookies: config.secure_cookies,
+        heatmaps: Arc::new(std::sync::Mutex::new(heatmaps)),
     })
 }
 
@@ -111,6 +121,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/photos/{sha}", get(photos::photo))
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
+        .route("/results/{id}/heatmap.png", get(photos::heatmap))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,

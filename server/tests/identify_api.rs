@@ -250,3 +250,26 @@ async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_results_heat_map_is_served_to_whoever_may_see_the_result() {
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-heat-{}", std::process::id()));
+    let (app, _) = app_with(&data, t.url(), 20, 16).await;
+    let (status, _, json) = send(&app, multipart(&[file("a.png", "image/png", png(320, 240, 11))])).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let id = json["results"][0]["id"].as_i64().unwrap();
+    let sha = json["results"][0]["image_sha256"].as_str().unwrap().to_string();
+
+    let get = |uri: String| Request::get(uri).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(get(format!("/results/{id}/heatmap.png?key={sha}"))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "image/png");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let heat = image::load_from_memory(&bytes).unwrap();
+    assert_eq!(heat.width(), heat.height());
+    let refused = app.clone().oneshot(get(format!("/results/{id}/heatmap.png"))).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND, "an anonymous result needs its key");
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}

@@ -25,7 +25,8 @@ pub struct TopClass {
 
 /// Every file the manifest names must exist, and match its recorded digest when it has one.
 fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
-    let named = std::iter::once(&manifest.files.model).chain(manifest.files.features.as_ref());
+    let f = &manifest.files;
+    let named = std::iter::once(&f.model).chain(f.features.as_ref()).chain(f.cam_features.as_ref()).chain(f.cam_head.as_ref());
     for file in named {
         if file.contains('/') || file.contains('\\') || file.starts_with('.') {
             return Err(format!("file name {file:?} must be a plain name inside the bundle"));

@@ -36,6 +36,11 @@ pub struct BundleFiles {
     pub model: String,
     #[serde(default)]
     pub features: Option<String>,
+    /// Input → last conv block activations, and activations → logits: for heat maps.
+    #[serde(default)]
+    pub cam_features: Option<String>,
+    #[serde(default)]
+    pub cam_head: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -4,6 +4,7 @@ pub mod answer;
 mod bundle;
 mod engine;
 mod error;
+pub mod heatmap;
 mod manifest;
 pub mod preprocess;
 

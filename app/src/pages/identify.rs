@@ -88,7 +88,18 @@ pub fn ResultPage() -> impl IntoView {
             {move || result.get().map(|r| match r {
                 Ok(r) => view! {
                     <div class="result">
-                        <img class="photo" src=format!("/photos/{}", r.image_sha256) alt="The photo you sent"/>
+                        <div>
+                            <img class="photo" src=format!("/photos/{}", r.image_sha256) alt="The photo you sent"/>
+                            // A native disclosure: opens without JavaScript too.
+                            <details class="heatmap" id="heatmap">
+                                <summary>"Where the model looked"</summary>
+                                <img
+                                    src=format!("/results/{}/heatmap.png{}", r.id, key().map(|k| format!("?key={k}")).unwrap_or_default())
+                                    alt="Heat map over the part of the photo the model judged: red counted most"
+                                    loading="lazy"
+                                />
+                            </details>
+                        </div>
                         <section class="card">
                             <p class=format!("verdict {}", r.verdict) data-testid="verdict">{r.summary.clone()}</p>
                             <TopClasses result=r.clone()/>
