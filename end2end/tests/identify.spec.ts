@@ -72,3 +72,22 @@ test("a signed-in upload appears in the history and can be deleted", async ({ pa
   }
   await expect(page.getByText("No identifications yet.")).toBeVisible();
 });
+
+test("after hydration the upload form previews, accepts drops and checks limits", async ({ page }, info) => {
+  test.skip(info.project.name !== "js", "an enhancement that needs JavaScript");
+  await open(page, "/upload", info);
+  await page.locator("#upload-form input[type=file]").setInputFiles(PHOTO);
+  await expect(page.locator("#previews li")).toHaveCount(1);
+  await expect.poll(() => page.locator("#previews img").first().evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+
+  const dropped = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(21 * 1024 * 1024)], "huge.png", { type: "image/png" }));
+    dt.items.add(new File([new Uint8Array([1, 2, 3])], "small.png", { type: "image/png" }));
+    return dt;
+  });
+  await page.dispatchEvent("#dropzone", "drop", { dataTransfer: dropped });
+  await expect(page.locator("#previews li")).toHaveCount(2);
+  await expect(page.locator("#upload-problem")).toContainText("huge.png is larger than 20 MB");
+  await expect(page.getByRole("button", { name: "Identify" })).toBeDisabled();
+});

@@ -1,6 +1,7 @@
 //! Uploading photos, one result, and the history of the signed-in user.
 
 use leptos::prelude::*;
+use leptos::web_sys;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -21,18 +22,99 @@ pub fn UploadPage() -> impl IntoView {
         .filter(|e| e.path() == <IdentifyPhotos as ServerFn>::PATH)
         .map(|e| ServerFnUrlError::<AppError>::decode_err(e.err()).to_string());
     let error = move || error.clone();
+    // After hydration: a drop zone, previews, and the limits checked before anything is sent.
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let dragging = RwSignal::new(false);
+    let chosen = RwSignal::new(Vec::<Chosen>::new());
+    let problem = move || {
+        chosen.with(|c| {
+            if c.len() > MAX_FILES {
+                Some(format!("{} photos chosen; at most {MAX_FILES} per upload", c.len()))
+            } else {
+                c.iter().find(|f| f.too_big).map(|f| format!("{} is larger than {MAX_MB} MB", f.name))
+            }
+        })
+    };
     view! {
         <Title text="Identify a photo"/>
         <h1>"Identify a photo"</h1>
         <form class="card form upload" method="post" action="/api/identify_photos" enctype="multipart/form-data" id="upload-form">
-            <label>"Photos of insects"
-                <input type="file" name="image" accept="image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff" multiple required/>
-            </label>
-            <p class="hint">"JPEG, PNG, WebP, GIF, BMP or TIFF; up to 16 photos of at most 20 MB each. One photo opens its result; several go to your history."</p>
+            <div
+                class="dropzone"
+                id="dropzone"
+                class:dragging=move || dragging.get()
+                on:dragover=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(false);
+                    let (Some(files), Some(input)) = (ev.data_transfer().and_then(|d| d.files()), file_input.get()) else { return };
+                    input.set_files(Some(&files));
+                    chosen.set(describe(&files));
+                }
+            >
+                <label>"Photos of insects"
+                    <input
+                        node_ref=file_input
+                        type="file"
+                        name="image"
+                        accept="image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff"
+                        multiple
+                        required
+                        on:change=move |_| {
+                            if let Some(files) = file_input.get().and_then(|i| i.files()) {
+                                chosen.set(describe(&files));
+                            }
+                        }
+                    />
+                </label>
+                <p class="hint needs-js">"…or drop photos here."</p>
+            </div>
+            <p class="hint">{format!("JPEG, PNG, WebP, GIF, BMP or TIFF; up to {MAX_FILES} photos of at most {MAX_MB} MB each. One photo opens its result; several go to your history.")}</p>
+            <ul class="previews" id="previews">
+                {move || chosen.get().into_iter().map(|f| view! {
+                    <li class:too-big=f.too_big>
+                        <img src=f.url alt=""/>
+                        <span>{f.name}</span>
+                        <span class="hint">{f.size}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            {move || problem().map(|m| view! { <p class="error" role="alert" id="upload-problem">{m}</p> })}
             {move || error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-            <button type="submit" class="button primary">"Identify"</button>
+            <button type="submit" class="button primary" disabled=move || problem().is_some()>"Identify"</button>
         </form>
     }
+}
+
+const MAX_FILES: usize = 16;
+const MAX_MB: f64 = 20.0;
+
+/// A chosen file as the preview list shows it.
+#[derive(Clone)]
+struct Chosen {
+    name: String,
+    size: String,
+    url: String,
+    too_big: bool,
+}
+
+fn describe(files: &web_sys::FileList) -> Vec<Chosen> {
+    (0..files.length())
+        .filter_map(|i| files.get(i))
+        .map(|f| {
+            let mb = f.size() / 1024.0 / 1024.0;
+            Chosen {
+                name: f.name(),
+                size: format!("{mb:.1} MB"),
+                url: web_sys::Url::create_object_url_with_blob(&f).unwrap_or_default(),
+                too_big: mb > MAX_MB,
+            }
+        })
+        .collect()
 }
 
 #[component]
