@@ -20,6 +20,8 @@ pub struct AppState {
     pub limits: UploadLimits,
     /// New accounts are active at once (true) or wait for an administrator's approval.
     pub open_registration: bool,
+    /// People who are not signed in may identify photos.
+    pub anonymous_identification: bool,
     /// Session cookies marked Secure (the portal is behind HTTPS).
     pub secure_cookies: bool,
     /// Grad-CAM for the result pages (None when the bundle has no heat-map modules).

@@ -121,6 +121,10 @@ pub struct Config {
     #[arg(long, env = "INSECTID_OPEN_REGISTRATION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub open_registration: bool,
 
+    /// Whether people who are not signed in may identify photos (their history is not kept).
+    #[arg(long, env = "INSECTID_ANONYMOUS_IDENTIFICATION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub anonymous_identification: bool,
+
     /// Mark session cookies Secure (set this when the portal is served over HTTPS).
     #[arg(long, env = "INSECTID_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub secure_cookies: bool,

@@ -70,6 +70,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         limits: config.upload_limits(),
         open_registration: config.open_registration,
         secure_cookies: config.secure_cookies,
+        anonymous_identification: config.anonymous_identification,
         heatmaps: Arc::new(std::sync::Mutex::new(heatmaps)),
     })
 }

@@ -273,3 +273,26 @@ async fn a_results_heat_map_is_served_to_whoever_may_see_the_result() {
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_identification_can_be_switched_off() {
+    use clap::Parser;
+    let t = sqlite_database().await;
+    let data = std::env::temp_dir().join(format!("insectid-anon-{}", std::process::id()));
+    let mut config: Config = server::config::Cli::parse_from(["insectid", "--anonymous-identification", "false"]).config;
+    config.database_url = Some(t.url());
+    config.model_dir = Some(test_model_dir());
+    config.data_dir = data.clone();
+    config.device = insectid::inference::DevicePreference::Cpu;
+    let app = server::build_app(server::build_state(&config).await.unwrap());
+    let (status, _, json) = send(&app, multipart(&[file("a.png", "image/png", png(64, 64, 1))])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("sign in to identify photos"));
+    let mut request = multipart(&[file("a.png", "image/png", png(64, 64, 1))]);
+    *request.uri_mut() = "/api/identify_photos".parse().unwrap();
+    request.headers_mut().insert(header::ACCEPT, "application/json".parse().unwrap());
+    let (status, _, _) = send(&app, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    std::fs::remove_dir_all(&data).ok();
+    t.close().await;
+}

@@ -28,6 +28,9 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
     use insectid::services::identify::identify_and_record_all;
     let state = crate::state::app_state()?;
     let user_id = crate::state::current_account().await?.map(|a| a.id);
+    if user_id.is_none() && !state.anonymous_identification {
+        return crate::state::fail(AppError::Unauthorized("sign in to identify photos".into()));
+    }
     let Some(multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
     };

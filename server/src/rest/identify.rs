@@ -33,14 +33,23 @@ impl From<UploadError> for ApiError {
     }
 }
 
-pub async fn identify(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<IdentifyResponse>, ApiError> {
+pub async fn identify(
+    State(state): State<AppState>,
+    auth: axum_login::AuthSession<insectid::auth::Backend>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IdentifyResponse>, ApiError> {
+    let user_id = auth.user.as_ref().map(|a| a.id);
+    if user_id.is_none() && !state.anonymous_identification {
+        return Err(ApiError::Other(axum::http::StatusCode::UNAUTHORIZED, "sign in to identify photos".into()));
+    }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into()))?;
     let multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints(&state.limits));
     let form = collect_uploads(multipart, state.limits).await?;
     let photos = form.files.iter().map(|u| u.bytes.clone());
-    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, None, form.top_k).await;
+    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, user_id, form.top_k).await;
     let mut results = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = outcome.map_err(|e| ApiError::for_file(&upload.filename, e))?;
