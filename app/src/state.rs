@@ -95,3 +95,14 @@ pub fn answer<T>(result: Result<T, insectid::ServiceError>) -> Result<T, AppErro
         Err(e) => fail(e.into()),
     }
 }
+
+/// What most server functions start from: the state, who is calling, and from where.
+pub struct Caller {
+    pub state: AppState,
+    pub actor: Option<insectid::auth::Account>,
+    pub addr: String,
+}
+
+pub async fn caller() -> Result<Caller, AppError> {
+    Ok(Caller { state: app_state()?, actor: current_account().await?, addr: client_addr().await })
+}

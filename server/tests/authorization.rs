@@ -61,6 +61,12 @@ impl Client {
     }
 }
 
+async fn user_id(db: &sea_orm::DatabaseConnection, name: &str) -> i64 {
+    use insectid::entities::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    user::Entity::find().filter(user::Column::UsernameKey.eq(name)).one(db).await.unwrap().expect("signed up").id
+}
+
 fn png() -> Vec<u8> {
     let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 90]));
     let mut out = std::io::Cursor::new(Vec::new());
@@ -97,7 +103,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
             .form("/api/sign_up", None, &format!("username={name}&display_name=&email=&password={PASSWORD}&password_again={PASSWORD}"))
             .await;
         assert!(status.is_success() || status.is_redirection(), "{name}: {status} {text}");
-        let row = insectid::entities::user::Entity::find_by_name(&db, name).await;
+        let row = user_id(&db, name).await;
         ids.insert(name, row);
     }
     let admin_cookie = client.sign_in("root").await;

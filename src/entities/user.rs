@@ -36,18 +36,3 @@ impl std::fmt::Debug for Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-impl Entity {
-    /// The id of the user with this name (case-insensitive); tests and tools use it.
-    pub async fn find_by_name(db: &sea_orm::DatabaseConnection, name: &str) -> i64 {
-        use sea_orm::QueryFilter;
-        Entity::find()
-            .filter(Column::UsernameKey.eq(name.to_lowercase()))
-            .one(db)
-            .await
-            .ok()
-            .flatten()
-            .map(|u| u.id)
-            .unwrap_or(-1)
-    }
-}

@@ -75,43 +75,35 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
 
 #[server(endpoint = "set_user_role")]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, client_addr, current_account, fail};
+    use crate::state::{answer, caller, Caller, fail};
     let Some(role) = insectid::auth::Role::parse(&role) else {
         return fail(AppError::InvalidInput(format!("unknown role {role:?}")));
     };
-    let state = app_state()?;
-    let actor = current_account().await?;
-    let addr = client_addr().await;
+    let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::set_role(&state.db, actor.as_ref(), id, role, Some(&addr)).await)
 }
 
 #[server(endpoint = "set_user_active")]
 pub async fn set_user_active(id: i64, active: bool) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, client_addr, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
-    let addr = client_addr().await;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::set_active(&state.db, actor.as_ref(), id, active, Some(&addr)).await)
 }
 
 #[server(endpoint = "reset_user_password")]
 pub async fn reset_user_password(id: i64, password: String) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, client_addr, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
-    let addr = client_addr().await;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::reset_password(&state.db, actor.as_ref(), id, &password, Some(&addr)).await)
 }
 
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(id: i64, confirm: Option<String>) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, client_addr, current_account, fail};
+    use crate::state::{answer, caller, Caller, fail};
     if confirm.as_deref() != Some("yes") {
         return fail(AppError::InvalidInput("tick the box to confirm the deletion".into()));
     }
-    let state = app_state()?;
-    let actor = current_account().await?;
-    let addr = client_addr().await;
+    let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::delete_user(&state.db, &state.photos, actor.as_ref(), id, Some(&addr)).await)
 }
 
