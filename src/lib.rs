@@ -4,6 +4,7 @@
 //! binary call these plain functions and map [`ServiceError`] to their own transport.
 
 pub mod auth;
+pub mod catalogue;
 pub mod db;
 pub mod entities;
 pub mod error;

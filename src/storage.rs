@@ -109,6 +109,35 @@ impl PhotoStore {
         Ok(out)
     }
 
+    /// Every stored photo's digest with the time it was written.
+    pub fn list(&self) -> io::Result<Vec<(String, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        for shard in fs::read_dir(self.root.join("sha256"))? {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(shard.path())? {
+                let file = file?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                if is_sha256(&name) {
+                    out.push((name, file.metadata()?.modified()?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files left in the temp folder by writes that never finished (a crash mid-upload).
+    pub fn temp_files(&self) -> io::Result<Vec<(PathBuf, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        for file in fs::read_dir(self.root.join("tmp"))? {
+            let file = file?;
+            out.push((file.path(), file.metadata()?.modified()?));
+        }
+        Ok(out)
+    }
+
     pub fn read(&self, sha256: &str) -> io::Result<Vec<u8>> {
         match self.path(sha256) {
             Some(p) => fs::read(p),

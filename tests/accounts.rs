@@ -115,6 +115,10 @@ async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
         let profile = accounts::update_profile(db, &updated, "Dan D.", "dan@example.org", "zh").await.unwrap();
         assert_eq!((profile.display_name.as_str(), profile.email.as_deref(), profile.language.as_str()), ("Dan D.", Some("dan@example.org"), "zh"));
         assert!(kind(accounts::update_profile(db, &updated, "Dan", "", "fr").await).contains("unknown language"));
+        assert_eq!(accounts::set_language(db, &profile, "en").await.unwrap().language, "en");
+        assert!(kind(accounts::set_language(db, &profile, "de").await).contains("unknown language"));
+        let back = accounts::check_credentials(db, "dan", "another-good-pass-77", "10.0.0.4").await.unwrap();
+        assert_eq!((back.language.as_str(), back.display_name.as_str()), ("en", "Dan D."), "remembered, the rest untouched");
         t.close().await;
     }
 }

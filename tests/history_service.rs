@@ -80,3 +80,31 @@ async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
         t.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_species_page_lists_only_the_callers_own_sightings() {
+    use insectid::services::species;
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-sight-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let bob = account(db, "bob", Role::User).await;
+        let stemfly = species::get("ip102-7").unwrap();
+        let (first, _) = record(db, &photos, Some(ann.id), b"stem fly one", "Rice Stemfly").await;
+        // A model may spell the class in another case; it is the same species.
+        let (second, _) = record(db, &photos, Some(ann.id), b"stem fly two", "rice stemfly").await;
+        record(db, &photos, Some(ann.id), b"a weevil", "weevil").await;
+        record(db, &photos, Some(bob.id), b"bob's fly", "Rice Stemfly").await;
+        record(db, &photos, None, b"anonymous fly", "Rice Stemfly").await;
+
+        let seen: Vec<i64> = species::sightings(db, Some(&ann), stemfly, 10).await.unwrap().iter().map(|v| v.id).collect();
+        assert_eq!(seen, [second, first], "hers, newest first, whatever the case");
+        assert_eq!(species::sightings(db, Some(&bob), stemfly, 10).await.unwrap().len(), 1);
+        assert!(species::sightings(db, None, stemfly, 10).await.unwrap().is_empty());
+        assert_eq!(species::sightings(db, Some(&ann), stemfly, 1).await.unwrap().len(), 1);
+        assert_eq!(species::get("ip102-999").unwrap_err().kind(), insectid::error::ErrorKind::NotFound);
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}

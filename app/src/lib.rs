@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod i18n;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -23,9 +24,10 @@ use pages::planned::PlannedPage;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     content_security_policy();
+    let lang = i18n::provide_lang();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang.code()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -60,21 +62,21 @@ fn content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang = i18n::provide_lang();
     view! {
         <Stylesheet id="leptos" href="/pkg/insectid.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
-        <Title formatter=|page: String| format!("{page} · Insect Identifier")/>
+        <Title formatter=move |page: String| format!("{page} · {}", lang.t("Insect Identifier"))/>
         <Router>
             <NavShell>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
-                    <Route path=path!("upload") view=pages::identify::UploadPage ssr=SsrMode::Async/>
+                    <Route path=path!("upload") view=pages::upload::UploadPage ssr=SsrMode::Async/>
                     <Route path=path!("results/:id") view=pages::identify::ResultPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=pages::identify::HistoryPage ssr=SsrMode::Async/>
-                    <Route path=path!("species") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Species" what="The catalogue of pest species with taxonomy, host crops, damage and control measures."/>
-                    }/>
+                    <Route path=path!("species") view=pages::species::SpeciesListPage ssr=SsrMode::Async/>
+                    <Route path=path!("species/:key") view=pages::species::SpeciesPage ssr=SsrMode::Async/>
                     <Route path=path!("me") view=pages::account::MePage ssr=SsrMode::Async/>
                     <Route path=path!("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("signup") view=pages::account::SignUpPage ssr=SsrMode::Async/>

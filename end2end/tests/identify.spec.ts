@@ -1,4 +1,5 @@
 import { expect, Page, test, TestInfo } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { open } from "./util";
 
 // A real insect photo (RP11, beside the repository) or, without it, the model's own fixture.
@@ -29,6 +30,9 @@ test("anonymous upload shows the answer with its top-5", async ({ page }, info) 
   const heat = page.locator("#heatmap img");
   await expect(heat).toBeVisible();
   await expect.poll(() => heat.evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBeGreaterThan(0);
+  // Look-alikes from the model's class vectors, each linked to its catalogue entry.
+  await expect(page.locator("#similar-species li")).toHaveCount(4);
+  await expect(page.locator("#similar-species li a").first()).toHaveAttribute("href", /^\/species\//);
   await page.screenshot({ path: info.outputPath("result.png"), fullPage: true });
 });
 
@@ -50,7 +54,17 @@ test("a signed-in upload appears in the history and can be deleted", async ({ pa
 
   await upload(page, info, PHOTO);
   await expectResult(page);
-  await expect(page).not.toHaveURL(/key=/);
+  const resultUrl = page.url();
+
+  // The top class links to its species page, which lists this sighting as the user's own.
+  const top = page.locator(".top-classes li a.label").first();
+  const species = await top.textContent();
+  await top.click();
+  await expect(page).toHaveURL(/\/species\/(ip102|imagenet)-\d+$/);
+  await expect(page.locator("h1")).toHaveText(species!.trim());
+  await expect(page.locator("#sightings li")).toHaveCount(1);
+  await page.locator("#sightings a").first().click();
+  await expect(page).toHaveURL(resultUrl.replace(/\?.*$/, ""));
 
   await open(page, "/history", info);
   const items = page.locator("#history-list .history-item");
@@ -88,6 +102,30 @@ test("after hydration the upload form previews, accepts drops and checks limits"
   });
   await page.dispatchEvent("#dropzone", "drop", { dataTransfer: dropped });
   await expect(page.locator("#previews li")).toHaveCount(2);
-  await expect(page.locator("#upload-problem")).toContainText("huge.png is larger than 20 MB");
+  await expect(page.locator("#upload-problem")).toContainText("huge.png: larger than 20 MB");
   await expect(page.getByRole("button", { name: "Identify" })).toBeDisabled();
+});
+
+test("after hydration each photo shows its own progress and outcome", async ({ page }, info) => {
+  test.skip(info.project.name !== "js", "an enhancement that needs JavaScript");
+  await open(page, "/upload", info);
+  await expect(page.locator("#upload-limits")).toContainText("up to 16 photos of at most 20 MB");
+  await page.locator("#upload-form input[type=file]").setInputFiles([
+    { name: "insect.jpg", mimeType: "image/jpeg", buffer: readFileSync(PHOTO) },
+    { name: "broken.jpg", mimeType: "image/jpeg", buffer: Buffer.from("no image here") },
+  ]);
+  // Slow the answers down so the in-between states can be seen.
+  await page.route("**/api/v1/identify", async (route) => {
+    await new Promise((r) => setTimeout(r, 500));
+    await route.continue();
+  });
+  await page.getByRole("button", { name: "Identify" }).click();
+  const states = page.locator("#previews li");
+  await expect(states.locator("progress, .upload-state").first()).toBeVisible();
+  await expect(states.nth(0).locator("a.upload-state.done")).toHaveAttribute("href", /^\/results\/\d+\?key=[0-9a-f]{64}$/, { timeout: 30_000 });
+  await expect(states.nth(1).locator(".upload-state.error")).toContainText("broken.jpg: the image could not be read");
+  // Several photos and one refused: nobody is sent away from the list of outcomes.
+  await expect(page).toHaveURL(/\/upload$/);
+  await states.nth(0).locator("a.upload-state").click();
+  await expectResult(page);
 });

@@ -47,6 +47,18 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Check that every identification has its photo and no photo or unfinished write is left
+    /// over (exit status 1 when anything is wrong).
+    Check {
+        /// Remove orphan photos and unfinished writes older than --grace-minutes.
+        #[arg(long)]
+        repair: bool,
+        /// Leftovers younger than this may belong to an upload a running server is committing.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>).
     Eval {
         dir: PathBuf,

@@ -26,6 +26,9 @@ fn main() -> std::process::ExitCode {
         Command::Admin { action: server::config::AdminAction::Create { username } } => {
             runtime.block_on(server::cli::create_admin(&config, &username)).map(|()| true)
         }
+        Command::Check { repair, grace_minutes, json } => {
+            runtime.block_on(server::cli::check(&config, repair, grace_minutes, json))
+        }
         Command::Eval { dir, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)
         }

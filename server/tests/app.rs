@@ -48,7 +48,10 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("Your history is kept when you are signed in."));
 
-        let (status, html) = call(&app, get("/species")).await;
+        let (status, html) = call(&app, get("/species/ip102-11")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Lissorhoptrus oryzophilus") && html.contains("稻水象甲"), "the species card is rendered on the server");
+        let (status, html) = call(&app, get("/feedback")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("This page is not built yet."));
 

@@ -41,11 +41,14 @@ impl Client {
         }
         let response = self.app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
         let status = response.status();
+        // The session cookie (signing in also sets the interface-language cookie).
         let set_cookie = response
             .headers()
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or_default().to_string());
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_string())
+            .find(|c| !c.starts_with(app::i18n::LANG_COOKIE));
         let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
         (status, set_cookie, text)
     }
@@ -145,13 +148,17 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
         ("POST", "/api/rerun_identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
         ("POST", "/api/delete_identification".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::SignedIn),
+        ("POST", "/api/species_search".into(), "application/x-www-form-urlencoded".into(), b"query=weevil".to_vec(), Rule::Public),
+        ("POST", "/api/species".into(), "application/x-www-form-urlencoded".into(), b"key=ip102-11".to_vec(), Rule::Public),
+        ("POST", "/api/upload_rules".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
+        ("POST", "/api/set_language".into(), "application/x-www-form-urlencoded".into(), b"lang=zh&back=/".to_vec(), Rule::Public),
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
         ("GET", "/healthz".into(), String::new(), vec![], Rule::Public),
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 20, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 24, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }
@@ -218,7 +225,14 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         .body(Body::from(format!("username=uma&password={PASSWORD}")))
         .unwrap();
     let response = client.app.clone().oneshot(request).await.unwrap();
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    let set_cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("insectid_session="))
+        .expect("a session cookie")
+        .to_string();
     assert!(!set_cookie.starts_with(&format!("{planted};")), "a new session id after sign-in: {set_cookie}");
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
 

@@ -69,6 +69,11 @@ impl ModelBundle {
         Ok(bundle)
     }
 
+    /// The classifier's per-class vectors, for "similar species".
+    pub fn class_vectors(&self) -> Option<super::ClassVectors> {
+        super::ClassVectors::from_module(&self.module, self.manifest.labels.len())
+    }
+
     pub fn preprocessing(&self) -> Preprocessing {
         Preprocessing::from(&self.manifest)
     }

@@ -63,6 +63,25 @@ pub struct ModelStatus {
 pub struct ActiveModel {
     pub manifest: Manifest,
     pub status: ModelStatus,
+    /// None when the model does not expose its classifier weights.
+    pub class_vectors: Option<super::ClassVectors>,
+}
+
+impl ActiveModel {
+    /// Up to `k` arthropod classes the model finds most like the class `label`, with their
+    /// cosine similarity; empty for an unknown label or a model without class vectors.
+    pub fn similar_classes(&self, label: &str, k: usize) -> Vec<(String, f32)> {
+        let (Some(vectors), Some(index)) = (&self.class_vectors, self.manifest.labels.iter().position(|l| l.name == label)) else {
+            return Vec::new();
+        };
+        let labels = &self.manifest.labels;
+        let arthropod = |i: usize| labels.get(i).is_some_and(|l| l.taxon.is_some());
+        vectors
+            .most_similar(index, k, arthropod)
+            .into_iter()
+            .filter_map(|(i, s)| labels.get(i).map(|l| (l.name.clone(), s)))
+            .collect()
+    }
 }
 
 /// One forward pass's result for one input, with the model that produced it.
@@ -171,7 +190,8 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
         warmup_top,
     };
     let manifest = bundle.manifest.clone();
-    Ok((bundle, ActiveModel { manifest, status }))
+    let class_vectors = bundle.class_vectors();
+    Ok((bundle, ActiveModel { manifest, status, class_vectors }))
 }
 
 /// A deterministic synthetic photo (a coloured gradient), so start-up needs no file.

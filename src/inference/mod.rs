@@ -7,12 +7,14 @@ mod error;
 pub mod heatmap;
 mod manifest;
 pub mod preprocess;
+mod similarity;
 
 pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
 pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus};
 pub use error::InferenceError;
 pub use manifest::{Label, Manifest, Taxon, Thresholds};
+pub use similarity::ClassVectors;
 
 /// Where tensors live: the GPU when asked for and present, else the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

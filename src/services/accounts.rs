@@ -185,6 +185,14 @@ pub async fn update_profile(db: &DatabaseConnection, actor: &Account, display_na
     Ok(Account::from(row.update(db).await?))
 }
 
+/// Remembers the account's interface language (en or zh).
+pub async fn set_language(db: &DatabaseConnection, actor: &Account, lang: &str) -> Result<Account, ServiceError> {
+    let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
+    let mut row = row.into_active_model();
+    row.language = Set(language(lang)?);
+    Ok(Account::from(row.update(db).await?))
+}
+
 /// Changes the password after checking the current one and ends every session of the account;
 /// the caller signs the current browser in again with the returned account.
 pub async fn change_password(db: &DatabaseConnection, actor: &Account, current: &str, new: &str, client_addr: Option<&str>) -> Result<Account, ServiceError> {

@@ -29,7 +29,7 @@ fn may_see(row: &identification::Model, actor: Option<&Account>, key: Option<&st
     }
 }
 
-fn view(row: identification::Model, actor: Option<&Account>) -> Result<IdentificationView, ServiceError> {
+pub(crate) fn view(row: identification::Model, actor: Option<&Account>) -> Result<IdentificationView, ServiceError> {
     let identified: Identified = serde_json::from_str(&row.answer)
         .map_err(|e| ServiceError::Storage(format!("identification {} is unreadable: {e}", row.id)))?;
     Ok(IdentificationView {

@@ -3,8 +3,10 @@
 
 pub mod history;
 pub mod identify;
+pub mod integrity;
 pub mod accounts;
 pub mod audit;
 pub mod evaluation;
+pub mod species;
 pub mod stats;
 pub mod users;

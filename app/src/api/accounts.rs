@@ -42,6 +42,7 @@ async fn sign_in_account(username: String, password: String) -> Result<(), AppEr
         Ok(Some(account)) => {
             // login() gives the session a new id, so a planted id is worthless.
             session.login(&account).await.map_err(|e| AppError::Internal(e.to_string()))?;
+            remember_language(&account.language)?;
             Ok(())
         }
         Ok(None) => fail(AppError::Unauthorized("wrong username or password".into())),
@@ -100,6 +101,7 @@ pub async fn update_profile(display_name: String, email: String, language: Strin
     let updated = crate::state::answer(insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await)?;
     let mut session = crate::state::auth_session().await?;
     session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    remember_language(&updated.language)?;
     leptos_axum::redirect("/me?saved=profile");
     Ok(())
 }
@@ -131,5 +133,40 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let mut session = auth_session().await?;
     session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
     leptos_axum::redirect("/?account_deleted=1");
+    Ok(())
+}
+
+/// This browser shows the account's language from now on.
+#[cfg(feature = "ssr")]
+fn remember_language(code: &str) -> Result<(), AppError> {
+    use axum::http::{header::SET_COOKIE, HeaderValue};
+    let state = crate::state::app_state()?;
+    let lang = crate::i18n::Lang::parse(code).unwrap_or_default();
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&crate::i18n::cookie(lang, state.secure_cookies)),
+    ) {
+        response.append_header(SET_COOKIE, value);
+    }
+    Ok(())
+}
+
+/// Switches the interface language for this browser (and the account, when signed in), then
+/// goes back to the page the switch was made on.
+#[server(endpoint = "set_language")]
+pub async fn set_language(lang: String, back: String) -> Result<(), AppError> {
+    let Some(chosen) = crate::i18n::Lang::parse(&lang) else {
+        return crate::state::fail(AppError::InvalidInput(format!("unknown language {lang:?} (en or zh)")));
+    };
+    if let Some(account) = crate::state::current_account().await? {
+        let state = crate::state::app_state()?;
+        let updated = crate::state::answer(insectid::services::accounts::set_language(&state.db, &account, chosen.code()).await)?;
+        let mut session = crate::state::auth_session().await?;
+        session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    remember_language(chosen.code())?;
+    // Only a path on this site: an open redirect would let a link send people anywhere.
+    let safe = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') && !back.contains("://");
+    leptos_axum::redirect(if safe { &back } else { "/" });
     Ok(())
 }

@@ -16,6 +16,17 @@ pub struct ResultView {
     pub verdict: String,
     pub arthropod_probability: f32,
     pub top: Vec<ClassScore>,
+    /// The answer's parts, so each language can word it: the label or taxon named, the rank
+    /// it rolled up to (empty otherwise) and the probability stated.
+    pub verdict_name: String,
+    pub verdict_rank: String,
+    pub verdict_probability: f32,
+    /// The catalogue entry of a confident answer.
+    pub species: Option<super::SpeciesSummary>,
+    /// Catalogue entries of the family an answer rolled up to.
+    pub family_species: Vec<super::SpeciesSummary>,
+    /// Classes the active model finds most like the top class (filled on the result page).
+    pub similar: Vec<ClassScore>,
     pub model_name: String,
     pub model_version: String,
     pub total_ms: f64,
@@ -32,9 +43,30 @@ pub struct History {
 pub const HISTORY_PER_PAGE: u64 = 24;
 
 #[cfg(feature = "ssr")]
-fn result_view(v: insectid::services::history::IdentificationView) -> ResultView {
+pub(crate) fn result_view(v: insectid::services::history::IdentificationView) -> ResultView {
+    use insectid::catalogue;
+    use insectid::inference::Verdict;
     let i = v.identified;
+    let (verdict_name, verdict_rank, verdict_probability) = match &i.answer.verdict {
+        Verdict::Confident { label, probability, .. } => (label.clone(), String::new(), *probability),
+        Verdict::RolledUp { rank, name, probability, .. } => (name.clone(), rank.clone(), *probability),
+        Verdict::Uncertain { arthropod_probability } | Verdict::NoInsect { arthropod_probability } => (String::new(), String::new(), *arthropod_probability),
+    };
+    let species = match &i.answer.verdict {
+        Verdict::Confident { label, .. } => catalogue::for_label(label).map(super::species::summary_of),
+        _ => None,
+    };
+    let family_species = match &i.answer.verdict {
+        Verdict::RolledUp { rank, name, .. } if rank == "family" => catalogue::in_family(name).into_iter().map(super::species::summary_of).collect(),
+        _ => Vec::new(),
+    };
     ResultView {
+        verdict_name,
+        verdict_rank,
+        verdict_probability,
+        species,
+        family_species,
+        similar: Vec::new(),
         id: v.id,
         created_at: v.created_at,
         owned: v.owned,
@@ -42,7 +74,7 @@ fn result_view(v: insectid::services::history::IdentificationView) -> ResultView
         summary: i.summary,
         verdict: super::identify::verdict_kind(&i.answer.verdict).to_string(),
         arthropod_probability: i.answer.arthropod_probability,
-        top: i.answer.top.iter().map(|t| ClassScore { label: t.label.clone(), probability: t.probability }).collect(),
+        top: i.answer.top.iter().map(|t| ClassScore::new(&t.label, t.probability)).collect(),
         model_name: i.model_name,
         model_version: i.model_version,
         total_ms: i.timings.total_ms,
@@ -54,7 +86,14 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     use crate::state::{answer, app_state, current_account};
     let state = app_state()?;
     let actor = current_account().await?;
-    answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await).map(result_view)
+    let mut view = result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
+    // Only an arthropod answer has look-alikes worth showing.
+    if view.verdict != "no_insect" {
+        if let Some(top) = view.top.first() {
+            view.similar = state.engine.active().similar_classes(&top.label, 4).into_iter().map(|(l, s)| ClassScore::new(&l, s)).collect();
+        }
+    }
+    Ok(view)
 }
 
 #[server(endpoint = "history")]

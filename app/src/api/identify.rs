@@ -22,6 +22,27 @@ pub struct PhotoAnswer {
     pub total_ms: f64,
 }
 
+/// What one upload may hold, as the upload page states it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UploadRules {
+    pub max_files: usize,
+    pub max_file_mb: usize,
+    pub anonymous_allowed: bool,
+    pub signed_in: bool,
+}
+
+#[server(endpoint = "upload_rules")]
+pub async fn get_upload_rules() -> Result<UploadRules, AppError> {
+    let state = crate::state::app_state()?;
+    let signed_in = crate::state::current_account().await?.is_some();
+    Ok(UploadRules {
+        max_files: state.limits.max_files,
+        max_file_mb: state.limits.max_bytes / (1024 * 1024),
+        anonymous_allowed: state.anonymous_identification,
+        signed_in,
+    })
+}
+
 /// Identifies the photos of a multipart form (fields named `image`) and records them.
 #[server(endpoint = "identify_photos", input = MultipartFormData)]
 pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, AppError> {
@@ -62,7 +83,7 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
                 .answer
                 .top
                 .iter()
-                .map(|t| ClassScore { label: t.label.clone(), probability: t.probability })
+                .map(|t| ClassScore::new(&t.label, t.probability))
                 .collect(),
             model_name: identified.model_name,
             model_version: identified.model_version,

@@ -6,9 +6,11 @@ pub mod admin;
 pub mod history;
 pub mod identify;
 pub mod portal;
+pub mod species;
 
 pub use accounts::*;
 pub use admin::*;
 pub use history::*;
 pub use identify::*;
 pub use portal::*;
+pub use species::*;

@@ -16,6 +16,19 @@ pub struct PortalStats {
 pub struct ClassScore {
     pub label: String,
     pub probability: f32,
+    /// The catalogue entry the label answers to, if any.
+    pub species: Option<super::SpeciesSummary>,
+}
+
+#[cfg(feature = "ssr")]
+impl ClassScore {
+    pub fn new(label: &str, probability: f32) -> Self {
+        ClassScore {
+            label: label.to_string(),
+            probability,
+            species: insectid::catalogue::for_label(label).map(super::species::summary_of),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,7 +87,7 @@ pub fn model_status_of(s: &insectid::inference::ModelStatus) -> ModelStatus {
         warmup_top: s
             .warmup_top
             .iter()
-            .map(|t| ClassScore { label: t.label.clone(), probability: t.probability })
+            .map(|t| ClassScore::new(&t.label, t.probability))
             .collect(),
     }
 }

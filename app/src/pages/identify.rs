@@ -1,131 +1,46 @@
-//! Uploading photos, one result, and the history of the signed-in user.
+//! One result, and the history of the signed-in user.
 
 use leptos::prelude::*;
-use leptos::web_sys;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use leptos::server::ServerActionError;
-use leptos::server_fn::error::ServerFnUrlError;
-use leptos::server_fn::ServerFn;
-
-use crate::api::{get_history, get_identification, DeleteIdentification, IdentifyPhotos, RerunIdentification, ResultView};
+use super::species::SpeciesLink;
+use crate::api::{get_history, get_identification, ClassScore, DeleteIdentification, RerunIdentification, ResultView};
 use crate::auth::action_error;
-use crate::error::AppError;
+use crate::i18n::{use_lang, Lang};
 
-/// A plain multipart form: it works the same with and without JavaScript, and the server
-/// answers with the result page (or, on a bad file, this page with the reason).
-#[component]
-pub fn UploadPage() -> impl IntoView {
-    // After a refused post the server comes back here with the error in the URL.
-    let error = use_context::<ServerActionError>()
-        .filter(|e| e.path() == <IdentifyPhotos as ServerFn>::PATH)
-        .map(|e| ServerFnUrlError::<AppError>::decode_err(e.err()).to_string());
-    let error = move || error.clone();
-    // After hydration: a drop zone, previews, and the limits checked before anything is sent.
-    let file_input = NodeRef::<leptos::html::Input>::new();
-    let dragging = RwSignal::new(false);
-    let chosen = RwSignal::new(Vec::<Chosen>::new());
-    let problem = move || {
-        chosen.with(|c| {
-            if c.len() > MAX_FILES {
-                Some(format!("{} photos chosen; at most {MAX_FILES} per upload", c.len()))
-            } else {
-                c.iter().find(|f| f.too_big).map(|f| format!("{} is larger than {MAX_MB} MB", f.name))
-            }
-        })
-    };
-    view! {
-        <Title text="Identify a photo"/>
-        <h1>"Identify a photo"</h1>
-        <form class="card form upload" method="post" action="/api/identify_photos" enctype="multipart/form-data" id="upload-form">
-            <div
-                class="dropzone"
-                id="dropzone"
-                class:dragging=move || dragging.get()
-                on:dragover=move |ev: web_sys::DragEvent| {
-                    ev.prevent_default();
-                    dragging.set(true);
-                }
-                on:dragleave=move |_| dragging.set(false)
-                on:drop=move |ev: web_sys::DragEvent| {
-                    ev.prevent_default();
-                    dragging.set(false);
-                    let (Some(files), Some(input)) = (ev.data_transfer().and_then(|d| d.files()), file_input.get()) else { return };
-                    input.set_files(Some(&files));
-                    chosen.set(describe(&files));
-                }
-            >
-                <label>"Photos of insects"
-                    <input
-                        node_ref=file_input
-                        type="file"
-                        name="image"
-                        accept="image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff"
-                        multiple
-                        required
-                        on:change=move |_| {
-                            if let Some(files) = file_input.get().and_then(|i| i.files()) {
-                                chosen.set(describe(&files));
-                            }
-                        }
-                    />
-                </label>
-                <p class="hint needs-js">"…or drop photos here."</p>
-            </div>
-            <p class="hint">{format!("JPEG, PNG, WebP, GIF, BMP or TIFF; up to {MAX_FILES} photos of at most {MAX_MB} MB each. One photo opens its result; several go to your history.")}</p>
-            <ul class="previews" id="previews">
-                {move || chosen.get().into_iter().map(|f| view! {
-                    <li class:too-big=f.too_big>
-                        <img src=f.url alt=""/>
-                        <span>{f.name}</span>
-                        <span class="hint">{f.size}</span>
-                    </li>
-                }).collect_view()}
-            </ul>
-            {move || problem().map(|m| view! { <p class="error" role="alert" id="upload-problem">{m}</p> })}
-            {move || error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-            <button type="submit" class="button primary" disabled=move || problem().is_some()>"Identify"</button>
-        </form>
+/// A class as the page's language names it: the catalogue's name when there is one.
+fn class_name(lang: Lang, c: &ClassScore) -> String {
+    match &c.species {
+        Some(s) => lang.species_name(&s.name_en, &s.name_zh).to_string(),
+        None => c.label.clone(),
     }
 }
 
-const MAX_FILES: usize = 16;
-const MAX_MB: f64 = 20.0;
-
-/// A chosen file as the preview list shows it.
-#[derive(Clone)]
-struct Chosen {
-    name: String,
-    size: String,
-    url: String,
-    too_big: bool,
-}
-
-fn describe(files: &web_sys::FileList) -> Vec<Chosen> {
-    (0..files.length())
-        .filter_map(|i| files.get(i))
-        .map(|f| {
-            let mb = f.size() / 1024.0 / 1024.0;
-            Chosen {
-                name: f.name(),
-                size: format!("{mb:.1} MB"),
-                url: web_sys::Url::create_object_url_with_blob(&f).unwrap_or_default(),
-                too_big: mb > MAX_MB,
-            }
-        })
-        .collect()
+/// The answer in the page's language, with a confident class named as the catalogue names it.
+fn verdict_text(lang: Lang, r: &ResultView) -> String {
+    let name = match (&r.species, r.verdict.as_str()) {
+        (Some(s), "confident") => lang.species_name(&s.name_en, &s.name_zh).to_string(),
+        _ => r.verdict_name.clone(),
+    };
+    lang.verdict(&r.verdict, &name, &r.verdict_rank, r.verdict_probability)
 }
 
 #[component]
 fn TopClasses(result: ResultView) -> impl IntoView {
+    let lang = use_lang();
     view! {
-        <ol class="top-classes" aria-label="Most likely classes">
+        <ol class="top-classes" aria-label=lang.t("Most likely classes")>
             {result.top.into_iter().map(|c| {
                 let pct = c.probability * 100.0;
+                let name = class_name(lang, &c);
+                let label = match &c.species {
+                    Some(s) => view! { <a class="label" href=format!("/species/{}", s.key)>{name}</a> }.into_any(),
+                    None => view! { <span class="label">{name}</span> }.into_any(),
+                };
                 view! {
                     <li>
-                        <span class="label">{c.label}</span>
+                        {label}
                         <span class="bar" role="presentation"><span style=format!("width: {pct:.1}%")></span></span>
                         <span class="pct">{format!("{pct:.1} %")}</span>
                     </li>
@@ -137,6 +52,7 @@ fn TopClasses(result: ResultView) -> impl IntoView {
 
 #[component]
 pub fn ResultPage() -> impl IntoView {
+    let lang = use_lang();
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
@@ -150,54 +66,114 @@ pub fn ResultPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Result"/>
-        <h1>"Result"</h1>
+        <Title text=lang.t("Result")/>
+        <h1>{lang.t("Result")}</h1>
         <Suspense fallback=|| ()>
             {move || match (previous.get().flatten(), result.get().and_then(|r| r.ok())) {
                 (Some(old), Some(new)) => {
                     let top = |r: &ResultView| r.top.first().map(|t| t.label.clone()).unwrap_or_default();
+                    let model = format!("{} {}", new.model_name, new.model_version);
                     let text = if top(&old) == top(&new) && old.verdict == new.verdict {
-                        format!("Identified again with {} {}: the same answer as before ({}).", new.model_name, new.model_version, old.summary)
+                        format!("{} {model}: {} ({}).", lang.t("Identified again with"), lang.t("the same answer as before"), verdict_text(lang, &old))
                     } else {
-                        format!("Identified again with {} {}: the answer changed from “{}” ({} {}).", new.model_name, new.model_version, old.summary, old.model_name, old.model_version)
+                        format!("{} {model}: {} “{}” ({} {}).", lang.t("Identified again with"), lang.t("the answer changed from"), verdict_text(lang, &old), old.model_name, old.model_version)
                     };
                     Some(view! { <p class="notice" role="status" data-testid="rerun-comparison">{text}</p> })
                 }
                 _ => None,
             }}
         </Suspense>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p>{lang.t("Loading…")}</p> }>
             {move || result.get().map(|r| match r {
                 Ok(r) => view! {
                     <div class="result">
                         <div>
-                            <img class="photo" src=format!("/photos/{}", r.image_sha256) alt="The photo you sent"/>
+                            <img class="photo" src=format!("/photos/{}", r.image_sha256) alt=lang.t("The photo you sent")/>
                             // A native disclosure: opens without JavaScript too.
                             <details class="heatmap" id="heatmap">
-                                <summary>"Where the model looked"</summary>
+                                <summary>{lang.t("Where the model looked")}</summary>
                                 <img
                                     src=format!("/results/{}/heatmap.png{}", r.id, key().map(|k| format!("?key={k}")).unwrap_or_default())
-                                    alt="Heat map over the part of the photo the model judged: red counted most"
+                                    alt=lang.t("Heat map over the part of the photo the model judged: red counted most")
                                     loading="lazy"
                                 />
                             </details>
                         </div>
                         <section class="card">
-                            <p class=format!("verdict {}", r.verdict) data-testid="verdict">{r.summary.clone()}</p>
+                            <p class=format!("verdict {}", r.verdict) data-testid="verdict">{verdict_text(lang, &r)}</p>
                             <TopClasses result=r.clone()/>
-                            <p class="hint">{format!("Model {} {} · {:.0} ms · {}", r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
+                            <p class="hint">{format!("{} {} {} · {:.0} ms · {}", lang.t("Model"), r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
                         </section>
+                        <SpeciesCard result=r.clone()/>
+                        <Similar result=r.clone()/>
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
         </Suspense>
-        <p><a href="/upload">"Identify another photo"</a></p>
+        <p><a href="/upload">{lang.t("Identify another photo")}</a></p>
     }
+}
+
+/// What the catalogue says about the answer: the species of a confident answer, or the pests
+/// of the family an uncertain answer rolled up to.
+#[component]
+fn SpeciesCard(result: ResultView) -> impl IntoView {
+    let lang = use_lang();
+    if let Some(s) = result.species {
+        let role = s.role.clone();
+        return view! {
+            <section class="card species-card" id="species-card">
+                <h2>{lang.species_name(&s.name_en, &s.name_zh).to_string()}</h2>
+                <p><em>{s.scientific.clone()}</em>" · "{format!("{} · {}", s.order, s.family)}</p>
+                <p class=format!("role {role}")>{match role.as_str() {
+                    "pest" => lang.t("A crop pest: see the damage it does and what to do."),
+                    "beneficial" => lang.t("A beneficial animal: it helps against pests."),
+                    "medical" => lang.t("Not a crop pest, but a risk to people or animals."),
+                    _ => lang.t("Harmless to crops."),
+                }}</p>
+                <a class="button" href=format!("/species/{}", s.key)>{lang.t("Species card")}</a>
+            </section>
+        }.into_any();
+    }
+    if result.family_species.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="card species-card" id="species-card">
+            <h2>{format!("{} {}", lang.t("Known pests of the family"), result.verdict_name)}</h2>
+            <ul>
+                {result.family_species.into_iter().map(|s| view! { <li><SpeciesLink species=s/></li> }).collect_view()}
+            </ul>
+        </section>
+    }.into_any()
+}
+
+/// Species the model finds most alike, to compare before trusting the answer.
+#[component]
+fn Similar(result: ResultView) -> impl IntoView {
+    let lang = use_lang();
+    (!result.similar.is_empty()).then(|| view! {
+        <section class="card" id="similar-species">
+            <h2>{lang.t("Similar species")}</h2>
+            <p class="hint">{lang.t("Classes the model finds most alike; compare them before you trust the answer.")}</p>
+            <ul>
+                {result.similar.into_iter().map(|c| {
+                    let name = class_name(lang, &c);
+                    let similarity = format!(" · {:.2}", c.probability);
+                    match c.species {
+                        Some(s) => view! { <li><a href=format!("/species/{}", s.key)>{name}</a><span class="hint">{similarity}</span></li> }.into_any(),
+                        None => view! { <li>{name}<span class="hint">{similarity}</span></li> }.into_any(),
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    })
 }
 
 #[component]
 pub fn HistoryPage() -> impl IntoView {
+    let lang = use_lang();
     let query = use_query_map();
     let label = move || query.with(|q| q.get("label").unwrap_or_default());
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(0));
@@ -207,23 +183,23 @@ pub fn HistoryPage() -> impl IntoView {
     let rerun_error = action_error(rerun);
     let history = Resource::new(move || (label(), page(), delete.version().get()), |(l, p, _)| get_history(l, p));
     view! {
-        <Title text="History"/>
-        <h1>"History"</h1>
+        <Title text=lang.t("History")/>
+        <h1>{lang.t("History")}</h1>
         <form method="get" action="/history" class="search" role="search">
-            <label>"Class contains"<input type="search" name="label" value=label/></label>
-            <button type="submit" class="button">"Filter"</button>
+            <label>{lang.t("Class contains")}<input type="search" name="label" value=label/></label>
+            <button type="submit" class="button">{lang.t("Filter")}</button>
         </form>
         {move || delete_error().or_else(rerun_error).map(|m| view! { <p class="error" role="alert">{m}</p> })}
-        <Suspense fallback=|| view! { <p>"Loading your identifications…"</p> }>
+        <Suspense fallback=move || view! { <p>{lang.t("Loading your identifications…")}</p> }>
             {move || history.get().map(|r| match r {
                 Ok(h) if h.items.is_empty() => view! {
-                    <p class="notice" role="status">"No identifications yet. " <a href="/upload">"Identify a photo"</a></p>
+                    <p class="notice" role="status">{lang.t("No identifications yet.")}" " <a href="/upload">{lang.t("Identify a photo")}</a></p>
                 }.into_any(),
                 Ok(h) => {
                     let pages = h.total.div_ceil(h.per_page).max(1);
                     let l = label();
                     view! {
-                        <p>{format!("{} identifications · page {} of {pages}", h.total, h.page + 1)}</p>
+                        <p>{format!("{} {} · {} {} / {pages}", h.total, lang.t("identifications"), lang.t("page"), h.page + 1)}</p>
                         <ul class="history" id="history-list">
                             {h.items.into_iter().map(|r| {
                                 let alt = r.top.first().map(|t| t.label.clone()).unwrap_or_default();
@@ -233,29 +209,29 @@ pub fn HistoryPage() -> impl IntoView {
                                             <img src=format!("/photos/{}/thumb", r.image_sha256) alt=alt loading="lazy" width="96" height="96"/>
                                         </a>
                                         <div>
-                                            <a href=format!("/results/{}", r.id)><strong>{r.summary.clone()}</strong></a>
+                                            <a href=format!("/results/{}", r.id)><strong>{verdict_text(lang, &r)}</strong></a>
                                             <p class="hint">{format!("{} · {} {}", r.created_at, r.model_name, r.model_version)}</p>
                                             <ActionForm action=rerun attr:class="inline">
                                                 <input type="hidden" name="id" value=r.id.to_string()/>
-                                                <button type="submit" class="button small">"Re-run"</button>
+                                                <button type="submit" class="button small">{lang.t("Re-run")}</button>
                                             </ActionForm>
                                             <ActionForm action=delete attr:class="inline">
                                                 <input type="hidden" name="id" value=r.id.to_string()/>
-                                                <button type="submit" class="button small danger">"Delete"</button>
+                                                <button type="submit" class="button small danger">{lang.t("Delete")}</button>
                                             </ActionForm>
                                         </div>
                                     </li>
                                 }
                             }).collect_view()}
                         </ul>
-                        <nav class="pager" aria-label="History pages">
-                            {(h.page > 0).then(|| view! { <a href=format!("/history?label={}&page={}", l, h.page - 1)>"← Newer"</a> })}
-                            {(h.page + 1 < pages).then(|| view! { <a href=format!("/history?label={}&page={}", l, h.page + 1)>"Older →"</a> })}
+                        <nav class="pager" aria-label=lang.t("History pages")>
+                            {(h.page > 0).then(|| view! { <a href=format!("/history?label={}&page={}", l, h.page - 1)>{lang.t("← Newer")}</a> })}
+                            {(h.page + 1 < pages).then(|| view! { <a href=format!("/history?label={}&page={}", l, h.page + 1)>{lang.t("Older →")}</a> })}
                         </nav>
                     }.into_any()
                 }
                 Err(crate::error::AppError::Unauthorized(_)) => view! {
-                    <p class="notice" role="status">"Your history is kept when you are signed in. " <a href="/signin">"Sign in"</a></p>
+                    <p class="notice" role="status">{lang.t("Your history is kept when you are signed in.")}" " <a href="/signin">{lang.t("Sign in")}</a></p>
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}

@@ -4,4 +4,8 @@ pub mod identify;
 pub mod models;
 pub mod not_found;
 pub mod planned;
+pub mod species;
+pub mod upload;
+#[cfg(feature = "hydrate")]
+mod upload_progress;
 pub mod users;

@@ -141,3 +141,36 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartEr
     println!("administrator {} created", created.username);
     Ok(())
 }
+
+/// `insectid check [--repair]`: database and photo store agree. True when clean afterwards.
+pub async fn check(config: &Config, repair: bool, grace_minutes: u64, json: bool) -> Result<bool, StartError> {
+    use insectid::services::integrity;
+    let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
+    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos"))
+        .map_err(|e| StartError(format!("photo store {}: {e}", config.data_dir.display())))?;
+    let report = if repair {
+        integrity::repair(&db, &photos, std::time::Duration::from_secs(grace_minutes * 60)).await
+    } else {
+        integrity::check(&db, &photos).await
+    }
+    .map_err(|e| StartError(e.to_string()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        println!("{} identifications, {} photos", report.identifications, report.photos);
+        for (id, sha) in &report.rows_without_photo {
+            println!("MISSING  identification {id}: photo {sha} is not in the store");
+        }
+        for sha in &report.orphan_photos {
+            println!("ORPHAN   photo {sha} belongs to no identification");
+        }
+        for path in &report.temp_files {
+            println!("UNFINISHED write {}", path.display());
+        }
+        if repair {
+            println!("removed {} leftovers", report.removed);
+        }
+        println!("{}", if report.is_clean() { "clean" } else { "NOT clean" });
+    }
+    Ok(report.is_clean())
+}

@@ -1,0 +1,141 @@
+//! The species catalogue: what the portal knows about each pest (names in English and Chinese,
+//! taxonomy, host crops, damage, control). Read-only reference data compiled into the binary
+//! from `species.txt`, so every instance serves the same texts without a database migration.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+const SOURCE: &str = include_str!("species.txt");
+
+/// Where an entry comes from: a class of the IP102 dataset or of ImageNet-1k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// IP102 class number, 1-based as in its classes.txt.
+    Ip102(u32),
+    /// ImageNet-1k class index.
+    ImageNet(u32),
+}
+
+/// What a species means for a grower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Pest,
+    Beneficial,
+    Neutral,
+    /// Matters for people's or animals' health rather than crops.
+    Medical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Species {
+    /// Stable URL key: `ip102-7`, `imagenet-301`.
+    pub key: String,
+    pub origin: Origin,
+    /// The name as the dataset spells it; also the model label it answers to.
+    pub name_en: String,
+    pub name_zh: String,
+    pub scientific: String,
+    pub class: String,
+    pub order: String,
+    pub family: String,
+    pub role: Role,
+    pub hosts: String,
+    pub damage: String,
+    pub control: String,
+}
+
+impl Species {
+    /// Whether a model label names this species (labels compare case-insensitively, as
+    /// dataset class names are not consistently capitalised).
+    pub fn answers_to(&self, label: &str) -> bool {
+        self.name_en.eq_ignore_ascii_case(label.trim())
+    }
+
+    fn haystack(&self) -> String {
+        format!("{} {} {} {} {} {}", self.name_en, self.name_zh, self.scientific, self.order, self.family, self.hosts).to_lowercase()
+    }
+}
+
+fn parse_line(number: usize, line: &str) -> Result<Species, String> {
+    let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+    let [origin, en, zh, scientific, class, order, family, role, hosts, damage, control] = fields.as_slice() else {
+        return Err(format!("line {number}: expected 11 fields, found {}", fields.len()));
+    };
+    let (source, index) = origin.split_once(':').ok_or(format!("line {number}: origin {origin:?} lacks ':'"))?;
+    let index: u32 = index.parse().map_err(|_| format!("line {number}: bad class number {index:?}"))?;
+    let (origin, key) = match source {
+        "ip102" => (Origin::Ip102(index), format!("ip102-{index}")),
+        "imagenet" => (Origin::ImageNet(index), format!("imagenet-{index}")),
+        other => return Err(format!("line {number}: unknown source {other:?}")),
+    };
+    let role = match *role {
+        "pest" => Role::Pest,
+        "beneficial" => Role::Beneficial,
+        "neutral" => Role::Neutral,
+        "medical" => Role::Medical,
+        other => return Err(format!("line {number}: unknown role {other:?}")),
+    };
+    if en.is_empty() || zh.is_empty() || scientific.is_empty() || class.is_empty() || damage.is_empty() || control.is_empty() {
+        return Err(format!("line {number}: a required field is empty"));
+    }
+    let text = |s: &&str| s.to_string();
+    Ok(Species {
+        key,
+        origin,
+        name_en: text(en),
+        name_zh: text(zh),
+        scientific: text(scientific),
+        class: text(class),
+        order: text(order),
+        family: text(family),
+        role,
+        hosts: text(hosts),
+        damage: text(damage),
+        control: text(control),
+    })
+}
+
+/// Parses catalogue text; `#` lines and blank lines are comments.
+pub fn parse(text: &str) -> Result<Vec<Species>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| parse_line(i + 1, l))
+        .collect()
+}
+
+/// Every entry: IP102 classes in their order, then the ImageNet arthropods.
+pub fn all() -> &'static [Species] {
+    static CATALOGUE: OnceLock<Vec<Species>> = OnceLock::new();
+    // The file is part of the source and checked by the tests, so a parse error is a build defect.
+    CATALOGUE.get_or_init(|| parse(SOURCE).unwrap_or_else(|e| panic!("species.txt: {e}")))
+}
+
+pub fn get(key: &str) -> Option<&'static Species> {
+    all().iter().find(|s| s.key == key)
+}
+
+/// The entry a model label answers to, if the catalogue has one.
+pub fn for_label(label: &str) -> Option<&'static Species> {
+    all().iter().find(|s| s.answers_to(label))
+}
+
+/// The entries of a family (for answers that roll up to it, or family-level models).
+pub fn in_family(family: &str) -> Vec<&'static Species> {
+    all().iter().filter(|s| !family.is_empty() && s.family.eq_ignore_ascii_case(family)).collect()
+}
+
+/// Entries whose names, taxonomy or hosts contain every word of the query (any case, English
+/// or Chinese). An empty query matches everything.
+pub fn search(query: &str) -> Vec<&'static Species> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    all().iter().filter(|s| {
+        let hay = s.haystack();
+        words.iter().all(|w| hay.contains(w.as_str()))
+    }).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Does the database agree with the photo store? Photos are written, fsynced and renamed into
+//! place before their row commits, so a crash can leave a photo without a row (or a temp file)
+//! but never a row without its photo. `check` verifies both directions; `repair` removes what a
+//! crash left behind, sparing anything younger than a grace period that a running server may
+//! be about to commit.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use serde::Serialize;
+
+use crate::entities::identification;
+use crate::storage::PhotoStore;
+use crate::ServiceError;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IntegrityReport {
+    pub identifications: u64,
+    pub photos: u64,
+    /// Identifications whose photo is missing: data lost, reported, never "repaired".
+    pub rows_without_photo: Vec<(i64, String)>,
+    /// Photos no identification uses.
+    pub orphan_photos: Vec<String>,
+    /// Unfinished writes.
+    pub temp_files: Vec<PathBuf>,
+    /// What `repair` removed.
+    pub removed: u64,
+}
+
+impl IntegrityReport {
+    /// Nothing committed is missing and nothing is left over.
+    pub fn is_clean(&self) -> bool {
+        self.rows_without_photo.is_empty() && self.orphan_photos.is_empty() && self.temp_files.is_empty()
+    }
+}
+
+fn storage(e: std::io::Error) -> ServiceError {
+    ServiceError::Storage(format!("cannot read the photo store: {e}"))
+}
+
+pub async fn check(db: &DatabaseConnection, photos: &PhotoStore) -> Result<IntegrityReport, ServiceError> {
+    scan(db, photos, None).await
+}
+
+/// Removes orphan photos and temp files older than `grace`, then reports what is left.
+pub async fn repair(db: &DatabaseConnection, photos: &PhotoStore, grace: Duration) -> Result<IntegrityReport, ServiceError> {
+    scan(db, photos, Some(grace)).await
+}
+
+async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: Option<Duration>) -> Result<IntegrityReport, ServiceError> {
+    let rows: Vec<(i64, String)> = identification::Entity::find()
+        .select_only()
+        .column(identification::Column::Id)
+        .column(identification::Column::ImageSha256)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let store = photos.clone();
+    let (stored, temps) = tokio::task::spawn_blocking(move || Ok::<_, std::io::Error>((store.list()?, store.temp_files()?)))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(storage)?;
+    let used: HashSet<&str> = rows.iter().map(|(_, sha)| sha.as_str()).collect();
+    let present: HashSet<&str> = stored.iter().map(|(sha, _)| sha.as_str()).collect();
+    let old_enough = |written: &SystemTime| {
+        repair_older_than.is_some_and(|grace| SystemTime::now().duration_since(*written).unwrap_or_default() >= grace)
+    };
+    let mut report = IntegrityReport {
+        identifications: rows.len() as u64,
+        photos: stored.len() as u64,
+        rows_without_photo: rows.iter().filter(|(_, sha)| !present.contains(sha.as_str())).cloned().collect(),
+        ..Default::default()
+    };
+    for (sha, written) in &stored {
+        if used.contains(sha.as_str()) {
+            continue;
+        }
+        if old_enough(written) && photos.remove(sha).is_ok() {
+            report.removed += 1;
+        } else {
+            report.orphan_photos.push(sha.clone());
+        }
+    }
+    for (path, written) in temps {
+        if old_enough(&written) && std::fs::remove_file(&path).is_ok() {
+            report.removed += 1;
+        } else {
+            report.temp_files.push(path);
+        }
+    }
+    report.orphan_photos.sort();
+    Ok(report)
+}

@@ -1,0 +1,66 @@
+//! The integrity check finds what a crash can leave behind, and repair removes only that.
+
+use std::time::Duration;
+
+use insectid::services::integrity;
+use insectid::storage::PhotoStore;
+use insectid::testing::test_databases;
+use sea_orm::{ActiveModelTrait, Set};
+
+async fn row(db: &sea_orm::DatabaseConnection, sha: &str) -> i64 {
+    insectid::entities::identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(None),
+        image_sha256: Set(sha.into()),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set("weevil".into()),
+        top_probability: Set(0.5),
+        answer: Set("{}".into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+    .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-integrity-{}-{}", t.backend, std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let photos = PhotoStore::open(&root).unwrap();
+        let kept = photos.put(b"a photo with its row").unwrap();
+        row(db, &kept).await;
+        assert!(integrity::check(db, &photos).await.unwrap().is_clean());
+
+        // A crash after the photo was stored but before its row committed, one mid-write,
+        // and (what must never happen) a row whose photo is gone.
+        let orphan = photos.put(b"a photo whose row never committed").unwrap();
+        std::fs::write(root.join("tmp").join("deadbeef.123.0"), b"half a photo").unwrap();
+        let lost = photos.put(b"a photo deleted behind our back").unwrap();
+        let lost_id = row(db, &lost).await;
+        std::fs::remove_file(photos.path(&lost).unwrap()).unwrap();
+
+        let report = integrity::check(db, &photos).await.unwrap();
+        assert_eq!((report.identifications, report.photos), (2, 2));
+        assert_eq!(report.rows_without_photo, vec![(lost_id, lost.clone())]);
+        assert_eq!(report.orphan_photos, vec![orphan.clone()]);
+        assert_eq!(report.temp_files.len(), 1);
+        assert!(!report.is_clean());
+
+        // Young leftovers may belong to an upload in progress: repair waits for the grace period.
+        let spared = integrity::repair(db, &photos, Duration::from_secs(3600)).await.unwrap();
+        assert_eq!((spared.removed, spared.orphan_photos.len(), spared.temp_files.len()), (0, 1, 1));
+        let repaired = integrity::repair(db, &photos, Duration::ZERO).await.unwrap();
+        assert_eq!(repaired.removed, 2);
+        assert!(!photos.contains(&orphan) && photos.contains(&kept));
+        let after = integrity::check(db, &photos).await.unwrap();
+        assert!(after.orphan_photos.is_empty() && after.temp_files.is_empty());
+        assert_eq!(after.rows_without_photo.len(), 1, "a lost photo is reported, not papered over");
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
