@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_identification;
 mod m20261128_000002_create_accounts;
+mod m20261129_000003_create_feedback_and_datasets;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_identification::Migration),
             Box::new(m20261128_000002_create_accounts::Migration),
+            Box::new(m20261129_000003_create_feedback_and_datasets::Migration),
         ]
     }
 }

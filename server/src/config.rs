@@ -59,6 +59,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build, import, export and list datasets.
+    Dataset {
+        #[command(subcommand)]
+        action: DatasetAction,
+    },
     /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>).
     Eval {
         dir: PathBuf,
@@ -153,6 +158,37 @@ pub struct Config {
     /// Photos waiting for the model before new ones are answered "busy".
     #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
     pub queue: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetAction {
+    /// Import a directory (IP102 layout or class folders) as a new version of NAME; an
+    /// interrupted import of the same directory resumes.
+    Import {
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// Seed of the split for sources that have none.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Write a version (NAME or NAME@VERSION) to a new folder.
+    Export {
+        spec: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// ip102 (images + classes.txt + train/val/test.txt) or folders (split/class/photo).
+        #[arg(long, default_value = "ip102")]
+        layout: String,
+    },
+    /// Make a new version of NAME from every photo's decided label.
+    Create {
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// List datasets and their versions.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,14 @@
 //! sea-orm entities, one module per table.
 
 pub mod audit_event;
+pub mod dataset;
+pub mod dataset_item;
+pub mod dataset_version;
+pub mod feedback;
 pub mod identification;
+pub mod import_job;
+pub mod label_vote;
 pub mod login_failure;
+pub mod photo_label;
 pub mod session;
 pub mod user;

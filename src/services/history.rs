@@ -2,7 +2,7 @@
 //! to its user (administrators see all); an anonymous one is reachable by whoever holds its
 //! photo's sha256, which only the uploader was given.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 use super::identify::Identified;
@@ -80,22 +80,18 @@ pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, label: &str,
     Ok(HistoryPage { items, total, page, per_page })
 }
 
-/// Deletes an identification (its owner or an administrator) and its photo when no other
-/// identification uses it.
+/// Deletes an identification (its owner or an administrator), the feedback on it, and its photo
+/// when nothing else (another identification, a label, a dataset) uses it.
 pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64) -> Result<(), ServiceError> {
     let actor = require(actor, Role::User)?;
     let row = identification::Entity::find_by_id(id).one(db).await?;
     let Some(row) = row.filter(|r| r.user_id == Some(actor.id) || actor.role == Role::Admin) else {
         return Err(ServiceError::NotFound(format!("identification {id}")));
     };
+    use crate::entities::feedback;
+    feedback::Entity::delete_many().filter(feedback::Column::IdentificationId.eq(id)).exec(db).await?;
     identification::Entity::delete_by_id(id).exec(db).await?;
-    let still_used = identification::Entity::find()
-        .filter(identification::Column::ImageSha256.eq(row.image_sha256.clone()))
-        .select_only()
-        .column(identification::Column::Id)
-        .count(db)
-        .await?
-        > 0;
+    let still_used = super::integrity::photo_in_use(db, &row.image_sha256).await?;
     if !still_used {
         photos.remove(&row.image_sha256).map_err(|e| ServiceError::Storage(format!("cannot remove the photo: {e}")))?;
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 use serde::Serialize;
 
-use crate::entities::identification;
+use crate::entities::{dataset_item, identification, label_vote, photo_label};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
 
@@ -21,7 +21,7 @@ pub struct IntegrityReport {
     pub photos: u64,
     /// Identifications whose photo is missing: data lost, reported, never "repaired".
     pub rows_without_photo: Vec<(i64, String)>,
-    /// Photos no identification uses.
+    /// Photos nothing (identification, label, dataset) uses.
     pub orphan_photos: Vec<String>,
     /// Unfinished writes.
     pub temp_files: Vec<PathBuf>,
@@ -38,6 +38,26 @@ impl IntegrityReport {
 
 fn storage(e: std::io::Error) -> ServiceError {
     ServiceError::Storage(format!("cannot read the photo store: {e}"))
+}
+
+/// Whether anything still refers to the photo: an identification, a label, a labeler's vote or
+/// a dataset version (which must never lose an item).
+pub async fn photo_in_use<C: sea_orm::ConnectionTrait>(db: &C, sha: &str) -> Result<bool, ServiceError> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    Ok(identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).count(db).await? > 0
+        || photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).count(db).await? > 0
+        || label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha)).count(db).await? > 0
+        || dataset_item::Entity::find().filter(dataset_item::Column::ImageSha256.eq(sha)).count(db).await? > 0)
+}
+
+/// Every photo something refers to.
+async fn referenced(db: &DatabaseConnection) -> Result<HashSet<String>, ServiceError> {
+    let mut all: HashSet<String> = HashSet::new();
+    all.extend(identification::Entity::find().select_only().column(identification::Column::ImageSha256).into_tuple::<String>().all(db).await?);
+    all.extend(photo_label::Entity::find().select_only().column(photo_label::Column::ImageSha256).into_tuple::<String>().all(db).await?);
+    all.extend(label_vote::Entity::find().select_only().column(label_vote::Column::ImageSha256).into_tuple::<String>().all(db).await?);
+    all.extend(dataset_item::Entity::find().select_only().column(dataset_item::Column::ImageSha256).into_tuple::<String>().all(db).await?);
+    Ok(all)
 }
 
 pub async fn check(db: &DatabaseConnection, photos: &PhotoStore) -> Result<IntegrityReport, ServiceError> {
@@ -62,7 +82,8 @@ async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: O
         .await
         .map_err(|e| ServiceError::Storage(e.to_string()))?
         .map_err(storage)?;
-    let used: HashSet<&str> = rows.iter().map(|(_, sha)| sha.as_str()).collect();
+    let referenced = referenced(db).await?;
+    let used: HashSet<&str> = referenced.iter().map(String::as_str).collect();
     let present: HashSet<&str> = stored.iter().map(|(sha, _)| sha.as_str()).collect();
     let old_enough = |written: &SystemTime| {
         repair_older_than.is_some_and(|grace| SystemTime::now().duration_since(*written).unwrap_or_default() >= grace)

@@ -1,9 +1,13 @@
 //! Services: plain async functions over a `&DatabaseConnection` (and the inference engine),
 //! holding the business rules. Callers own transport concerns.
 
+pub mod dataset_import;
+pub mod datasets;
+pub mod feedback;
 pub mod history;
 pub mod identify;
 pub mod integrity;
+pub mod labels;
 pub mod accounts;
 pub mod audit;
 pub mod evaluation;

@@ -107,7 +107,8 @@ pub(crate) async fn end_sessions(db: &DatabaseConnection, user_id: i64) -> Resul
     Ok(())
 }
 
-/// Removes a user's identifications and the photos no other identification uses.
+/// Removes a user's identifications, feedback and label votes, and the photos nothing else uses
+/// (a photo that became part of a dataset stays with it).
 pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore, user_id: i64) -> Result<(), ServiceError> {
     let shas: Vec<String> = identification::Entity::find()
         .select_only()
@@ -117,11 +118,23 @@ pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore
         .into_tuple()
         .all(db)
         .await?;
+    let ids: Vec<i64> = identification::Entity::find()
+        .select_only()
+        .column(identification::Column::Id)
+        .filter(identification::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    use crate::entities::{feedback, label_vote};
+    feedback::Entity::delete_many()
+        .filter(feedback::Column::UserId.eq(user_id).or(feedback::Column::IdentificationId.is_in(ids)))
+        .exec(db)
+        .await?;
+    label_vote::Entity::delete_many().filter(label_vote::Column::LabelerId.eq(user_id)).exec(db).await?;
     identification::Entity::delete_many().filter(identification::Column::UserId.eq(user_id)).exec(db).await?;
     end_sessions(db, user_id).await?;
     for sha in shas {
-        let still_used = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha.clone())).count(db).await? > 0;
-        if !still_used {
+        if !super::integrity::photo_in_use(db, &sha).await? {
             photos.remove(&sha).map_err(|e| ServiceError::Storage(format!("cannot remove photo {sha}: {e}")))?;
         }
     }

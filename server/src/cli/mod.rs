@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::StartError;
 
 mod bench;
+mod dataset;
 pub use bench::bench_forward;
+pub use dataset::dataset;
 
 pub(crate) async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
     let dir = config.model_dir();

@@ -1,0 +1,55 @@
+//! `insectid dataset …`: the operator's side of datasets, with a progress bar for imports.
+
+use insectid::services::{dataset_import, datasets};
+
+use crate::config::{Config, DatasetAction};
+use crate::StartError;
+
+fn fail(e: impl std::fmt::Display) -> StartError {
+    StartError(e.to_string())
+}
+
+pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), StartError> {
+    let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
+    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
+    match action {
+        DatasetAction::Import { dir, name, seed } => {
+            let job = dataset_import::start(&db, &name, &dir, seed).await.map_err(fail)?;
+            let bar = indicatif::ProgressBar::new(job.total.max(0) as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let done = dataset_import::run(&db, &photos, job.id, |p| bar.set_position(p.done as u64)).await.map_err(fail)?;
+            bar.finish();
+            let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&done.skipped).unwrap_or_default();
+            for s in &skipped {
+                println!("skipped {}: {}", s.path, s.reason);
+            }
+            let (_, version) = datasets::find_version(&db, &name).await.map_err(fail)?;
+            println!(
+                "{name} version {}: {} photos imported of {} ({} skipped), {} classes, {:.1} s",
+                version.version, done.imported, done.total, skipped.len(), version.classes, done.seconds
+            );
+        }
+        DatasetAction::Export { spec, out, layout } => {
+            let layout = datasets::Layout::parse(&layout).map_err(fail)?;
+            let n = datasets::export(&db, &photos, &spec, layout, &out).await.map_err(fail)?;
+            println!("{n} photos written to {}", out.display());
+        }
+        DatasetAction::Create { name, seed } => {
+            let v = datasets::build_from_labels(&db, &name, seed).await.map_err(fail)?;
+            println!("{name} version {}: {} photos, {} classes", v.version, v.items, v.classes);
+        }
+        DatasetAction::List => {
+            for s in datasets::list_all(&db).await.map_err(fail)? {
+                let v = &s.version;
+                println!(
+                    "{}@{}  {}  {} photos ({} train / {} val / {} test), {} classes, from {}",
+                    s.dataset, v.version, v.state, v.items, s.per_split[0], s.per_split[1], s.per_split[2], v.classes, v.origin
+                );
+            }
+        }
+    }
+    Ok(())
+}

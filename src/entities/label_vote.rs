@@ -1,0 +1,18 @@
+use sea_orm::entity::prelude::*;
+
+/// One labeler's label for one photo (None: skipped).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "label_vote")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub created_at: DateTimeUtc,
+    pub image_sha256: String,
+    pub labeler_id: i64,
+    pub label: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

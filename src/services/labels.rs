@@ -1,0 +1,246 @@
+//! Labelling: the queue of photos that still need a label (active learning: disputed answers
+//! first, then the least confident), labelers' votes with skip and undo, and the rule that turns
+//! votes into a photo's decided label.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use serde::Serialize;
+
+use super::users::require;
+use crate::auth::{Account, Role};
+use crate::entities::{feedback, identification, label_vote, photo_label};
+use crate::ServiceError;
+
+/// The label of a photo that shows no insect (a class of its own for training).
+pub const NO_INSECT: &str = "no insect";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelSource {
+    Feedback,
+    Labelers,
+    Import,
+}
+
+impl LabelSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LabelSource::Feedback => "feedback",
+            LabelSource::Labelers => "labelers",
+            LabelSource::Import => "import",
+        }
+    }
+}
+
+/// Sets a photo's decided label. An import never overrides what people decided.
+pub async fn decide<C: ConnectionTrait>(db: &C, sha: &str, label: &str, source: LabelSource) -> Result<(), ServiceError> {
+    let mut insert = OnConflict::column(photo_label::Column::ImageSha256);
+    if source == LabelSource::Import {
+        insert.do_nothing();
+    } else {
+        insert.update_columns([photo_label::Column::Label, photo_label::Column::Source, photo_label::Column::DecidedAt]);
+    }
+    let row = photo_label::ActiveModel {
+        image_sha256: Set(sha.to_string()),
+        label: Set(label.to_string()),
+        source: Set(source.as_str().into()),
+        decided_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    match photo_label::Entity::insert(row).on_conflict(insert).exec_without_returning(db).await {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A photo waiting for a label, with what the model and people said about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueItem {
+    pub image_sha256: String,
+    pub identification_id: i64,
+    /// The model's classes for the photo, best first (label, probability).
+    pub suggestions: Vec<(String, f32)>,
+    /// Labels people proposed in feedback.
+    pub proposed: Vec<String>,
+    /// Votes already cast by other labelers (label → count).
+    pub votes: BTreeMap<String, u32>,
+    /// Photos still waiting, this one included.
+    pub waiting: u64,
+}
+
+/// The next photo for this labeler: not decided, not yet voted on or skipped by them; photos
+/// whose feedback disagrees with the model first, then the least confident answers.
+pub async fn next(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Option<QueueItem>, ServiceError> {
+    let actor = require(actor, Role::Labeler)?;
+    let decided: HashSet<String> = photo_label::Entity::find().select_only().column(photo_label::Column::ImageSha256).into_tuple().all(db).await?.into_iter().collect();
+    let mine: HashSet<String> = label_vote::Entity::find()
+        .filter(label_vote::Column::LabelerId.eq(actor.id))
+        .select_only()
+        .column(label_vote::Column::ImageSha256)
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let disputed: HashSet<String> = feedback::Entity::find()
+        .filter(feedback::Column::State.eq("pending"))
+        .filter(feedback::Column::Kind.ne("correct"))
+        .select_only()
+        .column(feedback::Column::ImageSha256)
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    // One row per photo: its least confident identification.
+    let rows: Vec<(i64, String, f64)> = identification::Entity::find()
+        .select_only()
+        .column(identification::Column::Id)
+        .column(identification::Column::ImageSha256)
+        .column(identification::Column::TopProbability)
+        .order_by_asc(identification::Column::TopProbability)
+        .order_by_asc(identification::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut seen = HashSet::new();
+    let mut waiting: Vec<(bool, f64, i64, String)> = Vec::new();
+    for (id, sha, p) in rows {
+        if decided.contains(&sha) || !seen.insert(sha.clone()) {
+            continue;
+        }
+        if !mine.contains(&sha) {
+            waiting.push((!disputed.contains(&sha), p, id, sha));
+        }
+    }
+    waiting.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let total = waiting.len() as u64;
+    let Some((_, _, id, sha)) = waiting.into_iter().next() else { return Ok(None) };
+    let row = identification::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("identification {id}")))?;
+    let suggestions = serde_json::from_str::<super::identify::Identified>(&row.answer)
+        .map(|i| i.answer.top.into_iter().map(|t| (t.label, t.probability)).collect())
+        .unwrap_or_else(|_| vec![(row.top_label.clone(), row.top_probability as f32)]);
+    let proposed = feedback::Entity::find()
+        .filter(feedback::Column::ImageSha256.eq(sha.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| if f.kind == "not_insect" { NO_INSECT.to_string() } else { f.label.unwrap_or(f.model_label) })
+        .collect::<Vec<_>>();
+    let mut votes = BTreeMap::new();
+    for v in label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha.clone())).all(db).await? {
+        if let Some(l) = v.label {
+            *votes.entry(l).or_insert(0) += 1;
+        }
+    }
+    Ok(Some(QueueItem { image_sha256: sha, identification_id: id, suggestions, proposed, votes, waiting: total }))
+}
+
+/// Records the labeler's label for a photo (None skips it). When `required` labelers agree on
+/// one label, it becomes the photo's decided label. Returns the decided label, if any.
+pub async fn vote(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    sha: &str,
+    label: Option<&str>,
+    required: u32,
+) -> Result<Option<String>, ServiceError> {
+    let actor = require(actor, Role::Labeler)?;
+    let known_photo = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
+    if !known_photo {
+        return Err(ServiceError::NotFound(format!("photo {sha}")));
+    }
+    let label = label.map(str::trim).filter(|l| !l.is_empty()).map(str::to_string);
+    if label.as_ref().is_some_and(|l| l.chars().count() > 200) {
+        return Err(ServiceError::InvalidInput("a label is at most 200 characters".into()));
+    }
+    let existing = label_vote::Entity::find()
+        .filter(label_vote::Column::ImageSha256.eq(sha))
+        .filter(label_vote::Column::LabelerId.eq(actor.id))
+        .one(db)
+        .await?;
+    match existing {
+        Some(v) => {
+            let mut v = v.into_active_model();
+            v.label = Set(label.clone());
+            v.created_at = Set(Utc::now());
+            v.update(db).await?;
+        }
+        None => {
+            label_vote::ActiveModel {
+                created_at: Set(Utc::now()),
+                image_sha256: Set(sha.to_string()),
+                labeler_id: Set(actor.id),
+                label: Set(label.clone()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    settle(db, sha, required).await
+}
+
+/// Applies the consensus rule to a photo's votes.
+async fn settle(db: &DatabaseConnection, sha: &str, required: u32) -> Result<Option<String>, ServiceError> {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for v in label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha)).all(db).await? {
+        if let Some(l) = v.label {
+            *counts.entry(l).or_insert(0) += 1;
+        }
+    }
+    let agreed = counts.into_iter().filter(|(_, n)| *n >= required.max(1)).max_by_key(|(_, n)| *n).map(|(l, _)| l);
+    let current = photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).one(db).await?;
+    match (&agreed, current) {
+        (Some(label), _) => decide(db, sha, label, LabelSource::Labelers).await?,
+        // An undone vote takes back a decision that rested on it.
+        (None, Some(row)) if row.source == LabelSource::Labelers.as_str() => {
+            photo_label::Entity::delete_by_id(row.id).exec(db).await?;
+        }
+        _ => {}
+    }
+    Ok(agreed)
+}
+
+/// Takes back the labeler's most recent vote or skip; returns the photo it was about.
+pub async fn undo(db: &DatabaseConnection, actor: Option<&Account>, required: u32) -> Result<Option<String>, ServiceError> {
+    let actor = require(actor, Role::Labeler)?;
+    let last = label_vote::Entity::find()
+        .filter(label_vote::Column::LabelerId.eq(actor.id))
+        .order_by_desc(label_vote::Column::CreatedAt)
+        .order_by_desc(label_vote::Column::Id)
+        .one(db)
+        .await?;
+    let Some(last) = last else { return Ok(None) };
+    let sha = last.image_sha256.clone();
+    label_vote::Entity::delete_by_id(last.id).exec(db).await?;
+    settle(db, &sha, required).await?;
+    Ok(Some(sha))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelerCount {
+    pub labeler_id: i64,
+    pub labeled: u64,
+    pub skipped: u64,
+}
+
+/// How many photos each labeler labelled and skipped.
+pub async fn counts(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Vec<LabelerCount>, ServiceError> {
+    require(actor, Role::Labeler)?;
+    let mut by: BTreeMap<i64, LabelerCount> = BTreeMap::new();
+    for v in label_vote::Entity::find().all(db).await? {
+        let c = by.entry(v.labeler_id).or_insert(LabelerCount { labeler_id: v.labeler_id, labeled: 0, skipped: 0 });
+        if v.label.is_some() {
+            c.labeled += 1;
+        } else {
+            c.skipped += 1;
+        }
+    }
+    Ok(by.into_values().collect())
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests: accounts with a role, recorded identifications.
+
+use insectid::auth::{Account, Role};
+use insectid::entities::{identification, user};
+use insectid::services::accounts;
+use insectid::storage::PhotoStore;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+const GOOD: &str = "violet-moth-harvest-42";
+
+pub async fn account(db: &DatabaseConnection, name: &str, role: Role) -> Account {
+    let created = accounts::sign_up(db, accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: GOOD.into() }, true, None).await.unwrap();
+    let mut row: user::ActiveModel = created.into();
+    row.role = Set(role.as_str().into());
+    row.update(db).await.unwrap();
+    accounts::check_credentials(db, name, GOOD, "10.2.2.2").await.unwrap()
+}
+
+/// An identification of a generated photo: its id and the photo's digest.
+pub async fn identified(db: &DatabaseConnection, photos: &PhotoStore, owner: i64, seed: u8, label: &str, p: f64) -> (i64, String) {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([seed, x as u8, y as u8])).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let sha = photos.put(png.get_ref()).unwrap();
+    let answer = serde_json::json!({
+        "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
+        "answer": { "top": [{ "index": 0, "label": label, "probability": p, "taxon_key": null }, { "index": 1, "label": "weevil", "probability": 0.01, "taxon_key": null }],
+                    "verdict": { "kind": "uncertain", "arthropod_probability": 0.9 }, "arthropod_probability": 0.9 },
+        "summary": "x", "timings": { "preprocess_ms": 1.0, "inference_ms": 1.0, "total_ms": 2.0 }, "batch_size": 1
+    });
+    let row = identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(Some(owner)),
+        image_sha256: Set(sha.clone()),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set(label.into()),
+        top_probability: Set(p),
+        answer: Set(answer.to_string()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    (row.id, sha)
+}
+

@@ -1,0 +1,152 @@
+//! The feedback → label → dataset loop, on SQLite and PostgreSQL.
+
+use insectid::auth::Role;
+use insectid::entities::photo_label;
+use insectid::error::ErrorKind;
+use insectid::services::feedback::{self, Decision, FeedbackForm, Kind, QueueFilter};
+use insectid::services::{datasets, history, labels};
+use insectid::storage::PhotoStore;
+use insectid::testing::test_databases;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+mod common;
+use common::{account, identified};
+
+fn known(label: &str) -> Option<String> {
+    insectid::catalogue::for_label(label).map(|s| s.name_en.clone())
+}
+
+fn kind<T: std::fmt::Debug>(r: Result<T, insectid::ServiceError>) -> ErrorKind {
+    r.unwrap_err().kind()
+}
+
+fn form(kind: Kind, label: &str) -> FeedbackForm {
+    FeedbackForm { kind, label: label.into(), comment: "seen in the paddy".into() }
+}
+
+async fn label_of(db: &DatabaseConnection, sha: &str) -> Option<(String, String)> {
+    photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).one(db).await.unwrap().map(|l| (l.label, l.source))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-fb-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let bob = account(db, "bob", Role::User).await;
+        let lara = account(db, "lara", Role::Labeler).await;
+        let (id, sha) = identified(db, &photos, ann.id, 1, "weevil", 0.6).await;
+        let (id2, sha2) = identified(db, &photos, ann.id, 2, "ladybug", 0.95).await;
+
+        assert_eq!(kind(feedback::submit(db, None, id, form(Kind::Correct, ""), &known).await), ErrorKind::Unauthorized);
+        assert_eq!(kind(feedback::submit(db, Some(&bob), id, form(Kind::Correct, ""), &known).await), ErrorKind::NotFound, "not his");
+        let err = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "a purple dragon"), &known).await.unwrap_err().to_string();
+        assert!(err.contains("not a species in the catalogue"), "{err}");
+        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, ""), &known).await.unwrap_err().to_string().contains("which species"));
+        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "Weevil"), &known).await.unwrap_err().to_string().contains("choose \"correct\""));
+        let long = FeedbackForm { kind: Kind::Correct, label: String::new(), comment: "x".repeat(2001) };
+        assert!(feedback::submit(db, Some(&ann), id, long, &known).await.is_err());
+
+        let first = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "RICE WATER WEEVIL"), &known).await.unwrap();
+        assert_eq!(first.label.as_deref(), Some("rice water weevil"), "the catalogue's spelling");
+        // A second submission edits the first.
+        let edited = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "beet weevil"), &known).await.unwrap();
+        assert_eq!((edited.id, edited.label.as_deref(), edited.state.as_str()), (first.id, Some("beet weevil"), "pending"));
+        let other = feedback::submit(db, Some(&ann), id2, form(Kind::NotInsect, ""), &known).await.unwrap();
+
+        assert_eq!(kind(feedback::queue(db, Some(&ann), &QueueFilter::default(), 0, 50).await), ErrorKind::Forbidden);
+        let all = feedback::queue(db, Some(&lara), &QueueFilter::default(), 0, 50).await.unwrap();
+        assert_eq!(all.total, 2);
+        let weevils = feedback::queue(db, Some(&lara), &QueueFilter { species: "beet".into(), ..Default::default() }, 0, 50).await.unwrap();
+        assert_eq!(weevils.items.iter().map(|f| f.id).collect::<Vec<_>>(), [first.id]);
+        let today = chrono::Utc::now().date_naive();
+        let dated = QueueFilter { from: Some(today), to: Some(today), model_version: "m 1".into(), state: "pending".into(), ..Default::default() };
+        assert_eq!(feedback::queue(db, Some(&lara), &dated, 0, 50).await.unwrap().total, 2);
+        let yesterday = QueueFilter { to: Some(today - chrono::Days::new(1)), ..Default::default() };
+        assert_eq!(feedback::queue(db, Some(&lara), &yesterday, 0, 50).await.unwrap().total, 0);
+
+        assert_eq!(kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept).await), ErrorKind::Forbidden);
+        assert!(feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }).await.is_err(), "a reason is required");
+        assert_eq!(kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept).await), ErrorKind::NotFound);
+        assert_eq!(label_of(db, &sha).await, None, "all or nothing");
+
+        feedback::review(db, Some(&lara), &[first.id, other.id], Decision::Accept).await.unwrap();
+        assert_eq!(label_of(db, &sha).await, Some(("beet weevil".into(), "feedback".into())));
+        assert_eq!(label_of(db, &sha2).await, Some((labels::NO_INSECT.into(), "feedback".into())));
+        feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }).await.unwrap();
+        let seen = feedback::mine(db, Some(&ann), id2).await.unwrap().unwrap();
+        assert_eq!((seen.state.as_str(), seen.reason.as_deref()), ("rejected", Some("it is a ladybird")), "the person sees the outcome");
+
+        // Deleting the identification takes its feedback along; the labelled photo stays.
+        history::delete(db, &photos, Some(&ann), id).await.unwrap();
+        assert!(feedback::mine(db, Some(&ann), id).await.unwrap().is_none());
+        assert!(photos.contains(&sha), "a labelled photo is kept for datasets");
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-lab-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let lara = account(db, "lara", Role::Labeler).await;
+        let leo = account(db, "leo", Role::Labeler).await;
+        let luz = account(db, "luz", Role::Admin).await;
+        let (_, sure) = identified(db, &photos, ann.id, 10, "ladybug", 0.97).await;
+        let (_, unsure) = identified(db, &photos, ann.id, 11, "weevil", 0.31).await;
+        let (disputed_id, disputed) = identified(db, &photos, ann.id, 12, "bee", 0.88).await;
+        feedback::submit(db, Some(&ann), disputed_id, form(Kind::Wrong, "rice water weevil"), &known).await.unwrap();
+
+        assert_eq!(labels::next(db, Some(&ann)).await.unwrap_err().kind(), ErrorKind::Forbidden);
+        let first = labels::next(db, Some(&lara)).await.unwrap().unwrap();
+        assert_eq!((first.image_sha256.as_str(), first.waiting), (disputed.as_str(), 3), "feedback disagreeing with the model first");
+        assert_eq!(first.proposed, ["rice water weevil"]);
+        assert_eq!(first.suggestions[0].0, "bee");
+
+        // Two labelers must agree: one vote decides nothing.
+        assert_eq!(labels::vote(db, Some(&lara), &disputed, Some("rice water weevil"), 2).await.unwrap(), None);
+        assert_eq!(labels::next(db, Some(&lara)).await.unwrap().unwrap().image_sha256, unsure, "then the least confident");
+        assert_eq!(labels::next(db, Some(&leo)).await.unwrap().unwrap().votes.get("rice water weevil"), Some(&1));
+        assert_eq!(labels::vote(db, Some(&leo), &disputed, Some("weevil"), 2).await.unwrap(), None, "they disagree");
+        assert_eq!(label_of(db, &disputed).await, None);
+        assert_eq!(labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap().as_deref(), Some("rice water weevil"), "a third breaks the tie");
+        assert_eq!(label_of(db, &disputed).await.map(|l| l.1), Some("labelers".into()));
+
+        // Undo takes back the last vote, and the decision that rested on it.
+        assert_eq!(labels::undo(db, Some(&luz), 2).await.unwrap().as_deref(), Some(disputed.as_str()));
+        assert_eq!(label_of(db, &disputed).await, None);
+        labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap();
+
+        // Skipping moves on without deciding; with one labeler required a vote decides at once.
+        labels::vote(db, Some(&lara), &unsure, None, 1).await.unwrap();
+        assert_eq!(labels::next(db, Some(&lara)).await.unwrap().unwrap().image_sha256, sure);
+        assert_eq!(labels::vote(db, Some(&lara), &sure, Some("ladybug"), 1).await.unwrap().as_deref(), Some("ladybug"));
+        assert!(labels::next(db, Some(&lara)).await.unwrap().is_none(), "nothing left for her");
+        assert_eq!(labels::next(db, Some(&leo)).await.unwrap().unwrap().image_sha256, unsure, "her skip is not his");
+        assert_eq!(labels::vote(db, Some(&leo), "f".repeat(64).as_str(), Some("x"), 1).await.unwrap_err().kind(), ErrorKind::NotFound);
+
+        let counts = labels::counts(db, Some(&luz)).await.unwrap();
+        let of = |id: i64| counts.iter().find(|c| c.labeler_id == id).map(|c| (c.labeled, c.skipped));
+        assert_eq!((of(lara.id), of(leo.id), of(luz.id)), (Some((2, 1)), Some((1, 0)), Some((1, 0))));
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
+
+#[test]
+fn the_split_is_stratified_reproducible_and_keeps_tiny_classes_in_train() {
+    let items: Vec<(String, String)> = (0..40).map(|i| (format!("{i:064x}"), if i < 20 { "a" } else if i < 38 { "b" } else { "c" }.to_string())).collect();
+    let one = datasets::stratified_split(&items, 7, datasets::DEFAULT_SPLIT);
+    assert_eq!(one, datasets::stratified_split(&items, 7, datasets::DEFAULT_SPLIT), "same seed, same split");
+    assert_ne!(one, datasets::stratified_split(&items, 8, datasets::DEFAULT_SPLIT));
+    let count = |class: &str, split: &str| one.iter().filter(|(_, l, s)| l == class && *s == split).count();
+    assert_eq!((count("a", "train"), count("a", "val"), count("a", "test")), (14, 3, 3));
+    assert_eq!((count("b", "train"), count("b", "val"), count("b", "test")), (13, 3, 2));
+    assert_eq!((count("c", "train"), count("c", "val"), count("c", "test")), (2, 0, 0));
+}
