@@ -81,12 +81,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("signup") view=pages::account::SignUpPage ssr=SsrMode::Async/>
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("feedback") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Feedback" what="Corrections people sent, to accept as labels or reject."/>
-                    }/>
-                    <Route path=path!("label") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Label data" what="A queue of photos to label, least confident first."/>
-                    }/>
+                    <Route path=path!("feedback") view=pages::feedback::FeedbackQueuePage ssr=SsrMode::Async/>
+                    <Route path=path!("label") view=pages::label::LabelPage ssr=SsrMode::Async/>
+                    <Route path=path!("datasets") view=pages::label::DatasetsPage ssr=SsrMode::Async/>
                     <Route path=path!("commands") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Commands" what="Predefined maintenance and training jobs with live logs."/>
                     }/>

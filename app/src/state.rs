@@ -26,6 +26,10 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Grad-CAM for the result pages (None when the bundle has no heat-map modules).
     pub heatmaps: Arc<std::sync::Mutex<Option<insectid::inference::heatmap::HeatMapper>>>,
+    /// Labelers who must agree before a photo's label is decided.
+    pub labels_per_photo: u32,
+    /// The only place the Datasets page imports from; uploaded archives are unpacked here.
+    pub import_dir: std::path::PathBuf,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { open } from "./util";
 
-const PAGES = ["/", "/upload", "/history", "/models", "/signin", "/signup", "/me", "/users", "/species", "/species/ip102-8"];
+const PAGES = ["/", "/upload", "/history", "/models", "/signin", "/signup", "/me", "/users", "/species", "/species/ip102-8", "/feedback", "/label", "/datasets"];
 
 // Screenshots of every page at desktop and phone width; nothing may overflow sideways.
 for (const [label, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {

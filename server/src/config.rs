@@ -155,6 +155,16 @@ pub struct Config {
     #[arg(long, env = "INSECTID_ADMIN_PASSWORD", hide_env_values = true, global = true)]
     pub admin_password: Option<String>,
 
+    /// How many labelers must give a photo the same label before it is decided (1 or more;
+    /// with 2, a disagreement waits for a third opinion).
+    #[arg(long, env = "INSECTID_LABELS_PER_PHOTO", default_value_t = 1, global = true)]
+    pub labels_per_photo: u32,
+
+    /// Directory the Datasets page may import from (default: DATA_DIR/imports). Uploaded
+    /// archives are unpacked there too.
+    #[arg(long, env = "INSECTID_IMPORT_DIR", global = true)]
+    pub import_dir: Option<PathBuf>,
+
     /// Photos waiting for the model before new ones are answered "busy".
     #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
     pub queue: usize,
@@ -215,6 +225,10 @@ impl Config {
         self.model_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
+    }
+
+    pub fn import_dir(&self) -> PathBuf {
+        self.import_dir.clone().unwrap_or_else(|| self.data_dir.join("imports"))
     }
 
     pub fn upload_limits(&self) -> UploadLimits {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+mod dataset_export;
 mod photos;
 pub mod rest;
 pub mod security;
@@ -62,6 +63,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let photos = PhotoStore::open(config.data_dir.join("photos"))
         .map_err(|e| StartError(format!("photo store in {}: {e}", config.data_dir.display())))?;
     bootstrap_admin(&db, config).await?;
+    // Imports whose process died are marked so the page offers to resume them.
+    let interrupted = insectid::services::dataset_import::mark_interrupted(&db).await.map_err(|e| StartError(e.to_string()))?;
+    if interrupted > 0 {
+        tracing::warn!(imports = interrupted, "dataset imports were interrupted by a restart; resume them on the Datasets page");
+    }
+    let import_dir = config.import_dir();
+    std::fs::create_dir_all(&import_dir).map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
     Ok(AppState {
         leptos_options,
         db,
@@ -72,6 +80,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         secure_cookies: config.secure_cookies,
         anonymous_identification: config.anonymous_identification,
         heatmaps: Arc::new(std::sync::Mutex::new(heatmaps)),
+        labels_per_photo: config.labels_per_photo.max(1),
+        import_dir,
     })
 }
 
@@ -123,6 +133,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/photos/{sha}", get(photos::photo))
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
+        .route("/datasets/{spec}/export.zip", get(dataset_export::export))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,

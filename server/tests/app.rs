@@ -51,7 +51,7 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
         let (status, html) = call(&app, get("/species/ip102-11")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("Lissorhoptrus oryzophilus") && html.contains("稻水象甲"), "the species card is rendered on the server");
-        let (status, html) = call(&app, get("/feedback")).await;
+        let (status, html) = call(&app, get("/commands")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("This page is not built yet."));
 

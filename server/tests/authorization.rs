@@ -23,6 +23,8 @@ enum Who {
 enum Rule {
     Public,
     SignedIn,
+    /// Labelers and administrators.
+    Staff,
     Admin,
 }
 
@@ -152,13 +154,26 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/species".into(), "application/x-www-form-urlencoded".into(), b"key=ip102-11".to_vec(), Rule::Public),
         ("POST", "/api/upload_rules".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         ("POST", "/api/set_language".into(), "application/x-www-form-urlencoded".into(), b"lang=zh&back=/".to_vec(), Rule::Public),
+        ("POST", "/api/label_choices".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
+        // Feedback on the admin's identification: its owner and staff may; others see "not found".
+        ("POST", "/api/send_feedback".into(), "application/x-www-form-urlencoded".into(), format!("identification={admin_identification}&kind=not_insect").into_bytes(), Rule::Staff),
+        ("POST", "/api/feedback_queue".into(), "application/x-www-form-urlencoded".into(), b"state=&species=&model_version=&from=&to=&page=0".to_vec(), Rule::Staff),
+        ("POST", "/api/review_feedback".into(), "application/x-www-form-urlencoded".into(), b"ids[0]=999999&decision=accept".to_vec(), Rule::Staff),
+        ("POST", "/api/label_task".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
+        ("POST", "/api/label_photo".into(), "application/x-www-form-urlencoded".into(), format!("sha={}&skip=1", "0".repeat(64)).into_bytes(), Rule::Staff),
+        ("POST", "/api/datasets".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
+        // No label exists yet, so an allowed call is refused for that (400), never 401/403.
+        ("POST", "/api/create_dataset_version".into(), "application/x-www-form-urlencoded".into(), b"name=authz".to_vec(), Rule::Staff),
+        ("POST", "/api/import_dataset".into(), "application/x-www-form-urlencoded".into(), b"name=authz&folder=no-such-folder".to_vec(), Rule::Admin),
+        ("POST", "/api/upload_dataset".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
+        ("GET", "/datasets/none@1/export.zip".into(), String::new(), vec![], Rule::Staff),
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
         ("GET", "/healthz".into(), String::new(), vec![], Rule::Public),
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 24, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 34, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }
@@ -170,9 +185,10 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
             let allowed = match rule {
                 Rule::Public => true,
                 Rule::SignedIn => signed_in,
+                Rule::Staff => matches!(who, Who::Labeler | Who::Admin),
                 Rule::Admin => *who == Who::Admin,
             };
-            let hidden = uri == "/api/identification" || uri == "/api/rerun_identification";
+            let hidden = uri == "/api/identification" || uri == "/api/rerun_identification" || uri == "/api/send_feedback";
             if allowed {
                 assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(), "{who:?} {uri}: {status} {text}");
                 if hidden && *who == Who::Admin {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 
 use super::datasets::{self, Layout, SPLITS};
@@ -332,9 +332,25 @@ pub async fn mark_interrupted(db: &DatabaseConnection) -> Result<u64, ServiceErr
     Ok(n)
 }
 
-/// The newest imports first, for the page.
-pub async fn jobs(db: &DatabaseConnection) -> Result<Vec<import_job::Model>, ServiceError> {
-    Ok(import_job::Entity::find().order_by_desc(import_job::Column::Id).all(db).await?)
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobSummary {
+    pub job: import_job::Model,
+    pub dataset: String,
+    pub version: i32,
+}
+
+/// The newest imports first, with the dataset version each fills.
+pub async fn jobs(db: &DatabaseConnection) -> Result<Vec<JobSummary>, ServiceError> {
+    let mut out = Vec::new();
+    for job in import_job::Entity::find().order_by_desc(import_job::Column::Id).limit(50).all(db).await? {
+        let version = dataset_version::Entity::find_by_id(job.version_id).one(db).await?;
+        let dataset = match &version {
+            Some(v) => crate::entities::dataset::Entity::find_by_id(v.dataset_id).one(db).await?.map(|d| d.name).unwrap_or_default(),
+            None => String::new(),
+        };
+        out.push(JobSummary { job, dataset, version: version.map(|v| v.version).unwrap_or_default() });
+    }
+    Ok(out)
 }
 
 /// Class counts of a plan, for a dry run.

@@ -290,3 +290,39 @@ fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout: Layo
     }
     Ok(items.len())
 }
+
+/// A version as one .zip file in `work` (a scratch folder of the caller's): the export's layout
+/// inside, photos stored uncompressed (they are compressed already).
+pub async fn export_zip(db: &DatabaseConnection, photos: &PhotoStore, spec: &str, layout: Layout, work: &Path) -> Result<std::path::PathBuf, ServiceError> {
+    let tree = work.join("tree");
+    export(db, photos, spec, layout, &tree).await?;
+    let (from, zip_path) = (tree.clone(), work.join("export.zip"));
+    let out = zip_path.clone();
+    tokio::task::spawn_blocking(move || zip_tree(&from, &out))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(|e| ServiceError::Storage(format!("zip: {e}")))?;
+    let _ = std::fs::remove_dir_all(&tree);
+    Ok(zip_path)
+}
+
+fn zip_tree(root: &Path, out: &Path) -> std::io::Result<()> {
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(out)?));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(root).map_err(std::io::Error::other)?.to_string_lossy().replace('\\', "/");
+            zip.start_file(name, stored).map_err(std::io::Error::other)?;
+            std::io::copy(&mut std::fs::File::open(&path)?, &mut zip)?;
+        }
+    }
+    zip.finish().map_err(std::io::Error::other)?;
+    Ok(())
+}

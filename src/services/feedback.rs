@@ -55,7 +55,7 @@ pub struct FeedbackForm {
 }
 
 /// Whether `label` is a class people may name: one of the catalogue's or the active model's.
-pub type KnownLabel<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type KnownLabel<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// Records or edits the caller's feedback on an identification they may see. `known` turns a
 /// typed class into its canonical spelling, or refuses it.

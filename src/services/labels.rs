@@ -244,3 +244,9 @@ pub async fn counts(db: &DatabaseConnection, actor: Option<&Account>) -> Result<
     }
     Ok(by.into_values().collect())
 }
+
+/// Photos with a decided label (what a new dataset version would hold).
+pub async fn labelled_count(db: &DatabaseConnection) -> Result<u64, ServiceError> {
+    use sea_orm::PaginatorTrait;
+    Ok(photo_label::Entity::find().count(db).await?)
+}

@@ -1,6 +1,7 @@
 //! Services: plain async functions over a `&DatabaseConnection` (and the inference engine),
 //! holding the business rules. Callers own transport concerns.
 
+pub mod archive;
 pub mod dataset_import;
 pub mod datasets;
 pub mod feedback;

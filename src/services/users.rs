@@ -192,3 +192,8 @@ pub async fn delete_user(db: &DatabaseConnection, photos: &PhotoStore, actor: Op
     user::Entity::delete_by_id(id).exec(db).await?;
     audit::record(db, Actor::Account(actor), "user.deleted", &user.username, "identifications and unshared photos removed", client_addr).await
 }
+
+/// A person's name for lists (labeler counts, reviews); "deleted account" once they are gone.
+pub async fn display_name(db: &DatabaseConnection, id: i64) -> Result<String, ServiceError> {
+    Ok(user::Entity::find_by_id(id).one(db).await?.map(|u| u.username).unwrap_or_else(|| "deleted account".into()))
+}

@@ -27,6 +27,8 @@ pub struct ResultView {
     pub family_species: Vec<super::SpeciesSummary>,
     /// Classes the active model finds most like the top class (filled on the result page).
     pub similar: Vec<ClassScore>,
+    /// The caller's feedback on it (filled on the result page).
+    pub feedback: Option<super::FeedbackView>,
     pub model_name: String,
     pub model_version: String,
     pub total_ms: f64,
@@ -67,6 +69,7 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         species,
         family_species,
         similar: Vec::new(),
+        feedback: None,
         id: v.id,
         created_at: v.created_at,
         owned: v.owned,
@@ -87,6 +90,7 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     let state = app_state()?;
     let actor = current_account().await?;
     let mut view = result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
+    view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?.map(super::labelling::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.
     if view.verdict != "no_insect" {
         if let Some(top) = view.top.first() {

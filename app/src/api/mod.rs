@@ -3,14 +3,18 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod datasets;
 pub mod history;
 pub mod identify;
+pub mod labelling;
 pub mod portal;
 pub mod species;
 
 pub use accounts::*;
 pub use admin::*;
+pub use datasets::*;
 pub use history::*;
 pub use identify::*;
+pub use labelling::*;
 pub use portal::*;
 pub use species::*;

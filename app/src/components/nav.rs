@@ -13,6 +13,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/species", "Species"),
     ("/feedback", "Feedback"),
     ("/label", "Label data"),
+    ("/datasets", "Datasets"),
     ("/models", "Models"),
     ("/users", "Users"),
     ("/commands", "Commands"),

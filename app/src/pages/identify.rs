@@ -106,12 +106,14 @@ pub fn ResultPage() -> impl IntoView {
                         </section>
                         <SpeciesCard result=r.clone()/>
                         <Similar result=r.clone()/>
+                        <super::feedback::FeedbackSection result=r.clone()/>
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
         </Suspense>
         <p><a href="/upload">{lang.t("Identify another photo")}</a></p>
+        <super::feedback::LabelChoices id="feedback-species"/>
     }
 }
 

@@ -1,6 +1,8 @@
 pub mod account;
+pub mod feedback;
 pub mod home;
 pub mod identify;
+pub mod label;
 pub mod models;
 pub mod not_found;
 pub mod planned;

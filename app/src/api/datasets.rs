@@ -1,0 +1,202 @@
+//! Dataset versions and imports, for the Datasets page.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionView {
+    pub dataset: String,
+    pub version: i32,
+    pub state: String,
+    pub origin: String,
+    pub items: i32,
+    pub classes: i32,
+    pub per_split: [u64; 3],
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub id: i64,
+    pub dataset: String,
+    pub version: i32,
+    pub source: String,
+    pub layout: String,
+    pub state: String,
+    pub total: i32,
+    pub done: i32,
+    pub imported: i32,
+    /// (path, reason)
+    pub skipped: Vec<(String, String)>,
+    pub error: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetsOverview {
+    pub versions: Vec<VersionView>,
+    pub imports: Vec<ImportView>,
+    /// The server directory imports come from (administrators only see it).
+    pub import_dir: Option<String>,
+    pub labelled_photos: u64,
+}
+
+#[server(endpoint = "datasets")]
+pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
+    use insectid::services::{dataset_import, datasets};
+    let caller = crate::state::caller().await?;
+    let db = &caller.state.db;
+    let list = crate::state::answer(datasets::list(db, caller.actor.as_ref()).await)?;
+    let versions: Vec<VersionView> = list
+        .into_iter()
+        .map(|s| VersionView {
+            dataset: s.dataset,
+            version: s.version.version,
+            state: s.version.state,
+            origin: s.version.origin,
+            items: s.version.items,
+            classes: s.version.classes,
+            per_split: s.per_split,
+            created_at: s.version.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        })
+        .collect();
+    let jobs = crate::state::answer(dataset_import::jobs(db).await)?;
+    let imports = jobs
+        .into_iter()
+        .map(|s| {
+            let j = s.job;
+            let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&j.skipped).unwrap_or_default();
+            ImportView {
+                id: j.id,
+                dataset: s.dataset,
+                version: s.version,
+                source: j.source,
+                layout: j.layout,
+                state: j.state,
+                total: j.total,
+                done: j.done,
+                imported: j.imported,
+                skipped: skipped.into_iter().map(|s| (s.path, s.reason)).collect(),
+                error: j.error,
+                seconds: j.seconds,
+            }
+        })
+        .collect();
+    let admin = caller.actor.as_ref().is_some_and(|a| a.role == insectid::auth::Role::Admin);
+    let labelled_photos = crate::state::answer(insectid::services::labels::labelled_count(db).await)?;
+    Ok(DatasetsOverview { versions, imports, import_dir: admin.then(|| caller.state.import_dir.display().to_string()), labelled_photos })
+}
+
+/// A new version of `name` from every photo's decided label.
+#[server(endpoint = "create_dataset_version")]
+pub async fn create_dataset_version(name: String, seed: Option<u64>) -> Result<i32, AppError> {
+    let caller = crate::state::caller().await?;
+    let v = crate::state::answer(insectid::services::datasets::create_from_labels(&caller.state.db, caller.actor.as_ref(), &name, seed.unwrap_or(1)).await)?;
+    leptos_axum::redirect("/datasets");
+    Ok(v.version)
+}
+
+/// Starts importing `folder` (inside the import directory) as a new version of `name`; the
+/// import runs in the background and the page follows its progress.
+#[server(endpoint = "import_dataset")]
+pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppError> {
+    let caller = crate::state::caller().await?;
+    crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    let dir = match inside_import_dir(&caller.state.import_dir, &folder) {
+        Ok(d) => d,
+        Err(e) => return crate::state::fail(e),
+    };
+    let job = start_import(&caller.state, &name, &dir).await?;
+    leptos_axum::redirect("/datasets");
+    Ok(job)
+}
+
+/// A dataset as a .zip archive (IP102 layout or class folders inside), unpacked safely into
+/// the import directory and imported like a folder.
+#[server(endpoint = "upload_dataset", input = MultipartFormData)]
+pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
+    let caller = crate::state::caller().await?;
+    crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    let Some(mut multipart) = data.into_inner() else {
+        return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
+    };
+    use tokio::io::AsyncWriteExt;
+    let import_dir = caller.state.import_dir.clone();
+    let stamp = format!("upload-{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), std::process::id());
+    let archive_path = import_dir.join(format!("{stamp}.zip"));
+    let mut name = String::new();
+    let mut received = 0usize;
+    let outcome: Result<(), AppError> = async {
+        while let Some(mut field) = multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))? {
+            match field.name().unwrap_or_default() {
+                "name" => name = field.text().await.map_err(|e| AppError::InvalidInput(e.to_string()))?.trim().to_string(),
+                "archive" => {
+                    // Streamed to disk: an archive of gigabytes never sits in memory.
+                    let mut file = tokio::fs::File::create(&archive_path).await.map_err(|e| AppError::Internal(e.to_string()))?;
+                    while let Some(chunk) = field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))? {
+                        received += chunk.len();
+                        if received > insectid::services::archive::MAX_ARCHIVE_BYTES {
+                            return Err(AppError::TooLarge(format!("the archive is larger than {} MB", insectid::services::archive::MAX_ARCHIVE_BYTES / 1024 / 1024)));
+                        }
+                        file.write_all(&chunk).await.map_err(|e| AppError::Internal(e.to_string()))?;
+                    }
+                    file.flush().await.map_err(|e| AppError::Internal(e.to_string()))?;
+                }
+                other => return Err(AppError::InvalidInput(format!("unexpected field {other:?}"))),
+            }
+        }
+        if received == 0 {
+            return Err(AppError::InvalidInput("choose a .zip archive to upload".into()));
+        }
+        insectid::services::datasets::check_name(&name).map(|_| ()).map_err(AppError::from)
+    }
+    .await;
+    if let Err(e) = outcome {
+        let _ = std::fs::remove_file(&archive_path);
+        return crate::state::fail(e);
+    }
+    let target = import_dir.join(&stamp);
+    let (from, to) = (archive_path.clone(), target.clone());
+    let unpacked = tokio::task::spawn_blocking(move || insectid::services::archive::unpack_zip_file(&from, &to))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let _ = std::fs::remove_file(&archive_path);
+    let root = match unpacked {
+        Ok(root) => root,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&target);
+            return crate::state::fail(AppError::InvalidInput(format!("the archive was refused: {e}")));
+        }
+    };
+    let job = start_import(&caller.state, &name, &root).await?;
+    leptos_axum::redirect("/datasets");
+    Ok(job)
+}
+
+#[cfg(feature = "ssr")]
+fn inside_import_dir(import_dir: &std::path::Path, folder: &str) -> Result<std::path::PathBuf, AppError> {
+    let base = import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
+    let wanted = base.join(folder.trim().trim_start_matches('/'));
+    let real = wanted.canonicalize().map_err(|_| AppError::InvalidInput(format!("there is no folder {folder:?} in the import directory")))?;
+    if !real.starts_with(&base) || !real.is_dir() {
+        return Err(AppError::InvalidInput(format!("{folder:?} is not a folder inside the import directory")));
+    }
+    Ok(real)
+}
+
+/// Creates (or resumes) the import job and runs it in the background.
+#[cfg(feature = "ssr")]
+async fn start_import(state: &crate::state::AppState, name: &str, dir: &std::path::Path) -> Result<i64, AppError> {
+    use insectid::services::dataset_import;
+    let job = crate::state::answer(dataset_import::start(&state.db, name, dir, 1).await)?;
+    let (db, photos, id) = (state.db.clone(), state.photos.clone(), job.id);
+    tokio::spawn(async move {
+        if let Err(e) = dataset_import::run(&db, &photos, id, |_| {}).await {
+            tracing::error!(import = id, error = %e, "dataset import failed");
+        }
+    });
+    Ok(job.id)
+}

@@ -1,0 +1,201 @@
+//! The labelling workspace and the datasets built from its labels.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::feedback::LabelChoices;
+use crate::api::{get_datasets, get_label_task, CreateDatasetVersion, ImportDataset, LabelPhoto};
+use crate::auth::action_error;
+use crate::i18n::use_lang;
+
+/// One photo at a time. Keys once the page is running its script: 1-5 pick a suggestion,
+/// S skips, U undoes, / jumps to the free label. Every key is also a button.
+#[component]
+pub fn LabelPage() -> impl IntoView {
+    let lang = use_lang();
+    let act = ServerAction::<LabelPhoto>::new();
+    let error = action_error(act);
+    let task = Resource::new(move || act.version().get(), |_| get_label_task());
+    let form = NodeRef::<leptos::html::Form>::new();
+    // Keyboard shortcuts press the matching button, so they go the same way as a click.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let typing = ev.target().and_then(|t| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlInputElement>(t).ok()).is_some();
+            if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+                return;
+            }
+            let selector = match ev.key().as_str() {
+                k @ ("1" | "2" | "3" | "4" | "5") => format!("button[data-key=\"{k}\"]"),
+                "s" | "S" => "button[data-key=\"s\"]".into(),
+                "u" | "U" => "button[data-key=\"u\"]".into(),
+                "/" => "#free-label".into(),
+                _ => return,
+            };
+            let Some(f) = form.get_untracked() else { return };
+            if let Ok(Some(el)) = f.query_selector(&selector) {
+                ev.prevent_default();
+                if let Ok(input) = leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(el) {
+                    if selector == "#free-label" { let _ = input.focus(); } else { input.click(); }
+                }
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    view! {
+        <Title text=lang.t("Label data")/>
+        <h1>{lang.t("Label data")}</h1>
+        <p class="hint needs-js">{lang.t("Keys: 1–5 choose a suggestion, S skips, U undoes your last label, / types a label.")}</p>
+        {move || error().map(|m| view! { <p class="error" role="alert" id="label-error">{m}</p> })}
+        <Suspense fallback=move || view! { <p>{lang.t("Loading…")}</p> }>
+            {move || task.get().map(|r| match r {
+                Ok(t) => {
+                    let counts = t.counts.clone();
+                    let body = match t.item {
+                        None => view! {
+                            <p class="notice" role="status" id="label-done">{lang.t("Nothing left to label. New identifications and feedback will appear here.")}</p>
+                            <ActionForm action=act attr:class="inline">
+                                <input type="hidden" name="sha" value=""/>
+                                <button type="submit" name="undo" value="1" class="button">{lang.t("Undo my last label")}</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Some(item) => view! {
+                            <div class="label-task">
+                                <a href=format!("/results/{}", item.identification_id)>
+                                    <img class="photo" src=format!("/photos/{}", item.image_sha256) alt=lang.t("The photo to label") id="label-photo"/>
+                                </a>
+                                <ActionForm action=act node_ref=form attr:class="card form" attr:id="label-form">
+                                    <input type="hidden" name="sha" value=item.image_sha256.clone()/>
+                                    <p class="hint">{format!("{} {} · {} {}", item.waiting, lang.t("photos waiting"), lang.t("labelers needed per photo:"), t.labels_per_photo)}</p>
+                                    {(!item.proposed.is_empty()).then(|| view! { <p data-testid="proposed">{lang.t("People said:")}" "<strong>{item.proposed.join(", ")}</strong></p> })}
+                                    {(!item.votes.is_empty()).then(|| view! { <p>{lang.t("Other labelers:")}" "{item.votes.iter().map(|(l, n)| format!("{l} ×{n}")).collect::<Vec<_>>().join(", ")}</p> })}
+                                    <div class="suggestions">
+                                        {item.suggestions.iter().take(5).enumerate().map(|(i, (label, p))| view! {
+                                            <button type="submit" name="pick" value=label.clone() class="button" data-key=(i + 1).to_string()>
+                                                <kbd>{i + 1}</kbd>" "{label.clone()}<span class="hint">{format!(" {:.0} %", p * 100.0)}</span>
+                                            </button>
+                                        }).collect_view()}
+                                    </div>
+                                    <label>{lang.t("Another label")}<input type="text" id="free-label" name="label" list="label-species" maxlength="200" autocomplete="off"/></label>
+                                    <div class="inline">
+                                        <button type="submit" class="button primary">{lang.t("Save label")}</button>
+                                        <button type="submit" name="skip" value="1" class="button" data-key="s" formnovalidate=true><kbd>"S"</kbd>" "{lang.t("Skip")}</button>
+                                        <button type="submit" name="undo" value="1" class="button" data-key="u" formnovalidate=true><kbd>"U"</kbd>" "{lang.t("Undo")}</button>
+                                    </div>
+                                </ActionForm>
+                            </div>
+                        }.into_any(),
+                    };
+                    view! {
+                        {body}
+                        <h2>{lang.t("Labelers")}</h2>
+                        <table class="data" id="labeler-counts">
+                            <thead><tr><th>{lang.t("Labeler")}</th><th>{lang.t("Labelled")}</th><th>{lang.t("Skipped")}</th></tr></thead>
+                            <tbody>{counts.into_iter().map(|(n, l, s)| view! { <tr><td>{n}</td><td>{l}</td><td>{s}</td></tr> }).collect_view()}</tbody>
+                        </table>
+                    }.into_any()
+                }
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+        <p><a href="/feedback">{lang.t("Feedback")}</a>" · "<a href="/datasets">{lang.t("Datasets")}</a></p>
+        <LabelChoices id="label-species"/>
+    }
+}
+
+#[component]
+pub fn DatasetsPage() -> impl IntoView {
+    let lang = use_lang();
+    let create = ServerAction::<CreateDatasetVersion>::new();
+    let import = ServerAction::<ImportDataset>::new();
+    let (create_error, import_error) = (action_error(create), action_error(import));
+    let tick = RwSignal::new(0u32);
+    let overview = Resource::new(move || (create.version().get(), import.version().get(), tick.get()), |_| get_datasets());
+    // While an import runs, the page follows it (once running its script).
+    #[cfg(feature = "hydrate")]
+    {
+        let running = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.imports.iter().any(|i| i.state == "running"));
+        if let Ok(handle) = set_interval_with_handle(move || if running() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    view! {
+        <Title text=lang.t("Datasets")/>
+        <h1>{lang.t("Datasets")}</h1>
+        <Suspense fallback=move || view! { <p>{lang.t("Loading…")}</p> }>
+            {move || overview.get().map(|r| match r {
+                Ok(o) => view! {
+                    <section class="card">
+                        <h2>{lang.t("New version from labels")}</h2>
+                        <p>{format!("{} {}", o.labelled_photos, lang.t("photos have a decided label. A version never changes once made; its split is stratified per class with the seed."))}</p>
+                        <ActionForm action=create attr:class="form inline" attr:id="create-version-form">
+                            <label>{lang.t("Dataset name")}<input type="text" name="name" required pattern="[A-Za-z0-9._\\-]{1,64}"/></label>
+                            <label>{lang.t("Seed")}<input type="number" name="seed" value="1" min="0"/></label>
+                            <button type="submit" class="button primary">{lang.t("Make version")}</button>
+                        </ActionForm>
+                        {move || create_error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                    </section>
+                    <div class="table-wrap">
+                        <table class="data" id="versions-table">
+                            <thead><tr><th>{lang.t("Dataset")}</th><th>{lang.t("Photos")}</th><th>{lang.t("Classes")}</th><th>"train / val / test"</th><th>{lang.t("From")}</th><th>{lang.t("Export")}</th></tr></thead>
+                            <tbody>
+                                {o.versions.into_iter().map(|v| {
+                                    let spec = format!("{}@{}", v.dataset, v.version);
+                                    view! {
+                                        <tr data-spec=spec.clone()>
+                                            <td><strong>{spec.clone()}</strong><br/><span class="hint">{v.state.clone()}" · "{v.created_at.clone()}</span></td>
+                                            <td>{v.items}</td>
+                                            <td>{v.classes}</td>
+                                            <td>{format!("{} / {} / {}", v.per_split[0], v.per_split[1], v.per_split[2])}</td>
+                                            <td class="wrap">{v.origin.clone()}</td>
+                                            <td>{(v.state == "ready").then(|| view! {
+                                                <a href=format!("/datasets/{spec}/export.zip?layout=ip102") rel="external" download>"IP102 .zip"</a>" · "
+                                                <a href=format!("/datasets/{spec}/export.zip?layout=folders") rel="external" download>{lang.t("folders .zip")}</a>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    {o.import_dir.clone().map(|dir| view! {
+                        <section class="card">
+                            <h2>{lang.t("Import")}</h2>
+                            <p class="hint">{lang.t("IP102 layout (classes.txt, train.txt / val.txt / test.txt with `path label` lines, images/) or class folders (class/photo or split/class/photo). Links, paths leaving the folder, duplicates and unreadable photos are skipped and listed; an interrupted import resumes when started again.")}</p>
+                            <ActionForm action=import attr:class="form inline" attr:id="import-form">
+                                <label>{lang.t("Dataset name")}<input type="text" name="name" required/></label>
+                                <label>{format!("{} {dir}", lang.t("Folder inside"))}<input type="text" name="folder" required/></label>
+                                <button type="submit" class="button">{lang.t("Import folder")}</button>
+                            </ActionForm>
+                            {move || import_error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                            <form method="post" action="/api/upload_dataset" enctype="multipart/form-data" class="form inline" id="archive-form">
+                                <label>{lang.t("Dataset name")}<input type="text" name="name" required/></label>
+                                <label>{lang.t("Archive (.zip)")}<input type="file" name="archive" accept=".zip,application/zip" required/></label>
+                                <button type="submit" class="button">{lang.t("Upload and import")}</button>
+                            </form>
+                        </section>
+                    })}
+                    <ul class="imports" id="imports">
+                        {o.imports.into_iter().map(|i| {
+                            let pct = if i.total > 0 { i.done as f64 * 100.0 / i.total as f64 } else { 0.0 };
+                            view! {
+                                <li class="card" data-state=i.state.clone()>
+                                    <strong>{format!("{}@{}", i.dataset, i.version)}</strong>" · "<span class="import-state">{i.state.clone()}</span>
+                                    <progress max="100" value=format!("{pct:.0}")></progress>
+                                    <span class="hint">{format!("{} / {} · {} {} · {:.1} s · {}", i.done, i.total, i.imported, lang.t("imported"), i.seconds, i.source)}</span>
+                                    {(!i.error.is_empty()).then(|| view! { <p class="error">{i.error.clone()}</p> })}
+                                    {(!i.skipped.is_empty()).then(|| view! {
+                                        <details><summary>{format!("{} {}", i.skipped.len(), lang.t("skipped"))}</summary>
+                                            <ul>{i.skipped.into_iter().map(|(p, r)| view! { <li><code>{p}</code>": "{r}</li> }).collect_view()}</ul>
+                                        </details>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
