@@ -20,6 +20,11 @@ site() {
     "$pkg/insectid_bg.wasm" -o "$pkg/insectid_bg.wasm"
   "$REPO_ROOT/node_modules/.bin/sass" --no-source-map --style=compressed style/main.scss "$pkg/insectid.css"
   cp -R public/. "$INSECTID_SITE_ROOT/"
+  # The web terminal's xterm.js (npm, pinned in package-lock.json), served from the site itself.
+  mkdir -p "$INSECTID_SITE_ROOT/xterm"
+  cp node_modules/@xterm/xterm/lib/xterm.js node_modules/@xterm/xterm/css/xterm.css \
+    node_modules/@xterm/addon-fit/lib/addon-fit.js node_modules/@xterm/addon-clipboard/lib/addon-clipboard.js \
+    "$INSECTID_SITE_ROOT/xterm/"
 }
 
 server() {

@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/scripts/postgres.sh"
+source "$REPO_ROOT/scripts/sshd.sh"
 cd "$REPO_ROOT"
 started=$(date +%s)
 
@@ -16,11 +17,13 @@ SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   stop_test_postgres
+  stop_test_sshd
   [ -n "${E2E_DATA:-}" ] && rm -rf "$E2E_DATA"
   return 0
 }
 trap cleanup EXIT
 start_test_postgres
+start_test_sshd
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 
 log "cargo test (SQLite and PostgreSQL)"
@@ -36,7 +39,19 @@ export E2E_ADMIN_PASSWORD="e2e-admin-pass-9931"
 E2E_PHOTO="$REPO_ROOT/../shared/datasets/rp11/val/Curculionidae/RP00003.jpg"
 [ -f "$E2E_PHOTO" ] || E2E_PHOTO="$INSECTID_DEFAULT_BUNDLE/fixtures/rgb.png"
 export E2E_PHOTO
-INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
+# The terminal's preset hosts: the throw-away sshd by key and by password, and the same host
+# under a wrong pinned fingerprint (which must be refused).
+cat >"$E2E_DATA/ssh-presets.json" <<JSON
+[
+  {"name": "test-key", "host": "127.0.0.1", "port": $INSECTID_TEST_SSH_PORT, "user": "$INSECTID_TEST_SSH_USER",
+   "auth": {"kind": "key", "path": "$INSECTID_TEST_SSH_KEY"}},
+  {"name": "test-password", "host": "127.0.0.1", "port": $INSECTID_TEST_SSH_PORT, "user": "$INSECTID_TEST_SSH_USER",
+   "auth": {"kind": "password"}},
+  {"name": "test-wrong-key", "host": "127.0.0.1", "port": $INSECTID_TEST_SSH_PORT, "user": "$INSECTID_TEST_SSH_USER",
+   "auth": {"kind": "key", "path": "$INSECTID_TEST_SSH_KEY"}, "fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
+]
+JSON
+INSECTID_SSH_PRESETS="$E2E_DATA/ssh-presets.json" INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
 "$CARGO_TARGET_DIR/debug/insectid" --bind "127.0.0.1:$port" --data-dir "$E2E_DATA" \
   --model-dir "$INSECTID_DEFAULT_BUNDLE" --site-root "$INSECTID_SITE_ROOT" >"$E2E_DATA/server.log" 2>&1 &
 SERVER_PID=$!

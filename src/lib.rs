@@ -11,6 +11,7 @@ pub mod error;
 pub mod inference;
 pub mod services;
 pub mod storage;
+pub mod terminal;
 pub mod testing;
 
 pub use error::ServiceError;

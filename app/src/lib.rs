@@ -33,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HydrationScripts options/>
                 // Controls that only work once hydrated are hidden when JavaScript is off.
-                <noscript><style>".needs-js { display: none !important; }"</style></noscript>
+                <noscript><style>".needs-js { display: none !important; } .noscript-only { display: block !important; }"</style></noscript>
                 <MetaTags/>
             </head>
             <body>
@@ -87,9 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("commands") ssr=SsrMode::Async view=|| view! {
                         <PlannedPage title="Commands" what="Predefined maintenance and training jobs with live logs."/>
                     }/>
-                    <Route path=path!("terminal") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Terminal" what="An SSH terminal to the configured inference hosts, for administrators."/>
-                    }/>
+                    <Route path=path!("terminal") view=pages::terminal::TerminalPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

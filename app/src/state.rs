@@ -30,6 +30,15 @@ pub struct AppState {
     pub labels_per_photo: u32,
     /// The only place the Datasets page imports from; uploaded archives are unpacked here.
     pub import_dir: std::path::PathBuf,
+    pub terminal: TerminalSetup,
+}
+
+/// The web terminal's preset hosts, limits, and the sessions open now.
+#[derive(Clone, Debug, Default)]
+pub struct TerminalSetup {
+    pub presets: insectid::terminal::Presets,
+    pub limits: insectid::terminal::SessionLimits,
+    pub registry: insectid::terminal::SessionRegistry,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,21 +1,10 @@
 import { expect, Page, test } from "@playwright/test";
-import { open } from "./util";
+import { ADMIN, open, PASSWORD, signIn } from "./util";
 
-const PASSWORD = "violet-moth-harvest-42";
 const NEW_PASSWORD = "amber-beetle-orchard-77";
-const ADMIN = { name: "admin", password: process.env.E2E_ADMIN_PASSWORD || "e2e-admin-pass-9931" };
 
 function unique(base: string, project: string) {
   return `${base}${project}${Date.now() % 1_000_000}`;
-}
-
-async function signIn(page: Page, info: any, name: string, password: string) {
-  await open(page, "/signin", info);
-  const form = page.locator("#sign-in-form");
-  await form.getByLabel("Username").fill(name);
-  await form.getByLabel("Password").fill(password);
-  await form.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
 }
 
 test("sign up, change password, sign out, sign in again", async ({ page }, info) => {

@@ -1,10 +1,9 @@
 import { expect, Page, test, TestInfo } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { open } from "./util";
+import { open, signUp } from "./util";
 
 // A real insect photo (RP11, beside the repository) or, without it, the model's own fixture.
 const PHOTO = process.env.E2E_PHOTO as string;
-const PASSWORD = "violet-moth-harvest-42";
 
 async function upload(page: Page, info: TestInfo, file: string | { name: string; mimeType: string; buffer: Buffer }) {
   await open(page, "/upload", info);
@@ -44,13 +43,7 @@ test("a bad file comes back to the form with the reason", async ({ page }, info)
 
 test("a signed-in upload appears in the history and can be deleted", async ({ page }, info) => {
   const name = `hist${info.project.name}${Date.now() % 1_000_000}`;
-  await open(page, "/signup", info);
-  const form = page.locator("#sign-up-form");
-  await form.getByLabel("Username").fill(name);
-  await form.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await form.getByLabel("Password again").fill(PASSWORD);
-  await form.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+  await signUp(page, info, name);
 
   await upload(page, info, PHOTO);
   await expectResult(page);

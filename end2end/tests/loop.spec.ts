@@ -1,32 +1,19 @@
 import { readFileSync } from "node:fs";
 import { Browser, expect, Page, test, TestInfo } from "@playwright/test";
-import { open } from "./util";
+import { ADMIN, open, signIn, signUp } from "./util";
 
 const PHOTO = process.env.E2E_PHOTO as string;
-const PASSWORD = "violet-moth-harvest-42";
-const ADMIN = { name: "admin", password: process.env.E2E_ADMIN_PASSWORD as string };
 
 async function newUser(browser: Browser, info: TestInfo, name: string): Promise<Page> {
   const context = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
   const page = await context.newPage();
-  await open(page, "/signup", info);
-  const form = page.locator("#sign-up-form");
-  await form.getByLabel("Username").fill(name);
-  await form.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await form.getByLabel("Password again").fill(PASSWORD);
-  await form.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+  await signUp(page, info, name);
   return page;
 }
 
 /** Signs the administrator in on `page` and gives `name` the labeler role. */
 async function makeLabeler(page: Page, info: TestInfo, name: string) {
-  await open(page, "/signin", info);
-  const signin = page.locator("#sign-in-form");
-  await signin.getByLabel("Username").fill(ADMIN.name);
-  await signin.getByLabel("Password").fill(ADMIN.password);
-  await signin.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+  await signIn(page, info, ADMIN.name, ADMIN.password);
   await open(page, `/users?q=${name}`, info);
   const row = page.locator(`tr[data-username="${name}"]`);
   await row.getByLabel(`Role of ${name}`).selectOption("labeler");

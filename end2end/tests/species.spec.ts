@@ -1,7 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { open } from "./util";
+import { open, PASSWORD, signIn, signUp } from "./util";
 
-const PASSWORD = "violet-moth-harvest-42";
 
 test("the catalogue is searchable in English and Chinese and each species has its card", async ({ page }, info) => {
   await open(page, "/species", info);
@@ -28,13 +27,7 @@ test("the catalogue is searchable in English and Chinese and each species has it
 
 test("the interface switches to Chinese and an account remembers it", async ({ page, browser }, info) => {
   const name = `lang${info.project.name}${Date.now() % 1_000_000}`;
-  await open(page, "/signup", info);
-  const form = page.locator("#sign-up-form");
-  await form.getByLabel("Username").fill(name);
-  await form.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await form.getByLabel("Password again").fill(PASSWORD);
-  await form.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+  await signUp(page, info, name);
 
   await open(page, "/species/ip102-8", info);
   await page.locator("#language-switcher").getByRole("button", { name: "中文" }).click();
@@ -51,11 +44,7 @@ test("the interface switches to Chinese and an account remembers it", async ({ p
   const second = await other.newPage();
   await open(second, "/signin", info);
   await expect(second.locator("html")).toHaveAttribute("lang", "en");
-  const signIn = second.locator("#sign-in-form");
-  await signIn.getByLabel("Username").fill(name);
-  await signIn.getByLabel("Password").fill(PASSWORD);
-  await signIn.getByRole("button", { name: "Sign in" }).click();
-  await expect(second.getByTestId("signed-in-as")).toBeVisible();
+  await signIn(second, info, name, PASSWORD);
   await open(second, "/", info);
   await expect(second.locator("h1")).toHaveText("这是什么昆虫？");
   await other.close();

@@ -17,3 +17,27 @@ export async function open(page: Page, path: string, info: TestInfo) {
   }
   return response;
 }
+
+export const PASSWORD = "violet-moth-harvest-42";
+export const ADMIN = { name: "admin", password: process.env.E2E_ADMIN_PASSWORD as string };
+
+/** Creates an account on the sign-up page; the browser is then signed in as it. */
+export async function signUp(page: Page, info: TestInfo, name: string, password = PASSWORD) {
+  await open(page, "/signup", info);
+  const form = page.locator("#sign-up-form");
+  await form.getByLabel("Username").fill(name);
+  await form.getByLabel("Password", { exact: true }).fill(password);
+  await form.getByLabel("Password again").fill(password);
+  await form.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+}
+
+/** Signs in on the sign-in page and waits until the page says who is signed in. */
+export async function signIn(page: Page, info: TestInfo, name: string, password: string) {
+  await open(page, "/signin", info);
+  const form = page.locator("#sign-in-form");
+  await form.getByLabel("Username").fill(name);
+  await form.getByLabel("Password").fill(password);
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-as")).toBeVisible();
+}

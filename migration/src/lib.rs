@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_identification;
 mod m20261128_000002_create_accounts;
 mod m20261129_000003_create_feedback_and_datasets;
+mod m20261129_000004_create_ssh_host_key;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_identification::Migration),
             Box::new(m20261128_000002_create_accounts::Migration),
             Box::new(m20261129_000003_create_feedback_and_datasets::Migration),
+            Box::new(m20261129_000004_create_ssh_host_key::Migration),
         ]
     }
 }

@@ -165,6 +165,23 @@ pub struct Config {
     #[arg(long, env = "INSECTID_IMPORT_DIR", global = true)]
     pub import_dir: Option<PathBuf>,
 
+    /// JSON list of the hosts the web terminal may open (name, host, port, user, auth, optional
+    /// fingerprint); without it the terminal offers none. See README "Web terminal".
+    #[arg(long, env = "INSECTID_SSH_PRESETS", global = true)]
+    pub ssh_presets: Option<PathBuf>,
+
+    /// A terminal session with no keystroke for this long is closed.
+    #[arg(long, env = "INSECTID_TERMINAL_IDLE_MINUTES", default_value_t = 15, global = true)]
+    pub terminal_idle_minutes: u64,
+
+    /// Terminal sessions one administrator may have open at once.
+    #[arg(long, env = "INSECTID_TERMINAL_SESSIONS_PER_USER", default_value_t = 2, global = true)]
+    pub terminal_sessions_per_user: usize,
+
+    /// Terminal sessions open at once, all administrators together.
+    #[arg(long, env = "INSECTID_TERMINAL_SESSIONS", default_value_t = 8, global = true)]
+    pub terminal_sessions: usize,
+
     /// Photos waiting for the model before new ones are answered "busy".
     #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
     pub queue: usize,

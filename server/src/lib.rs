@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 mod dataset_export;
 mod photos;
+mod terminal;
 pub mod rest;
 pub mod security;
 
@@ -68,6 +69,20 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     if interrupted > 0 {
         tracing::warn!(imports = interrupted, "dataset imports were interrupted by a restart; resume them on the Datasets page");
     }
+    let presets = match &config.ssh_presets {
+        Some(path) => insectid::terminal::Presets::load(path).map_err(|e| StartError(e.to_string()))?,
+        None => insectid::terminal::Presets::default(),
+    };
+    let terminal = app::state::TerminalSetup {
+        presets,
+        limits: insectid::terminal::SessionLimits {
+            per_user: config.terminal_sessions_per_user.max(1),
+            total: config.terminal_sessions.max(1),
+            idle: std::time::Duration::from_secs(config.terminal_idle_minutes.max(1) * 60),
+            ..Default::default()
+        },
+        registry: Default::default(),
+    };
     let import_dir = config.import_dir();
     std::fs::create_dir_all(&import_dir).map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
     Ok(AppState {
@@ -82,6 +97,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         heatmaps: Arc::new(std::sync::Mutex::new(heatmaps)),
         labels_per_photo: config.labels_per_photo.max(1),
         import_dir,
+        terminal,
     })
 }
 
@@ -134,6 +150,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
         .route("/datasets/{spec}/export.zip", get(dataset_export::export))
+        .route("/terminal/ws", get(terminal::terminal_ws))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
             &state,

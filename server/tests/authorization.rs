@@ -98,6 +98,10 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     config.device = insectid::inference::DevicePreference::Cpu;
     config.admin_username = Some("root".into());
     config.admin_password = Some(PASSWORD.into());
+    std::fs::create_dir_all(&data).unwrap();
+    let presets = data.join("presets.json");
+    std::fs::write(&presets, r#"[{"name": "box", "host": "127.0.0.1", "port": 1, "user": "nobody", "auth": {"kind": "password"}}]"#).unwrap();
+    config.ssh_presets = Some(presets);
     let state = server::build_state(&config).await.unwrap();
     let db = state.db.clone();
     let client = Client { app: server::build_app(state) };
@@ -154,6 +158,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/species".into(), "application/x-www-form-urlencoded".into(), b"key=ip102-11".to_vec(), Rule::Public),
         ("POST", "/api/upload_rules".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         ("POST", "/api/set_language".into(), "application/x-www-form-urlencoded".into(), b"lang=zh&back=/".to_vec(), Rule::Public),
+        ("POST", "/api/terminal_presets".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("POST", "/api/label_choices".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         // Feedback on the admin's identification: its owner and staff may; others see "not found".
         ("POST", "/api/send_feedback".into(), "application/x-www-form-urlencoded".into(), format!("identification={admin_identification}&kind=not_insect").into_bytes(), Rule::Staff),
@@ -173,7 +178,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 34, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 35, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }
@@ -206,6 +211,48 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
             checked += 1;
         }
     }
+    // The terminal's websocket: only an administrator, only from this origin, only to a preset.
+    let upgrade = |cookie: Option<&str>, origin: Option<&str>, preset: &str| {
+        let mut r = Request::get(format!("/terminal/ws?preset={preset}"))
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let status_of = |request: Request<Body>| {
+        let app = client.app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            (status, String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned())
+        }
+    };
+    let here = Some("http://127.0.0.1:3000");
+    let cookie_of = |w: Who| cookies.iter().find(|(who, _)| *who == w).and_then(|(_, c)| c.clone());
+    assert_eq!(status_of(upgrade(None, here, "box")).await.0, StatusCode::UNAUTHORIZED);
+    for who in [Who::User, Who::Labeler] {
+        assert_eq!(status_of(upgrade(cookie_of(who).as_deref(), here, "box")).await.0, StatusCode::FORBIDDEN, "{who:?}");
+    }
+    let admin = cookie_of(Who::Admin);
+    let (s, text) = status_of(upgrade(admin.as_deref(), Some("https://evil.example"), "box")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("cross-origin"));
+    assert_eq!(status_of(upgrade(admin.as_deref(), None, "box")).await.0, StatusCode::FORBIDDEN, "no Origin, no terminal");
+    let (s, text) = status_of(upgrade(admin.as_deref(), here, "evil.example:22")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.contains("no preset host"));
+    // Every check passed: what is left is the upgrade itself, which a test request cannot do.
+    let (s, text) = status_of(upgrade(admin.as_deref(), here, "box")).await;
+    assert!(s != StatusCode::UNAUTHORIZED && s != StatusCode::FORBIDDEN && s != StatusCode::NOT_FOUND, "{s} {text}");
+
     // Deleting is checked last and once per identity, each on its own target.
     for ((who, cookie), target) in cookies.iter().zip(["tom4", "tom5", "tom4", "tom5", "tom4"]) {
         let (status, _, text) = client.form("/api/delete_user", cookie.as_deref(), &format!("id={}&confirm=yes", ids[target])).await;

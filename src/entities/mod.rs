@@ -11,4 +11,5 @@ pub mod label_vote;
 pub mod login_failure;
 pub mod photo_label;
 pub mod session;
+pub mod ssh_host_key;
 pub mod user;

@@ -9,6 +9,7 @@ pub mod identify;
 pub mod labelling;
 pub mod portal;
 pub mod species;
+pub mod terminal;
 
 pub use accounts::*;
 pub use admin::*;
@@ -18,3 +19,4 @@ pub use identify::*;
 pub use labelling::*;
 pub use portal::*;
 pub use species::*;
+pub use terminal::*;

@@ -253,6 +253,15 @@ pub fn text(en: &str) -> Option<&'static str> {
         "photos waiting" => "张照片待标注",
         "rejected" => "已拒绝",
         "skipped" => "已跳过",
+        // Terminal
+        "No hosts are configured. Set INSECTID_SSH_PRESETS to a file of preset hosts (see the README)." => "尚未配置主机。请把 INSECTID_SSH_PRESETS 设为预设主机文件（见 README）。",
+        "The terminal needs JavaScript." => "终端需要启用 JavaScript。",
+        "Host" => "主机",
+        "Connect" => "连接",
+        "Disconnect" => "断开",
+        "Reconnect" => "重新连接",
+        "host key" => "主机密钥",
+        "host key not pinned yet: confirm it at the first connection" => "主机密钥尚未固定：首次连接时请确认",
         _ => return None,
     })
 }

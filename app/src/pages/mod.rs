@@ -7,6 +7,7 @@ pub mod models;
 pub mod not_found;
 pub mod planned;
 pub mod species;
+pub mod terminal;
 pub mod upload;
 #[cfg(feature = "hydrate")]
 mod upload_progress;

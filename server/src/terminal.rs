@@ -1,0 +1,167 @@
+//! `GET /terminal/ws?preset=NAME`: the web terminal's websocket. Only an administrator's
+//! session from this origin may open it, only to a preset host; everything is checked before
+//! the upgrade. The first message carries the size (and the password or a confirmed host key);
+//! after that the domain's bridge moves the bytes.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use app::state::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use insectid::auth::{Account, Role};
+use insectid::services::audit::{self, Actor};
+use insectid::terminal::{self, host_keys, Frame, Preset, ServerMessage, SessionPermit, TerminalError};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    preset: String,
+}
+
+/// The browser's first message.
+#[derive(Deserialize)]
+struct ConnectRequest {
+    #[serde(default)]
+    password: Option<String>,
+    cols: u32,
+    rows: u32,
+    /// The fingerprint the administrator confirmed for a host seen for the first time.
+    #[serde(default)]
+    accept: Option<String>,
+}
+
+fn host_of(origin: &str) -> Option<&str> {
+    origin.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+}
+
+#[axum::debug_handler]
+pub async fn terminal_ws(
+    State(state): State<AppState>,
+    auth: axum_login::AuthSession<insectid::auth::Backend>,
+    connect_info: Result<ConnectInfo<SocketAddr>, axum::extract::rejection::ExtensionRejection>,
+    headers: HeaderMap,
+    query: Result<Query<WsQuery>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(account) = auth.user else {
+        return (StatusCode::UNAUTHORIZED, "sign in as an administrator to open a terminal").into_response();
+    };
+    if account.role != Role::Admin {
+        return (StatusCode::FORBIDDEN, "the terminal is for administrators").into_response();
+    }
+    // Browsers send Origin on websocket upgrades; a page of another site must not ride the session.
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(host_of);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !matches!((origin, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h)) {
+        return (StatusCode::FORBIDDEN, "cross-origin terminal connection refused").into_response();
+    }
+    let Ok(Query(query)) = query else {
+        return (StatusCode::BAD_REQUEST, "name a preset host: /terminal/ws?preset=NAME").into_response();
+    };
+    let preset = match state.terminal.presets.get(&query.preset) {
+        Ok(p) => p.clone(),
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    };
+    let permit = match state.terminal.registry.acquire(account.id, &state.terminal.limits) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::TOO_MANY_REQUESTS, e.to_string()).into_response(),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let addr = connect_info.map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|_| "unknown".into());
+    ws.max_message_size(state.terminal.limits.max_message)
+        .on_upgrade(move |socket| session(socket, state, account, preset, addr, permit))
+}
+
+fn to_message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(t) => Message::Text(t.into()),
+        Frame::Binary(b) => Message::Binary(b.into()),
+        Frame::Close => Message::Close(None),
+    }
+}
+
+async fn session(socket: WebSocket, state: AppState, account: Account, preset: Preset, addr: String, _permit: SessionPermit) {
+    let db = &state.db;
+    let (sink, stream) = socket.split();
+    let mut sink = sink.with(|f: Frame| futures::future::ready(Ok::<_, axum::Error>(to_message(f))));
+    let mut stream = stream.filter_map(|m| {
+        futures::future::ready(match m {
+            Ok(Message::Text(t)) => Some(Ok(Frame::Text(t.to_string()))),
+            Ok(Message::Binary(b)) => Some(Ok(Frame::Binary(b.to_vec()))),
+            Ok(Message::Close(_)) => Some(Ok(Frame::Close)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.to_string())),
+        })
+    });
+    let audit = |action: &'static str, detail: String| {
+        let (account, preset, addr) = (&account, preset.name.clone(), addr.clone());
+        async move {
+            if let Err(e) = audit::record(db, Actor::Account(account), action, &preset, &detail, Some(&addr)).await {
+                tracing::error!(error = %e, "cannot write the terminal audit event");
+            }
+        }
+    };
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), stream.next()).await;
+    let request = match first {
+        Ok(Some(Ok(Frame::Text(t)))) => serde_json::from_str::<ConnectRequest>(&t).map_err(|e| format!("the first message must be the connect request: {e}")),
+        _ => Err("no connect request arrived".to_string()),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(message) => {
+            let _ = sink.send(ServerMessage::Error { message }.frame()).await;
+            let _ = sink.send(Frame::Close).await;
+            return;
+        }
+    };
+    let check = match host_keys::check_for(db, &preset, request.accept.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = sink.send(ServerMessage::Error { message: e.to_string() }.frame()).await;
+            return;
+        }
+    };
+    let unpinned = matches!(check, terminal::HostKeyCheck::Unpinned { .. });
+    let shell = terminal::connect(&preset, check, request.password.as_deref(), request.cols, request.rows).await;
+    let shell = match shell {
+        Ok(s) => s,
+        Err(TerminalError::UnknownHostKey { fingerprint, .. }) => {
+            audit("terminal.host_key_unknown", format!("shown {fingerprint} for confirmation")).await;
+            let _ = sink.send(ServerMessage::HostKey { preset: preset.name.clone(), fingerprint }.frame()).await;
+            let _ = sink.send(Frame::Close).await;
+            return;
+        }
+        Err(e) => {
+            let action = if matches!(e, TerminalError::HostKeyChanged { .. }) { "terminal.host_key_changed" } else { "terminal.refused" };
+            audit(action, e.to_string()).await;
+            let _ = sink.send(ServerMessage::Error { message: e.to_string() }.frame()).await;
+            let _ = sink.send(Frame::Close).await;
+            return;
+        }
+    };
+    if unpinned {
+        if let Err(e) = host_keys::pin(db, &preset.name, &shell.fingerprint, &account.username).await {
+            tracing::error!(error = %e, "cannot pin the host key");
+        }
+        audit("terminal.host_key_pinned", shell.fingerprint.clone()).await;
+    }
+    audit("terminal.opened", format!("{}@{}:{}", preset.user, preset.host, preset.port)).await;
+    let since = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let connected = ServerMessage::Connected { preset: preset.name.clone(), host: format!("{}@{}:{}", preset.user, preset.host, preset.port), since };
+    if sink.send(connected.frame()).await.is_err() {
+        return;
+    }
+    let started = Instant::now();
+    let limits = state.terminal.limits;
+    let reason = terminal::bridge(sink, stream, shell, limits.idle, limits.max_message).await;
+    audit("terminal.closed", format!("after {} s: {}", started.elapsed().as_secs(), reason.describe())).await;
+}
