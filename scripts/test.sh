@@ -39,6 +39,20 @@ export E2E_ADMIN_PASSWORD="e2e-admin-pass-9931"
 E2E_PHOTO="$REPO_ROOT/../shared/datasets/rp11/val/Curculionidae/RP00003.jpg"
 [ -f "$E2E_PHOTO" ] || E2E_PHOTO="$INSECTID_DEFAULT_BUNDLE/fixtures/rgb.png"
 export E2E_PHOTO
+# The default bundle under another version, as an administrator would upload one.
+E2E_BUNDLE_ZIP="$E2E_DATA/bundle-1.0.1-e2e.zip"
+"$INSECTID_VENV/bin/python" - "$INSECTID_DEFAULT_BUNDLE" "$E2E_BUNDLE_ZIP" <<'PY'
+import json, pathlib, sys, zipfile
+src, out = pathlib.Path(sys.argv[1]), sys.argv[2]
+manifest = json.loads((src / "manifest.json").read_text())
+manifest["version"] = "1.0.1-e2e"
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    z.writestr("bundle/manifest.json", json.dumps(manifest))
+    for name in manifest["files"].values():
+        if name:
+            z.write(src / name, f"bundle/{name}")
+PY
+export E2E_BUNDLE_ZIP
 # The terminal's preset hosts: the throw-away sshd by key and by password, and the same host
 # under a wrong pinned fingerprint (which must be refused).
 cat >"$E2E_DATA/ssh-presets.json" <<JSON

@@ -31,6 +31,8 @@ pub struct AppState {
     /// The only place the Datasets page imports from; uploaded archives are unpacked here.
     pub import_dir: std::path::PathBuf,
     pub terminal: TerminalSetup,
+    /// Where installed model bundles live.
+    pub models_dir: std::path::PathBuf,
 }
 
 /// The web terminal's preset hosts, limits, and the sessions open now.

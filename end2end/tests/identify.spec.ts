@@ -50,14 +50,20 @@ test("a signed-in upload appears in the history and can be deleted", async ({ pa
   const resultUrl = page.url();
 
   // The top class links to its species page, which lists this sighting as the user's own.
-  const top = page.locator(".top-classes li a.label").first();
-  const species = await top.textContent();
-  await top.click();
-  await expect(page).toHaveURL(/\/species\/(ip102|imagenet)-\d+$/);
-  await expect(page.locator("h1")).toHaveText(species!.trim());
-  await expect(page.locator("#sightings li")).toHaveCount(1);
-  await page.locator("#sightings a").first().click();
-  await expect(page).toHaveURL(resultUrl.replace(/\?.*$/, ""));
+  // (The fallback photo used without the shared dataset may be answered with a class the
+  // catalogue does not hold; then there is no species page to visit.)
+  const top = page.locator(".top-classes li").first().locator("a.label");
+  if (await top.count()) {
+    const species = await top.textContent();
+    await top.click();
+    await expect(page).toHaveURL(/\/species\/(ip102|imagenet)-\d+$/);
+    await expect(page.locator("h1")).toHaveText(species!.trim());
+    await expect(page.locator("#sightings li")).toHaveCount(1);
+    await page.locator("#sightings a").first().click();
+    await expect(page).toHaveURL(resultUrl.replace(/\?.*$/, ""));
+  } else {
+    expect(PHOTO, "the shared RP11 photo's top class is in the catalogue").not.toContain("rp11");
+  }
 
   await open(page, "/history", info);
   const items = page.locator("#history-list .history-item");

@@ -6,6 +6,7 @@ mod m20261128_000001_create_identification;
 mod m20261128_000002_create_accounts;
 mod m20261129_000003_create_feedback_and_datasets;
 mod m20261129_000004_create_ssh_host_key;
+mod m20261129_000005_create_model_version;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_accounts::Migration),
             Box::new(m20261129_000003_create_feedback_and_datasets::Migration),
             Box::new(m20261129_000004_create_ssh_host_key::Migration),
+            Box::new(m20261129_000005_create_model_version::Migration),
         ]
     }
 }

@@ -33,9 +33,16 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let db = insectid::db::connect_and_migrate(&config.database_url())
         .await
         .map_err(|e| StartError(format!("database {}: {e}", redact(&config.database_url()))))?;
-    let model_dir = config.model_dir();
+    // The version an administrator activated survives restarts, unless the operator names a
+    // bundle explicitly (INSECTID_MODEL_DIR).
+    let activated = match config.model_dir {
+        Some(_) => None,
+        None => insectid::services::models::active_dir(&db).await.map_err(|e| StartError(format!("model registry: {e}")))?,
+    };
+    let model_dir = activated.clone().unwrap_or_else(|| config.model_dir());
+    let start_dir = model_dir.clone();
     let engine_config = config.engine();
-    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&model_dir, engine_config))
+    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&start_dir, engine_config))
         .await
         .map_err(|e| StartError(format!("model loading panicked: {e}")))?
         .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))?;
@@ -47,7 +54,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         "model loaded"
     );
     let heatmaps = {
-        let dir = config.model_dir();
+        let dir = model_dir.clone();
         let manifest = engine.active().manifest.clone();
         let device = config.device.resolve().map_err(|e| StartError(e.to_string()))?;
         tokio::task::spawn_blocking(move || insectid::inference::heatmap::HeatMapper::load(&dir, &manifest, device))
@@ -83,6 +90,12 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         },
         registry: Default::default(),
     };
+    let models_dir = config.data_dir.join("models");
+    std::fs::create_dir_all(&models_dir).map_err(|e| StartError(format!("models directory {}: {e}", models_dir.display())))?;
+    // The bundle the engine started with is the registry's active version.
+    insectid::services::models::record_startup(&db, &model_dir, "default")
+        .await
+        .map_err(|e| StartError(format!("model registry: {e}")))?;
     let import_dir = config.import_dir();
     std::fs::create_dir_all(&import_dir).map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
     Ok(AppState {
@@ -98,6 +111,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         labels_per_photo: config.labels_per_photo.max(1),
         import_dir,
         terminal,
+        models_dir,
     })
 }
 

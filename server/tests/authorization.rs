@@ -158,6 +158,11 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/species".into(), "application/x-www-form-urlencoded".into(), b"key=ip102-11".to_vec(), Rule::Public),
         ("POST", "/api/upload_rules".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         ("POST", "/api/set_language".into(), "application/x-www-form-urlencoded".into(), b"lang=zh&back=/".to_vec(), Rule::Public),
+        ("POST", "/api/model_versions".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
+        ("POST", "/api/activate_model".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        ("POST", "/api/rollback_model".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
+        ("POST", "/api/delete_model".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        ("POST", "/api/upload_model".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
         ("POST", "/api/terminal_presets".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("POST", "/api/label_choices".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         // Feedback on the admin's identification: its owner and staff may; others see "not found".
@@ -178,7 +183,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 35, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 40, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }

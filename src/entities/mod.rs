@@ -9,6 +9,7 @@ pub mod identification;
 pub mod import_job;
 pub mod label_vote;
 pub mod login_failure;
+pub mod model_version;
 pub mod photo_label;
 pub mod session;
 pub mod ssh_host_key;

@@ -9,6 +9,7 @@ pub mod history;
 pub mod identify;
 pub mod integrity;
 pub mod labels;
+pub mod models;
 pub mod accounts;
 pub mod audit;
 pub mod evaluation;

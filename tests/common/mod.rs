@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests: accounts with a role, recorded identifications.
+#![allow(dead_code)] // each test binary uses its own part
 
 use insectid::auth::{Account, Role};
 use insectid::entities::{identification, user};

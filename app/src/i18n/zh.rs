@@ -262,6 +262,13 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Reconnect" => "重新连接",
         "host key" => "主机密钥",
         "host key not pinned yet: confirm it at the first connection" => "主机密钥尚未固定：首次连接时请确认",
+        // Model registry
+        "Installed versions" => "已安装的版本",
+        "active" => "当前使用",
+        "Activate" => "启用",
+        "Roll back to the previous version" => "回退到上一个版本",
+        "Bundle (.zip with manifest.json and model.pt)" => "模型包（含 manifest.json 和 model.pt 的 .zip）",
+        "Install" => "安装",
         _ => return None,
     })
 }

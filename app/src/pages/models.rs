@@ -43,5 +43,80 @@ pub fn ModelsPage() -> impl IntoView {
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
         </Suspense>
+        <ModelRegistry/>
+    }
+}
+
+/// Installed versions for administrators: install, activate, roll back, delete. Others see
+/// only the active model above.
+#[component]
+pub fn ModelRegistry() -> impl IntoView {
+    let lang = use_lang();
+    let activate = ServerAction::<crate::api::ActivateModel>::new();
+    let rollback = ServerAction::<crate::api::RollbackModel>::new();
+    let delete = ServerAction::<crate::api::DeleteModel>::new();
+    let errors = (crate::auth::action_error(activate), crate::auth::action_error(rollback), crate::auth::action_error(delete));
+    // The install form is a plain multipart post: a refusal comes back in the URL.
+    let upload_error = StoredValue::new({
+        use leptos::server_fn::ServerFn;
+        use_context::<leptos::server::ServerActionError>()
+            .filter(|e| e.path() == <crate::api::UploadModel as ServerFn>::PATH)
+            .map(|e| leptos::server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(e.err()).to_string())
+    });
+    let error = move || errors.0().or_else(errors.1).or_else(errors.2).or_else(|| upload_error.get_value());
+    let versions = Resource::new(
+        move || (activate.version().get(), rollback.version().get(), delete.version().get()),
+        |_| crate::api::get_model_versions(),
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || versions.get().map(|r| match r {
+                Err(crate::error::AppError::Unauthorized(_) | crate::error::AppError::Forbidden(_)) => ().into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Ok(list) => view! {
+                    <section class="card" aria-labelledby="registry-title">
+                        <h2 id="registry-title">{lang.t("Installed versions")}</h2>
+                        {move || error().map(|m| view! { <p class="error" role="alert" id="registry-error">{m}</p> })}
+                        <div class="table-wrap">
+                            <table class="data" id="model-versions">
+                                <thead><tr><th>{lang.t("Model")}</th><th>{lang.t("Classes")}</th><th>{lang.t("Source")}</th><th>{lang.t("Identifications")}</th><th>{lang.t("Action")}</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|v| {
+                                        let (id_activate, id_delete) = (v.id.to_string(), v.id.to_string());
+                                        view! {
+                                            <tr data-version=v.version.clone() class:active=v.active>
+                                                <td><strong>{format!("{} {}", v.name, v.version)}</strong>
+                                                    {v.active.then(|| view! { " " <span class="badge">{lang.t("active")}</span> })}
+                                                    <br/><span class="hint">{v.created_at.clone()}</span></td>
+                                                <td>{v.classes}</td>
+                                                <td>{v.source.clone()}</td>
+                                                <td>{v.identifications}</td>
+                                                <td>{(!v.active).then(move || view! {
+                                                    <ActionForm action=activate attr:class="inline">
+                                                        <input type="hidden" name="id" value=id_activate/>
+                                                        <button type="submit" class="button small">{lang.t("Activate")}</button>
+                                                    </ActionForm>
+                                                    <ActionForm action=delete attr:class="inline">
+                                                        <input type="hidden" name="id" value=id_delete/>
+                                                        <button type="submit" class="button small danger">{lang.t("Delete")}</button>
+                                                    </ActionForm>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        <ActionForm action=rollback attr:class="inline">
+                            <button type="submit" class="button">{lang.t("Roll back to the previous version")}</button>
+                        </ActionForm>
+                        <form method="post" action="/api/upload_model" enctype="multipart/form-data" class="form inline" id="model-upload-form">
+                            <label>{lang.t("Bundle (.zip with manifest.json and model.pt)")}<input type="file" name="bundle" accept=".zip,application/zip" required/></label>
+                            <button type="submit" class="button primary">{lang.t("Install")}</button>
+                        </form>
+                    </section>
+                }.into_any(),
+            })}
+        </Suspense>
     }
 }

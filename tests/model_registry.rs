@@ -1,0 +1,76 @@
+//! Installing, activating, rolling back and deleting model versions, with the real engine.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::account;
+use insectid::auth::Role;
+use insectid::inference::{EngineConfig, InferenceEngine};
+use insectid::services::models;
+use insectid::testing::{test_databases, test_model_dir};
+
+/// The default bundle as a .zip, under another version (and optionally broken).
+fn bundle_zip(out: &Path, version: &str, break_labels: bool) {
+    let dir = test_model_dir();
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    manifest["version"] = version.into();
+    if break_labels {
+        manifest["labels"].as_array_mut().unwrap().truncate(10);
+    }
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("bundle/manifest.json", opts).unwrap();
+    zip.write_all(manifest.to_string().as_bytes()).unwrap();
+    for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
+        zip.start_file(format!("bundle/{file}"), opts).unwrap();
+        zip.write_all(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_install_activate_roll_back_and_delete() {
+    let work = std::env::temp_dir().join(format!("insectid-models-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let engine = std::sync::Arc::new(InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap());
+    bundle_zip(&work.join("good.zip"), "2.0.0-test", false);
+    bundle_zip(&work.join("broken.zip"), "3.0.0-test", true);
+    std::fs::write(work.join("junk.zip"), b"not a zip").unwrap();
+    for t in test_databases().await {
+        let db = &t.db;
+        let models_dir = work.join(format!("models-{}", t.backend));
+        std::fs::create_dir_all(&models_dir).unwrap();
+        let admin = account(db, "root", Role::Admin).await;
+        let user = account(db, "ann", Role::User).await;
+        let first = models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        assert!(first.active);
+        assert_eq!(models::record_startup(db, &test_model_dir(), "default").await.unwrap().id, first.id, "recorded once");
+
+        assert_eq!(models::install_zip(db, Some(&user), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(), insectid::error::ErrorKind::Forbidden);
+        let err = models::install_zip(db, Some(&admin), &models_dir, &work.join("broken.zip"), None).await.unwrap_err().to_string();
+        assert!(err.contains("refused") && err.contains("does not match 10 labels"), "{err}");
+        assert!(models::install_zip(db, Some(&admin), &models_dir, &work.join("junk.zip"), None).await.unwrap_err().to_string().contains("not a readable .zip"));
+        let second = models::install_zip(db, Some(&admin), &models_dir, &work.join("good.zip"), None).await.unwrap();
+        assert_eq!((second.version.as_str(), second.active, second.classes), ("2.0.0-test", false, 1000));
+        assert_eq!(models::install_zip(db, Some(&admin), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict);
+        assert_eq!(std::fs::read_dir(&models_dir).unwrap().count(), 1, "refused bundles leave nothing behind");
+
+        models::activate(db, &engine, Some(&admin), second.id, None).await.unwrap();
+        assert_eq!(engine.active().status.version, "2.0.0-test", "the engine answers with the new version");
+        assert_eq!(models::delete(db, Some(&admin), second.id, None).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict, "never the active one");
+        let listed = models::list(db, Some(&admin)).await.unwrap();
+        assert_eq!(listed.iter().filter(|v| v.model.active).map(|v| v.model.id).collect::<Vec<_>>(), [second.id]);
+
+        let back = models::rollback(db, &engine, Some(&admin), None).await.unwrap();
+        assert_eq!(back.id, first.id);
+        assert_eq!(engine.active().status.version, "1.0.0");
+        models::delete(db, Some(&admin), second.id, None).await.unwrap();
+        assert!(!Path::new(&second.dir).exists(), "its files are gone");
+        assert_eq!(models::list(db, Some(&admin)).await.unwrap().len(), 1);
+        t.close().await;
+    }
+    std::fs::remove_dir_all(work).ok();
+}
