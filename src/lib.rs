@@ -12,6 +12,7 @@ pub mod inference;
 pub mod services;
 pub mod storage;
 pub mod terminal;
+pub mod training;
 pub mod testing;
 
 pub use error::ServiceError;

@@ -74,3 +74,62 @@ async fn versions_install_activate_roll_back_and_delete() {
     }
     std::fs::remove_dir_all(work).ok();
 }
+
+fn coloured(class: usize, seed: u32) -> Vec<u8> {
+    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class];
+    let img = image::RgbImage::from_fn(96, 80, |x, y| {
+        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
+        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// The loop at service level: a dataset version → fine-tune → a new inactive version
+/// that beats chance → activated → identifications report it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fine_tuned_version_is_installed_activated_and_answers() {
+    use insectid::services::{dataset_import, fine_tune, identify};
+    let work = std::env::temp_dir().join(format!("insectid-ft-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    // Rice pests by family, as coloured stand-ins: class folders with train and val splits.
+    let families = ["Crambidae", "Delphacidae", "Curculionidae"];
+    for (class, family) in families.iter().enumerate() {
+        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
+            let dir = work.join("source").join(split).join(family);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in range {
+                std::fs::write(dir.join(format!("{i}.png")), coloured(class, i)).unwrap();
+            }
+        }
+    }
+    let engine = std::sync::Arc::new(InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap());
+    for t in test_databases().await {
+        let db = &t.db;
+        let photos = insectid::storage::PhotoStore::open(work.join(format!("photos-{}", t.backend))).unwrap();
+        let models_dir = work.join(format!("models-{}", t.backend));
+        std::fs::create_dir_all(&models_dir).unwrap();
+        let admin = account(db, "root", Role::Admin).await;
+        models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        let job = dataset_import::start(db, "pests", &work.join("source"), 1).await.unwrap();
+        dataset_import::run(db, &photos, job.id, |_| {}).await.unwrap();
+
+        let config = insectid::training::HeadConfig { hidden: 0, max_epochs: 30, patience: 6, ..Default::default() };
+        let mut epochs = 0;
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", config, &cancel, |_| epochs += 1).await.unwrap();
+        assert!(result.best_val_accuracy > 0.5, "beats chance (1/3): {}", result.best_val_accuracy);
+        assert_eq!(epochs, result.history.len());
+        assert_eq!((result.model.source.as_str(), result.model.active, result.model.classes), ("fine-tune", false, 3));
+
+        models::activate(db, &engine, Some(&admin), result.model.id, None).await.unwrap();
+        let answer = identify::identify_photo(&engine, coloured(1, 500).into(), 3).await.unwrap();
+        assert_eq!(answer.model_version, result.model.version, "the new version answers");
+        assert_eq!(answer.answer.top[0].label, "Delphacidae");
+        assert_eq!(answer.answer.top[0].taxon_key.as_deref(), Some("family:Delphacidae"), "classes roll up through the catalogue's taxonomy");
+        models::rollback(db, &engine, Some(&admin), None).await.unwrap();
+        t.close().await;
+    }
+    std::fs::remove_dir_all(work).ok();
+}

@@ -59,6 +59,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fine-tune the active model's backbone on a dataset version (NAME or NAME@N): a new
+    /// head trained on its train split, stopped early on its val split, calibrated, and
+    /// installed as a new (inactive) model version.
+    Finetune {
+        spec: String,
+        /// Width of the head's hidden layer (0: a linear head).
+        #[arg(long, default_value_t = 512)]
+        hidden: i64,
+        #[arg(long, default_value_t = 60)]
+        epochs: usize,
+        #[arg(long, default_value_t = 10)]
+        patience: usize,
+    },
     /// Build, import, export and list datasets.
     Dataset {
         #[command(subcommand)]

@@ -29,6 +29,9 @@ fn main() -> std::process::ExitCode {
         Command::Check { repair, grace_minutes, json } => {
             runtime.block_on(server::cli::check(&config, repair, grace_minutes, json))
         }
+        Command::Finetune { spec, hidden, epochs, patience } => {
+            runtime.block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience)).map(|()| true)
+        }
         Command::Dataset { action } => runtime.block_on(server::cli::dataset(&config, action)).map(|()| true),
         Command::Eval { dir, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)

@@ -164,7 +164,7 @@ mod tests {
             mean: [0.5; 3],
             std: [0.5; 3],
             feature_dim: None,
-            files: BundleFiles { model: "model.pt".into(), features: None, cam_features: None, cam_head: None },
+            files: BundleFiles { model: "model.pt".into(), features: None, cam_features: None, cam_head: None, head: None },
             sha256: Default::default(),
             labels,
             thresholds: Thresholds { confident: 0.6, rollup: 0.6, arthropod_min: 0.3 },

@@ -13,6 +13,8 @@ pub struct ModelBundle {
     pub dir: PathBuf,
     pub device: Device,
     module: CModule,
+    /// Applied to the module's output when the bundle is a backbone plus a trained head.
+    head: Option<CModule>,
 }
 
 /// One class of an answer with its probability.
@@ -26,7 +28,7 @@ pub struct TopClass {
 /// Every file the manifest names must exist, and match its recorded digest when it has one.
 fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
     let f = &manifest.files;
-    let named = std::iter::once(&f.model).chain(f.features.as_ref()).chain(f.cam_features.as_ref()).chain(f.cam_head.as_ref());
+    let named = std::iter::once(&f.model).chain(f.features.as_ref()).chain(f.cam_features.as_ref()).chain(f.cam_head.as_ref()).chain(f.head.as_ref());
     for file in named {
         if file.contains('/') || file.contains('\\') || file.starts_with('.') {
             return Err(format!("file name {file:?} must be a plain name inside the bundle"));
@@ -54,7 +56,15 @@ impl ModelBundle {
         let mut module = CModule::load_on_device(&model_path, device)
             .map_err(|e| invalid(format!("TorchScript model does not load: {e}")))?;
         module.set_eval();
-        let bundle = ModelBundle { manifest, dir: dir.to_path_buf(), device, module };
+        let head = match &manifest.files.head {
+            Some(file) => {
+                let mut h = CModule::load_on_device(dir.join(file), device).map_err(|e| invalid(format!("{file} does not load: {e}")))?;
+                h.set_eval();
+                Some(h)
+            }
+            None => None,
+        };
+        let bundle = ModelBundle { manifest, dir: dir.to_path_buf(), device, module, head };
         let size = bundle.manifest.input_size as i64;
         let out = bundle
             .forward(Tensor::zeros([1, 3, size, size], (Kind::Float, device)))
@@ -84,7 +94,13 @@ impl ModelBundle {
     }
 
     fn forward(&self, batch: Tensor) -> Result<Tensor, InferenceError> {
-        Ok(tch::no_grad(|| self.module.forward_ts(&[batch]))?)
+        Ok(tch::no_grad(|| -> Result<Tensor, tch::TchError> {
+            let out = self.module.forward_ts(&[batch])?;
+            match &self.head {
+                Some(head) => head.forward_ts(&[out]),
+                None => Ok(out),
+            }
+        })?)
     }
 
     /// Raw logits for a batch of prepared inputs, one row per input.

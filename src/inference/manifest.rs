@@ -41,6 +41,9 @@ pub struct BundleFiles {
     pub cam_features: Option<String>,
     #[serde(default)]
     pub cam_head: Option<String>,
+    /// A head applied to `model`'s output (a fine-tuned bundle: `model` is the backbone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

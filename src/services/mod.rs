@@ -5,6 +5,7 @@ pub mod archive;
 pub mod dataset_import;
 pub mod datasets;
 pub mod feedback;
+pub mod fine_tune;
 pub mod history;
 pub mod identify;
 pub mod integrity;

@@ -35,6 +35,11 @@ pub async fn active_dir(db: &DatabaseConnection) -> Result<Option<PathBuf>, Serv
     Ok(row.map(|r| PathBuf::from(r.dir)).filter(|d| d.join("manifest.json").is_file()))
 }
 
+/// Adds a bundle written on this machine (a fine-tune) to the registry, inactive.
+pub async fn register(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
+    upsert(db, manifest, dir, source).await
+}
+
 async fn upsert(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
     let existing = model_version::Entity::find()
         .filter(model_version::Column::Name.eq(manifest.name.clone()))

@@ -53,3 +53,29 @@ pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), Start
     }
     Ok(())
 }
+
+/// `insectid finetune SPEC`: prints each epoch, then where the new version is.
+pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize) -> Result<(), StartError> {
+    let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
+    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
+    let base = insectid::services::models::active_dir(&db).await.map_err(fail)?.unwrap_or_else(|| config.model_dir());
+    let models_dir = config.data_dir.join("models");
+    std::fs::create_dir_all(&models_dir).map_err(fail)?;
+    let head = insectid::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    println!("fine-tuning {} on {spec} (features first: every photo once, train photos mirrored too)", base.display());
+    let result = insectid::services::fine_tune::run(&db, &photos, &base, &models_dir, spec, head, &cancel, |e| {
+        println!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %  {:.0} s", e.epoch, e.train_loss, e.val_accuracy * 100.0, e.seconds);
+    })
+    .await
+    .map_err(fail)?;
+    println!(
+        "best val top-1 {:.2} %, temperature {:.2}; features {:.0} s, whole job {:.0} s",
+        result.best_val_accuracy * 100.0,
+        result.temperature,
+        result.feature_seconds,
+        result.total_seconds
+    );
+    println!("installed {} {} at {} (inactive: activate it on the Models page)", result.model.name, result.model.version, result.bundle_dir.display());
+    Ok(())
+}

@@ -14,7 +14,7 @@ use crate::StartError;
 mod bench;
 mod dataset;
 pub use bench::bench_forward;
-pub use dataset::dataset;
+pub use dataset::{dataset, finetune};
 
 pub(crate) async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
     let dir = config.model_dir();

@@ -1,0 +1,58 @@
+use super::*;
+use crate::inference::{Label, ModelBundle};
+
+/// A photo of one colour with some texture: three classes a head must tell apart.
+fn photo(class: usize, seed: u32) -> Vec<u8> {
+    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class];
+    let img = image::RgbImage::from_fn(96, 80, |x, y| {
+        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
+        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
+    let base = crate::testing::test_model_dir();
+    let manifest = Manifest::read(&base).unwrap();
+    let features = CModule::load_on_device(base.join(manifest.files.features.as_ref().unwrap()), Device::Cpu).unwrap();
+    let prep = Preprocessing::from(&manifest);
+    let set = |per: u32, offset: u32| -> (Vec<Vec<u8>>, Vec<i64>) {
+        let mut photos = Vec::new();
+        let mut labels = Vec::new();
+        for class in 0..3 {
+            for i in 0..per {
+                photos.push(photo(class, offset + i));
+                labels.push(class as i64);
+            }
+        }
+        (photos, labels)
+    };
+    let (train, train_labels) = set(6, 0);
+    let (val, val_labels) = set(3, 100);
+    let train_x = extract_features(&features, prep, &train, false).unwrap();
+    let val_x = extract_features(&features, prep, &val, false).unwrap();
+    assert_eq!(train_x.size(), [18, manifest.feature_dim.unwrap_or(1280) as i64]);
+    let config = HeadConfig { hidden: 0, max_epochs: 30, patience: 5, ..Default::default() };
+    let mut seen = Vec::new();
+    let trained = train_head(&train_x, &Tensor::from_slice(&train_labels), &val_x, &Tensor::from_slice(&val_labels), 3, config, &AtomicBool::new(false), |e| seen.push(e.epoch)).unwrap();
+    assert!(trained.best_val_accuracy > 0.5, "beats chance (1/3): {}", trained.best_val_accuracy);
+    assert_eq!(seen, (1..=seen.len()).collect::<Vec<_>>());
+    assert!(trained.temperature > 0.0);
+
+    let cancelled = train_head(&train_x, &Tensor::from_slice(&train_labels), &val_x, &Tensor::from_slice(&val_labels), 3, config, &AtomicBool::new(true), |_| {});
+    assert!(matches!(cancelled, Err(TrainingError::Cancelled)));
+
+    let out = std::env::temp_dir().join(format!("insectid-finetune-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let labels = ["red", "green", "blue"].iter().enumerate().map(|(i, n)| Label { index: i, name: n.to_string(), taxon: None }).collect();
+    let written = export_bundle(&base, &trained, labels, "colours", "0.1.0", &out).unwrap();
+    assert_eq!(written.labels.len(), 3);
+    let bundle = ModelBundle::load(&out, Device::Cpu).unwrap();
+    let input = preprocess::prepare(&photo(2, 500), bundle.preprocessing()).unwrap();
+    let probabilities = bundle.probabilities(&[&input]).unwrap();
+    assert_eq!(bundle.top_k(&probabilities[0], 1)[0].label, "blue", "the exported model answers like the trained head");
+    std::fs::remove_dir_all(out).ok();
+}
