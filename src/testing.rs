@@ -145,3 +145,17 @@ mod tests {
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }
+
+/// A PNG "photo" of one of three colours with some texture: classes a trained head must be
+/// able to tell apart, for fine-tuning tests.
+pub fn coloured_photo(class: usize, seed: u32) -> Vec<u8> {
+    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class % 3];
+    let img = image::RgbImage::from_fn(96, 80, |x, y| {
+        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
+        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    // Encoding a small in-memory image cannot fail.
+    let _ = img.write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}

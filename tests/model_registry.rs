@@ -75,17 +75,6 @@ async fn versions_install_activate_roll_back_and_delete() {
     std::fs::remove_dir_all(work).ok();
 }
 
-fn coloured(class: usize, seed: u32) -> Vec<u8> {
-    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class];
-    let img = image::RgbImage::from_fn(96, 80, |x, y| {
-        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
-        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// The loop at service level: a dataset version → fine-tune → a new inactive version
 /// that beats chance → activated → identifications report it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +89,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
             let dir = work.join("source").join(split).join(family);
             std::fs::create_dir_all(&dir).unwrap();
             for i in range {
-                std::fs::write(dir.join(format!("{i}.png")), coloured(class, i)).unwrap();
+                std::fs::write(dir.join(format!("{i}.png")), insectid::testing::coloured_photo(class, i)).unwrap();
             }
         }
     }
@@ -124,7 +113,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         assert_eq!((result.model.source.as_str(), result.model.active, result.model.classes), ("fine-tune", false, 3));
 
         models::activate(db, &engine, Some(&admin), result.model.id, None).await.unwrap();
-        let answer = identify::identify_photo(&engine, coloured(1, 500).into(), 3).await.unwrap();
+        let answer = identify::identify_photo(&engine, insectid::testing::coloured_photo(1, 500).into(), 3).await.unwrap();
         assert_eq!(answer.model_version, result.model.version, "the new version answers");
         assert_eq!(answer.answer.top[0].label, "Delphacidae");
         assert_eq!(answer.answer.top[0].taxon_key.as_deref(), Some("family:Delphacidae"), "classes roll up through the catalogue's taxonomy");

@@ -1,17 +1,6 @@
 use super::*;
 use crate::inference::{Label, ModelBundle};
-
-/// A photo of one colour with some texture: three classes a head must tell apart.
-fn photo(class: usize, seed: u32) -> Vec<u8> {
-    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class];
-    let img = image::RgbImage::from_fn(96, 80, |x, y| {
-        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
-        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
+use crate::testing::coloured_photo as photo;
 
 #[test]
 fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
