@@ -113,6 +113,14 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         assert_eq!((result.model.source.as_str(), result.model.active, result.model.classes), ("fine-tune", false, 3));
 
         models::activate(db, &engine, Some(&admin), result.model.id, None).await.unwrap();
+        // Evaluated on its val split: top-1, per class, and how well its confidence is calibrated.
+        let val = insectid::services::evaluation::from_dataset_version(db, &photos, "pests@1", "val").await.unwrap();
+        assert_eq!((val.classes.len(), val.samples.len()), (3, 9));
+        let report = insectid::services::evaluation::evaluate(&engine, &val, 4, |_, _| {}).await.unwrap();
+        assert!((report.top1 - result.best_val_accuracy).abs() < 1e-6, "the engine agrees with training: {} vs {}", report.top1, result.best_val_accuracy);
+        assert_eq!(report.calibration.iter().map(|b| b.count).sum::<u32>(), 9);
+        assert!((0.0..=1.0).contains(&report.expected_calibration_error));
+        assert!(insectid::services::evaluation::from_dataset_version(db, &photos, "pests@1", "test").await.unwrap_err().to_string().contains("no photos in its test split"));
         let answer = identify::identify_photo(&engine, insectid::testing::coloured_photo(1, 500).into(), 3).await.unwrap();
         assert_eq!(answer.model_version, result.model.version, "the new version answers");
         assert_eq!(answer.answer.top[0].label, "Delphacidae");

@@ -17,7 +17,8 @@ async function expectResult(page: Page) {
   await expect(page.locator(".top-classes li")).toHaveCount(5);
   const photo = page.locator("img.photo");
   await expect(photo).toBeVisible();
-  expect(await photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  // Visible is not loaded: wait for the pixels.
+  await expect.poll(() => photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
 }
 
 test("anonymous upload shows the answer with its top-5", async ({ page }, info) => {

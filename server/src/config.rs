@@ -77,10 +77,14 @@ pub enum Command {
         #[command(subcommand)]
         action: DatasetAction,
     },
-    /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>).
+    /// Evaluate the model on a class-folder dataset (DIR/<class>/<photo>) or on a split of a
+    /// dataset version (NAME or NAME@N, see --split).
     Eval {
         dir: PathBuf,
-        /// Folder for report.json, confusion.csv and confusion.png.
+        /// For a dataset version: the split to evaluate on.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Folder for report.json, confusion.csv, confusion.png and reliability.png.
         #[arg(long, default_value = "eval-report")]
         out: PathBuf,
         /// Print the report as JSON.

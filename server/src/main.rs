@@ -33,8 +33,8 @@ fn main() -> std::process::ExitCode {
             runtime.block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience)).map(|()| true)
         }
         Command::Dataset { action } => runtime.block_on(server::cli::dataset(&config, action)).map(|()| true),
-        Command::Eval { dir, out, json, concurrency } => {
-            runtime.block_on(server::cli::eval(&config, &dir, &out, json, concurrency)).map(|()| true)
+        Command::Eval { dir, split, out, json, concurrency } => {
+            runtime.block_on(server::cli::eval(&config, &dir, &split, &out, json, concurrency)).map(|()| true)
         }
     };
     match result {

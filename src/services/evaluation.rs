@@ -99,6 +99,38 @@ pub struct ClassMetrics {
     pub recall: f64,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    pub count: u32,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+/// Bins (confidence, correct) pairs and computes the expected calibration error (Guo et al.).
+pub fn calibration(samples: &[(f32, bool)]) -> (Vec<CalibrationBin>, f64) {
+    let mut bins = vec![(0u32, 0f64, 0u32); 10];
+    for (confidence, correct) in samples {
+        let b = ((confidence.clamp(0.0, 1.0) * 10.0) as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += *confidence as f64;
+        bins[b].2 += *correct as u32;
+    }
+    let total = samples.len().max(1) as f64;
+    let mut ece = 0.0;
+    let out = bins
+        .into_iter()
+        .map(|(count, conf, right)| {
+            if count == 0 {
+                return CalibrationBin::default();
+            }
+            let (mean_confidence, accuracy) = (conf / count as f64, right as f64 / count as f64);
+            ece += count as f64 / total * (mean_confidence - accuracy).abs();
+            CalibrationBin { count, mean_confidence, accuracy }
+        })
+        .collect();
+    (out, ece)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
     pub model_name: String,
@@ -113,6 +145,10 @@ pub struct EvalReport {
     pub per_class: Vec<ClassMetrics>,
     /// Rows: true class; columns: predicted class, the last one "other" (no dataset class).
     pub confusion: Vec<Vec<u32>>,
+    /// Reliability: ten equal-width bins of top-1 confidence, each with its photo count, mean
+    /// confidence and accuracy; and the expected calibration error over them.
+    pub calibration: Vec<CalibrationBin>,
+    pub expected_calibration_error: f64,
     pub seconds: f64,
     pub images_per_second: f64,
 }
@@ -132,6 +168,7 @@ pub async fn evaluate(
     let mut confusion = vec![vec![0u32; n + 1]; n];
     let (mut top1, mut top5, mut images) = (0u32, 0u32, 0usize);
     let mut failed = Vec::new();
+    let mut confidences: Vec<(f32, bool)> = Vec::new();
     let total = dataset.samples.len();
     let mut results = futures::stream::iter(dataset.samples.iter().cloned())
         .map(|(path, class)| async move {
@@ -164,6 +201,7 @@ pub async fn evaluate(
         if predicted == class {
             top1 += 1;
         }
+        confidences.push((identified.answer.top.first().map(|t| t.probability).unwrap_or(0.0), predicted == class));
         if top.iter().any(|i| targets[class].contains(i)) {
             top5 += 1;
         }
@@ -183,6 +221,7 @@ pub async fn evaluate(
             }
         })
         .collect();
+    let (calibration, expected_calibration_error) = calibration(&confidences);
     let seconds = started.elapsed().as_secs_f64();
     let ratio = |x: u32| if images > 0 { x as f64 / images as f64 } else { 0.0 };
     Ok(EvalReport {
@@ -196,6 +235,8 @@ pub async fn evaluate(
         top5: ratio(top5),
         per_class,
         confusion,
+        calibration,
+        expected_calibration_error,
         seconds,
         images_per_second: images as f64 / seconds.max(1e-9),
     })
@@ -242,4 +283,66 @@ pub fn render_confusion(report: &EvalReport) -> RgbImage {
         }
     }
     img
+}
+
+/// The reliability diagram: per confidence bin, a bar of the accuracy reached (green) against
+/// the diagonal a calibrated model would follow (grey line); empty bins are left blank.
+pub fn render_reliability(report: &EvalReport) -> RgbImage {
+    const W: u32 = 320;
+    const H: u32 = 320;
+    const PAD: u32 = 10;
+    let mut img = RgbImage::from_pixel(W + 2 * PAD, H + 2 * PAD, Rgb([255, 255, 255]));
+    let bar = W / 10;
+    for (i, bin) in report.calibration.iter().enumerate() {
+        if bin.count == 0 {
+            continue;
+        }
+        let height = (bin.accuracy * H as f64).round() as u32;
+        for x in PAD + i as u32 * bar + 2..PAD + (i as u32 + 1) * bar - 2 {
+            for y in PAD + H - height..PAD + H {
+                img.put_pixel(x, y, Rgb([47, 111, 62]));
+            }
+        }
+    }
+    for step in 0..W {
+        let y = PAD + H - 1 - step * H / W;
+        img.put_pixel(PAD + step, y, Rgb([150, 150, 150]));
+    }
+    img
+}
+
+/// A split of a dataset version as an evaluation dataset (photos read from the store).
+pub async fn from_dataset_version(db: &sea_orm::DatabaseConnection, photos: &crate::storage::PhotoStore, spec: &str, split: &str) -> Result<Dataset, ServiceError> {
+    use crate::entities::dataset_item;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let (set, version) = super::datasets::find_version(db, spec).await?;
+    let items = dataset_item::Entity::find()
+        .filter(dataset_item::Column::VersionId.eq(version.id))
+        .filter(dataset_item::Column::Split.eq(split))
+        .all(db)
+        .await?;
+    if items.is_empty() {
+        return Err(ServiceError::InvalidInput(format!("{}@{} has no photos in its {split} split", set.name, version.version)));
+    }
+    let mut classes: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
+    classes.sort();
+    classes.dedup();
+    let samples = items
+        .iter()
+        .filter_map(|i| Some((photos.path(&i.image_sha256)?, classes.iter().position(|c| *c == i.label)?)))
+        .collect();
+    Ok(Dataset { root: PathBuf::from(format!("{}@{} ({split})", set.name, version.version)), classes, samples })
+}
+
+#[cfg(test)]
+mod calibration_tests {
+    #[test]
+    fn expected_calibration_error_weighs_each_bin_by_its_share() {
+        let (bins, ece) = super::calibration(&[(0.95, true), (0.95, false), (0.15, false), (0.15, false)]);
+        assert_eq!((bins[9].count, bins[1].count), (2, 2));
+        assert!((bins[9].accuracy - 0.5).abs() < 1e-9);
+        // Half the photos at 0.95 confidence but 50 % right, half at 0.15 and 0 % right.
+        assert!((ece - (0.5 * 0.45 + 0.5 * 0.15)).abs() < 1e-6, "{ece}");
+        assert_eq!(super::calibration(&[]).1, 0.0);
+    }
 }

@@ -60,8 +60,17 @@ pub async fn identify(config: &Config, files: &[PathBuf], json: bool, top_k: usi
 
 /// `insectid eval DIR`: prints the metrics and writes report.json, confusion.csv and
 /// confusion.png into `out`.
-pub async fn eval(config: &Config, dir: &Path, out: &Path, json: bool, concurrency: usize) -> Result<(), StartError> {
-    let dataset = scan_class_folders(dir).map_err(|e| StartError(e.to_string()))?;
+pub async fn eval(config: &Config, dir: &Path, split: &str, out: &Path, json: bool, concurrency: usize) -> Result<(), StartError> {
+    let dataset = if dir.is_dir() {
+        scan_class_folders(dir).map_err(|e| StartError(e.to_string()))?
+    } else {
+        // Not a folder: a dataset version of this portal.
+        let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
+        let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(|e| StartError(e.to_string()))?;
+        insectid::services::evaluation::from_dataset_version(&db, &photos, &dir.display().to_string(), split)
+            .await
+            .map_err(|e| StartError(e.to_string()))?
+    };
     let engine = start_engine(config).await?;
     let total = dataset.samples.len();
     let terminal = std::io::stderr().is_terminal();
@@ -107,12 +116,19 @@ fn write_report(report: &EvalReport, out: &Path) -> std::io::Result<()> {
         csv.push('\n');
     }
     std::fs::write(out.join("confusion.csv"), csv)?;
+    insectid::services::evaluation::render_reliability(report).save(out.join("reliability.png")).map_err(std::io::Error::other)?;
     render_confusion(report).save(out.join("confusion.png")).map_err(std::io::Error::other)
 }
 
 fn print_report(r: &EvalReport, total: usize, out: &Path) {
     println!("model {} {} on {} ({} of {total} photos readable)", r.model_name, r.model_version, r.dataset, r.images);
-    println!("top-1 {:.2} %   top-5 {:.2} %   {:.1} photos/s", r.top1 * 100.0, r.top5 * 100.0, r.images_per_second);
+    println!(
+        "top-1 {:.2} %   top-5 {:.2} %   expected calibration error {:.3}   {:.1} photos/s",
+        r.top1 * 100.0,
+        r.top5 * 100.0,
+        r.expected_calibration_error,
+        r.images_per_second
+    );
     println!("{:<24} {:>7} {:>7} {:>9} {:>7} {:>7}", "class", "labels", "photos", "precision", "recall", "f1");
     for c in &r.per_class {
         let f1 = if c.precision + c.recall > 0.0 { 2.0 * c.precision * c.recall / (c.precision + c.recall) } else { 0.0 };
