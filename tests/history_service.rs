@@ -1,21 +1,13 @@
 //! Who may see and delete identifications, on SQLite and PostgreSQL.
 
 use insectid::auth::Role;
-use insectid::entities::user;
-use insectid::services::{accounts, history};
+use insectid::services::history;
 use insectid::storage::PhotoStore;
 use insectid::testing::test_databases;
 use sea_orm::{ActiveModelTrait, Set};
 
-const GOOD: &str = "violet-moth-harvest-42";
-
-async fn account(db: &sea_orm::DatabaseConnection, name: &str, role: Role) -> insectid::auth::Account {
-    let created = accounts::sign_up(db, accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: GOOD.into() }, true, None).await.unwrap();
-    let mut row: user::ActiveModel = created.into();
-    row.role = Set(role.as_str().into());
-    row.update(db).await.unwrap();
-    accounts::check_credentials(db, name, GOOD, "10.1.1.1").await.unwrap()
-}
+mod common;
+use common::account;
 
 async fn record(db: &sea_orm::DatabaseConnection, photos: &PhotoStore, owner: Option<i64>, bytes: &[u8], label: &str) -> (i64, String) {
     let sha = photos.put(bytes).unwrap();

@@ -28,7 +28,7 @@ pub fn auth_layer(db: DatabaseConnection, secure_cookies: bool) -> AuthLayer {
     AuthManagerLayerBuilder::new(Backend::new(db), sessions).build()
 }
 
-fn host_of(url: &str) -> Option<&str> {
+pub(crate) fn host_of(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
 }

@@ -36,10 +36,6 @@ struct ConnectRequest {
     accept: Option<String>,
 }
 
-fn host_of(origin: &str) -> Option<&str> {
-    origin.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-}
-
 #[axum::debug_handler]
 pub async fn terminal_ws(
     State(state): State<AppState>,
@@ -56,7 +52,7 @@ pub async fn terminal_ws(
         return (StatusCode::FORBIDDEN, "the terminal is for administrators").into_response();
     }
     // Browsers send Origin on websocket upgrades; a page of another site must not ride the session.
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(host_of);
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(crate::security::host_of);
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !matches!((origin, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h)) {
         return (StatusCode::FORBIDDEN, "cross-origin terminal connection refused").into_response();

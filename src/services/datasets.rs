@@ -171,15 +171,26 @@ pub async fn list(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Ve
 }
 
 pub async fn list_all(db: &DatabaseConnection) -> Result<Vec<VersionSummary>, ServiceError> {
+    use sea_orm::QuerySelect;
     let sets: BTreeMap<i64, String> = dataset::Entity::find().all(db).await?.into_iter().map(|d| (d.id, d.name)).collect();
     let versions = dataset_version::Entity::find().order_by_desc(dataset_version::Column::CreatedAt).order_by_desc(dataset_version::Column::Id).all(db).await?;
+    // One grouped count for every version's splits: the page polls this while imports run.
+    let counts: Vec<(i64, String, i64)> = dataset_item::Entity::find()
+        .select_only()
+        .column(dataset_item::Column::VersionId)
+        .column(dataset_item::Column::Split)
+        .column_as(dataset_item::Column::Id.count(), "n")
+        .group_by(dataset_item::Column::VersionId)
+        .group_by(dataset_item::Column::Split)
+        .into_tuple()
+        .all(db)
+        .await?;
     let mut out = Vec::new();
     for v in versions {
-        let items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(v.id)).all(db).await?;
         let mut per_split = [0u64; 3];
-        for i in &items {
-            if let Some(k) = SPLITS.iter().position(|s| *s == i.split) {
-                per_split[k] += 1;
+        for (_, split, n) in counts.iter().filter(|c| c.0 == v.id) {
+            if let Some(k) = SPLITS.iter().position(|s| s == split) {
+                per_split[k] = *n as u64;
             }
         }
         out.push(VersionSummary { dataset: sets.get(&v.dataset_id).cloned().unwrap_or_default(), version: v, per_split });
