@@ -105,11 +105,12 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         dataset_import::run(db, &photos, job.id, |_| {}).await.unwrap();
 
         let config = insectid::training::HeadConfig { hidden: 0, max_epochs: 30, patience: 6, ..Default::default() };
-        let mut epochs = 0;
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", config, &cancel, |_| epochs += 1).await.unwrap();
+        let counter = std::sync::Arc::new(EpochCounter::default());
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None };
+        let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
         assert!(result.best_val_accuracy > 0.5, "beats chance (1/3): {}", result.best_val_accuracy);
-        assert_eq!(epochs, result.history.len());
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), result.history.len());
         assert_eq!((result.model.source.as_str(), result.model.active, result.model.classes), ("fine-tune", false, 3));
 
         models::activate(db, &engine, Some(&admin), result.model.id, None).await.unwrap();
@@ -129,4 +130,13 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         t.close().await;
     }
     std::fs::remove_dir_all(work).ok();
+}
+
+#[derive(Default)]
+struct EpochCounter(std::sync::atomic::AtomicUsize);
+
+impl insectid::services::fine_tune::FineTuneObserver for EpochCounter {
+    fn epoch(&self, _: &insectid::training::Epoch) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

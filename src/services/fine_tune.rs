@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -54,6 +55,59 @@ fn taxon_of(label: &str) -> Option<Taxon> {
     Some(Taxon { rank: "class".into(), name: "Insecta".into(), key: "class:Insecta".into(), lineage: [("class".to_string(), "Insecta".to_string())].into() })
 }
 
+/// How to fine-tune, beyond the head's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct FineTuneOptions {
+    pub head: HeadConfig,
+    /// Views of each training photo: 1 the photo, 2 adds its mirror, more add random views
+    /// (random resized crop, flip, colour jitter). 0 means 2.
+    pub views: usize,
+    /// Where backbone features are cached; a resumed job finds them there and skips the costly
+    /// part.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What a running fine-tune reports. Called from worker threads.
+pub trait FineTuneObserver: Send + Sync {
+    /// `done` of `total` photo views have their features.
+    fn features(&self, _done: usize, _total: usize) {}
+    fn epoch(&self, _epoch: &Epoch) {}
+    fn note(&self, _line: &str) {}
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl FineTuneObserver for Quiet {}
+
+struct Features {
+    train_x: Tensor,
+    train_y: Tensor,
+    val_x: Tensor,
+    val_y: Tensor,
+}
+
+/// Features of one view of one split, cached per view: a resumed job recomputes only the views
+/// it had not finished.
+fn cached(cache: Option<&Path>, name: &str, rows: usize, compute: impl FnOnce() -> Result<Tensor, training::TrainingError>) -> Result<(Tensor, bool), training::TrainingError> {
+    let file = cache.map(|c| c.join(format!("{name}.safetensors")));
+    if let Some(f) = &file {
+        if let Ok(found) = Tensor::read_safetensors(f) {
+            if let Some((_, t)) = found.into_iter().find(|(k, t)| k == "x" && t.size().first() == Some(&(rows as i64))) {
+                return Ok((t, true));
+            }
+        }
+    }
+    let t = compute()?;
+    if let Some(f) = &file {
+        let io = |e: std::io::Error| training::TrainingError::Input(format!("feature cache: {e}"));
+        std::fs::create_dir_all(f.parent().unwrap_or(Path::new("."))).map_err(io)?;
+        let tmp = f.with_extension("tmp");
+        Tensor::write_safetensors(&[("x", &t)], &tmp)?;
+        std::fs::rename(&tmp, f).map_err(io)?;
+    }
+    Ok((t, false))
+}
+
 /// Fine-tunes `spec` (a dataset version) on the bundle at `base_dir`; the new bundle goes under
 /// `models_dir` and into the registry (inactive: evaluate it, then activate it).
 pub async fn run(
@@ -62,11 +116,13 @@ pub async fn run(
     base_dir: &Path,
     models_dir: &Path,
     spec: &str,
-    config: HeadConfig,
-    cancel: &AtomicBool,
-    progress: impl FnMut(&Epoch) + Send,
+    options: FineTuneOptions,
+    cancel: Arc<AtomicBool>,
+    observer: Arc<dyn FineTuneObserver>,
 ) -> Result<FineTuneResult, ServiceError> {
     let started = Instant::now();
+    let config = options.head;
+    let views = if options.views == 0 { 2 } else { options.views.min(16) };
     let (set, version) = super::datasets::find_version(db, spec).await?;
     let items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(version.id)).all(db).await?;
     let mut classes: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
@@ -86,35 +142,62 @@ pub async fn run(
     };
     let (train, train_y) = split("train")?;
     let (val, val_y) = split("val")?;
+    if train.is_empty() || val.is_empty() {
+        return Err(ServiceError::InvalidInput(format!("{}@{} needs photos in both its train and val splits", set.name, version.version)));
+    }
+    observer.note(&format!("{}@{}: {} classes, {} train photos × {views} views, {} val photos", set.name, version.version, classes.len(), train.len(), val.len()));
     let base = Manifest::read(base_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
-    let features_file = base.files.features.clone().ok_or_else(|| ServiceError::InvalidInput("the active bundle has no features.pt".into()))?;
+    let features_file = base.files.features.clone().ok_or_else(|| ServiceError::InvalidInput("the base bundle has no features.pt".into()))?;
     let prep = crate::inference::preprocess::Preprocessing::from(&base);
     let dir = base_dir.to_path_buf();
-    let extracted = tokio::task::spawn_blocking(move || -> Result<(Tensor, Tensor, Tensor, Tensor), training::TrainingError> {
-        let features = CModule::load_on_device(dir.join(&features_file), Device::Cpu)?;
-        let plain = training::extract_features(&features, prep, &train, false)?;
-        let mirrored = training::extract_features(&features, prep, &train, true)?;
-        let train_x = Tensor::cat(&[plain, mirrored], 0);
+    let (cache, obs, stop) = (options.cache_dir.clone(), observer.clone(), cancel.clone());
+    let extracted = tokio::task::spawn_blocking(move || -> Result<Features, training::TrainingError> {
+        // The backbone pass is the costly part: on the GPU when there is one.
+        let device = Device::cuda_if_available();
+        obs.note(&format!("extracting backbone features on {}", crate::inference::device_name(device)));
+        let features = CModule::load_on_device(dir.join(&features_file), device)?;
+        let total = train.len() * views + val.len();
+        let mut parts = Vec::new();
+        let mut ys = Vec::new();
         let y = Tensor::from_slice(&train_y);
-        let train_y = Tensor::cat(&[y.shallow_clone(), y], 0);
-        let val_x = training::extract_features(&features, prep, &val, false)?;
-        Ok((train_x, train_y, val_x, Tensor::from_slice(&val_y)))
+        for (n, view) in training::augment::views(views).into_iter().enumerate() {
+            let offset = n * train.len();
+            let (x, from_cache) = cached(cache.as_deref(), &format!("train-view-{n}"), train.len(), || {
+                training::extract_features(&features, device, prep, &train, view, &stop, |d| obs.features(offset + d, total))
+            })?;
+            if from_cache {
+                obs.note(&format!("view {} of {views} from the cache", n + 1));
+                obs.features(offset + train.len(), total);
+            }
+            parts.push(x);
+            ys.push(y.shallow_clone());
+        }
+        let offset = views * train.len();
+        let (val_x, _) = cached(cache.as_deref(), "val", val.len(), || {
+            training::extract_features(&features, device, prep, &val, training::augment::View::Plain, &stop, |d| obs.features(offset + d, total))
+        })?;
+        Ok(Features { train_x: Tensor::cat(&parts, 0), train_y: Tensor::cat(&ys, 0), val_x, val_y: Tensor::from_slice(&val_y) })
     })
     .await
     .map_err(|e| ServiceError::Storage(e.to_string()))?
-    .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+    .map_err(training_error)?;
     let feature_seconds = started.elapsed().as_secs_f64();
-    let (train_x, train_y, val_x, val_y) = extracted;
-    let trained = training::train_head(&train_x, &train_y, &val_x, &val_y, classes.len() as i64, config, cancel, progress)
-        .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+    observer.note(&format!("features ready in {feature_seconds:.1} s; training the head"));
+    let (obs, stop, n_classes) = (observer.clone(), cancel.clone(), classes.len() as i64);
+    let trained = tokio::task::spawn_blocking(move || {
+        training::train_head(&extracted.train_x, &extracted.train_y, &extracted.val_x, &extracted.val_y, n_classes, config, &stop, |e| obs.epoch(e))
+    })
+    .await
+    .map_err(|e| ServiceError::Storage(e.to_string()))?
+    .map_err(training_error)?;
     let labels: Vec<Label> = classes.iter().enumerate().map(|(index, name)| Label { index, name: name.clone(), taxon: taxon_of(name) }).collect();
     let name = format!("{}-{}", base.name, set.name);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
     let out = models_dir.join(format!("{name}-{model_version}"));
-    let manifest = training::export_bundle(base_dir, &trained, labels, &name, &model_version, &out)
-        .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+    let manifest = training::export_bundle(base_dir, &trained, labels, &name, &model_version, &out).map_err(training_error)?;
     let model = super::models::register(db, &manifest, &out, "fine-tune").await?;
+    observer.note(&format!("installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}", model.name, model.version, trained.best_val_accuracy * 100.0, trained.temperature));
     Ok(FineTuneResult {
         bundle_dir: out,
         model,
@@ -124,4 +207,11 @@ pub async fn run(
         feature_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+fn training_error(e: training::TrainingError) -> ServiceError {
+    match e {
+        training::TrainingError::Cancelled => ServiceError::Conflict("the fine-tune was cancelled".into()),
+        other => ServiceError::InvalidInput(other.to_string()),
+    }
 }

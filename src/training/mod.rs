@@ -13,6 +13,8 @@ use tch::{CModule, Device, Kind, Tensor};
 use crate::inference::preprocess::{self, Preprocessing};
 use crate::inference::{Label, Manifest, ModelBundle};
 
+pub mod augment;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TrainingError {
     #[error("{0}")]
@@ -57,20 +59,34 @@ pub struct Epoch {
     pub seconds: f64,
 }
 
-/// Pooled backbone features of each photo (and of its mirror image when `flip`, a cheap
-/// augmentation that doubles the training set), computed once and kept.
-pub fn extract_features(features: &CModule, prep: Preprocessing, photos: &[Vec<u8>], flip: bool) -> Result<Tensor, TrainingError> {
+/// Pooled backbone features of each photo's `view`, computed once and kept. `done(n)` hears
+/// after each batch how many photos are finished; `cancel` stops between batches.
+pub fn extract_features(
+    features: &CModule,
+    device: Device,
+    prep: Preprocessing,
+    photos: &[Vec<u8>],
+    view: augment::View,
+    cancel: &AtomicBool,
+    mut done: impl FnMut(usize),
+) -> Result<Tensor, TrainingError> {
     let size = prep.input_size as i64;
     let mut rows = Vec::new();
+    let mut finished = 0;
     for chunk in photos.chunks(16) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrainingError::Cancelled);
+        }
         let mut inputs = Vec::new();
-        for bytes in chunk {
+        for (i, bytes) in chunk.iter().enumerate() {
             let image = preprocess::decode(bytes, Some(prep.resize_shorter)).map_err(|e| TrainingError::Input(e.to_string()))?;
-            let image = if flip { image.fliph() } else { image };
+            let image = augment::apply(image, view, finished + i);
             inputs.extend(preprocess::model_input(&image, prep).map_err(|e| TrainingError::Input(e.to_string()))?);
         }
-        let batch = Tensor::from_slice(&inputs).view([chunk.len() as i64, 3, size, size]);
-        rows.push(tch::no_grad(|| features.forward_ts(&[batch]))?);
+        let batch = Tensor::from_slice(&inputs).view([chunk.len() as i64, 3, size, size]).to_device(device);
+        rows.push(tch::no_grad(|| features.forward_ts(&[batch]))?.to_device(Device::Cpu));
+        finished += chunk.len();
+        done(finished);
     }
     Ok(Tensor::cat(&rows, 0))
 }
@@ -126,7 +142,10 @@ pub fn train_head(
         return Err(TrainingError::Input("training needs photos in both the train and the val split".into()));
     }
     let mean = train_x.mean_dim(0, true, Kind::Float);
-    let std = train_x.std_dim(0, true, true) + 1e-6;
+    // A floor on each feature's spread: a feature (nearly) constant over the training photos
+    // must not turn a small difference in a new photo into a huge input.
+    let spread = train_x.std_dim(0, true, true);
+    let std = spread.clamp_min(spread.mean(Kind::Float).double_value(&[]).max(1e-6) * 0.1);
     let (xt, xv) = ((train_x - &mean) / &std, (val_x - &mean) / &std);
     // Class-balanced: each class weighs the same in the loss, however many photos it has.
     let counts = train_y.bincount::<Tensor>(None, classes).to_kind(Kind::Float);

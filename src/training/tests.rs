@@ -21,8 +21,13 @@ fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
     };
     let (train, train_labels) = set(6, 0);
     let (val, val_labels) = set(3, 100);
-    let train_x = extract_features(&features, prep, &train, false).unwrap();
-    let val_x = extract_features(&features, prep, &val, false).unwrap();
+    let never = AtomicBool::new(false);
+    let mut reported = Vec::new();
+    let train_x = extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |n| reported.push(n)).unwrap();
+    assert_eq!(reported.last(), Some(&18), "progress reaches every photo");
+    let val_x = extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &never, |_| {}).unwrap();
+    let stopped = extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &AtomicBool::new(true), |_| {});
+    assert!(matches!(stopped, Err(TrainingError::Cancelled)));
     assert_eq!(train_x.size(), [18, manifest.feature_dim.unwrap_or(1280) as i64]);
     let config = HeadConfig { hidden: 0, max_epochs: 30, patience: 5, ..Default::default() };
     let mut seen = Vec::new();

@@ -54,21 +54,36 @@ pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), Start
     Ok(())
 }
 
+/// Prints a fine-tune's progress on the terminal.
+struct Printer;
+
+impl insectid::services::fine_tune::FineTuneObserver for Printer {
+    fn features(&self, done: usize, total: usize) {
+        if done % 512 < 16 || done == total {
+            println!("features {done}/{total}");
+        }
+    }
+    fn epoch(&self, e: &insectid::training::Epoch) {
+        println!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %  {:.0} s", e.epoch, e.train_loss, e.val_accuracy * 100.0, e.seconds);
+    }
+    fn note(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
 /// `insectid finetune SPEC`: prints each epoch, then where the new version is.
-pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize) -> Result<(), StartError> {
+pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize, views: usize) -> Result<(), StartError> {
+    use insectid::services::fine_tune::{self, FineTuneOptions};
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
     let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
     let base = insectid::services::models::active_dir(&db).await.map_err(fail)?.unwrap_or_else(|| config.model_dir());
     let models_dir = config.data_dir.join("models");
     std::fs::create_dir_all(&models_dir).map_err(fail)?;
     let head = insectid::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    println!("fine-tuning {} on {spec} (features first: every photo once, train photos mirrored too)", base.display());
-    let result = insectid::services::fine_tune::run(&db, &photos, &base, &models_dir, spec, head, &cancel, |e| {
-        println!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %  {:.0} s", e.epoch, e.train_loss, e.val_accuracy * 100.0, e.seconds);
-    })
-    .await
-    .map_err(fail)?;
+    let options = FineTuneOptions { head, views, cache_dir: None };
+    println!("fine-tuning {} on {spec}", base.display());
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let result = fine_tune::run(&db, &photos, &base, &models_dir, spec, options, cancel, std::sync::Arc::new(Printer)).await.map_err(fail)?;
     println!(
         "best val top-1 {:.2} %, temperature {:.2}; features {:.0} s, whole job {:.0} s",
         result.best_val_accuracy * 100.0,
