@@ -53,6 +53,29 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
             z.write(src / name, f"bundle/{name}")
 PY
 export E2E_BUNDLE_ZIP
+# A tiny labelled dataset (three rice-pest families as patterned colour photos, class folders
+# with train and val splits), for the fine-tune → evaluate → activate test.
+E2E_DATASET_ZIP="$E2E_DATA/e2e-pests.zip"
+python3 - "$E2E_DATASET_ZIP" <<'PY'
+import random, struct, sys, zipfile, zlib
+def png(w, h, pixel):
+    rows = b"".join(b"\0" + bytes(c for x in range(w) for c in pixel(x, y)) for y in range(h))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+families = {"Crambidae": (200, 60, 40), "Delphacidae": (40, 170, 60), "Curculionidae": (50, 70, 200)}
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for k, (family, (r, g, b)) in enumerate(families.items()):
+        for split, count in (("train", 6), ("val", 3)):
+            for i in range(count):
+                rnd = random.Random(k * 100 + i + (50 if split == "val" else 0))
+                stripe, phase, light = 4 + 3 * k, rnd.randint(0, 20), rnd.randint(-30, 30)
+                def pixel(x, y):
+                    on = ((x + y * k + phase) // stripe) % 2
+                    n = rnd.randint(-25, 25) + light
+                    return tuple(max(0, min(255, c + n - 60 * on)) for c in (r, g, b))
+                z.writestr(f"pests/{split}/{family}/{family.lower()}-{split}-{i}.png", png(96, 96, pixel))
+PY
+export E2E_DATASET_ZIP
 # The terminal's preset hosts: the throw-away sshd by key and by password, and the same host
 # under a wrong pinned fingerprint (which must be refused).
 cat >"$E2E_DATA/ssh-presets.json" <<JSON

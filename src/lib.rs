@@ -9,6 +9,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod inference;
+pub mod jobs;
 pub mod services;
 pub mod storage;
 pub mod terminal;

@@ -18,7 +18,6 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use components::nav::NavShell;
-use pages::planned::PlannedPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -72,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
+                    <Route path=path!("models/compare") view=pages::model_quality::ComparePage ssr=SsrMode::Async/>
                     <Route path=path!("upload") view=pages::upload::UploadPage ssr=SsrMode::Async/>
                     <Route path=path!("results/:id") view=pages::identify::ResultPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=pages::identify::HistoryPage ssr=SsrMode::Async/>
@@ -84,9 +84,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("feedback") view=pages::feedback::FeedbackQueuePage ssr=SsrMode::Async/>
                     <Route path=path!("label") view=pages::label::LabelPage ssr=SsrMode::Async/>
                     <Route path=path!("datasets") view=pages::label::DatasetsPage ssr=SsrMode::Async/>
-                    <Route path=path!("commands") ssr=SsrMode::Async view=|| view! {
-                        <PlannedPage title="Commands" what="Predefined maintenance and training jobs with live logs."/>
-                    }/>
+                    <Route path=path!("commands") view=pages::commands::CommandsPage ssr=SsrMode::Async/>
+                    <Route path=path!("jobs/:id") view=pages::commands::JobPage ssr=SsrMode::Async/>
                     <Route path=path!("terminal") view=pages::terminal::TerminalPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>

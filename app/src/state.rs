@@ -33,6 +33,20 @@ pub struct AppState {
     pub terminal: TerminalSetup,
     /// Where installed model bundles live.
     pub models_dir: std::path::PathBuf,
+    pub jobs: JobsSetup,
+    /// The candidate model running beside the active one, if any.
+    pub shadow: insectid::services::shadow::ShadowSlot,
+}
+
+/// Background jobs: the Commands page's menu, where jobs write their files, and how to wake
+/// this instance's runner when a job is queued.
+#[derive(Clone)]
+pub struct JobsSetup {
+    pub commands: Arc<insectid::jobs::commands::Commands>,
+    pub dir: std::path::PathBuf,
+    pub wake: Arc<tokio::sync::Notify>,
+    /// How jobs and shadow mode load models other than the active one.
+    pub engine: insectid::inference::EngineConfig,
 }
 
 /// The web terminal's preset hosts, limits, and the sessions open now.

@@ -43,3 +43,114 @@ test("an administrator installs a bundle, activates it, identifications report i
   await candidate.getByRole("button", { name: "Delete" }).click();
   await expect(candidate).toHaveCount(0);
 });
+
+/** Waits, reloading without JavaScript, until the job page says the job has ended. */
+async function jobEnds(page: import("@playwright/test").Page, info: import("@playwright/test").TestInfo, state = "succeeded") {
+  const job = page.locator("#job");
+  for (let i = 0; i < 120; i++) {
+    const now = await job.getAttribute("data-state");
+    if (now && !["queued", "running"].includes(now)) break;
+    if (info.project.name === "js") await page.waitForTimeout(1000);
+    else await page.reload();
+  }
+  await expect(job, await page.locator("#job-log").innerText()).toHaveAttribute("data-state", state);
+}
+
+test("an administrator fine-tunes on a small dataset, evaluates and compares, activates, and identifications report the new version", async ({ page }, info) => {
+  test.setTimeout(300_000);
+  const dataset = `e2e-pests-${info.project.name}`;
+  await signIn(page, info, ADMIN.name, ADMIN.password);
+  // The dataset: three families of generated photos, uploaded as an archive of class folders.
+  await open(page, "/datasets", info);
+  const archive = page.locator("#archive-form");
+  await archive.getByLabel("Dataset name").fill(dataset);
+  await archive.locator("input[type=file]").setInputFiles(process.env.E2E_DATASET_ZIP as string);
+  await archive.getByRole("button", { name: "Upload and import" }).click();
+  const version = page.locator(`tr[data-spec="${dataset}@1"]`);
+  await expect(async () => {
+    if (info.project.name !== "js") await page.reload();
+    await expect(version).toContainText("ready", { timeout: 2_000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(version).toContainText("27");
+
+  // Fine-tune from the Commands page; the job page follows it to the end.
+  await open(page, "/commands", info);
+  const tune = page.locator("#command-fine-tune");
+  await tune.locator('select[name="values[dataset]"]').selectOption(`${dataset}@1`);
+  await tune.locator('input[name="values[hidden]"]').fill("0");
+  await tune.locator('input[name="values[epochs]"]').fill("40");
+  await tune.getByRole("button", { name: "Run" }).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  await jobEnds(page, info);
+  await expect(page.locator("#loss-curve polyline.accuracy")).toHaveCount(1);
+  await expect(page.locator("#job-log")).toContainText("epoch   1");
+  const tuned = JSON.parse(await page.locator("#job-result").innerText());
+  expect(tuned.best_val_accuracy, "better than chance on three classes").toBeGreaterThan(0.5);
+  const [name, newVersion] = String(tuned.model).split(" ");
+
+  // Evaluate the new version and the active one on the val split, then compare them.
+  const evaluations: string[] = [];
+  for (const model of [String(tuned.model_version_id), "active"]) {
+    await open(page, "/commands", info);
+    const evaluate = page.locator("#command-evaluate");
+    const select = evaluate.locator('select[name="values[model]"]');
+    if (model === "active") {
+      const active = await select.locator("option", { hasText: "(active)" }).getAttribute("value");
+      await select.selectOption(active as string);
+    } else {
+      await select.selectOption(model);
+    }
+    await evaluate.locator('select[name="values[dataset]"]').selectOption(`${dataset}@1`);
+    await evaluate.locator('select[name="values[split]"]').selectOption("val");
+    await evaluate.getByRole("button", { name: "Run" }).click();
+    await expect(page).toHaveURL(/\/jobs\/\d+$/);
+    await jobEnds(page, info);
+    await expect(page.locator('img[alt="reliability.png"]')).toBeVisible();
+    expect(await page.locator('img[alt="reliability.png"]').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
+    evaluations.push(page.url().split("/").pop() as string);
+  }
+  await open(page, `/models/compare?a=${evaluations[0]}&b=${evaluations[1]}`, info);
+  await expect(page.locator("#comparison")).toContainText("9 photos");
+  await expect(page.locator("#compare-classes tbody tr")).toHaveCount(3);
+  await expect(page.locator("#comparison")).toContainText("McNemar p =");
+  await page.screenshot({ path: info.outputPath("comparison.png"), fullPage: true });
+
+  if (info.project.name !== "js") return; // one project switches the one server's active model
+  await open(page, "/models", info);
+  const row = page.locator(`#model-versions tr[data-version="${newVersion}"]`);
+  await expect(row).toContainText(name);
+  await row.getByRole("button", { name: "Activate" }).click();
+  await expect(row).toContainText("active", { timeout: 30_000 });
+  const r = await page.request.post("/api/v1/identify", {
+    multipart: { image: { name: "x.png", mimeType: "image/png", buffer: readFileSync(process.env.E2E_PHOTO as string) } },
+  });
+  expect(r.status()).toBe(200);
+  const answer = (await r.json()).results[0];
+  expect(answer.model_version).toBe(newVersion);
+  expect(answer.model_name).toBe(name);
+  await page.getByRole("button", { name: "Roll back to the previous version" }).click();
+  await expect(page.locator("#model-versions tr.active")).not.toContainText(newVersion, { timeout: 30_000 });
+});
+
+test("a candidate in shadow mode answers beside the active model and the page shows their agreement", async ({ page }, info) => {
+  test.skip(info.project.name !== "js", "shadow mode is one server's state");
+  await signIn(page, info, ADMIN.name, ADMIN.password);
+  await open(page, "/models", info);
+  // The candidate: a version the fine-tune test above installed (tests of a file run in order).
+  const candidate = page.locator("#model-versions tbody tr:not(.active)").first();
+  await expect(candidate).toHaveCount(1);
+  await candidate.getByRole("button", { name: "Shadow" }).click();
+  await expect(page.locator("#shadow-agreement")).toContainText("Agreement 0 / 0", { timeout: 30_000 });
+  for (let i = 0; i < 2; i++) {
+    const r = await page.request.post("/api/v1/identify", {
+      multipart: { image: { name: "x.png", mimeType: "image/png", buffer: readFileSync(process.env.E2E_PHOTO as string) } },
+    });
+    expect(r.status()).toBe(200);
+  }
+  await expect(async () => {
+    await open(page, "/models", info);
+    await expect(page.locator("#shadow-agreement")).toContainText("/ 2", { timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
+  await page.locator("#shadow-off").click();
+  await expect(page.locator("#shadow")).toContainText("No candidate is running in shadow");
+});

@@ -7,6 +7,7 @@ mod m20261128_000002_create_accounts;
 mod m20261129_000003_create_feedback_and_datasets;
 mod m20261129_000004_create_ssh_host_key;
 mod m20261129_000005_create_model_version;
+mod m20261129_000006_create_jobs_and_shadow;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_feedback_and_datasets::Migration),
             Box::new(m20261129_000004_create_ssh_host_key::Migration),
             Box::new(m20261129_000005_create_model_version::Migration),
+            Box::new(m20261129_000006_create_jobs_and_shadow::Migration),
         ]
     }
 }

@@ -71,6 +71,10 @@ pub enum Command {
         epochs: usize,
         #[arg(long, default_value_t = 10)]
         patience: usize,
+        /// Views of each training photo: 1 the photo, 2 adds its mirror, more add random
+        /// resized crops with colour jitter (each view costs one backbone pass).
+        #[arg(long, default_value_t = 2)]
+        views: usize,
     },
     /// Build, import, export and list datasets.
     Dataset {
@@ -202,6 +206,25 @@ pub struct Config {
     /// Photos waiting for the model before new ones are answered "busy".
     #[arg(long, env = "INSECTID_QUEUE", default_value_t = 64, global = true)]
     pub queue: usize,
+
+    /// The Commands page's predefined jobs (JSON; see README "Commands"). Default: the
+    /// built-in list (fine-tune, evaluate, import/export dataset, re-run predictions, clean
+    /// orphaned files, vacuum).
+    #[arg(long, env = "INSECTID_COMMANDS_FILE", global = true)]
+    pub commands_file: Option<PathBuf>,
+
+    /// Whether this instance runs background jobs (false: it only queues them for others).
+    #[arg(long, env = "INSECTID_JOB_RUNNER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub job_runner: bool,
+
+    /// A running job whose instance has not answered for this many seconds is interrupted.
+    #[arg(long, env = "INSECTID_JOB_STALE_SECONDS", default_value_t = 30, global = true)]
+    pub job_stale_seconds: u64,
+
+    /// Runs a job gets, counting resumptions after its instance died; past them it waits for
+    /// an administrator (0: never resumed by itself).
+    #[arg(long, env = "INSECTID_JOB_ATTEMPTS", default_value_t = 3, global = true)]
+    pub job_attempts: i32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +282,15 @@ impl Config {
         self.model_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
+    }
+
+    pub fn runner_settings(&self) -> insectid::jobs::RunnerSettings {
+        insectid::jobs::RunnerSettings {
+            stale_after: std::time::Duration::from_secs(self.job_stale_seconds.max(3)),
+            max_attempts: self.job_attempts.max(1),
+            auto_resume: self.job_attempts > 0,
+            ..Default::default()
+        }
     }
 
     pub fn import_dir(&self) -> PathBuf {

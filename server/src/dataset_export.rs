@@ -48,7 +48,7 @@ pub async fn export(
     response
 }
 
-fn refusal(e: insectid::ServiceError) -> Response {
+pub(crate) fn refusal(e: insectid::ServiceError) -> Response {
     let e = app::error::AppError::from(e);
     (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()).into_response()
 }

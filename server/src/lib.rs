@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 mod dataset_export;
+mod job_files;
 mod photos;
 mod terminal;
 pub mod rest;
@@ -98,6 +99,17 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .map_err(|e| StartError(format!("model registry: {e}")))?;
     let import_dir = config.import_dir();
     std::fs::create_dir_all(&import_dir).map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
+    let commands = match &config.commands_file {
+        Some(path) => insectid::jobs::commands::Commands::load(path).map_err(|e| StartError(e.to_string()))?,
+        None => insectid::jobs::commands::Commands::builtin(),
+    };
+    let jobs_dir = config.data_dir.join("jobs");
+    std::fs::create_dir_all(&jobs_dir).map_err(|e| StartError(format!("jobs directory {}: {e}", jobs_dir.display())))?;
+    // Side engines (evaluations, shadow) run beside the live one: a thread each, no more.
+    let side_engine = insectid::inference::EngineConfig { threads: 0, ..config.engine() };
+    let jobs = app::state::JobsSetup { commands: Arc::new(commands), dir: jobs_dir, wake: Arc::new(tokio::sync::Notify::new()), engine: side_engine };
+    let shadow = insectid::services::shadow::ShadowSlot::default();
+    insectid::services::shadow::restore(&db, &shadow, &jobs.engine).await.map_err(|e| StartError(format!("shadow model: {e}")))?;
     Ok(AppState {
         leptos_options,
         db,
@@ -112,7 +124,44 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         import_dir,
         terminal,
         models_dir,
+        jobs,
+        shadow,
     })
+}
+
+/// Starts this instance's job runner. On SQLite there is only ever one instance, so a job
+/// still "running" was this process's before a restart: it is interrupted at once. On
+/// PostgreSQL other instances may be running theirs; only stale heartbeats count.
+pub async fn start_job_runner(state: &AppState, config: &Config) -> Result<(), StartError> {
+    use insectid::jobs::{queue, JobContext, JobRunner};
+    let settings = config.runner_settings();
+    if state.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        let seen = queue::reap(&state.db, std::time::Duration::ZERO, settings.max_attempts, settings.auto_resume)
+            .await
+            .map_err(|e| StartError(format!("jobs: {e}")))?;
+        if !seen.is_empty() {
+            tracing::warn!(jobs = ?seen, "jobs were interrupted by a restart");
+        }
+    }
+    if !config.job_runner {
+        return Ok(());
+    }
+    let export_dir = config.data_dir.join("exports");
+    std::fs::create_dir_all(&export_dir).map_err(|e| StartError(format!("export directory {}: {e}", export_dir.display())))?;
+    let ctx = JobContext {
+        db: state.db.clone(),
+        photos: state.photos.clone(),
+        models_dir: state.models_dir.clone(),
+        jobs_dir: state.jobs.dir.clone(),
+        import_dir: state.import_dir.clone(),
+        export_dir,
+        engine: state.jobs.engine.clone(),
+        shadow: state.shadow.clone(),
+    };
+    let runner = JobRunner::with_waker(ctx, settings, state.jobs.wake.clone());
+    tracing::info!(worker = %runner.worker(), "job runner started");
+    tokio::spawn(runner.run_forever());
+    Ok(())
 }
 
 /// INSECTID_ADMIN_USERNAME / INSECTID_ADMIN_PASSWORD create the first administrator when
@@ -164,6 +213,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
         .route("/datasets/{spec}/export.zip", get(dataset_export::export))
+        .route("/jobs/{id}/files/{name}", get(job_files::job_file))
         .route("/terminal/ws", get(terminal::terminal_ws))
         .nest("/api/v1", rest::routes())
         .leptos_routes_with_context(
@@ -184,6 +234,7 @@ pub fn build_app(state: AppState) -> Router {
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = build_state(&config).await?;
+    start_job_runner(&state, &config).await?;
     insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone()).spawn_cleanup(std::time::Duration::from_secs(600));
     let app = build_app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(config.bind)

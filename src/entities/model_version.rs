@@ -19,6 +19,8 @@ pub struct Model {
     pub active: bool,
     pub created_at: DateTimeUtc,
     pub activated_at: Option<DateTimeUtc>,
+    /// Runs beside the active model on live traffic (shadow mode).
+    pub shadow: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

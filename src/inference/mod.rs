@@ -48,7 +48,7 @@ impl DevicePreference {
     }
 }
 
-pub(crate) fn device_name(device: tch::Device) -> String {
+pub fn device_name(device: tch::Device) -> String {
     match device {
         tch::Device::Cpu => "cpu".into(),
         tch::Device::Cuda(i) => format!("cuda:{i}"),

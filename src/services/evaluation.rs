@@ -151,6 +151,18 @@ pub struct EvalReport {
     pub expected_calibration_error: f64,
     pub seconds: f64,
     pub images_per_second: f64,
+    /// Each photo's outcome, for comparing two models on the same photos.
+    #[serde(default)]
+    pub predictions: Vec<PhotoPrediction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoPrediction {
+    pub photo: String,
+    pub truth: usize,
+    /// A dataset class, or `classes.len()` for "other".
+    pub predicted: usize,
+    pub confidence: f32,
 }
 
 /// Runs every photo of the dataset through the engine, `concurrency` at a time so the
@@ -169,6 +181,7 @@ pub async fn evaluate(
     let (mut top1, mut top5, mut images) = (0u32, 0u32, 0usize);
     let mut failed = Vec::new();
     let mut confidences: Vec<(f32, bool)> = Vec::new();
+    let mut predictions = Vec::new();
     let total = dataset.samples.len();
     let mut results = futures::stream::iter(dataset.samples.iter().cloned())
         .map(|(path, class)| async move {
@@ -201,7 +214,9 @@ pub async fn evaluate(
         if predicted == class {
             top1 += 1;
         }
-        confidences.push((identified.answer.top.first().map(|t| t.probability).unwrap_or(0.0), predicted == class));
+        let confidence = identified.answer.top.first().map(|t| t.probability).unwrap_or(0.0);
+        confidences.push((confidence, predicted == class));
+        predictions.push(PhotoPrediction { photo: path.display().to_string(), truth: class, predicted, confidence });
         if top.iter().any(|i| targets[class].contains(i)) {
             top5 += 1;
         }
@@ -239,6 +254,7 @@ pub async fn evaluate(
         expected_calibration_error,
         seconds,
         images_per_second: images as f64 / seconds.max(1e-9),
+        predictions,
     })
 }
 

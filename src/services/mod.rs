@@ -2,6 +2,7 @@
 //! holding the business rules. Callers own transport concerns.
 
 pub mod archive;
+pub mod comparison;
 pub mod dataset_import;
 pub mod datasets;
 pub mod feedback;
@@ -11,6 +12,7 @@ pub mod identify;
 pub mod integrity;
 pub mod labels;
 pub mod models;
+pub mod shadow;
 pub mod accounts;
 pub mod audit;
 pub mod evaluation;

@@ -59,6 +59,7 @@ async fn upsert(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source
         active: Set(false),
         created_at: Set(Utc::now()),
         activated_at: Set(None),
+        shadow: Set(false),
         ..Default::default()
     }
     .insert(db)

@@ -42,6 +42,8 @@ pub struct DatasetsOverview {
     /// The server directory imports come from (administrators only see it).
     pub import_dir: Option<String>,
     pub labelled_photos: u64,
+    /// Import jobs queued or running (an import shows in `imports` once a runner starts it).
+    pub pending_imports: u64,
 }
 
 #[server(endpoint = "datasets")]
@@ -87,7 +89,8 @@ pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
         .collect();
     let admin = caller.actor.as_ref().is_some_and(|a| a.role == insectid::auth::Role::Admin);
     let labelled_photos = crate::state::answer(insectid::services::labels::labelled_count(db).await)?;
-    Ok(DatasetsOverview { versions, imports, import_dir: admin.then(|| caller.state.import_dir.display().to_string()), labelled_photos })
+    let pending_imports = crate::state::answer(insectid::jobs::queue::pending_of_kind(db, "import_dataset").await)?;
+    Ok(DatasetsOverview { versions, imports, import_dir: admin.then(|| caller.state.import_dir.display().to_string()), labelled_photos, pending_imports })
 }
 
 /// A new version of `name` from every photo's decided label.
@@ -109,7 +112,7 @@ pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppErro
         Ok(d) => d,
         Err(e) => return crate::state::fail(e),
     };
-    let job = start_import(&caller.state, &name, &dir).await?;
+    let job = start_import(&caller.state, caller.actor.as_ref(), &name, &dir).await?;
     leptos_axum::redirect("/datasets");
     Ok(job)
 }
@@ -171,7 +174,7 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
             return crate::state::fail(AppError::InvalidInput(format!("the archive was refused: {e}")));
         }
     };
-    let job = start_import(&caller.state, &name, &root).await?;
+    let job = start_import(&caller.state, caller.actor.as_ref(), &name, &root).await?;
     leptos_axum::redirect("/datasets");
     Ok(job)
 }
@@ -187,16 +190,14 @@ fn inside_import_dir(import_dir: &std::path::Path, folder: &str) -> Result<std::
     Ok(real)
 }
 
-/// Creates (or resumes) the import job and runs it in the background.
+/// Queues the import as a background job (any instance's runner takes it; an interrupted
+/// import resumes into the same version).
 #[cfg(feature = "ssr")]
-async fn start_import(state: &crate::state::AppState, name: &str, dir: &std::path::Path) -> Result<i64, AppError> {
-    use insectid::services::dataset_import;
-    let job = crate::state::answer(dataset_import::start(&state.db, name, dir, 1).await)?;
-    let (db, photos, id) = (state.db.clone(), state.photos.clone(), job.id);
-    tokio::spawn(async move {
-        if let Err(e) = dataset_import::run(&db, &photos, id, |_| {}).await {
-            tracing::error!(import = id, error = %e, "dataset import failed");
-        }
-    });
+async fn start_import(state: &crate::state::AppState, actor: Option<&insectid::auth::Account>, name: &str, dir: &std::path::Path) -> Result<i64, AppError> {
+    let base = state.import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
+    let folder = dir.strip_prefix(&base).map_err(|_| AppError::InvalidInput("the folder is not inside the import directory".into()))?;
+    let spec = insectid::jobs::JobSpec::ImportDataset { name: name.trim().to_string(), folder: folder.display().to_string() };
+    let job = crate::state::answer(insectid::jobs::queue::submit(&state.db, actor, &spec, "import-dataset").await)?;
+    state.jobs.wake.notify_one();
     Ok(job.id)
 }

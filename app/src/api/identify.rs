@@ -64,7 +64,10 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
     let mut answers = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = match outcome {
-            Ok(i) => i,
+            Ok(i) => {
+                insectid::services::shadow::observe(&state.db, &state.shadow, &i, upload.bytes.clone());
+                i
+            }
             Err(e) => {
                 let error = match AppError::from(e) {
                     AppError::InvalidInput(m) => AppError::InvalidInput(format!("{}: {m}", upload.filename)),

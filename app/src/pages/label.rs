@@ -114,7 +114,7 @@ pub fn DatasetsPage() -> impl IntoView {
     // While an import runs, the page follows it (once running its script).
     #[cfg(feature = "hydrate")]
     {
-        let running = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.imports.iter().any(|i| i.state == "running"));
+        let running = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.pending_imports > 0 || o.imports.iter().any(|i| i.state == "running"));
         if let Ok(handle) = set_interval_with_handle(move || if running() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());
         }

@@ -9,6 +9,8 @@ use crate::i18n::use_lang;
 pub fn ModelsPage() -> impl IntoView {
     let lang = use_lang();
     let status = Resource::new(|| (), |_| get_model_status());
+    // Putting a version in shadow (in the registry) refreshes the shadow section too.
+    let shadow_on = ServerAction::<crate::api::ShadowOn>::new();
     view! {
         <Title text=lang.t("Models")/>
         <h1>{lang.t("Models")}</h1>
@@ -43,19 +45,21 @@ pub fn ModelsPage() -> impl IntoView {
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
             })}
         </Suspense>
-        <ModelRegistry/>
+        <ModelRegistry shadow=shadow_on/>
+        <crate::pages::model_quality::ShadowSection on=shadow_on/>
+        <crate::pages::model_quality::Evaluations/>
     }
 }
 
 /// Installed versions for administrators: install, activate, roll back, delete. Others see
 /// only the active model above.
 #[component]
-pub fn ModelRegistry() -> impl IntoView {
+pub fn ModelRegistry(shadow: ServerAction<crate::api::ShadowOn>) -> impl IntoView {
     let lang = use_lang();
     let activate = ServerAction::<crate::api::ActivateModel>::new();
     let rollback = ServerAction::<crate::api::RollbackModel>::new();
     let delete = ServerAction::<crate::api::DeleteModel>::new();
-    let errors = (crate::auth::action_error(activate), crate::auth::action_error(rollback), crate::auth::action_error(delete));
+    let errors = (crate::auth::action_error(activate), crate::auth::action_error(rollback), crate::auth::action_error(delete), crate::auth::action_error(shadow));
     // The install form is a plain multipart post: a refusal comes back in the URL.
     let upload_error = StoredValue::new({
         use leptos::server_fn::ServerFn;
@@ -63,9 +67,9 @@ pub fn ModelRegistry() -> impl IntoView {
             .filter(|e| e.path() == <crate::api::UploadModel as ServerFn>::PATH)
             .map(|e| leptos::server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(e.err()).to_string())
     });
-    let error = move || errors.0().or_else(errors.1).or_else(errors.2).or_else(|| upload_error.get_value());
+    let error = move || errors.0().or_else(errors.1).or_else(errors.2).or_else(errors.3).or_else(|| upload_error.get_value());
     let versions = Resource::new(
-        move || (activate.version().get(), rollback.version().get(), delete.version().get()),
+        move || (activate.version().get(), rollback.version().get(), delete.version().get(), shadow.version().get()),
         |_| crate::api::get_model_versions(),
     );
     view! {
@@ -96,6 +100,7 @@ pub fn ModelRegistry() -> impl IntoView {
                                                         <input type="hidden" name="id" value=id_activate/>
                                                         <button type="submit" class="button small">{lang.t("Activate")}</button>
                                                     </ActionForm>
+                                                    <crate::pages::model_quality::ShadowButton id=v.id action=shadow/>
                                                     <ActionForm action=delete attr:class="inline">
                                                         <input type="hidden" name="id" value=id_delete/>
                                                         <button type="submit" class="button small danger">{lang.t("Delete")}</button>

@@ -53,6 +53,7 @@ pub async fn identify(
     let mut results = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = outcome.map_err(|e| ApiError::for_file(&upload.filename, e))?;
+        insectid::services::shadow::observe(&state.db, &state.shadow, &identified, upload.bytes.clone());
         results.push(FileResult { filename: upload.filename, identified });
     }
     Ok(Json(IdentifyResponse { results }))

@@ -1,0 +1,189 @@
+//! Background jobs: fine-tuning, evaluation, dataset import/export and maintenance, queued in
+//! the database and run by whichever server instance claims them. Each job carries a typed
+//! [`JobSpec`]; nothing a person types ever becomes a shell command.
+
+pub mod commands;
+pub mod queue;
+pub mod reports;
+pub mod runner;
+mod work;
+
+use serde::{Deserialize, Serialize};
+
+pub use runner::{JobContext, JobHandle, JobRunner, RunnerSettings};
+
+/// What a job does, with its parameters. Stored as JSON in `job.params`; unknown fields are
+/// refused so a command file cannot smuggle anything in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobSpec {
+    /// A new classifier head on a base model's backbone, trained on a dataset version.
+    FineTune {
+        dataset: String,
+        /// Model version to start from; the active one when absent.
+        #[serde(default)]
+        base_model: Option<i64>,
+        #[serde(default = "default_hidden")]
+        hidden: i64,
+        #[serde(default = "default_epochs")]
+        epochs: usize,
+        #[serde(default = "default_patience")]
+        patience: usize,
+        /// Views of each training photo: 1 the photo, 2 adds its mirror, more add random
+        /// resized crops with colour jitter.
+        #[serde(default = "default_views")]
+        views: usize,
+    },
+    /// A model version on a split of a dataset version.
+    Evaluate { model: i64, dataset: String, #[serde(default = "default_split")] split: String },
+    /// A folder inside the import directory, as a new dataset version.
+    ImportDataset { name: String, folder: String },
+    /// A dataset version written to the export directory.
+    ExportDataset { dataset: String, #[serde(default = "default_layout")] layout: String },
+    /// A model version run over stored identifications, recorded as shadow predictions.
+    Repredict { model: i64, #[serde(default = "default_limit")] limit: u64 },
+    /// Orphaned photos and unfinished temporary files older than the grace period removed.
+    CleanFiles { #[serde(default = "default_grace")] grace_minutes: u64 },
+    /// The database compacted and its statistics refreshed.
+    Vacuum {},
+}
+
+fn default_hidden() -> i64 {
+    512
+}
+fn default_epochs() -> usize {
+    60
+}
+fn default_patience() -> usize {
+    10
+}
+fn default_views() -> usize {
+    2
+}
+fn default_split() -> String {
+    "test".into()
+}
+fn default_layout() -> String {
+    "ip102".into()
+}
+fn default_limit() -> u64 {
+    1000
+}
+fn default_grace() -> u64 {
+    60
+}
+
+impl JobSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::FineTune { .. } => "fine_tune",
+            JobSpec::Evaluate { .. } => "evaluate",
+            JobSpec::ImportDataset { .. } => "import_dataset",
+            JobSpec::ExportDataset { .. } => "export_dataset",
+            JobSpec::Repredict { .. } => "repredict",
+            JobSpec::CleanFiles { .. } => "clean_files",
+            JobSpec::Vacuum {} => "vacuum",
+        }
+    }
+
+    /// Ranges and names checked before a job is queued (existence is checked by the queue).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            JobSpec::FineTune { hidden, epochs, patience, views, .. } => {
+                check_range("views", *views as i64, 1, 16)?;
+                check_range("hidden", *hidden, 0, 4096)?;
+                check_range("epochs", *epochs as i64, 1, 500)?;
+                check_range("patience", *patience as i64, 1, 100)
+            }
+            JobSpec::Evaluate { split, .. } => check_split(split),
+            JobSpec::ImportDataset { name, folder } => {
+                crate::services::datasets::check_name(name).map_err(|e| e.to_string())?;
+                if folder.trim().is_empty() {
+                    return Err("choose a folder to import".into());
+                }
+                Ok(())
+            }
+            JobSpec::ExportDataset { layout, .. } => crate::services::datasets::Layout::parse(layout).map(|_| ()).map_err(|e| e.to_string()),
+            JobSpec::Repredict { limit, .. } => check_range("limit", *limit as i64, 1, 1_000_000),
+            JobSpec::CleanFiles { grace_minutes } => check_range("grace_minutes", *grace_minutes as i64, 0, 60 * 24 * 30),
+            JobSpec::Vacuum {} => Ok(()),
+        }
+    }
+}
+
+fn check_range(name: &str, value: i64, min: i64, max: i64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{name} must be between {min} and {max}, not {value}"))
+    }
+}
+
+fn check_split(split: &str) -> Result<(), String> {
+    match split {
+        "train" | "val" | "test" => Ok(()),
+        other => Err(format!("split must be train, val or test, not {other:?}")),
+    }
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Its server instance died while it ran; it is resumed automatically (a few attempts) or
+    /// by an administrator.
+    Interrupted,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed, JobState::Cancelled, JobState::Interrupted]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// Finished one way or another: it can be restarted (and, unless it succeeded, resumed).
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobState::Queued | JobState::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_round_trip_and_refuse_unknown_fields() {
+        let spec = JobSpec::Evaluate { model: 3, dataset: "rp11@1".into(), split: "val".into() };
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(json, r#"{"kind":"evaluate","model":3,"dataset":"rp11@1","split":"val"}"#);
+        assert_eq!(serde_json::from_str::<JobSpec>(&json).unwrap(), spec);
+        let smuggled = r#"{"kind":"vacuum","command":"rm -rf /"}"#;
+        assert!(serde_json::from_str::<JobSpec>(smuggled).is_err());
+        assert!(serde_json::from_str::<JobSpec>(r#"{"kind":"shell","cmd":"ls"}"#).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let spec = JobSpec::FineTune { dataset: "d".into(), base_model: None, hidden: 512, epochs: 0, patience: 5, views: 2 };
+        assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
+        assert!(JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate().is_err());
+        assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into() }.validate().is_err());
+        assert!(JobSpec::Vacuum {}.validate().is_ok());
+    }
+}

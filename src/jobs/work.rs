@@ -1,0 +1,244 @@
+//! What each kind of job does: plain calls into the services, with progress and log lines
+//! reported through the job's handle.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use serde_json::{json, Value};
+
+use super::{JobContext, JobHandle, JobSpec};
+use crate::entities::{identification, job, model_version};
+use crate::inference::InferenceEngine;
+use crate::services::{dataset_import, datasets, evaluation, fine_tune, integrity, models, shadow};
+use crate::ServiceError;
+
+/// Runs a claimed job; its value is stored as the job's result.
+pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> Result<Value, ServiceError> {
+    let spec: JobSpec = serde_json::from_str(&job.params).map_err(|e| ServiceError::InvalidInput(format!("the job's parameters: {e}")))?;
+    let out = ctx.jobs_dir.join(job.id.to_string());
+    std::fs::create_dir_all(&out).map_err(|e| ServiceError::Storage(format!("{}: {e}", out.display())))?;
+    match spec {
+        JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views } => {
+            let head = crate::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
+            fine_tune_job(ctx, handle, &out, &dataset, base_model, head, views).await
+        }
+        JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,
+        JobSpec::ImportDataset { name, folder } => import_job(ctx, handle, &name, &folder).await,
+        JobSpec::ExportDataset { dataset, layout } => export_job(ctx, handle, &dataset, &layout).await,
+        JobSpec::Repredict { model, limit } => repredict_job(ctx, handle, model, limit).await,
+        JobSpec::CleanFiles { grace_minutes } => {
+            handle.log(format!("removing orphaned photos and unfinished writes older than {grace_minutes} minutes"));
+            let report = integrity::repair(&ctx.db, &ctx.photos, std::time::Duration::from_secs(grace_minutes * 60)).await?;
+            handle.log(format!("{} identifications, {} photos; removed {}", report.identifications, report.photos, report.removed));
+            if !report.rows_without_photo.is_empty() {
+                handle.log(format!("WARNING: {} identifications have lost their photo", report.rows_without_photo.len()));
+            }
+            Ok(json!({ "identifications": report.identifications, "photos": report.photos, "removed": report.removed, "rows_without_photo": report.rows_without_photo.len() }))
+        }
+        JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
+    }
+}
+
+async fn model_row(ctx: &JobContext, id: i64) -> Result<model_version::Model, ServiceError> {
+    model_version::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| ServiceError::NotFound(format!("model version {id}")))
+}
+
+/// Reports a fine-tune's progress as the page shows it: phase, counts, the epoch history and
+/// an estimate of the time left.
+struct FineTuneProgress {
+    handle: JobHandle,
+    started: Instant,
+    max_epochs: usize,
+}
+
+impl fine_tune::FineTuneObserver for FineTuneProgress {
+    fn features(&self, done: usize, total: usize) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = if done > 0 { elapsed / done as f64 * (total - done) as f64 } else { 0.0 };
+        self.handle.progress(json!({ "phase": "features", "done": done, "total": total, "eta_seconds": eta.round() }));
+    }
+
+    fn epoch(&self, e: &crate::training::Epoch) {
+        let mut history = self.handle.progress_value().get("history").cloned().unwrap_or(json!([]));
+        if let Value::Array(h) = &mut history {
+            h.push(json!({ "epoch": e.epoch, "train_loss": e.train_loss, "val_accuracy": e.val_accuracy }));
+        }
+        let per_epoch = e.seconds / e.epoch.max(1) as f64;
+        self.handle.progress(json!({
+            "phase": "training", "done": e.epoch, "total": self.max_epochs,
+            "epoch": e.epoch, "train_loss": e.train_loss, "val_accuracy": e.val_accuracy,
+            "eta_seconds": (per_epoch * (self.max_epochs - e.epoch.min(self.max_epochs)) as f64).round(),
+            "history": history,
+        }));
+        self.handle.log(format!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %", e.epoch, e.train_loss, e.val_accuracy * 100.0));
+    }
+
+    fn note(&self, line: &str) {
+        self.handle.log(line);
+    }
+}
+
+async fn fine_tune_job(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    out: &Path,
+    dataset: &str,
+    base_model: Option<i64>,
+    head: crate::training::HeadConfig,
+    views: usize,
+) -> Result<Value, ServiceError> {
+    let base_dir = match base_model {
+        Some(id) => PathBuf::from(model_row(ctx, id).await?.dir),
+        None => models::active_dir(&ctx.db).await?.ok_or_else(|| ServiceError::Conflict("no active model to fine-tune from".into()))?,
+    };
+    handle.log(format!("fine-tuning {} on {dataset}", base_dir.display()));
+    // The history restarts with the run (a resumed job trains its head again).
+    handle.progress(json!({ "phase": "features", "history": [] }));
+    let observer = Arc::new(FineTuneProgress { handle: handle.clone(), started: Instant::now(), max_epochs: head.max_epochs });
+    let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")) };
+    let r = fine_tune::run(&ctx.db, &ctx.photos, &base_dir, &ctx.models_dir, dataset, options, handle.cancel_flag(), observer).await?;
+    // The cached features are only worth keeping until the job has its model.
+    let _ = std::fs::remove_dir_all(out.join("cache"));
+    Ok(json!({
+        "model_version_id": r.model.id, "model": format!("{} {}", r.model.name, r.model.version),
+        "best_val_accuracy": r.best_val_accuracy, "temperature": r.temperature, "epochs": r.history.len(),
+        "feature_seconds": r.feature_seconds, "total_seconds": r.total_seconds,
+    }))
+}
+
+/// An engine of its own for the model under test, so the live one is neither slowed nor changed.
+async fn engine_for(ctx: &JobContext, row: &model_version::Model) -> Result<Arc<InferenceEngine>, ServiceError> {
+    let (dir, config) = (PathBuf::from(&row.dir), ctx.engine.clone());
+    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(|e| ServiceError::InvalidInput(format!("{} {} does not load: {e}", row.name, row.version)))?;
+    Ok(Arc::new(engine))
+}
+
+async fn evaluate_job(ctx: &JobContext, handle: &JobHandle, out: &Path, model: i64, dataset: &str, split: &str) -> Result<Value, ServiceError> {
+    let row = model_row(ctx, model).await?;
+    let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, split).await?;
+    handle.log(format!("evaluating {} {} on {} ({} photos, {} classes)", row.name, row.version, data.root.display(), data.samples.len(), data.classes.len()));
+    let engine = engine_for(ctx, &row).await?;
+    let started = Instant::now();
+    let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
+        if done % 16 == 0 || done == total {
+            let eta = started.elapsed().as_secs_f64() / done.max(1) as f64 * (total - done) as f64;
+            handle.progress(json!({ "phase": "evaluating", "done": done, "total": total, "eta_seconds": eta.round() }));
+        }
+    })
+    .await?;
+    if handle.cancelled() {
+        return Err(ServiceError::Conflict("the evaluation was cancelled".into()));
+    }
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(out.join(name), bytes).map_err(|e| ServiceError::Storage(format!("{name}: {e}")));
+    write("report.json", serde_json::to_vec(&report).map_err(|e| ServiceError::Storage(e.to_string()))?)?;
+    evaluation::render_confusion(&report).save(out.join("confusion.png")).map_err(|e| ServiceError::Storage(e.to_string()))?;
+    evaluation::render_reliability(&report).save(out.join("reliability.png")).map_err(|e| ServiceError::Storage(e.to_string()))?;
+    handle.log(format!(
+        "top-1 {:.2} %, top-5 {:.2} %, ECE {:.3}, {:.1} photos/s",
+        report.top1 * 100.0,
+        report.top5 * 100.0,
+        report.expected_calibration_error,
+        report.images_per_second
+    ));
+    Ok(json!({
+        "model_version_id": row.id, "model": format!("{} {}", row.name, row.version), "dataset": dataset, "split": split,
+        "images": report.images, "failed": report.failed.len(), "top1": report.top1, "top5": report.top5,
+        "expected_calibration_error": report.expected_calibration_error, "per_class": report.per_class,
+        "calibration": report.calibration, "seconds": report.seconds, "images_per_second": report.images_per_second,
+        "files": ["confusion.png", "reliability.png", "report.json"],
+    }))
+}
+
+async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &str) -> Result<Value, ServiceError> {
+    let dir = inside(&ctx.import_dir, folder)?;
+    let import = dataset_import::start(&ctx.db, name, &dir, 1).await?;
+    handle.log(format!("importing {} into {name} ({} photos listed)", dir.display(), import.total));
+    let done = dataset_import::run(&ctx.db, &ctx.photos, import.id, |p| {
+        if p.done % 25 == 0 || p.done == p.total {
+            handle.progress(json!({ "phase": "importing", "done": p.done, "total": p.total }));
+        }
+    })
+    .await?;
+    let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&done.skipped).unwrap_or_default();
+    for s in skipped.iter().take(200) {
+        handle.log(format!("skipped {}: {}", s.path, s.reason));
+    }
+    handle.log(format!("imported {} photos, skipped {}", done.imported, skipped.len()));
+    Ok(json!({ "import": done.id, "imported": done.imported, "skipped": skipped.len(), "seconds": done.seconds }))
+}
+
+/// A folder named relative to `base` that really is inside it (no `..`, no links out).
+fn inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError> {
+    let base = base.canonicalize().map_err(|e| ServiceError::Storage(format!("{}: {e}", base.display())))?;
+    let real = base
+        .join(folder.trim().trim_start_matches('/'))
+        .canonicalize()
+        .map_err(|_| ServiceError::InvalidInput(format!("there is no folder {folder:?} in the import directory")))?;
+    if !real.starts_with(&base) || !real.is_dir() {
+        return Err(ServiceError::InvalidInput(format!("{folder:?} is not a folder inside the import directory")));
+    }
+    Ok(real)
+}
+
+async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout: &str) -> Result<Value, ServiceError> {
+    let layout_kind = datasets::Layout::parse(layout)?;
+    let (set, version) = datasets::find_version(&ctx.db, dataset).await?;
+    let target = ctx.export_dir.join(format!("{}-{}-{layout}", set.name, version.version));
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(|e| ServiceError::Storage(format!("{}: {e}", target.display())))?;
+    }
+    handle.log(format!("exporting {}@{} to {} ({layout} layout)", set.name, version.version, target.display()));
+    let photos = datasets::export(&ctx.db, &ctx.photos, dataset, layout_kind, &target).await?;
+    handle.log(format!("{photos} photos written"));
+    Ok(json!({ "path": target.display().to_string(), "photos": photos }))
+}
+
+async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: u64) -> Result<Value, ServiceError> {
+    let row = model_row(ctx, model).await?;
+    let engine = engine_for(ctx, &row).await?;
+    let rows = identification::Entity::find().order_by_desc(identification::Column::Id).limit(limit).all(&ctx.db).await?;
+    handle.log(format!("running {} {} over the newest {} identifications", row.name, row.version, rows.len()));
+    let (mut compared, mut agreed, mut missing) = (0u64, 0u64, 0u64);
+    for (n, ident) in rows.iter().enumerate() {
+        if handle.cancelled() {
+            return Err(ServiceError::Conflict("re-prediction was cancelled".into()));
+        }
+        let Ok(bytes) = ctx.photos.read(&ident.image_sha256) else {
+            missing += 1;
+            continue;
+        };
+        let started = Instant::now();
+        let candidate = crate::services::identify::identify_photo(&engine, bytes.into(), 1).await?;
+        let active = (ident.top_label.clone(), ident.top_probability as f32);
+        shadow::record(&ctx.db, row.id, ident.id, &active, &candidate, started.elapsed().as_secs_f64() * 1000.0).await?;
+        compared += 1;
+        agreed += u64::from(candidate.answer.top.first().is_some_and(|t| t.label.eq_ignore_ascii_case(&ident.top_label)));
+        if n % 10 == 9 || n + 1 == rows.len() {
+            handle.progress(json!({ "phase": "predicting", "done": n + 1, "total": rows.len() }));
+        }
+    }
+    handle.log(format!("{compared} compared, {agreed} agree with the answer first given; {missing} photos missing"));
+    Ok(json!({ "model_version_id": row.id, "compared": compared, "agreed": agreed, "missing_photos": missing }))
+}
+
+async fn vacuum_job(ctx: &JobContext, handle: &JobHandle) -> Result<Value, ServiceError> {
+    let started = Instant::now();
+    let sql = match ctx.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "VACUUM (ANALYZE)",
+        sea_orm::DatabaseBackend::Sqlite => "VACUUM",
+        other => return Err(ServiceError::InvalidInput(format!("vacuum is not supported on {other:?}"))),
+    };
+    handle.log(format!("running {sql}"));
+    ctx.db.execute_unprepared(sql).await?;
+    if ctx.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        ctx.db.execute_unprepared("ANALYZE").await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    handle.log(format!("done in {seconds:.2} s"));
+    Ok(json!({ "statement": sql, "seconds": seconds }))
+}

@@ -1,0 +1,282 @@
+//! The job queue's state machine (claim, heartbeat, cancel, interruption by a restart,
+//! resume, restart), exactly-once claiming, and real jobs run by the runner: a fine-tune on
+//! generated photos, two evaluations compared side by side, and a cancelled fine-tune.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::account;
+use insectid::auth::Role;
+use insectid::entities::job;
+use insectid::inference::EngineConfig;
+use insectid::jobs::queue::{self, Outcome};
+use insectid::jobs::{JobContext, JobRunner, JobSpec, RunnerSettings};
+use insectid::testing::{test_databases, test_model_dir};
+use sea_orm::EntityTrait;
+
+fn clean() -> JobSpec {
+    JobSpec::CleanFiles { grace_minutes: 60 }
+}
+
+async fn state(db: &sea_orm::DatabaseConnection, id: i64) -> job::Model {
+    job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let admin = account(db, "root", Role::Admin).await;
+        let user = account(db, "ann", Role::User).await;
+        assert_eq!(queue::submit(db, Some(&user), &clean(), "").await.unwrap_err().kind(), insectid::error::ErrorKind::Forbidden);
+        let bad = JobSpec::CleanFiles { grace_minutes: 10_000_000 };
+        assert!(queue::submit(db, Some(&admin), &bad, "").await.unwrap_err().to_string().contains("grace_minutes"));
+
+        let j = queue::submit(db, Some(&admin), &clean(), "clean-orphaned-files").await.unwrap();
+        assert_eq!((j.state.as_str(), j.attempts), ("queued", 0));
+        let claimed = queue::claim(db, "instance-a").await.unwrap().unwrap();
+        assert_eq!((claimed.id, claimed.state.as_str(), claimed.worker.as_str(), claimed.attempts), (j.id, "running", "instance-a", 1));
+        assert!(queue::claim(db, "instance-b").await.unwrap().is_none(), "a running job is nobody else's");
+        let beat = queue::heartbeat(db, j.id, "instance-a", Some(r#"{"done":1}"#.into()), Some("working\n".into())).await.unwrap();
+        assert_eq!((beat.owned, beat.cancel_requested), (true, false));
+
+        // The process dies; at the next start the job is found running without a heartbeat.
+        let seen = queue::reap(db, Duration::ZERO, 3, false).await.unwrap();
+        assert_eq!(seen, vec![j.id]);
+        let interrupted = state(db, j.id).await;
+        assert_eq!(interrupted.state, "interrupted");
+        assert!(interrupted.log.contains("working") && interrupted.log.contains("instance instance-a stopped answering"), "{}", interrupted.log);
+        // The dead instance's late words change nothing.
+        assert!(!queue::heartbeat(db, j.id, "instance-a", None, None).await.unwrap().owned);
+        assert!(!queue::finish(db, j.id, "instance-a", Outcome::Succeeded(serde_json::json!({})), "{}".into(), String::new()).await.unwrap());
+        assert_eq!(queue::restart(db, Some(&admin), j.id).await.map(|n| n.state).unwrap(), "queued", "an interrupted job can be restarted afresh");
+        let restarted = queue::claim(db, "instance-b").await.unwrap().unwrap();
+        assert_ne!(restarted.id, j.id);
+        queue::finish(db, restarted.id, "instance-b", Outcome::Cancelled, "{}".into(), String::new()).await.unwrap();
+
+        // … or resumed: the same job, its log kept, a second attempt.
+        let resumed = queue::resume(db, Some(&admin), j.id).await.unwrap();
+        assert_eq!(resumed.state, "queued");
+        let again = queue::claim(db, "instance-b").await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (j.id, 2));
+        assert!(queue::finish(db, j.id, "instance-b", Outcome::Succeeded(serde_json::json!({"removed": 0})), "{}".into(), again.log.clone()).await.unwrap());
+        let done = state(db, j.id).await;
+        assert_eq!((done.state.as_str(), done.result.as_str()), ("succeeded", r#"{"removed":0}"#));
+        assert!(done.finished_at.is_some());
+        assert_eq!(queue::resume(db, Some(&admin), j.id).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict, "a success is not resumed");
+        assert_eq!(queue::cancel(db, Some(&admin), j.id).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict);
+
+        // Cancelling: a queued job at once, a running one through its heartbeat.
+        let queued = queue::submit(db, Some(&admin), &clean(), "").await.unwrap();
+        assert_eq!(queue::cancel(db, Some(&admin), queued.id).await.unwrap().state, "cancelled");
+        let running = queue::submit(db, Some(&admin), &clean(), "").await.unwrap();
+        queue::claim(db, "instance-a").await.unwrap().unwrap();
+        assert_eq!(queue::cancel(db, Some(&admin), running.id).await.unwrap().state, "running");
+        assert!(queue::heartbeat(db, running.id, "instance-a", None, None).await.unwrap().cancel_requested);
+        // A cancelled job whose instance then died is not resumed by itself.
+        assert_eq!(queue::reap(db, Duration::ZERO, 3, true).await.unwrap(), vec![running.id]);
+        assert_eq!(state(db, running.id).await.state, "interrupted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instances_job_is_resumed_within_its_attempts() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let admin = account(db, "root", Role::Admin).await;
+        let j = queue::submit(db, Some(&admin), &clean(), "").await.unwrap();
+        for attempt in 1..=2 {
+            let c = queue::claim(db, &format!("doomed-{attempt}")).await.unwrap().unwrap();
+            assert_eq!(c.attempts, attempt);
+            queue::reap(db, Duration::ZERO, 2, true).await.unwrap();
+        }
+        let last = state(db, j.id).await;
+        assert_eq!(last.state, "interrupted", "after its last attempt it waits for an administrator");
+        assert!(last.log.contains("queued again (attempt 2 of 2 next)"), "{}", last.log);
+        // A fresh heartbeat is not reaped.
+        let k = queue::submit(db, Some(&admin), &clean(), "").await.unwrap();
+        queue::claim(db, "alive").await.unwrap().unwrap();
+        assert!(queue::reap(db, Duration::from_secs(30), 3, true).await.unwrap().is_empty());
+        assert_eq!(state(db, k.id).await.state, "running");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_take_each_job_exactly_once() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let admin = account(db, "root", Role::Admin).await;
+        let mut ids = Vec::new();
+        for _ in 0..6 {
+            ids.push(queue::submit(db, Some(&admin), &clean(), "").await.unwrap().id);
+        }
+        let claimers = (0..8).map(|n| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..10 {
+                    // SQLite may answer "busy" to a second writer: that claim just found nothing.
+                    if let Ok(Some(j)) = queue::claim(&db, &format!("w{n}")).await {
+                        mine.push(j.id);
+                    }
+                }
+                mine
+            })
+        });
+        let mut claimed: Vec<i64> = futures::future::join_all(claimers).await.into_iter().flat_map(|r| r.unwrap()).collect();
+        // Anything a busy SQLite left queued is claimed now, by one more worker.
+        while let Some(j) = queue::claim(db, "late").await.unwrap() {
+            claimed.push(j.id);
+        }
+        claimed.sort();
+        assert_eq!(claimed, ids, "{}: every job claimed, none twice", t.backend);
+        for id in ids {
+            assert_eq!(state(db, id).await.attempts, 1);
+        }
+    }
+}
+
+/// Generated "rice pests" in class folders, imported as a dataset version.
+async fn pests(db: &sea_orm::DatabaseConnection, photos: &insectid::storage::PhotoStore, work: &std::path::Path) {
+    let families = ["Crambidae", "Delphacidae", "Curculionidae"];
+    for (class, family) in families.iter().enumerate() {
+        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
+            let dir = work.join("source").join(split).join(family);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in range {
+                std::fs::write(dir.join(format!("{i}.png")), insectid::testing::coloured_photo(class, i)).unwrap();
+            }
+        }
+    }
+    let import = insectid::services::dataset_import::start(db, "pests", &work.join("source"), 1).await.unwrap();
+    insectid::services::dataset_import::run(db, photos, import.id, |_| {}).await.unwrap();
+}
+
+fn context(db: &sea_orm::DatabaseConnection, work: &std::path::Path, backend: &str) -> JobContext {
+    let dir = |name: &str| {
+        let d = work.join(format!("{name}-{backend}"));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    JobContext {
+        db: db.clone(),
+        photos: insectid::storage::PhotoStore::open(dir("photos")).unwrap(),
+        models_dir: dir("models"),
+        jobs_dir: dir("jobs"),
+        import_dir: dir("imports"),
+        export_dir: dir("exports"),
+        engine: EngineConfig { threads: 1, ..Default::default() },
+        shadow: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_fine_tunes_evaluates_and_compares() {
+    let work = std::env::temp_dir().join(format!("insectid-jobs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    for t in test_databases().await {
+        let db = &t.db;
+        let ctx = context(db, &work, t.backend);
+        let admin = account(db, "root", Role::Admin).await;
+        let base = insectid::services::models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        pests(db, &ctx.photos, &work.join(t.backend)).await;
+        let settings = RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() };
+        let runner = JobRunner::new(ctx.clone(), settings);
+        assert!(!runner.run_next().await.unwrap(), "nothing queued");
+
+        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 30, patience: 6, views: 3 };
+        let tune = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
+        assert!(runner.run_next().await.unwrap());
+        let tune = state(db, tune.id).await;
+        assert_eq!(tune.state, "succeeded", "{} {}", tune.error, tune.log);
+        let result: serde_json::Value = serde_json::from_str(&tune.result).unwrap();
+        assert!(result["best_val_accuracy"].as_f64().unwrap() > 0.5, "beats chance: {result}");
+        let progress: serde_json::Value = serde_json::from_str(&tune.progress).unwrap();
+        let history = progress["history"].as_array().unwrap();
+        assert_eq!(history.len() as u64, result["epochs"].as_u64().unwrap(), "every epoch is on the loss curve");
+        assert!(tune.log.contains("18 train photos × 3 views") && tune.log.contains("epoch   1"), "{}", tune.log);
+        assert!(!ctx.jobs_dir.join(tune.id.to_string()).join("cache").exists(), "the feature cache goes with success");
+        let tuned = result["model_version_id"].as_i64().unwrap();
+
+        // Both models on the val split, then side by side.
+        let mut evaluations = Vec::new();
+        for model in [base.id, tuned] {
+            let e = queue::submit(db, Some(&admin), &JobSpec::Evaluate { model, dataset: "pests@1".into(), split: "val".into() }, "evaluate").await.unwrap();
+            runner.run_next().await.unwrap();
+            let e = state(db, e.id).await;
+            assert_eq!(e.state, "succeeded", "{}", e.error);
+            for file in ["confusion.png", "reliability.png", "report.json"] {
+                assert!(insectid::jobs::reports::file(&ctx.jobs_dir, e.id, file).is_some(), "{file}");
+            }
+            evaluations.push(e);
+        }
+        assert!(insectid::jobs::reports::file(&ctx.jobs_dir, evaluations[0].id, "../../etc/passwd").is_none());
+        let tuned_top1 = serde_json::from_str::<serde_json::Value>(&evaluations[1].result).unwrap()["top1"].as_f64().unwrap();
+        assert!((tuned_top1 - result["best_val_accuracy"].as_f64().unwrap()).abs() < 1e-6, "evaluation agrees with training");
+        let c = insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, evaluations[0].id, evaluations[1].id).await.unwrap();
+        assert_eq!(c.photos, 9);
+        assert_eq!(c.both_right + c.only_a_right + c.only_b_right + c.both_wrong, 9);
+        assert!((c.b.top1 - tuned_top1).abs() < 1e-9);
+        assert!(insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, tune.id, evaluations[0].id).await.is_err(), "a fine-tune is not an evaluation");
+
+        // Maintenance jobs.
+        for spec in [JobSpec::Vacuum {}, clean()] {
+            let j = queue::submit(db, Some(&admin), &spec, "").await.unwrap();
+            runner.run_next().await.unwrap();
+            assert_eq!(state(db, j.id).await.state, "succeeded");
+        }
+        // A job that cannot work fails with the reason.
+        let missing = queue::submit(db, Some(&admin), &JobSpec::Evaluate { model: 9999, dataset: "pests@1".into(), split: "val".into() }, "").await.unwrap();
+        runner.run_next().await.unwrap();
+        let failed = state(db, missing.id).await;
+        assert_eq!(failed.state, "failed");
+        assert!(failed.error.contains("model version 9999"), "{}", failed.error);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
+    let work = std::env::temp_dir().join(format!("insectid-jobs-cancel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    for t in test_databases().await {
+        let db = &t.db;
+        let ctx = context(db, &work, t.backend);
+        let admin = account(db, "root", Role::Admin).await;
+        insectid::services::models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        pests(db, &ctx.photos, &work.join(t.backend)).await;
+        let runner = Arc::new(JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(50), ..Default::default() }));
+        // Sixteen views of every photo: long enough to be caught in the middle.
+        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 20, patience: 5, views: 16 };
+        let j = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
+        let run = tokio::spawn({
+            let r = runner.clone();
+            async move { r.run_next().await.unwrap() }
+        });
+        loop {
+            let s = state(db, j.id).await;
+            let progress: serde_json::Value = serde_json::from_str(&s.progress).unwrap_or_default();
+            // Two of the sixteen views finished (18 photos each), the third begun.
+            if progress["done"].as_u64().unwrap_or(0) > 36 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        queue::cancel(db, Some(&admin), j.id).await.unwrap();
+        run.await.unwrap();
+        let cancelled = state(db, j.id).await;
+        assert_eq!(cancelled.state, "cancelled", "{} {}", cancelled.error, cancelled.log);
+        let progress: serde_json::Value = serde_json::from_str(&cancelled.progress).unwrap();
+        assert!(progress["done"].as_u64().unwrap() < progress["total"].as_u64().unwrap(), "stopped part-way: {progress}");
+        assert!(cancelled.log.contains("cancel requested; stopping at the next checkpoint"), "{}", cancelled.log);
+
+        // Resumed, it takes the views it had finished from its cache and runs to the end.
+        queue::resume(db, Some(&admin), j.id).await.unwrap();
+        runner.run_next().await.unwrap();
+        let done = state(db, j.id).await;
+        assert_eq!((done.state.as_str(), done.attempts), ("succeeded", 2), "{}", done.error);
+        let resumed_log = &done.log[done.log.find("resumed by root").unwrap()..];
+        assert!(resumed_log.contains("view 1 of 16 from the cache") && resumed_log.contains("view 2 of 16 from the cache"), "{resumed_log}");
+    }
+}
