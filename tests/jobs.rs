@@ -186,7 +186,7 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         let runner = JobRunner::new(ctx.clone(), settings);
         assert!(!runner.run_next().await.unwrap(), "nothing queued");
 
-        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 30, patience: 6, views: 3 };
+        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 30, patience: 6, views: 3, unfreeze: None };
         let tune = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         assert!(runner.run_next().await.unwrap());
         let tune = state(db, tune.id).await;
@@ -248,7 +248,7 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         pests(db, &ctx.photos, &work.join(t.backend)).await;
         let runner = Arc::new(JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(50), ..Default::default() }));
         // Sixteen views of every photo: long enough to be caught in the middle.
-        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 20, patience: 5, views: 16 };
+        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 20, patience: 5, views: 16, unfreeze: None };
         let j = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         let run = tokio::spawn({
             let r = runner.clone();

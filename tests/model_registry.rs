@@ -107,7 +107,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         let config = insectid::training::HeadConfig { hidden: 0, max_epochs: 30, patience: 6, ..Default::default() };
         let counter = std::sync::Arc::new(EpochCounter::default());
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None };
+        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None, unfreeze_blocks: Some(0) };
         let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
         assert!(result.best_val_accuracy > 0.5, "beats chance (1/3): {}", result.best_val_accuracy);
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), result.history.len());
@@ -127,6 +127,22 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         assert_eq!(answer.answer.top[0].label, "Delphacidae");
         assert_eq!(answer.answer.top[0].taxon_key.as_deref(), Some("family:Delphacidae"), "classes roll up through the catalogue's taxonomy");
         models::rollback(db, &engine, Some(&admin), None).await.unwrap();
+
+        // With its last backbone block unfrozen (the GPU recipe, here on the CPU): the
+        // backbone itself changes, and the bundle still loads and beats chance.
+        if t.backend == "sqlite" {
+            let counter = std::sync::Arc::new(EpochCounter::default());
+            let options = fine_tune::FineTuneOptions { head: config, views: 1, cache_dir: None, unfreeze_blocks: Some(1) };
+            let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let deep = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
+            assert!(deep.best_val_accuracy > 0.5, "{}", deep.best_val_accuracy);
+            let base_features = std::fs::read(test_model_dir().join("features.pt")).unwrap();
+            assert_ne!(std::fs::read(deep.bundle_dir.join("features.pt")).unwrap(), base_features, "the backbone was trained");
+            assert!(deep.history.len() > 1 && counter.0.load(std::sync::atomic::Ordering::Relaxed) == deep.history.len());
+            let manifest = insectid::inference::Manifest::read(&deep.bundle_dir).unwrap();
+            assert!(manifest.description.contains("last blocks and head"), "{}", manifest.description);
+            insectid::inference::ModelBundle::load(&deep.bundle_dir, tch::Device::Cpu).unwrap();
+        }
         t.close().await;
     }
     std::fs::remove_dir_all(work).ok();

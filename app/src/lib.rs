@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("models") view=pages::models::ModelsPage ssr=SsrMode::Async/>
                     <Route path=path!("models/compare") view=pages::model_quality::ComparePage ssr=SsrMode::Async/>
+                    <Route path=path!("models/:id/identifications") view=pages::model_quality::VersionIdentificationsPage ssr=SsrMode::Async/>
                     <Route path=path!("upload") view=pages::upload::UploadPage ssr=SsrMode::Async/>
                     <Route path=path!("results/:id") view=pages::identify::ResultPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=pages::identify::HistoryPage ssr=SsrMode::Async/>

@@ -128,6 +128,12 @@ test("an administrator fine-tunes on a small dataset, evaluates and compares, ac
   const answer = (await r.json()).results[0];
   expect(answer.model_version).toBe(newVersion);
   expect(answer.model_name).toBe(name);
+  // The registry shows the version's evaluation and lists what it identified.
+  await open(page, "/models", info);
+  await expect(row.locator(".evaluation")).toContainText(`on ${dataset}@1 (val)`);
+  await row.getByRole("link", { name: "1", exact: true }).click();
+  await expect(page.locator("#version-identifications li")).toHaveCount(1);
+  await open(page, "/models", info);
   await page.getByRole("button", { name: "Roll back to the previous version" }).click();
   await expect(page.locator("#model-versions tr.active")).not.toContainText(newVersion, { timeout: 30_000 });
 });

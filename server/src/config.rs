@@ -75,6 +75,9 @@ pub enum Command {
         /// resized crops with colour jitter (each view costs one backbone pass).
         #[arg(long, default_value_t = 2)]
         views: usize,
+        /// Backbone blocks trained with the head after it (default: 2 with a GPU, 0 without).
+        #[arg(long)]
+        unfreeze: Option<usize>,
     },
     /// Build, import, export and list datasets.
     Dataset {

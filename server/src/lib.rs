@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 mod dataset_export;
 mod job_files;
+pub mod ops;
 mod photos;
 mod terminal;
 pub mod rest;
@@ -203,12 +204,15 @@ async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>
 
 /// The whole HTTP application: pages, server functions, REST API and static files.
 pub fn build_app(state: AppState) -> Router {
+    ops::metrics_handle();
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_page))
         .route("/photos/{sha}", get(photos::photo))
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
@@ -227,6 +231,7 @@ pub fn build_app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(ops::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

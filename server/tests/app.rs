@@ -59,6 +59,18 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
         let (status, _) = call(&app, get("/definitely/not/here")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
+        // Probes and metrics.
+        let (status, body) = call(&app, get("/readyz")).await;
+        assert_eq!(status, StatusCode::OK);
+        let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((ready["ready"].as_bool(), ready["database"].as_str()), (Some(true), Some("ok")), "{body}");
+        assert!(ready["model"].as_str().unwrap().starts_with("efficientnet-lite0-imagenet "));
+        let (status, metrics) = call(&app, get("/metrics")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(metrics.contains(r#"insectid_http_requests_total{method="GET",route="/species/:key",status="200"}"#) || metrics.contains(r#"route="/species/{key}""#), "{metrics}");
+        assert!(metrics.contains("insectid_http_request_duration_seconds_bucket"), "latency histogram");
+        assert!(metrics.contains(r#"insectid_jobs{state="queued"} 0"#), "{metrics}");
+
         // The server function reads the database through the stats service.
         insert_identification(&t.db).await;
         let request = Request::post("/api/portal_stats")

@@ -177,6 +177,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/import_dataset".into(), "application/x-www-form-urlencoded".into(), b"name=authz&folder=no-such-folder".to_vec(), Rule::Admin),
         ("POST", "/api/upload_dataset".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
         ("GET", "/datasets/none@1/export.zip".into(), String::new(), vec![], Rule::Staff),
+        ("POST", "/api/model_identifications".into(), "application/x-www-form-urlencoded".into(), b"id=999999&page=0".to_vec(), Rule::Admin),
         ("POST", "/api/commands".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("POST", "/api/run_command".into(), "application/x-www-form-urlencoded".into(), b"command=no-such-command".to_vec(), Rule::Admin),
         ("POST", "/api/job".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
@@ -192,10 +193,12 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
         ("GET", "/healthz".into(), String::new(), vec![], Rule::Public),
+        ("GET", "/readyz".into(), String::new(), vec![], Rule::Public),
+        ("GET", "/metrics".into(), String::new(), vec![], Rule::Public),
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 51, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 52, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }

@@ -106,6 +106,8 @@ pub struct InferenceEngine {
     sender: SyncSender<Command>,
     current: Arc<RwLock<Arc<ActiveModel>>>,
     config: EngineConfig,
+    /// Cleared when the worker thread ends (it never should while the engine lives).
+    alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl InferenceEngine {
@@ -121,11 +123,21 @@ impl InferenceEngine {
         let (sender, receiver) = mpsc::sync_channel::<Command>(config.queue_capacity.max(1));
         let worker_current = current.clone();
         let worker_config = config.clone();
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let worker_alive = alive.clone();
         std::thread::Builder::new()
             .name("inference".into())
-            .spawn(move || serve(bundle, active, receiver, worker_current, worker_config))
+            .spawn(move || {
+                serve(bundle, active, receiver, worker_current, worker_config);
+                worker_alive.store(false, std::sync::atomic::Ordering::Relaxed);
+            })
             .map_err(|e| InferenceError::Device(format!("cannot start the inference thread: {e}")))?;
-        Ok(InferenceEngine { sender, current, config })
+        Ok(InferenceEngine { sender, current, config, alive })
+    }
+
+    /// Whether the worker thread still takes requests.
+    pub fn is_running(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The model answering now.
@@ -146,7 +158,10 @@ impl InferenceEngine {
         let (reply, answer) = oneshot::channel();
         match self.sender.try_send(Command::Classify(Job { input, reply })) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(InferenceError::Busy),
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("insectid_engine_busy_total").increment(1);
+                return Err(InferenceError::Busy);
+            }
             Err(TrySendError::Disconnected(_)) => return Err(InferenceError::Stopped),
         }
         answer.await.map_err(|_| InferenceError::Stopped)?
@@ -283,7 +298,11 @@ fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut jobs: Vec<Job>
     }
     let inputs: Vec<&[f32]> = jobs.iter().map(|j| j.input.as_slice()).collect();
     let batch_size = jobs.len();
-    match bundle.probabilities(&inputs) {
+    let started = Instant::now();
+    let outcome = bundle.probabilities(&inputs);
+    metrics::histogram!("insectid_batch_size").record(batch_size as f64);
+    metrics::histogram!("insectid_forward_seconds").record(started.elapsed().as_secs_f64());
+    match outcome {
         Ok(rows) => {
             for (job, probabilities) in jobs.into_iter().zip(rows) {
                 let _ = job.reply.send(Ok(Classified { model: active.clone(), probabilities, batch_size }));

@@ -33,6 +33,9 @@ pub enum JobSpec {
         /// resized crops with colour jitter.
         #[serde(default = "default_views")]
         views: usize,
+        /// Backbone blocks trained after the head (absent: 2 with a GPU, 0 without).
+        #[serde(default)]
+        unfreeze: Option<usize>,
     },
     /// A model version on a split of a dataset version.
     Evaluate { model: i64, dataset: String, #[serde(default = "default_split")] split: String },
@@ -89,8 +92,9 @@ impl JobSpec {
     /// Ranges and names checked before a job is queued (existence is checked by the queue).
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            JobSpec::FineTune { hidden, epochs, patience, views, .. } => {
+            JobSpec::FineTune { hidden, epochs, patience, views, unfreeze, .. } => {
                 check_range("views", *views as i64, 1, 16)?;
+                check_range("unfreeze", unfreeze.unwrap_or(0) as i64, 0, 16)?;
                 check_range("hidden", *hidden, 0, 4096)?;
                 check_range("epochs", *epochs as i64, 1, 500)?;
                 check_range("patience", *patience as i64, 1, 100)
@@ -180,7 +184,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_value() {
-        let spec = JobSpec::FineTune { dataset: "d".into(), base_model: None, hidden: 512, epochs: 0, patience: 5, views: 2 };
+        let spec = JobSpec::FineTune { dataset: "d".into(), base_model: None, hidden: 512, epochs: 0, patience: 5, views: 2, unfreeze: None };
         assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
         assert!(JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate().is_err());
         assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into() }.validate().is_err());

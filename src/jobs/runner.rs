@@ -210,6 +210,16 @@ impl JobRunner {
             Err(e) => Outcome::Failed(format!("the job stopped unexpectedly: {e}")),
         };
         beat.abort();
+        let outcome_name = match &outcome {
+            Outcome::Succeeded(_) => "succeeded",
+            Outcome::Failed(_) => "failed",
+            Outcome::Cancelled => "cancelled",
+        };
+        metrics::counter!("insectid_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => outcome_name).increment(1);
+        if let Some(started) = job.started_at {
+            let seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+            metrics::histogram!("insectid_job_duration_seconds", "kind" => job.kind.clone()).record(seconds);
+        }
         match &outcome {
             Outcome::Succeeded(_) => handle.log("succeeded"),
             Outcome::Failed(e) => handle.log(format!("failed: {e}")),
@@ -220,7 +230,7 @@ impl JobRunner {
         if !recorded {
             tracing::warn!(job = job.id, "the job was taken over by another instance; this run's outcome is dropped");
         }
-        tracing::info!(job = job.id, kind = %job.kind, outcome = ?std::mem::discriminant(&outcome), "job ended");
+        tracing::info!(job = job.id, kind = %job.kind, outcome = outcome_name, "job ended");
         Ok(true)
     }
 }

@@ -20,9 +20,10 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
     let out = ctx.jobs_dir.join(job.id.to_string());
     std::fs::create_dir_all(&out).map_err(|e| ServiceError::Storage(format!("{}: {e}", out.display())))?;
     match spec {
-        JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views } => {
+        JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views, unfreeze } => {
             let head = crate::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-            fine_tune_job(ctx, handle, &out, &dataset, base_model, head, views).await
+            let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")), unfreeze_blocks: unfreeze };
+            fine_tune_job(ctx, handle, &out, &dataset, base_model, options).await
         }
         JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,
         JobSpec::ImportDataset { name, folder } => import_job(ctx, handle, &name, &folder).await,
@@ -86,8 +87,7 @@ async fn fine_tune_job(
     out: &Path,
     dataset: &str,
     base_model: Option<i64>,
-    head: crate::training::HeadConfig,
-    views: usize,
+    options: fine_tune::FineTuneOptions,
 ) -> Result<Value, ServiceError> {
     let base_dir = match base_model {
         Some(id) => PathBuf::from(model_row(ctx, id).await?.dir),
@@ -96,8 +96,7 @@ async fn fine_tune_job(
     handle.log(format!("fine-tuning {} on {dataset}", base_dir.display()));
     // The history restarts with the run (a resumed job trains its head again).
     handle.progress(json!({ "phase": "features", "history": [] }));
-    let observer = Arc::new(FineTuneProgress { handle: handle.clone(), started: Instant::now(), max_epochs: head.max_epochs });
-    let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")) };
+    let observer = Arc::new(FineTuneProgress { handle: handle.clone(), started: Instant::now(), max_epochs: options.head.max_epochs });
     let r = fine_tune::run(&ctx.db, &ctx.photos, &base_dir, &ctx.models_dir, dataset, options, handle.cancel_flag(), observer).await?;
     // The cached features are only worth keeping until the job has its model.
     let _ = std::fs::remove_dir_all(out.join("cache"));

@@ -80,6 +80,24 @@ pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, label: &str,
     Ok(HistoryPage { items, total, page, per_page })
 }
 
+/// Every identification one model version made, newest first (administrators).
+pub async fn of_model_version(db: &DatabaseConnection, actor: Option<&Account>, model_version_id: i64, page: u64, per_page: u64) -> Result<(crate::entities::model_version::Model, HistoryPage), ServiceError> {
+    let actor = require(actor, Role::Admin)?;
+    let version = crate::entities::model_version::Entity::find_by_id(model_version_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {model_version_id}")))?;
+    let per_page = per_page.clamp(1, 100);
+    let paginator = identification::Entity::find()
+        .filter(identification::Column::ModelName.eq(version.name.clone()))
+        .filter(identification::Column::ModelVersion.eq(version.version.clone()))
+        .order_by_desc(identification::Column::Id)
+        .paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let items = paginator.fetch_page(page).await?.into_iter().map(|row| view(row, Some(actor))).collect::<Result<_, _>>()?;
+    Ok((version, HistoryPage { items, total, page, per_page }))
+}
+
 /// Deletes an identification (its owner or an administrator), the feedback on it, and its photo
 /// when nothing else (another identification, a label, a dataset) uses it.
 pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64) -> Result<(), ServiceError> {

@@ -74,7 +74,13 @@ pub async fn identify_and_record(
     user_id: Option<i64>,
     top_k: usize,
 ) -> Result<Identified, ServiceError> {
-    let mut identified = identify_photo(engine, bytes.clone(), top_k).await?;
+    let mut identified = match identify_photo(engine, bytes.clone(), top_k).await {
+        Ok(i) => i,
+        Err(e) => {
+            metrics::counter!("insectid_identifications_total", "outcome" => format!("{:?}", e.kind()).to_lowercase()).increment(1);
+            return Err(e);
+        }
+    };
     let store = store.clone();
     let stored_sha = tokio::task::spawn_blocking(move || store.put(&bytes))
         .await
@@ -96,6 +102,7 @@ pub async fn identify_and_record(
     .insert(db)
     .await?;
     identified.id = Some(row.id);
+    metrics::counter!("insectid_identifications_total", "outcome" => "ok").increment(1);
     Ok(identified)
 }
 

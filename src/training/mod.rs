@@ -14,6 +14,7 @@ use crate::inference::preprocess::{self, Preprocessing};
 use crate::inference::{Label, Manifest, ModelBundle};
 
 pub mod augment;
+pub mod unfreeze;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TrainingError {
@@ -105,7 +106,22 @@ pub struct TrainedHead {
 impl TrainedHead {
     /// Calibrated logits for pooled features.
     pub fn logits(&self, features: &Tensor) -> Tensor {
-        self.net.forward(&((features - &self.mean) / &self.std)) / self.temperature
+        self.raw_logits(features) / self.temperature
+    }
+
+    /// Logits before temperature scaling.
+    fn raw_logits(&self, features: &Tensor) -> Tensor {
+        self.net.forward(&((features - &self.mean) / &self.std))
+    }
+
+    fn classes(&self) -> i64 {
+        self.vs.variables().iter().find(|(k, _)| k.starts_with("out")).and_then(|(k, v)| k.ends_with("bias").then(|| v.size()[0])).unwrap_or(0)
+    }
+
+    fn to_device(&mut self, device: Device) {
+        self.vs.set_device(device);
+        self.mean = self.mean.to_device(device);
+        self.std = self.std.to_device(device);
     }
 }
 
@@ -210,7 +226,16 @@ pub fn fit_temperature(logits: &Tensor, labels: &Tensor) -> f64 {
 
 /// Writes a bundle of the base's backbone (`features.pt`) and this head (`head.pt`, traced),
 /// with the given labels; then loads it as the engine would, to prove it.
-pub fn export_bundle(base_dir: &Path, trained: &TrainedHead, labels: Vec<Label>, name: &str, version: &str, out: &Path) -> Result<Manifest, TrainingError> {
+/// `backbone` is the trained one when its last blocks were unfrozen; the base's otherwise.
+pub fn export_bundle(
+    base_dir: &Path,
+    trained: &TrainedHead,
+    backbone: Option<&tch::TrainableCModule>,
+    labels: Vec<Label>,
+    name: &str,
+    version: &str,
+    out: &Path,
+) -> Result<Manifest, TrainingError> {
     let base = Manifest::read(base_dir).map_err(|e| TrainingError::Input(e.to_string()))?;
     let features_file = base.files.features.clone().ok_or_else(|| TrainingError::Input("the base bundle has no features.pt to fine-tune".into()))?;
     std::fs::create_dir_all(out).map_err(|e| TrainingError::Input(e.to_string()))?;
@@ -220,11 +245,17 @@ pub fn export_bundle(base_dir: &Path, trained: &TrainedHead, labels: Vec<Label>,
     let mut forward = |inputs: &[Tensor]| vec![trained.logits(&inputs[0])];
     let traced = CModule::create_by_tracing("FineTunedHead", "forward", &[example], &mut forward)?;
     traced.save(out.join("head.pt"))?;
-    std::fs::copy(base_dir.join(&features_file), out.join("features.pt")).map_err(|e| TrainingError::Input(e.to_string()))?;
+    match backbone {
+        Some(b) => b.save(out.join("features.pt"))?,
+        None => {
+            std::fs::copy(base_dir.join(&features_file), out.join("features.pt")).map_err(|e| TrainingError::Input(e.to_string()))?;
+        }
+    }
     let mut manifest = base.clone();
     manifest.name = name.to_string();
     manifest.version = version.to_string();
-    manifest.description = format!("{} fine-tuned on {} classes (head with temperature {:.2})", base.name, labels.len(), trained.temperature);
+    let what = if backbone.is_some() { "last blocks and head" } else { "head" };
+    manifest.description = format!("{} fine-tuned on {} classes ({what}, temperature {:.2})", base.name, labels.len(), trained.temperature);
     manifest.labels = labels;
     manifest.files.model = "features.pt".into();
     manifest.files.features = Some("features.pt".into());

@@ -42,7 +42,7 @@ fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
     let out = std::env::temp_dir().join(format!("insectid-finetune-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let labels = ["red", "green", "blue"].iter().enumerate().map(|(i, n)| Label { index: i, name: n.to_string(), taxon: None }).collect();
-    let written = export_bundle(&base, &trained, labels, "colours", "0.1.0", &out).unwrap();
+    let written = export_bundle(&base, &trained, None, labels, "colours", "0.1.0", &out).unwrap();
     assert_eq!(written.labels.len(), 3);
     let bundle = ModelBundle::load(&out, Device::Cpu).unwrap();
     let input = preprocess::prepare(&photo(2, 500), bundle.preprocessing()).unwrap();

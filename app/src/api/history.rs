@@ -109,6 +109,25 @@ pub async fn get_history(label: String, page: u64) -> Result<History, AppError> 
     Ok(History { items: p.items.into_iter().map(result_view).collect(), total: p.total, page: p.page, per_page: p.per_page })
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionHistory {
+    pub model: String,
+    pub history: History,
+}
+
+/// The identifications one model version made (administrators).
+#[server(endpoint = "model_identifications")]
+pub async fn get_model_identifications(id: i64, page: u64) -> Result<VersionHistory, AppError> {
+    use crate::state::{answer, app_state, current_account};
+    let state = app_state()?;
+    let actor = current_account().await?;
+    let (version, p) = answer(insectid::services::history::of_model_version(&state.db, actor.as_ref(), id, page, HISTORY_PER_PAGE).await)?;
+    Ok(VersionHistory {
+        model: format!("{} {}", version.name, version.version),
+        history: History { items: p.items.into_iter().map(result_view).collect(), total: p.total, page: p.page, per_page: p.per_page },
+    })
+}
+
 #[server(endpoint = "delete_identification")]
 pub async fn delete_identification(id: i64) -> Result<(), AppError> {
     use crate::state::{answer, app_state, current_account};

@@ -18,12 +18,30 @@ pub struct ModelVersionView {
     pub created_at: String,
     pub activated_at: Option<String>,
     pub identifications: u64,
+    /// The latest evaluation of this version: "top-1 … on dataset (split)".
+    pub evaluation: Option<String>,
 }
 
 #[server(endpoint = "model_versions")]
 pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
     let caller = crate::state::caller().await?;
     let list = crate::state::answer(insectid::services::models::list(&caller.state.db, caller.actor.as_ref()).await)?;
+    // Newest first, so the first seen per version is its latest evaluation.
+    let mut evaluations = std::collections::HashMap::new();
+    for j in crate::state::answer(insectid::jobs::reports::evaluations(&caller.state.db, caller.actor.as_ref(), 200).await)? {
+        let r: serde_json::Value = serde_json::from_str(&j.result).unwrap_or_default();
+        if let Some(id) = r["model_version_id"].as_i64() {
+            evaluations.entry(id).or_insert_with(|| {
+                format!(
+                    "top-1 {:.1} %, top-5 {:.1} % on {} ({})",
+                    r["top1"].as_f64().unwrap_or_default() * 100.0,
+                    r["top5"].as_f64().unwrap_or_default() * 100.0,
+                    r["dataset"].as_str().unwrap_or_default(),
+                    r["split"].as_str().unwrap_or_default()
+                )
+            });
+        }
+    }
     let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     Ok(list
         .into_iter()
@@ -38,6 +56,7 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
             created_at: when(v.model.created_at),
             activated_at: v.model.activated_at.map(when),
             identifications: v.identifications,
+            evaluation: evaluations.get(&v.model.id).cloned(),
         })
         .collect())
 }

@@ -18,7 +18,7 @@ fn class_name(lang: Lang, c: &ClassScore) -> String {
 }
 
 /// The answer in the page's language, with a confident class named as the catalogue names it.
-fn verdict_text(lang: Lang, r: &ResultView) -> String {
+pub(crate) fn verdict_text(lang: Lang, r: &ResultView) -> String {
     let name = match (&r.species, r.verdict.as_str()) {
         (Some(s), "confident") => lang.species_name(&s.name_en, &s.name_zh).to_string(),
         _ => r.verdict_name.clone(),

@@ -200,3 +200,49 @@ pub fn ComparePage() -> impl IntoView {
         </Suspense>
     }
 }
+
+/// `/models/{id}/identifications`: what one version answered, newest first.
+#[component]
+pub fn VersionIdentificationsPage() -> impl IntoView {
+    let lang = use_lang();
+    let params = leptos_router::hooks::use_params_map();
+    let query = use_query_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or_default());
+    let page = move || query.with(|q| q.get("page").and_then(|s| s.parse::<u64>().ok()).unwrap_or(0));
+    let list = Resource::new(move || (id(), page()), |(id, page)| crate::api::get_model_identifications(id, page));
+    view! {
+        <Title text=lang.t("Identifications")/>
+        <p><a href="/models">{lang.t("Models")}</a></p>
+        <Suspense fallback=move || view! { <p>{lang.t("Loading…")}</p> }>
+            {move || list.get().map(|r| match r {
+                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Ok(v) => {
+                    let h = v.history;
+                    let pages = h.total.div_ceil(h.per_page).max(1);
+                    let id = id();
+                    view! {
+                        <h1>{format!("{} · {}", v.model, lang.t("Identifications"))}</h1>
+                        <p>{format!("{} {} · {} {} / {pages}", h.total, lang.t("identifications"), lang.t("page"), h.page + 1)}</p>
+                        <ul class="history" id="version-identifications">
+                            {h.items.into_iter().map(|r| view! {
+                                <li class="card history-item" data-id=r.id>
+                                    <a href=format!("/results/{}", r.id)>
+                                        <img src=format!("/photos/{}/thumb", r.image_sha256) alt="" loading="lazy" width="96" height="96"/>
+                                    </a>
+                                    <div>
+                                        <a href=format!("/results/{}", r.id)><strong>{crate::pages::identify::verdict_text(lang, &r)}</strong></a>
+                                        <p class="hint">{r.created_at.clone()}</p>
+                                    </div>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <nav class="pager" aria-label=lang.t("History pages")>
+                            {(h.page > 0).then(|| view! { <a href=format!("/models/{id}/identifications?page={}", h.page - 1)>{lang.t("← Newer")}</a> })}
+                            {(h.page + 1 < pages).then(|| view! { <a href=format!("/models/{id}/identifications?page={}", h.page + 1)>{lang.t("Older →")}</a> })}
+                        </nav>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}

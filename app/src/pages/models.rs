@@ -94,7 +94,8 @@ pub fn ModelRegistry(shadow: ServerAction<crate::api::ShadowOn>) -> impl IntoVie
                                                     <br/><span class="hint">{v.created_at.clone()}</span></td>
                                                 <td>{v.classes}</td>
                                                 <td>{v.source.clone()}</td>
-                                                <td>{v.identifications}</td>
+                                                <td><a href=format!("/models/{}/identifications", v.id)>{v.identifications}</a>
+                                                    {v.evaluation.clone().map(|e| view! { <br/><span class="hint evaluation">{e}</span> })}</td>
                                                 <td>{(!v.active).then(move || view! {
                                                     <ActionForm action=activate attr:class="inline">
                                                         <input type="hidden" name="id" value=id_activate/>
