@@ -51,9 +51,6 @@ test("every page of the product is reachable from the navigation", async ({ page
     await expect(page).toHaveURL(new RegExp(`${href}$`));
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
     await expect(page).toHaveTitle(`${title} · Insect Identifier`);
-    if (!["/models", "/me", "/users", "/upload", "/history", "/species", "/feedback", "/label", "/datasets", "/terminal"].includes(href)) {
-      await expect(page.getByRole("status")).toContainText("This page is not built yet.");
-    }
   }
 });
 
