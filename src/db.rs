@@ -17,7 +17,9 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
         // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
         options.max_connections(4);
     } else {
-        options.max_connections(16);
+        // While the database is away (a restart, a failover) requests fail within seconds with
+        // a clear error instead of queueing for the pool's default half minute.
+        options.max_connections(16).connect_timeout(std::time::Duration::from_secs(3)).acquire_timeout(std::time::Duration::from_secs(5));
     }
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;

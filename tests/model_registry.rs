@@ -107,7 +107,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         let config = insectid::training::HeadConfig { hidden: 0, max_epochs: 30, patience: 6, ..Default::default() };
         let counter = std::sync::Arc::new(EpochCounter::default());
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None, unfreeze_blocks: Some(0) };
+        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None, unfreeze_blocks: Some(0), unfreeze_epochs: 0 };
         let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
         assert!(result.best_val_accuracy > 0.5, "beats chance (1/3): {}", result.best_val_accuracy);
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), result.history.len());
@@ -132,7 +132,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         // backbone itself changes, and the bundle still loads and beats chance.
         if t.backend == "sqlite" {
             let counter = std::sync::Arc::new(EpochCounter::default());
-            let options = fine_tune::FineTuneOptions { head: config, views: 1, cache_dir: None, unfreeze_blocks: Some(1) };
+            let options = fine_tune::FineTuneOptions { head: config, views: 1, cache_dir: None, unfreeze_blocks: Some(1), unfreeze_epochs: 4 };
             let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let deep = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
             assert!(deep.best_val_accuracy > 0.5, "{}", deep.best_val_accuracy);

@@ -78,6 +78,9 @@ pub enum Command {
         /// Backbone blocks trained with the head after it (default: 2 with a GPU, 0 without).
         #[arg(long)]
         unfreeze: Option<usize>,
+        /// Most epochs of the unfrozen stage (0: 15).
+        #[arg(long, default_value_t = 0)]
+        unfreeze_epochs: usize,
     },
     /// Build, import, export and list datasets.
     Dataset {

@@ -73,6 +73,16 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     let photos = PhotoStore::open(config.data_dir.join("photos"))
         .map_err(|e| StartError(format!("photo store in {}: {e}", config.data_dir.display())))?;
     bootstrap_admin(&db, config).await?;
+    // What a crash left behind (a photo stored whose row never committed, a half-written file)
+    // goes now. On SQLite this is the only instance, so nothing is in flight; on PostgreSQL
+    // another instance may be committing an upload, so only leftovers an hour old go.
+    let grace = if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite { 0 } else { 3600 };
+    let leftovers = insectid::services::integrity::repair(&db, &photos, std::time::Duration::from_secs(grace))
+        .await
+        .map_err(|e| StartError(format!("checking the photo store: {e}")))?;
+    if leftovers.removed > 0 || !leftovers.rows_without_photo.is_empty() {
+        tracing::warn!(removed = leftovers.removed, missing = leftovers.rows_without_photo.len(), "cleaned up after an unclean stop");
+    }
     // Imports whose process died are marked so the page offers to resume them.
     let interrupted = insectid::services::dataset_import::mark_interrupted(&db).await.map_err(|e| StartError(e.to_string()))?;
     if interrupted > 0 {

@@ -29,8 +29,8 @@ fn main() -> std::process::ExitCode {
         Command::Check { repair, grace_minutes, json } => {
             runtime.block_on(server::cli::check(&config, repair, grace_minutes, json))
         }
-        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze } => {
-            runtime.block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience, views, unfreeze)).map(|()| true)
+        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs } => {
+            runtime.block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs)).map(|()| true)
         }
         Command::Dataset { action } => runtime.block_on(server::cli::dataset(&config, action)).map(|()| true),
         Command::Eval { dir, split, out, json, concurrency } => {

@@ -2,86 +2,14 @@
 //! balancer: a session made on one is valid on the other, each queued job runs exactly once,
 //! and when the instance running a fine-tune is killed (-9) the other finishes it.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use insectid::entities::job;
 use sea_orm::{EntityTrait, QueryOrder};
 
-const ADMIN_PASSWORD: &str = "two-instances-pass-8812";
+mod common;
 
-struct Instance {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(url: &str, data: &Path, log: &Path) -> Instance {
-    let port = free_port();
-    let out = std::fs::File::create(log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_insectid"))
-        .args(["--data-dir", &data.display().to_string()])
-        .env("INSECTID_BIND", format!("127.0.0.1:{port}"))
-        .env("INSECTID_DATABASE_URL", url)
-        .env("INSECTID_MODEL_DIR", insectid::testing::test_model_dir())
-        .env("INSECTID_ADMIN_USERNAME", "root")
-        .env("INSECTID_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("INSECTID_JOB_STALE_SECONDS", "3")
-        .env("INSECTID_INFERENCE_THREADS", "1")
-        .env("INSECTID_LOG", "info")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start insectid");
-    let instance = Instance { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http(port, "GET", "/readyz", None, "").0 != 200 {
-        assert!(Instant::now() < deadline, "instance on {port} did not become ready; see {}", log.display());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    instance
-}
-
-/// One HTTP/1.1 request (closing the connection): status, headers, body.
-fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, form: &str) -> (u16, String, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
-
-fn session_cookie(head: &str) -> String {
-    head.lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
-        .map(|c| c.split(';').next().unwrap_or_default().to_string())
-        .find(|c| c.starts_with("insectid_session="))
-        .expect("a session cookie")
-}
+use common::{http, session_cookie, start, ADMIN_PASSWORD};
 
 async fn wait_for(db: &sea_orm::DatabaseConnection, what: &str, done: impl Fn(&[job::Model]) -> bool) -> Vec<job::Model> {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -122,8 +50,8 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let import = insectid::services::dataset_import::start(&db, "pests", &work.join("source"), 1).await.unwrap();
     insectid::services::dataset_import::run(&db, &photos, import.id, |_| {}).await.unwrap();
 
-    let a = start(&url, &data, &work.join("a.log"));
-    let b = start(&url, &data, &work.join("b.log"));
+    let a = start(&url, &data, &work.join("a.log"), &[]);
+    let b = start(&url, &data, &work.join("b.log"), &[]);
 
     // A session made on A is valid on B (sessions live in PostgreSQL).
     let (status, head, body) = http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));

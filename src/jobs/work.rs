@@ -22,7 +22,7 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
     match spec {
         JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views, unfreeze } => {
             let head = crate::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-            let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")), unfreeze_blocks: unfreeze };
+            let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")), unfreeze_blocks: unfreeze, unfreeze_epochs: 0 };
             fine_tune_job(ctx, handle, &out, &dataset, base_model, options).await
         }
         JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,

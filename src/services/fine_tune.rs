@@ -68,6 +68,8 @@ pub struct FineTuneOptions {
     /// Backbone blocks trained with the head after it (None: 2 with a GPU, none without —
     /// on a CPU it costs a full forward and backward pass per photo and epoch).
     pub unfreeze_blocks: Option<usize>,
+    /// Most epochs of that second stage (0: its default).
+    pub unfreeze_epochs: usize,
 }
 
 /// What a running fine-tune reports. Called from worker threads.
@@ -194,6 +196,7 @@ pub async fn run(
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
     let out = models_dir.join(format!("{name}-{model_version}"));
     let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
+    let unfreeze_epochs = options.unfreeze_epochs;
     let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
     let (obs, stop, n_classes, base_dir_owned) = (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
     let (trained, manifest) = tokio::task::spawn_blocking(move || -> Result<_, training::TrainingError> {
@@ -211,7 +214,9 @@ pub async fn run(
                 }
                 Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
             };
-            let unfreeze = training::unfreeze::UnfreezeConfig { blocks: unfreeze_blocks, ..Default::default() };
+            let defaults = training::unfreeze::UnfreezeConfig::default();
+            let max_epochs = if unfreeze_epochs == 0 { defaults.max_epochs } else { unfreeze_epochs };
+            let unfreeze = training::unfreeze::UnfreezeConfig { blocks: unfreeze_blocks, max_epochs, ..defaults };
             Some(training::unfreeze::train_backbone(
                 &features_path,
                 device,

@@ -72,7 +72,8 @@ impl insectid::services::fine_tune::FineTuneObserver for Printer {
 }
 
 /// `insectid finetune SPEC`: prints each epoch, then where the new version is.
-pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize, views: usize, unfreeze: Option<usize>) -> Result<(), StartError> {
+#[allow(clippy::too_many_arguments)]
+pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize, views: usize, unfreeze: Option<usize>, unfreeze_epochs: usize) -> Result<(), StartError> {
     use insectid::services::fine_tune::{self, FineTuneOptions};
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
     let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
@@ -80,7 +81,7 @@ pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, p
     let models_dir = config.data_dir.join("models");
     std::fs::create_dir_all(&models_dir).map_err(fail)?;
     let head = insectid::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-    let options = FineTuneOptions { head, views, cache_dir: None, unfreeze_blocks: unfreeze };
+    let options = FineTuneOptions { head, views, cache_dir: None, unfreeze_blocks: unfreeze, unfreeze_epochs };
     println!("fine-tuning {} on {spec}", base.display());
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let result = fine_tune::run(&db, &photos, &base, &models_dir, spec, options, cancel, std::sync::Arc::new(Printer)).await.map_err(fail)?;

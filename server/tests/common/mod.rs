@@ -1,0 +1,85 @@
+//! Running real `insectid` processes in tests: start one (waiting until it is ready) and talk
+//! HTTP/1.1 to it without a client library.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "two-instances-pass-8812";
+
+pub struct Instance {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instance {
+    let port = free_port();
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_insectid"))
+        .args(["--data-dir", &data.display().to_string()])
+        .env("INSECTID_BIND", format!("127.0.0.1:{port}"))
+        .env("INSECTID_DATABASE_URL", url)
+        .env("INSECTID_MODEL_DIR", insectid::testing::test_model_dir())
+        .env("INSECTID_ADMIN_USERNAME", "root")
+        .env("INSECTID_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("INSECTID_JOB_STALE_SECONDS", "3")
+        .env("INSECTID_INFERENCE_THREADS", "1")
+        .env("INSECTID_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start insectid");
+    let instance = Instance { child, port };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http(port, "GET", "/readyz", None, "").0 != 200 {
+        assert!(Instant::now() < deadline, "instance on {port} did not become ready; see {}", log.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    instance
+}
+
+/// One HTTP/1.1 request (closing the connection): status, headers, body.
+pub fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, form: &str) -> (u16, String, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), String::new());
+    };
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new(), String::new());
+    }
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+pub fn session_cookie(head: &str) -> String {
+    head.lines()
+        .filter_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .find(|c| c.starts_with("insectid_session="))
+        .expect("a session cookie")
+}
+
