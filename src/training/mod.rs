@@ -115,7 +115,7 @@ impl TrainedHead {
     }
 
     fn classes(&self) -> i64 {
-        self.vs.variables().iter().find(|(k, _)| k.starts_with("out")).and_then(|(k, v)| k.ends_with("bias").then(|| v.size()[0])).unwrap_or(0)
+        self.vs.variables().get("out.bias").map_or(0, |bias| bias.size()[0])
     }
 
     fn to_device(&mut self, device: Device) {

@@ -50,3 +50,48 @@ fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
     assert_eq!(bundle.top_k(&probabilities[0], 1)[0].label, "blue", "the exported model answers like the trained head");
     std::fs::remove_dir_all(out).ok();
 }
+
+#[test]
+fn unfreezing_the_last_block_trains_with_finite_losses() {
+    let base = crate::testing::test_model_dir();
+    let manifest = Manifest::read(&base).unwrap();
+    let features_path = base.join(manifest.files.features.as_ref().unwrap());
+    let features = CModule::load_on_device(&features_path, Device::Cpu).unwrap();
+    let prep = Preprocessing::from(&manifest);
+    let never = AtomicBool::new(false);
+    let (mut train, mut train_labels, mut val, mut val_labels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for class in 0..3 {
+        for i in 0..6 {
+            train.push(photo(class, i));
+            train_labels.push(class as i64);
+        }
+        for i in 100..103 {
+            val.push(photo(class, i));
+            val_labels.push(class as i64);
+        }
+    }
+    let inputs = |photos: &[Vec<u8>]| {
+        let size = prep.input_size as i64;
+        let all: Vec<f32> = photos.iter().flat_map(|b| crate::inference::preprocess::prepare(b, prep).unwrap()).collect();
+        Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size])
+    };
+    let train_x = extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |_| {}).unwrap();
+    let val_x = extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &never, |_| {}).unwrap();
+    let (ty, vy) = (Tensor::from_slice(&train_labels), Tensor::from_slice(&val_labels));
+    let config = HeadConfig { hidden: 0, max_epochs: 20, patience: 5, ..Default::default() };
+    let mut head = train_head(&train_x, &ty, &val_x, &vy, 3, config, &never, |_| {}).unwrap();
+    let head_epochs = head.history.len();
+    let stage = unfreeze::UnfreezeConfig { blocks: 1, max_epochs: 3, patience: 3, batch_size: 6, ..Default::default() };
+    let mut seen = Vec::new();
+    let backbone = unfreeze::train_backbone(&features_path, Device::Cpu, &mut head, &inputs(&train), &ty, &inputs(&val), &vy, stage, &never, |e| seen.push(e.clone())).unwrap();
+    assert_eq!(seen.len(), 3, "three epochs of the unfrozen stage");
+    for e in &seen {
+        assert!(e.train_loss.is_finite() && e.train_loss > 0.0, "{e:?}");
+        assert!(e.val_accuracy > 0.5, "still beats chance: {e:?}");
+    }
+    assert_eq!(head.history.len(), head_epochs + 3);
+    // The trained backbone is a module of its own that still produces features.
+    let f = tch::no_grad(|| backbone.forward_ts(&[inputs(&val[..1])])).unwrap();
+    assert_eq!(f.size(), [1, manifest.feature_dim.unwrap_or(1280) as i64]);
+    assert!(f.isfinite().all().int64_value(&[]) == 1);
+}

@@ -103,6 +103,9 @@ pub fn train_backbone(
     let mut opt_backbone = nn::AdamW::default().wd(1e-4).build(&vs, config.learning_rate)?;
     let mut opt_head = nn::AdamW::default().wd(1e-3).build(&head.vs, config.learning_rate * 5.0)?;
     let classes = head.classes();
+    if classes < 2 {
+        return Err(TrainingError::Input(format!("the head has {classes} classes")));
+    }
     let counts = train_y.bincount::<Tensor>(None, classes).to_kind(Kind::Float);
     let weights = (counts.sum(Kind::Float) / (counts.clamp_min(1.0) * classes as f64)).to_device(device);
     let n = train_x.size()[0];

@@ -2,7 +2,7 @@
 //! time left, loss curve, log, and cancel / resume / restart.
 
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_commands, get_job, CancelJob, EpochPoint, JobRow, ResumeJob, RestartJob, RunCommand};
@@ -187,8 +187,11 @@ pub fn JobPage() -> impl IntoView {
                     let running = state == "queued" || state == "running";
                     let resumable = matches!(state.as_str(), "interrupted" | "failed" | "cancelled");
                     view! {
-                        // Without JavaScript the page refreshes itself while the job runs.
-                        {running.then(|| view! { <noscript><Meta http_equiv="refresh" content="2"/></noscript> })}
+                        // Without JavaScript the page refreshes itself while the job runs; with it the
+                        // browser ignores what is inside <noscript> (and the page polls instead). Set as
+                        // inner HTML: hydration leaves it alone, and leptos_meta would hoist a <Meta>
+                        // into the head for everyone.
+                        {running.then(|| view! { <div class="refresh" inner_html=r#"<noscript><meta http-equiv="refresh" content="2"></noscript>"#></div> })}
                         <h1>{format!("{} {} · {}", lang.t("Job"), id, if j.row.command.is_empty() { j.row.kind.clone() } else { j.row.command.clone() })}</h1>
                         <section class="card" id="job" data-state=state.clone()>
                             <p>
