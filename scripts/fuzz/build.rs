@@ -1,0 +1,1 @@
+include!("../../build_support/rpath.rs");
