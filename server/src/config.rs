@@ -231,6 +231,10 @@ pub struct Config {
     /// an administrator (0: never resumed by itself).
     #[arg(long, env = "INSECTID_JOB_ATTEMPTS", default_value_t = 3, global = true)]
     pub job_attempts: i32,
+
+    /// How often an instance checks the registry for a version activated on another instance.
+    #[arg(long, env = "INSECTID_REGISTRY_POLL_SECONDS", default_value_t = 10, global = true)]
+    pub registry_poll_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -140,6 +140,46 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     })
 }
 
+/// Follows the registry: when an administrator activates a version on another instance, this
+/// one switches to it within `every` (the engine's switch is atomic, heat maps follow).
+pub fn follow_active_model(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        // Acting only when the registry's choice changes (not whenever it differs from the
+        // engine) keeps a local activation, whose engine switches just before the registry
+        // records it, from being undone in between.
+        let mut seen: Option<(String, String)> = None;
+        loop {
+            tokio::time::sleep(every).await;
+            let row = match insectid::services::models::active(&state.db).await {
+                Ok(Some(row)) => row,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the active model from the registry failed");
+                    continue;
+                }
+            };
+            let chosen = (row.name.clone(), row.version.clone());
+            if seen.as_ref() == Some(&chosen) {
+                continue;
+            }
+            seen = Some(chosen);
+            let current = state.engine.active();
+            if current.status.name == row.name && current.status.version == row.version {
+                continue;
+            }
+            let (engine, dir) = (state.engine.clone(), std::path::PathBuf::from(&row.dir));
+            match tokio::task::spawn_blocking(move || engine.switch_to(&dir)).await {
+                Ok(Ok(_)) => {
+                    tracing::info!(model = %row.name, version = %row.version, "switched to the version activated on another instance");
+                    app::api::models::reload_heatmaps(&state, row.dir.clone()).await;
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, version = %row.version, "the activated version does not load here"),
+                Err(e) => tracing::warn!(error = %e, "switching models failed"),
+            }
+        }
+    });
+}
+
 /// Starts this instance's job runner. On SQLite there is only ever one instance, so a job
 /// still "running" was this process's before a restart: it is interrupted at once. On
 /// PostgreSQL other instances may be running theirs; only stale heartbeats count.
@@ -250,6 +290,7 @@ pub fn build_app(state: AppState) -> Router {
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = build_state(&config).await?;
     start_job_runner(&state, &config).await?;
+    follow_active_model(state.clone(), std::time::Duration::from_secs(config.registry_poll_seconds.max(1)));
     insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone()).spawn_cleanup(std::time::Duration::from_secs(600));
     let app = build_app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(config.bind)

@@ -50,8 +50,9 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let import = insectid::services::dataset_import::start(&db, "pests", &work.join("source"), 1).await.unwrap();
     insectid::services::dataset_import::run(&db, &photos, import.id, |_| {}).await.unwrap();
 
-    let a = start(&url, &data, &work.join("a.log"), &[]);
-    let b = start(&url, &data, &work.join("b.log"), &[]);
+    let env = [("INSECTID_REGISTRY_POLL_SECONDS", "1")];
+    let a = start(&url, &data, &work.join("a.log"), &env);
+    let b = start(&url, &data, &work.join("b.log"), &env);
 
     // A session made on A is valid on B (sessions live in PostgreSQL).
     let (status, head, body) = http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
@@ -91,6 +92,25 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     assert!(result["model_version_id"].as_i64().is_some(), "{result}");
     let (status, _, _) = http(survivor.port, "GET", "/readyz", None, "");
     assert_eq!(status, 200);
+
+    // A replacement instance joins; the new version activated on the survivor reaches it too.
+    let replacement = start(&url, &data, &work.join("c.log"), &env);
+    let id = result["model_version_id"].as_i64().unwrap();
+    let (status, _, body) = http(survivor.port, "POST", "/api/activate_model", Some(&cookie), &format!("id={id}"));
+    assert!(status == 200 || status == 302, "{status} {body}");
+    let version = result["model"].as_str().unwrap().split(' ').nth(1).unwrap().to_string();
+    for instance in [&survivor, &replacement] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, _, model) = http(instance.port, "GET", "/api/v1/model", None, "");
+            if model.contains(&format!("\"version\":\"{version}\"")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "instance on {} still answers with {model}", instance.port);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    drop(replacement);
     drop(survivor);
     t.close().await;
     let _ = std::fs::remove_dir_all(&work);

@@ -29,6 +29,11 @@ pub async fn record_startup(db: &DatabaseConnection, dir: &Path, source: &str) -
     mark_active(db, row.id).await
 }
 
+/// The version marked active.
+pub async fn active(db: &DatabaseConnection) -> Result<Option<model_version::Model>, ServiceError> {
+    Ok(model_version::Entity::find().filter(model_version::Column::Active.eq(true)).one(db).await?)
+}
+
 /// The directory of the version marked active, when its bundle is still there.
 pub async fn active_dir(db: &DatabaseConnection) -> Result<Option<PathBuf>, ServiceError> {
     let row = model_version::Entity::find().filter(model_version::Column::Active.eq(true)).one(db).await?;

@@ -63,7 +63,7 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
 
 /// After a switch, heat maps come from the new model's own modules.
 #[cfg(feature = "ssr")]
-async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
+pub async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
     let manifest = state.engine.active().manifest.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         insectid::inference::heatmap::HeatMapper::load(std::path::Path::new(&dir), &manifest, tch::Device::cuda_if_available())
