@@ -159,3 +159,17 @@ pub fn coloured_photo(class: usize, seed: u32) -> Vec<u8> {
     let _ = img.write_to(&mut out, image::ImageFormat::Png);
     out.into_inner()
 }
+
+/// Three rice-pest families as coloured stand-ins, written as class folders with train (seeds
+/// 0..6) and val (seeds 100..103) splits under `root`: a dataset to import and fine-tune on.
+pub fn write_pest_folders(root: &std::path::Path) {
+    for (class, family) in ["Crambidae", "Delphacidae", "Curculionidae"].iter().enumerate() {
+        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
+            let dir = root.join(split).join(family);
+            std::fs::create_dir_all(&dir).expect("test folder");
+            for i in range {
+                std::fs::write(dir.join(format!("{i}.png")), coloured_photo(class, i)).expect("test photo");
+            }
+        }
+    }
+}

@@ -140,16 +140,7 @@ async fn concurrent_claims_take_each_job_exactly_once() {
 
 /// Generated "rice pests" in class folders, imported as a dataset version.
 async fn pests(db: &sea_orm::DatabaseConnection, photos: &insectid::storage::PhotoStore, work: &std::path::Path) {
-    let families = ["Crambidae", "Delphacidae", "Curculionidae"];
-    for (class, family) in families.iter().enumerate() {
-        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
-            let dir = work.join("source").join(split).join(family);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in range {
-                std::fs::write(dir.join(format!("{i}.png")), insectid::testing::coloured_photo(class, i)).unwrap();
-            }
-        }
-    }
+    insectid::testing::write_pest_folders(&work.join("source"));
     let import = insectid::services::dataset_import::start(db, "pests", &work.join("source"), 1).await.unwrap();
     insectid::services::dataset_import::run(db, photos, import.id, |_| {}).await.unwrap();
 }

@@ -82,17 +82,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
     use insectid::services::{dataset_import, fine_tune, identify};
     let work = std::env::temp_dir().join(format!("insectid-ft-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    // Rice pests by family, as coloured stand-ins: class folders with train and val splits.
-    let families = ["Crambidae", "Delphacidae", "Curculionidae"];
-    for (class, family) in families.iter().enumerate() {
-        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
-            let dir = work.join("source").join(split).join(family);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in range {
-                std::fs::write(dir.join(format!("{i}.png")), insectid::testing::coloured_photo(class, i)).unwrap();
-            }
-        }
-    }
+    insectid::testing::write_pest_folders(&work.join("source"));
     let engine = std::sync::Arc::new(InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap());
     for t in test_databases().await {
         let db = &t.db;

@@ -36,16 +36,7 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let _ = std::fs::remove_dir_all(&work);
     let data = work.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    // A small labelled dataset in the shared database and photo store, to fine-tune on.
-    for (class, family) in ["Crambidae", "Delphacidae", "Curculionidae"].iter().enumerate() {
-        for (split, range) in [("train", 0..6u32), ("val", 100..103u32)] {
-            let dir = work.join("source").join(split).join(family);
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in range {
-                std::fs::write(dir.join(format!("{i}.png")), insectid::testing::coloured_photo(class, i)).unwrap();
-            }
-        }
-    }
+    insectid::testing::write_pest_folders(&work.join("source"));
     let photos = insectid::storage::PhotoStore::open(data.join("photos")).unwrap();
     let import = insectid::services::dataset_import::start(&db, "pests", &work.join("source"), 1).await.unwrap();
     insectid::services::dataset_import::run(&db, &photos, import.id, |_| {}).await.unwrap();

@@ -144,13 +144,20 @@ pub async fn finish(db: &DatabaseConnection, id: i64, worker: &str, outcome: Out
     Ok(done.rows_affected == 1)
 }
 
-fn append_log(log: &str, line: &str) -> String {
-    let mut out = format!("{log}{} {line}\n", Utc::now().format("%H:%M:%S"));
-    if out.len() > MAX_LOG_BYTES {
-        let cut = out.len() - MAX_LOG_BYTES;
-        let cut = (cut..out.len()).find(|i| out.is_char_boundary(*i)).unwrap_or(out.len());
-        out.drain(..cut);
+/// Adds a timestamped line to a log, keeping its newest `MAX_LOG_BYTES` (cut at a character
+/// boundary).
+pub(crate) fn push_log(log: &mut String, line: &str) {
+    log.push_str(&format!("{} {line}\n", Utc::now().format("%H:%M:%S")));
+    if log.len() > MAX_LOG_BYTES {
+        let cut = log.len() - MAX_LOG_BYTES;
+        let cut = (cut..log.len()).find(|i| log.is_char_boundary(*i)).unwrap_or(log.len());
+        log.drain(..cut);
     }
+}
+
+fn append_log(log: &str, line: &str) -> String {
+    let mut out = log.to_string();
+    push_log(&mut out, line);
     out
 }
 

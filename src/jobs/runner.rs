@@ -89,14 +89,8 @@ impl JobHandle {
     }
 
     pub fn log(&self, line: impl AsRef<str>) {
-        let line = format!("{} {}\n", Utc::now().format("%H:%M:%S"), line.as_ref());
         self.with(|l| {
-            l.log.push_str(&line);
-            if l.log.len() > queue::MAX_LOG_BYTES {
-                let cut = l.log.len() - queue::MAX_LOG_BYTES;
-                let cut = (cut..l.log.len()).find(|i| l.log.is_char_boundary(*i)).unwrap_or(l.log.len());
-                l.log.drain(..cut);
-            }
+            queue::push_log(&mut l.log, line.as_ref());
             l.dirty = true;
         });
     }

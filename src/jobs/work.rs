@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use super::{JobContext, JobHandle, JobSpec};
 use crate::entities::{identification, job, model_version};
-use crate::inference::InferenceEngine;
 use crate::services::{dataset_import, datasets, evaluation, fine_tune, integrity, models, shadow};
 use crate::ServiceError;
 
@@ -107,21 +106,11 @@ async fn fine_tune_job(
     }))
 }
 
-/// An engine of its own for the model under test, so the live one is neither slowed nor changed.
-async fn engine_for(ctx: &JobContext, row: &model_version::Model) -> Result<Arc<InferenceEngine>, ServiceError> {
-    let (dir, config) = (PathBuf::from(&row.dir), ctx.engine.clone());
-    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
-        .await
-        .map_err(|e| ServiceError::Storage(e.to_string()))?
-        .map_err(|e| ServiceError::InvalidInput(format!("{} {} does not load: {e}", row.name, row.version)))?;
-    Ok(Arc::new(engine))
-}
-
 async fn evaluate_job(ctx: &JobContext, handle: &JobHandle, out: &Path, model: i64, dataset: &str, split: &str) -> Result<Value, ServiceError> {
     let row = model_row(ctx, model).await?;
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, split).await?;
     handle.log(format!("evaluating {} {} on {} ({} photos, {} classes)", row.name, row.version, data.root.display(), data.samples.len(), data.classes.len()));
-    let engine = engine_for(ctx, &row).await?;
+    let engine = models::engine_for(&row, ctx.engine.clone()).await?;
     let started = Instant::now();
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
         if done % 16 == 0 || done == total {
@@ -154,7 +143,7 @@ async fn evaluate_job(ctx: &JobContext, handle: &JobHandle, out: &Path, model: i
 }
 
 async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &str) -> Result<Value, ServiceError> {
-    let dir = inside(&ctx.import_dir, folder)?;
+    let dir = dataset_import::folder_inside(&ctx.import_dir, folder)?;
     let import = dataset_import::start(&ctx.db, name, &dir, 1).await?;
     handle.log(format!("importing {} into {name} ({} photos listed)", dir.display(), import.total));
     let done = dataset_import::run(&ctx.db, &ctx.photos, import.id, |p| {
@@ -169,19 +158,6 @@ async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &s
     }
     handle.log(format!("imported {} photos, skipped {}", done.imported, skipped.len()));
     Ok(json!({ "import": done.id, "imported": done.imported, "skipped": skipped.len(), "seconds": done.seconds }))
-}
-
-/// A folder named relative to `base` that really is inside it (no `..`, no links out).
-fn inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError> {
-    let base = base.canonicalize().map_err(|e| ServiceError::Storage(format!("{}: {e}", base.display())))?;
-    let real = base
-        .join(folder.trim().trim_start_matches('/'))
-        .canonicalize()
-        .map_err(|_| ServiceError::InvalidInput(format!("there is no folder {folder:?} in the import directory")))?;
-    if !real.starts_with(&base) || !real.is_dir() {
-        return Err(ServiceError::InvalidInput(format!("{folder:?} is not a folder inside the import directory")));
-    }
-    Ok(real)
 }
 
 async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout: &str) -> Result<Value, ServiceError> {
@@ -199,7 +175,7 @@ async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout:
 
 async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: u64) -> Result<Value, ServiceError> {
     let row = model_row(ctx, model).await?;
-    let engine = engine_for(ctx, &row).await?;
+    let engine = models::engine_for(&row, ctx.engine.clone()).await?;
     let rows = identification::Entity::find().order_by_desc(identification::Column::Id).limit(limit).all(&ctx.db).await?;
     handle.log(format!("running {} {} over the newest {} identifications", row.name, row.version, rows.len()));
     let (mut compared, mut agreed, mut missing) = (0u64, 0u64, 0u64);

@@ -85,6 +85,20 @@ fn children(dir: &Path, refused: &mut Vec<Skipped>) -> std::io::Result<Vec<(Path
     Ok(out)
 }
 
+/// A folder named relative to the import directory `base` that really is inside it (no `..`,
+/// no link leading out).
+pub fn folder_inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError> {
+    let base = base.canonicalize().map_err(|e| ServiceError::Storage(format!("import directory {}: {e}", base.display())))?;
+    let real = base
+        .join(folder.trim().trim_start_matches('/'))
+        .canonicalize()
+        .map_err(|_| ServiceError::InvalidInput(format!("there is no folder {folder:?} in the import directory")))?;
+    if !real.starts_with(&base) || !real.is_dir() {
+        return Err(ServiceError::InvalidInput(format!("{folder:?} is not a folder inside the import directory")));
+    }
+    Ok(real)
+}
+
 /// Reads the directory and decides its layout.
 pub fn plan(root: &Path) -> Result<Plan, ServiceError> {
     let meta = std::fs::symlink_metadata(root).map_err(|e| ServiceError::InvalidInput(format!("{}: {e}", root.display())))?;

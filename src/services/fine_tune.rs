@@ -195,6 +195,7 @@ pub async fn run(
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
     let out = models_dir.join(format!("{name}-{model_version}"));
+    let bundle_dir = out.clone();
     let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
     let unfreeze_epochs = options.unfreeze_epochs;
     let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
@@ -238,11 +239,10 @@ pub async fn run(
     .await
     .map_err(|e| ServiceError::Storage(e.to_string()))?
     .map_err(training_error)?;
-    let out = models_dir.join(format!("{}-{}", manifest.name, manifest.version));
-    let model = super::models::register(db, &manifest, &out, "fine-tune").await?;
+    let model = super::models::register(db, &manifest, &bundle_dir, "fine-tune").await?;
     observer.note(&format!("installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}", model.name, model.version, trained.best_val_accuracy * 100.0, trained.temperature));
     Ok(FineTuneResult {
-        bundle_dir: out,
+        bundle_dir,
         model,
         best_val_accuracy: trained.best_val_accuracy,
         temperature: trained.temperature,

@@ -40,6 +40,17 @@ pub async fn active_dir(db: &DatabaseConnection) -> Result<Option<PathBuf>, Serv
     Ok(row.map(|r| PathBuf::from(r.dir)).filter(|d| d.join("manifest.json").is_file()))
 }
 
+/// An engine of its own for a version other than the live one (an evaluation, shadow mode),
+/// so the live engine is neither slowed nor changed.
+pub async fn engine_for(row: &model_version::Model, config: crate::inference::EngineConfig) -> Result<std::sync::Arc<InferenceEngine>, ServiceError> {
+    let dir = PathBuf::from(&row.dir);
+    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(|e| ServiceError::InvalidInput(format!("{} {} does not load: {e}", row.name, row.version)))?;
+    Ok(std::sync::Arc::new(engine))
+}
+
 /// Adds a bundle written on this machine (a fine-tune) to the registry, inactive.
 pub async fn register(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
     upsert(db, manifest, dir, source).await

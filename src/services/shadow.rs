@@ -2,7 +2,6 @@
 //! path, so administrators see how often the two agree (and where they differ) before
 //! activating it. Under load the candidate skips photos rather than slow anyone down.
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -56,12 +55,7 @@ fn shadow_config(base: &EngineConfig) -> EngineConfig {
 }
 
 async fn load(row: &model_version::Model, config: &EngineConfig) -> Result<Arc<InferenceEngine>, ServiceError> {
-    let (dir, config) = (PathBuf::from(&row.dir), shadow_config(config));
-    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
-        .await
-        .map_err(|e| ServiceError::Storage(e.to_string()))?
-        .map_err(|e| ServiceError::InvalidInput(format!("{} {} cannot run in shadow: {e}", row.name, row.version)))?;
-    Ok(Arc::new(engine))
+    super::models::engine_for(row, shadow_config(config)).await
 }
 
 /// Puts an inactive version in shadow (replacing any other).

@@ -108,10 +108,7 @@ pub async fn create_dataset_version(name: String, seed: Option<u64>) -> Result<i
 pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppError> {
     let caller = crate::state::caller().await?;
     crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
-    let dir = match inside_import_dir(&caller.state.import_dir, &folder) {
-        Ok(d) => d,
-        Err(e) => return crate::state::fail(e),
-    };
+    let dir = crate::state::answer(insectid::services::dataset_import::folder_inside(&caller.state.import_dir, &folder))?;
     let job = start_import(&caller.state, caller.actor.as_ref(), &name, &dir).await?;
     leptos_axum::redirect("/datasets");
     Ok(job)
@@ -177,17 +174,6 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     let job = start_import(&caller.state, caller.actor.as_ref(), &name, &root).await?;
     leptos_axum::redirect("/datasets");
     Ok(job)
-}
-
-#[cfg(feature = "ssr")]
-fn inside_import_dir(import_dir: &std::path::Path, folder: &str) -> Result<std::path::PathBuf, AppError> {
-    let base = import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
-    let wanted = base.join(folder.trim().trim_start_matches('/'));
-    let real = wanted.canonicalize().map_err(|_| AppError::InvalidInput(format!("there is no folder {folder:?} in the import directory")))?;
-    if !real.starts_with(&base) || !real.is_dir() {
-        return Err(AppError::InvalidInput(format!("{folder:?} is not a folder inside the import directory")));
-    }
-    Ok(real)
 }
 
 /// Queues the import as a background job (any instance's runner takes it; an interrupted
