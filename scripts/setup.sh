@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the build and tests need, on a fresh Debian machine with
 # access to the package registries only. Each step checks first and does nothing when done.
-# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|model|build|all]...
+# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|s3-test|model|build|all]...
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -77,6 +77,19 @@ node_tools() {
   done
 }
 
+# An S3-compatible server for the file-store tests: moto's standalone server (it speaks the S3
+# protocol with signatures over HTTP, in memory), in a venv of its own.
+s3_test() {
+  local version stamp
+  version=$(sed -n 's/^moto\[server\]==//p' "$REPO_ROOT/scripts/requirements-s3-test.txt")
+  stamp="$INSECTID_CACHE/s3-venv/.insectid-moto-$version"
+  [ -f "$stamp" ] && return 0
+  log "installing moto $version (an S3-compatible test server) into $INSECTID_CACHE/s3-venv"
+  python3 -m venv "$INSECTID_CACHE/s3-venv"
+  "$INSECTID_CACHE/s3-venv/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements-s3-test.txt"
+  touch "$stamp"
+}
+
 model() {
   local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
   # The bundle is rebuilt when the scripts that make it change (by content, not by date).
@@ -105,8 +118,9 @@ for step in "$@"; do
     node) node_tools "$REPO_ROOT" ;;
     node-test) node_tools "$REPO_ROOT/end2end" ;;
     model) model ;;
+    s3-test) s3_test ;;
     build) system; python_env; wasm_tools; node_tools "$REPO_ROOT"; model ;;
-    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; model ;;
+    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; model ;;
     *) echo "unknown step: $step" >&2; exit 2 ;;
   esac
 done

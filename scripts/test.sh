@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/scripts/postgres.sh"
 source "$REPO_ROOT/scripts/sshd.sh"
+source "$REPO_ROOT/scripts/s3.sh"
 cd "$REPO_ROOT"
 started=$(date +%s)
 
@@ -18,12 +19,14 @@ cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   stop_test_postgres
   stop_test_sshd
+  stop_test_s3
   [ -n "${E2E_DATA:-}" ] && rm -rf "$E2E_DATA"
   return 0
 }
 trap cleanup EXIT
 start_test_postgres
 start_test_sshd
+start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 
 log "cargo test (SQLite and PostgreSQL)"

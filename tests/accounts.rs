@@ -186,8 +186,8 @@ async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
         let photos = PhotoStore::open(&root).unwrap();
         let admin = account(db, "admin", Role::Admin).await;
         let fay = account(db, "fay", Role::User).await;
-        let own = photos.put(b"fay's own photo").unwrap();
-        let shared = photos.put(b"a photo two people sent").unwrap();
+        let own = photos.put(b"fay's own photo").await.unwrap();
+        let shared = photos.put(b"a photo two people sent").await.unwrap();
         identification_of(db, fay.id, &own).await;
         identification_of(db, fay.id, &shared).await;
         identification_of(db, admin.id, &shared).await;
@@ -196,8 +196,8 @@ async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
         accounts::delete_own_account(db, &photos, &fay, GOOD, None).await.unwrap();
         assert!(user::Entity::find_by_id(fay.id).one(db).await.unwrap().is_none());
         assert_eq!(identification::Entity::find().filter(identification::Column::UserId.eq(fay.id)).count(db).await.unwrap(), 0);
-        assert!(!photos.contains(&own), "her own photo is gone");
-        assert!(photos.contains(&shared), "a photo someone else's identification uses stays");
+        assert!(!photos.contains(&own).await.unwrap(), "her own photo is gone");
+        assert!(photos.contains(&shared).await.unwrap(), "a photo someone else's identification uses stays");
         assert!(kind(accounts::delete_own_account(db, &photos, &admin, GOOD, None).await).contains("last administrator"));
 
         let gus = account(db, "gus", Role::User).await;

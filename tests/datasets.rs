@@ -138,7 +138,7 @@ async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cl
         assert_eq!(reason("notes.txt"), "not an image file");
         assert!(reason("link.png").contains("symbolic link"));
         assert!(reason("linked-class").contains("symbolic link"));
-        assert!(!photos.contains(&insectid::storage::sha256_hex(&png(1))), "nothing from outside the tree");
+        assert!(!photos.contains(&insectid::storage::sha256_hex(&png(1))).await.unwrap(), "nothing from outside the tree");
         let version = dataset_version::Entity::find_by_id(done.version_id).one(db).await.unwrap().unwrap();
         assert_eq!((version.items, version.classes, version.state.as_str()), (5, 2, "ready"));
         let split = items(db, version.id).await;

@@ -82,7 +82,7 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         // Deleting the identification takes its feedback along; the labelled photo stays.
         history::delete(db, &photos, Some(&ann), id).await.unwrap();
         assert!(feedback::mine(db, Some(&ann), id).await.unwrap().is_none());
-        assert!(photos.contains(&sha), "a labelled photo is kept for datasets");
+        assert!(photos.contains(&sha).await.unwrap(), "a labelled photo is kept for datasets");
         std::fs::remove_dir_all(root).ok();
         t.close().await;
     }

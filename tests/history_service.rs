@@ -10,7 +10,7 @@ mod common;
 use common::account;
 
 async fn record(db: &sea_orm::DatabaseConnection, photos: &PhotoStore, owner: Option<i64>, bytes: &[u8], label: &str) -> (i64, String) {
-    let sha = photos.put(bytes).unwrap();
+    let sha = photos.put(bytes).await.unwrap();
     let identified = serde_json::json!({
         "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
         "answer": { "top": [{ "index": 1, "label": label, "probability": 0.7, "taxon_key": null }],
@@ -66,7 +66,7 @@ async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
 
         assert!(history::delete(db, &photos, Some(&bob), mine).await.is_err());
         history::delete(db, &photos, Some(&ann), mine).await.unwrap();
-        assert!(!photos.contains(&my_sha), "its photo went with it");
+        assert!(!photos.contains(&my_sha).await.unwrap(), "its photo went with it");
         assert!(history::get(db, Some(&ann), mine, None).await.is_err());
         std::fs::remove_dir_all(root).ok();
         t.close().await;

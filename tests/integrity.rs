@@ -32,17 +32,19 @@ async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
         let root = std::env::temp_dir().join(format!("insectid-integrity-{}-{}", t.backend, std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
-        let kept = photos.put(b"a photo with its row").unwrap();
+        let kept = photos.put(b"a photo with its row").await.unwrap();
         row(db, &kept).await;
         assert!(integrity::check(db, &photos).await.unwrap().is_clean());
 
         // A crash after the photo was stored but before its row committed, one mid-write,
         // and (what must never happen) a row whose photo is gone.
-        let orphan = photos.put(b"a photo whose row never committed").unwrap();
-        std::fs::write(root.join("tmp").join("deadbeef.123.0"), b"half a photo").unwrap();
-        let lost = photos.put(b"a photo deleted behind our back").unwrap();
+        let orphan = photos.put(b"a photo whose row never committed").await.unwrap();
+        // object_store stages a write as NAME#N beside its target and renames it when complete.
+        let staged = format!("{}#7", photos.local_path(&kept).unwrap().display());
+        std::fs::write(&staged, b"half a photo").unwrap();
+        let lost = photos.put(b"a photo deleted behind our back").await.unwrap();
         let lost_id = row(db, &lost).await;
-        std::fs::remove_file(photos.path(&lost).unwrap()).unwrap();
+        std::fs::remove_file(photos.local_path(&lost).unwrap()).unwrap();
 
         let report = integrity::check(db, &photos).await.unwrap();
         assert_eq!((report.identifications, report.photos), (2, 2));
@@ -56,7 +58,7 @@ async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
         assert_eq!((spared.removed, spared.orphan_photos.len(), spared.temp_files.len()), (0, 1, 1));
         let repaired = integrity::repair(db, &photos, Duration::ZERO).await.unwrap();
         assert_eq!(repaired.removed, 2);
-        assert!(!photos.contains(&orphan) && photos.contains(&kept));
+        assert!(!photos.contains(&orphan).await.unwrap() && photos.contains(&kept).await.unwrap());
         let after = integrity::check(db, &photos).await.unwrap();
         assert!(after.orphan_photos.is_empty() && after.temp_files.is_empty());
         assert_eq!(after.rows_without_photo.len(), 1, "a lost photo is reported, not papered over");

@@ -120,6 +120,17 @@ pub struct Config {
     #[arg(long, env = "INSECTID_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
+    /// Where photos are kept: a directory, or s3://BUCKET[/PREFIX] on any S3-compatible service
+    /// (credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT, AWS_ALLOW_HTTP). Every instance of one portal must name the same store.
+    /// Default: DATA_DIR/photos.
+    #[arg(long, env = "INSECTID_FILE_STORE", global = true)]
+    pub file_store: Option<insectid::storage::StoreLocation>,
+
+    /// Seconds an anonymous visitor's species page is served from the page cache (0: off).
+    #[arg(long, env = "INSECTID_PAGE_CACHE_SECONDS", default_value_t = 30, global = true)]
+    pub page_cache_seconds: u64,
+
     /// Model bundle to serve (a directory with manifest.json and model.pt).
     /// Default: DATA_DIR/models/efficientnet-lite0-imagenet.
     #[arg(long, env = "INSECTID_MODEL_DIR", global = true)]
@@ -286,6 +297,16 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("insectid.db").display()))
+    }
+
+    pub fn file_store(&self) -> insectid::storage::StoreLocation {
+        self.file_store.clone().unwrap_or_else(|| insectid::storage::StoreLocation::Local(self.data_dir.join("photos")))
+    }
+
+    /// The photo store, or why it cannot be opened.
+    pub fn open_photos(&self) -> Result<insectid::storage::PhotoStore, String> {
+        let location = self.file_store();
+        insectid::storage::PhotoStore::at(&location).map_err(|e| format!("photo store {location}: {e}"))
     }
 
     pub fn model_dir(&self) -> PathBuf {

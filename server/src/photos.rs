@@ -7,9 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
-    let photos = state.photos.clone();
-    let read = tokio::task::spawn_blocking(move || photos.read(&sha)).await;
-    let Ok(Ok(bytes)) = read else {
+    let Ok(bytes) = state.photos.read(&sha).await else {
         return (StatusCode::NOT_FOUND, "no such photo").into_response();
     };
     let mime = image::guess_format(&bytes).map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
@@ -23,9 +21,7 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
 
 /// `GET /photos/{sha256}/thumb`: the photo's thumbnail (JPEG), made once.
 pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
-    let photos = state.photos.clone();
-    let made = tokio::task::spawn_blocking(move || photos.thumbnail(&sha)).await;
-    let Ok(Ok(bytes)) = made else {
+    let Ok(bytes) = state.photos.thumbnail(&sha).await else {
         return (StatusCode::NOT_FOUND, "no such photo").into_response();
     };
     let mut response = bytes.into_response();
@@ -55,9 +51,12 @@ pub async fn heatmap(
     let active = state.engine.active();
     let same_model = view.identified.model_name == active.status.name && view.identified.model_version == active.status.version;
     let class = same_model.then(|| view.identified.answer.top.first().map(|t| t.index)).flatten();
-    let (photos, mappers, sha) = (state.photos.clone(), state.heatmaps.clone(), view.identified.image_sha256.clone());
+    let bytes = match state.photos.read(&view.identified.image_sha256).await {
+        Ok(bytes) => bytes,
+        Err(e) => return (StatusCode::NOT_FOUND, format!("the photo cannot be read: {e}")).into_response(),
+    };
+    let mappers = state.heatmaps.clone();
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let bytes = photos.read(&sha).map_err(|e| e.to_string())?;
         let image = insectid::inference::preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
         let guard = mappers.lock().map_err(|_| "heat-map lock poisoned".to_string())?;
         let mapper = guard.as_ref().ok_or("this model has no heat-map modules")?;

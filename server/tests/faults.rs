@@ -5,31 +5,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{http, session_cookie, start, Instance, ADMIN_PASSWORD};
+use common::{http, http_bytes, photo_upload, session_cookie, start, Instance, ADMIN_PASSWORD};
 
 /// POSTs one photo to the REST API; the status (0 when the connection broke).
 fn identify(port: u16, photo: &[u8]) -> u16 {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return 0 };
-    let boundary = "faultboundary7MA4YWxk";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
-    body.extend_from_slice(photo);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let head = format!(
-        "POST /api/v1/identify HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body)).is_err() {
-        return 0;
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    String::from_utf8_lossy(&raw).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    let (content_type, body) = photo_upload("p.png", photo);
+    http_bytes(port, "POST", "/api/v1/identify", None, &content_type, &body).0
 }
 
 /// A class-coloured photo whose bytes differ for every `i` (the import skips duplicates).

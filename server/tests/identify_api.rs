@@ -104,7 +104,7 @@ async fn photos_are_identified_stored_and_recorded() {
     assert_eq!(first["answer"]["top"][0]["index"], reference["fixtures"]["rgb"]["top5"][0]);
 
     let sha = first["image_sha256"].as_str().unwrap();
-    assert_eq!(state.photos.read(sha).unwrap(), fixture, "the photo is stored by content");
+    assert_eq!(state.photos.read(sha).await.unwrap(), fixture, "the photo is stored by content");
     let stats = insectid::services::stats::portal_stats(&state.db).await.unwrap();
     assert_eq!((stats.identifications, stats.distinct_photos), (2, 2));
     std::fs::remove_dir_all(&data).ok();

@@ -183,7 +183,7 @@ async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: 
         if handle.cancelled() {
             return Err(ServiceError::Conflict("re-prediction was cancelled".into()));
         }
-        let Ok(bytes) = ctx.photos.read(&ident.image_sha256) else {
+        let Ok(bytes) = ctx.photos.read(&ident.image_sha256).await else {
             missing += 1;
             continue;
         };

@@ -184,7 +184,17 @@ fn plan_folders(root: &Path) -> std::io::Result<Plan> {
 }
 
 /// Reads, checks and stores one photo: its digest, or why it was skipped.
-fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<String, String> {
+async fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<Result<String, String>, ServiceError> {
+    let (r, p) = (root.to_path_buf(), path.to_path_buf());
+    let read = tokio::task::spawn_blocking(move || read_checked(&r, &p)).await.map_err(|e| ServiceError::Storage(e.to_string()))?;
+    Ok(match read {
+        Ok(bytes) => photos.put(&bytes).await.map_err(|e| format!("cannot store: {e}")),
+        Err(reason) => Err(reason),
+    })
+}
+
+/// One photo's bytes if it is a readable image file inside the root, or why not.
+fn read_checked(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if meta.file_type().is_symlink() {
         return Err("symbolic link (not followed)".into());
@@ -202,7 +212,7 @@ fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<String, String>
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     crate::inference::preprocess::decode(&bytes, Some(64)).map_err(|e| format!("unreadable image: {e}"))?;
-    photos.put(&bytes).map_err(|e| format!("cannot store: {e}"))
+    Ok(bytes)
 }
 
 /// Progress as the CLI and the page show it.
@@ -279,9 +289,7 @@ async fn run_job(db: &DatabaseConnection, photos: &PhotoStore, job: import_job::
     job.state = Set("running".into());
     job.total = Set(total as i32);
     for (n, entry) in plan.entries.iter().enumerate() {
-        let (store, r, p) = (photos.clone(), root.clone(), entry.path.clone());
-        let taken = tokio::task::spawn_blocking(move || take(&store, &r, &p)).await.map_err(|e| ServiceError::Storage(e.to_string()))?;
-        match taken {
+        match take(photos, &root, &entry.path).await? {
             Err(reason) => skipped.push(refuse(&entry.path, &reason)),
             Ok(sha) => match by_sha.get(&sha) {
                 Some(first) => skipped.push(refuse(&entry.path, &format!("duplicate of {first}"))),

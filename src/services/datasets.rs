@@ -253,20 +253,15 @@ pub async fn export(db: &DatabaseConnection, photos: &PhotoStore, spec: &str, la
     let (_, version) = find_version(db, spec).await?;
     let mut items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(version.id)).all(db).await?;
     items.sort_by(|a, b| (a.split.as_str(), a.label.as_str(), a.image_sha256.as_str()).cmp(&(b.split.as_str(), b.label.as_str(), b.image_sha256.as_str())));
-    let out = out.to_path_buf();
-    let store = photos.clone();
-    tokio::task::spawn_blocking(move || write_export(&store, &items, layout, &out))
-        .await
-        .map_err(|e| ServiceError::Storage(e.to_string()))?
-        .map_err(|e| ServiceError::Storage(format!("export: {e}")))
+    write_export(photos, &items, layout, out).await.map_err(|e| ServiceError::Storage(format!("export: {e}")))
 }
 
-fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout: Layout, out: &Path) -> std::io::Result<usize> {
+async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout: Layout, out: &Path) -> std::io::Result<usize> {
     use std::fmt::Write as _;
-    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+    if tokio::fs::try_exists(out).await? && tokio::fs::read_dir(out).await?.next_entry().await?.is_some() {
         return Err(std::io::Error::other(format!("{} is not empty", out.display())));
     }
-    std::fs::create_dir_all(out)?;
+    tokio::fs::create_dir_all(out).await?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
         c.sort_unstable();
@@ -276,27 +271,27 @@ fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout: Layo
     let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut lists: BTreeMap<&str, String> = SPLITS.iter().map(|s| (*s, String::new())).collect();
     for item in items {
-        let bytes = photos.read(&item.image_sha256)?;
+        let bytes = photos.read(&item.image_sha256).await?;
         let file = format!("{}.{}", item.image_sha256, extension(&bytes));
         match layout {
             Layout::Ip102 => {
-                std::fs::create_dir_all(out.join("images"))?;
-                std::fs::write(out.join("images").join(&file), &bytes)?;
+                tokio::fs::create_dir_all(out.join("images")).await?;
+                tokio::fs::write(out.join("images").join(&file), &bytes).await?;
                 let line = lists.entry(item.split.as_str()).or_default();
                 let _ = writeln!(line, "{file} {}", index[item.label.as_str()]);
             }
             Layout::Folders => {
                 let dir = out.join(&item.split).join(folder_name(&item.label));
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join(&file), &bytes)?;
+                tokio::fs::create_dir_all(&dir).await?;
+                tokio::fs::write(dir.join(&file), &bytes).await?;
             }
         }
     }
     if layout == Layout::Ip102 {
         let names: String = classes.iter().enumerate().map(|(i, c)| format!("{} {c}\n", i + 1)).collect();
-        std::fs::write(out.join("classes.txt"), names)?;
+        tokio::fs::write(out.join("classes.txt"), names).await?;
         for (split, lines) in lists {
-            std::fs::write(out.join(format!("{split}.txt")), lines)?;
+            tokio::fs::write(out.join(format!("{split}.txt")), lines).await?;
         }
     }
     Ok(items.len())

@@ -23,7 +23,35 @@ const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "webp", "bmp", "gif",
 pub struct Dataset {
     pub root: PathBuf,
     pub classes: Vec<String>,
-    pub samples: Vec<(PathBuf, usize)>,
+    pub samples: Vec<(Sample, usize)>,
+    /// Where `Sample::Stored` photos are read from.
+    pub store: Option<crate::storage::PhotoStore>,
+}
+
+/// One photo of an evaluation: a file of a folder, or a photo in the file store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sample {
+    File(PathBuf),
+    Stored(String),
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sample::File(path) => write!(f, "{}", path.display()),
+            Sample::Stored(sha) => write!(f, "sha256:{sha}"),
+        }
+    }
+}
+
+impl Dataset {
+    async fn read(&self, sample: &Sample) -> std::io::Result<Vec<u8>> {
+        match (sample, &self.store) {
+            (Sample::File(path), _) => tokio::fs::read(path).await,
+            (Sample::Stored(sha), Some(store)) => store.read(sha).await,
+            (Sample::Stored(_), None) => Err(std::io::Error::other("a stored photo without its store")),
+        }
+    }
 }
 
 /// Reads `DIR/<class>/<photo>`; classes sorted by name, hidden entries and non-images skipped.
@@ -53,7 +81,7 @@ pub fn scan_class_folders(dir: &Path) -> Result<Dataset, ServiceError> {
             })
             .collect();
         files.sort();
-        samples.extend(files.into_iter().map(|f| (f, class)));
+        samples.extend(files.into_iter().map(|f| (Sample::File(f), class)));
     }
     if samples.is_empty() {
         return Err(ServiceError::InvalidInput(format!(
@@ -61,7 +89,7 @@ pub fn scan_class_folders(dir: &Path) -> Result<Dataset, ServiceError> {
             dir.display()
         )));
     }
-    Ok(Dataset { root: dir.to_path_buf(), classes, samples })
+    Ok(Dataset { root: dir.to_path_buf(), classes, samples, store: None })
 }
 
 /// For each dataset class, the model labels that count as it (by name, else by taxon).
@@ -184,12 +212,12 @@ pub async fn evaluate(
     let mut predictions = Vec::new();
     let total = dataset.samples.len();
     let mut results = futures::stream::iter(dataset.samples.iter().cloned())
-        .map(|(path, class)| async move {
-            let outcome = match tokio::fs::read(&path).await {
+        .map(|(sample, class)| async move {
+            let outcome = match dataset.read(&sample).await {
                 Ok(bytes) => identify_retrying(engine, bytes.into()).await,
                 Err(e) => Err(ServiceError::InvalidInput(format!("cannot read: {e}"))),
             };
-            (path, class, outcome)
+            (sample, class, outcome)
         })
         .buffer_unordered(concurrency.max(1));
     let mut done = 0;
@@ -199,7 +227,7 @@ pub async fn evaluate(
         let identified = match outcome {
             Ok(i) => i,
             Err(e) if e.kind() == crate::error::ErrorKind::InvalidInput => {
-                failed.push((path.display().to_string(), e.to_string()));
+                failed.push((path.to_string(), e.to_string()));
                 continue;
             }
             Err(e) => return Err(e),
@@ -216,7 +244,7 @@ pub async fn evaluate(
         }
         let confidence = identified.answer.top.first().map(|t| t.probability).unwrap_or(0.0);
         confidences.push((confidence, predicted == class));
-        predictions.push(PhotoPrediction { photo: path.display().to_string(), truth: class, predicted, confidence });
+        predictions.push(PhotoPrediction { photo: path.to_string(), truth: class, predicted, confidence });
         if top.iter().any(|i| targets[class].contains(i)) {
             top5 += 1;
         }
@@ -345,9 +373,10 @@ pub async fn from_dataset_version(db: &sea_orm::DatabaseConnection, photos: &cra
     classes.dedup();
     let samples = items
         .iter()
-        .filter_map(|i| Some((photos.path(&i.image_sha256)?, classes.iter().position(|c| *c == i.label)?)))
+        .filter_map(|i| Some((Sample::Stored(i.image_sha256.clone()), classes.iter().position(|c| *c == i.label)?)))
         .collect();
-    Ok(Dataset { root: PathBuf::from(format!("{}@{} ({split})", set.name, version.version)), classes, samples })
+    let root = PathBuf::from(format!("{}@{} ({split})", set.name, version.version));
+    Ok(Dataset { root, classes, samples, store: Some(photos.clone()) })
 }
 
 #[cfg(test)]

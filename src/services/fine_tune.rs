@@ -136,17 +136,17 @@ pub async fn run(
     if classes.len() < 2 {
         return Err(ServiceError::InvalidInput("fine-tuning needs at least two classes".into()));
     }
-    let split = |name: &str| -> Result<(Vec<Vec<u8>>, Vec<i64>), ServiceError> {
+    let split = async |name: &str| -> Result<(Vec<Vec<u8>>, Vec<i64>), ServiceError> {
         let mut bytes = Vec::new();
         let mut labels = Vec::new();
         for item in items.iter().filter(|i| i.split == name) {
-            bytes.push(photos.read(&item.image_sha256).map_err(|e| ServiceError::Storage(format!("photo {}: {e}", item.image_sha256)))?);
+            bytes.push(photos.read(&item.image_sha256).await.map_err(|e| ServiceError::Storage(format!("photo {}: {e}", item.image_sha256)))?);
             labels.push(classes.iter().position(|c| *c == item.label).unwrap_or_default() as i64);
         }
         Ok((bytes, labels))
     };
-    let (train, train_y) = split("train")?;
-    let (val, val_y) = split("val")?;
+    let (train, train_y) = split("train").await?;
+    let (val, val_y) = split("val").await?;
     let (train, val) = (Arc::new(train), Arc::new(val));
     let photos_for_unfreezing = (train.clone(), val.clone(), train_y.clone(), val_y.clone());
     if train.is_empty() || val.is_empty() {

@@ -111,7 +111,7 @@ pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<
     identification::Entity::delete_by_id(id).exec(db).await?;
     let still_used = super::integrity::photo_in_use(db, &row.image_sha256).await?;
     if !still_used {
-        photos.remove(&row.image_sha256).map_err(|e| ServiceError::Storage(format!("cannot remove the photo: {e}")))?;
+        photos.remove(&row.image_sha256).await.map_err(|e| ServiceError::Storage(format!("cannot remove the photo: {e}")))?;
     }
     Ok(())
 }
@@ -130,11 +130,9 @@ pub async fn rerun(
     let Some(row) = row.filter(|r| r.user_id == Some(actor.id) || actor.role == Role::Admin) else {
         return Err(ServiceError::NotFound(format!("identification {id}")));
     };
-    let store = photos.clone();
-    let sha = row.image_sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.read(&sha))
+    let bytes = photos
+        .read(&row.image_sha256)
         .await
-        .map_err(|e| ServiceError::Storage(e.to_string()))?
         .map_err(|e| ServiceError::Storage(format!("the photo of identification {id} is missing: {e}")))?;
     super::identify::identify_and_record(db, engine, photos, bytes.into(), row.user_id, 5).await
 }

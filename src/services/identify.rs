@@ -81,11 +81,7 @@ pub async fn identify_and_record(
             return Err(e);
         }
     };
-    let store = store.clone();
-    let stored_sha = tokio::task::spawn_blocking(move || store.put(&bytes))
-        .await
-        .map_err(|e| ServiceError::Storage(format!("storage task failed: {e}")))?
-        .map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
+    let stored_sha = store.put(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
     debug_assert_eq!(stored_sha, identified.image_sha256);
     let top = identified.answer.top.first();
     let row = identification::ActiveModel {

@@ -77,11 +77,8 @@ async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: O
         .into_tuple()
         .all(db)
         .await?;
-    let store = photos.clone();
-    let (stored, temps) = tokio::task::spawn_blocking(move || Ok::<_, std::io::Error>((store.list()?, store.temp_files()?)))
-        .await
-        .map_err(|e| ServiceError::Storage(e.to_string()))?
-        .map_err(storage)?;
+    let stored = photos.list().await.map_err(storage)?;
+    let temps = photos.temp_files().await.map_err(storage)?;
     let referenced = referenced(db).await?;
     let used: HashSet<&str> = referenced.iter().map(String::as_str).collect();
     let present: HashSet<&str> = stored.iter().map(|(sha, _)| sha.as_str()).collect();
@@ -98,14 +95,14 @@ async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: O
         if used.contains(sha.as_str()) {
             continue;
         }
-        if old_enough(written) && photos.remove(sha).is_ok() {
+        if old_enough(written) && photos.remove(sha).await.is_ok() {
             report.removed += 1;
         } else {
             report.orphan_photos.push(sha.clone());
         }
     }
     for (path, written) in temps {
-        if old_enough(&written) && std::fs::remove_file(&path).is_ok() {
+        if old_enough(&written) && photos.remove_temp(&path).await.is_ok() {
             report.removed += 1;
         } else {
             report.temp_files.push(path);

@@ -135,7 +135,7 @@ pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore
     end_sessions(db, user_id).await?;
     for sha in shas {
         if !super::integrity::photo_in_use(db, &sha).await? {
-            photos.remove(&sha).map_err(|e| ServiceError::Storage(format!("cannot remove photo {sha}: {e}")))?;
+            photos.remove(&sha).await.map_err(|e| ServiceError::Storage(format!("cannot remove photo {sha}: {e}")))?;
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ fn fail(e: impl std::fmt::Display) -> StartError {
 
 pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), StartError> {
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
-    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
+    let photos = config.open_photos().map_err(fail)?;
     match action {
         DatasetAction::Import { dir, name, seed } => {
             let job = dataset_import::start(&db, &name, &dir, seed).await.map_err(fail)?;
@@ -76,7 +76,7 @@ impl insectid::services::fine_tune::FineTuneObserver for Printer {
 pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize, views: usize, unfreeze: Option<usize>, unfreeze_epochs: usize) -> Result<(), StartError> {
     use insectid::services::fine_tune::{self, FineTuneOptions};
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
-    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(fail)?;
+    let photos = config.open_photos().map_err(fail)?;
     let base = insectid::services::models::active_dir(&db).await.map_err(fail)?.unwrap_or_else(|| config.model_dir());
     let models_dir = config.data_dir.join("models");
     std::fs::create_dir_all(&models_dir).map_err(fail)?;

@@ -66,7 +66,7 @@ pub async fn eval(config: &Config, dir: &Path, split: &str, out: &Path, json: bo
     } else {
         // Not a folder: a dataset version of this portal.
         let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
-        let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos")).map_err(|e| StartError(e.to_string()))?;
+        let photos = config.open_photos().map_err(StartError)?;
         insectid::services::evaluation::from_dataset_version(&db, &photos, &dir.display().to_string(), split)
             .await
             .map_err(|e| StartError(e.to_string()))?
@@ -164,8 +164,7 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartEr
 pub async fn check(config: &Config, repair: bool, grace_minutes: u64, json: bool) -> Result<bool, StartError> {
     use insectid::services::integrity;
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
-    let photos = insectid::storage::PhotoStore::open(config.data_dir.join("photos"))
-        .map_err(|e| StartError(format!("photo store {}: {e}", config.data_dir.display())))?;
+    let photos = config.open_photos().map_err(StartError)?;
     let report = if repair {
         integrity::repair(&db, &photos, std::time::Duration::from_secs(grace_minutes * 60)).await
     } else {

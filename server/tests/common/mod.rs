@@ -56,23 +56,39 @@ pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instan
 
 /// One HTTP/1.1 request (closing the connection): status, headers, body.
 pub fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, form: &str) -> (u16, String, String) {
+    let (status, head, body) = http_bytes(port, method, path, cookie, "application/x-www-form-urlencoded", form.as_bytes());
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// As [`http`], with any body and content type, and the answer's body as bytes.
+pub fn http_bytes(port: u16, method: &str, path: &str, cookie: Option<&str>, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
+        return (0, String::new(), Vec::new());
     };
     let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{cookie}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new(), String::new());
+    if stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).is_err() {
+        return (0, String::new(), Vec::new());
     }
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), body.to_string())
+    (status, head, body)
+}
+
+/// A multipart body with one photo in the field "image", and its content type.
+pub fn photo_upload(filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "insectidtestboundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{filename}\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 pub fn session_cookie(head: &str) -> String {

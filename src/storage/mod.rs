@@ -1,0 +1,194 @@
+//! Uploaded photos, stored once by content (sha256) in the file store: a local directory or an
+//! S3-compatible bucket, both through `object_store`, so instances that share the store share
+//! every photo.
+//!
+//! A photo is complete in the store (fsynced and renamed into place on a local disk, one PUT on
+//! S3) before any database row refers to it, so a crash leaves at worst an unreferenced photo,
+//! never a row without one.
+
+mod location;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::TryStreamExt;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+
+pub use location::StoreLocation;
+
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_SIDE: u32 = 256;
+
+#[derive(Debug, Clone)]
+pub struct PhotoStore {
+    objects: Arc<dyn ObjectStore>,
+    /// The directory of a local store (where a crash's unfinished writes can lie); None on S3.
+    local_root: Option<PathBuf>,
+    location: StoreLocation,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn photo_key(sha256: &str) -> Option<Key> {
+    is_sha256(sha256).then(|| Key::from(format!("sha256/{}/{sha256}", &sha256[..2])))
+}
+
+fn thumb_key(sha256: &str) -> Key {
+    Key::from(format!("thumbs/{}/{sha256}.jpg", &sha256[..2]))
+}
+
+fn not_a_digest() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest")
+}
+
+/// The error with its causes (object_store's own message often ends at "HTTP error").
+fn io_error(e: object_store::Error) -> io::Error {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, text),
+        _ => io::Error::other(text),
+    }
+}
+
+impl PhotoStore {
+    /// A store in a local directory (made when missing).
+    pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
+        Self::at(&StoreLocation::Local(root.into()))
+    }
+
+    /// A store at a configured location: a directory or an S3 bucket (see [`StoreLocation`]).
+    pub fn at(location: &StoreLocation) -> io::Result<Self> {
+        let (objects, local_root) = location.connect()?;
+        Ok(PhotoStore { objects, local_root, location: location.clone() })
+    }
+
+    /// An S3 store configured by `s3` instead of the `AWS_*` variables.
+    pub fn at_s3_with(location: &StoreLocation, s3: object_store::aws::AmazonS3Builder) -> io::Result<Self> {
+        let (objects, local_root) = location.connect_with(s3)?;
+        Ok(PhotoStore { objects, local_root, location: location.clone() })
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// The file holding a photo in a local store; None on S3 or for anything not a digest.
+    pub fn local_path(&self, sha256: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        is_sha256(sha256).then(|| root.join("sha256").join(&sha256[..2]).join(sha256))
+    }
+
+    pub async fn contains(&self, sha256: &str) -> io::Result<bool> {
+        let key = photo_key(sha256).ok_or_else(not_a_digest)?;
+        match self.objects.head(&key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// Stores the bytes (once; identical uploads share one object) and returns their digest.
+    pub async fn put(&self, bytes: &[u8]) -> io::Result<String> {
+        let sha = sha256_hex(bytes);
+        let key = photo_key(&sha).ok_or_else(not_a_digest)?;
+        if self.contains(&sha).await? {
+            return Ok(sha);
+        }
+        // Two writers of the same photo race harmlessly: the content under a digest is fixed,
+        // and each write replaces the object whole.
+        self.objects.put(&key, PutPayload::from(bytes.to_vec())).await.map_err(io_error)?;
+        Ok(sha)
+    }
+
+    pub async fn read(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        let key = photo_key(sha256).ok_or_else(not_a_digest)?;
+        let got = self.objects.get(&key).await.map_err(io_error)?;
+        Ok(got.bytes().await.map_err(io_error)?.to_vec())
+    }
+
+    /// Removes a stored photo and its thumbnail; a photo that is not there is not an error.
+    pub async fn remove(&self, sha256: &str) -> io::Result<()> {
+        let key = photo_key(sha256).ok_or_else(not_a_digest)?;
+        for key in [thumb_key(sha256), key] {
+            match self.objects.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A small JPEG of the photo (longest side `THUMB_SIDE`), made on first request and kept.
+    pub async fn thumbnail(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        photo_key(sha256).ok_or_else(not_a_digest)?;
+        let thumb = thumb_key(sha256);
+        if let Ok(got) = self.objects.get(&thumb).await {
+            if let Ok(bytes) = got.bytes().await {
+                return Ok(bytes.to_vec());
+            }
+        }
+        let bytes = self.read(sha256).await?;
+        let small = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+            let image = crate::inference::preprocess::decode(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;
+            let small = image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
+            let mut out = io::Cursor::new(Vec::new());
+            small.write_to(&mut out, image::ImageFormat::Jpeg).map_err(io::Error::other)?;
+            Ok(out.into_inner())
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.objects.put(&thumb, PutPayload::from(small.clone())).await.map_err(io_error)?;
+        Ok(small)
+    }
+
+    /// Every stored photo's digest with the time it was written.
+    pub async fn list(&self) -> io::Result<Vec<(String, SystemTime)>> {
+        let prefix = Key::from("sha256");
+        let metas: Vec<_> = self.objects.list(Some(&prefix)).try_collect().await.map_err(io_error)?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_string();
+                is_sha256(&name).then(|| (name, SystemTime::from(m.last_modified)))
+            })
+            .collect())
+    }
+
+    /// Writes that never finished (a crash mid-upload) in a local store: `object_store`'s staging
+    /// files (`NAME#N`) and the temp files of earlier versions. S3 has none: a PUT is all or nothing.
+    pub async fn temp_files(&self) -> io::Result<Vec<(PathBuf, SystemTime)>> {
+        let Some(root) = self.local_root.clone() else { return Ok(Vec::new()) };
+        tokio::task::spawn_blocking(move || location::unfinished_writes(&root)).await.map_err(io::Error::other)?
+    }
+
+    /// Removes one of [`Self::temp_files`]; refuses anything else.
+    pub async fn remove_temp(&self, path: &std::path::Path) -> io::Result<()> {
+        let listed = self.temp_files().await?;
+        if !listed.iter().any(|(p, _)| p == path) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an unfinished write of this store"));
+        }
+        std::fs::remove_file(path)
+    }
+}
+
+#[cfg(test)]
+mod tests;
