@@ -47,6 +47,17 @@ impl AppError {
             AppError::Request(_) => 400,
         }
     }
+
+    /// Answers the page being rendered with this error's status, so a page that shows an
+    /// error is not a 200 (to caches, crawlers and monitoring). Nothing happens in the browser.
+    pub fn answer_page_with_status(&self) {
+        #[cfg(feature = "ssr")]
+        if let (Some(response), Ok(status)) =
+            (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(self.status()))
+        {
+            response.set_status(status);
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

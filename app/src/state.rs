@@ -36,6 +36,8 @@ pub struct AppState {
     pub jobs: JobsSetup,
     /// The candidate model running beside the active one, if any.
     pub shadow: insectid::services::shadow::ShadowSlot,
+    /// How long anonymous visitors' catalogue pages are served from the page cache (0: never).
+    pub page_cache_seconds: u64,
 }
 
 /// Background jobs: the Commands page's menu, where jobs write their files, and how to wake

@@ -6,6 +6,7 @@ pub mod config;
 mod dataset_export;
 mod job_files;
 pub mod ops;
+mod page_cache;
 mod photos;
 mod terminal;
 pub mod rest;
@@ -21,7 +22,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use insectid::inference::InferenceEngine;
-use insectid::storage::PhotoStore;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -70,8 +70,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(config.bind)
         .build();
-    let photos = PhotoStore::open(config.data_dir.join("photos"))
-        .map_err(|e| StartError(format!("photo store in {}: {e}", config.data_dir.display())))?;
+    let photos = config.open_photos().map_err(StartError)?;
     bootstrap_admin(&db, config).await?;
     // What a crash left behind (a photo stored whose row never committed, a half-written file)
     // goes now. On SQLite this is the only instance, so nothing is in flight; on PostgreSQL
@@ -137,6 +136,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         models_dir,
         jobs,
         shadow,
+        page_cache_seconds: config.page_cache_seconds,
     })
 }
 
@@ -258,6 +258,7 @@ pub fn build_app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
+    let page_cache = page_cache::PageCache::new(std::time::Duration::from_secs(state.page_cache_seconds), 64 * 1024 * 1024);
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
@@ -281,6 +282,7 @@ pub fn build_app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve_cached))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -111,6 +111,65 @@ async fn a_bad_model_directory_stops_start_up_with_a_clear_message() {
     t.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses_page_is() {
+    let t = insectid::testing::sqlite_database().await;
+    let state = server::build_state(&config(t.url())).await.expect("state");
+    let app = server::build_app(state);
+    let fetch = |uri: &str, headers: &[(&str, &str)]| {
+        let mut request = Request::get(uri);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let app = app.clone();
+        let request = request.body(Body::empty()).unwrap();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let cache = response.headers().get("x-page-cache").map(|v| v.to_str().unwrap().to_string());
+            let gzip = response.headers().get(header::CONTENT_ENCODING).is_some();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (cache, gzip, body)
+        }
+    };
+    let (first, _, page) = fetch("/species/ip102-11", &[]).await;
+    let (second, _, again) = fetch("/species/ip102-11", &[]).await;
+    assert_eq!((first.as_deref(), second.as_deref()), (Some("miss"), Some("hit")));
+    assert_eq!(page, again, "the same bytes");
+    assert!(String::from_utf8_lossy(&page).contains("Lissorhoptrus oryzophilus"));
+    // Each variant is its own entry: another language, another query, gzip.
+    assert_eq!(fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await.0.as_deref(), Some("miss"));
+    assert_eq!(fetch("/species/ip102-11", &[("cookie", "lang=zh")]).await.0.as_deref(), Some("miss"));
+    assert_eq!(fetch("/species?q=weevil", &[]).await.0.as_deref(), Some("miss"));
+    let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
+    assert_eq!((cache.as_deref(), gzip), (Some("miss"), true));
+    let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
+    assert_eq!((cache.as_deref(), gzip), (Some("hit"), true), "the compressed page is kept compressed");
+    // A signed-in visitor's page is theirs: never from the cache, never into it.
+    let (cache, _, _) = fetch("/species/ip102-11", &[("cookie", "insectid_session=someone")]).await;
+    assert_eq!(cache, None);
+    // Nothing but the catalogue, and no error page.
+    assert_eq!(fetch("/history", &[]).await.0, None);
+    assert_eq!(fetch("/species/a/b", &[]).await.0, None);
+    let missing = app.clone().oneshot(get("/species/no-such-species")).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND, "an unknown species is a 404 page");
+    assert!(missing.headers().get("x-page-cache").is_none(), "and is not kept");
+    t.close().await;
+}
+
+#[tokio::test]
+async fn the_page_cache_can_be_switched_off() {
+    let t = insectid::testing::sqlite_database().await;
+    let mut config = config(t.url());
+    config.page_cache_seconds = 0;
+    let app = server::build_app(server::build_state(&config).await.expect("state"));
+    for _ in 0..2 {
+        let response = app.clone().oneshot(get("/species/ip102-11")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("x-page-cache").is_none());
+    }
+    t.close().await;
+}
+
 async fn insert_identification(db: &sea_orm::DatabaseConnection) {
     use insectid::entities::identification;
     use sea_orm::{ActiveModelTrait, Set};

@@ -67,7 +67,10 @@ pub fn SpeciesListPage() -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => {
+                    e.answer_page_with_status();
+                    view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
+                }
             })}
         </Suspense>
     }
@@ -140,11 +143,14 @@ pub fn SpeciesPage() -> impl IntoView {
                         </article>
                     }.into_any()
                 }
-                Err(e) => view! {
-                    <Title text=lang.t("Species")/>
-                    <h1>{lang.t("Species")}</h1>
-                    <p class="error" role="alert">{e.to_string()}</p>
-                }.into_any(),
+                Err(e) => {
+                    e.answer_page_with_status();
+                    view! {
+                        <Title text=lang.t("Species")/>
+                        <h1>{lang.t("Species")}</h1>
+                        <p class="error" role="alert">{e.to_string()}</p>
+                    }.into_any()
+                }
             })}
         </Suspense>
         <p><a href="/species">{lang.t("All species")}</a></p>
