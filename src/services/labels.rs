@@ -159,30 +159,19 @@ pub async fn vote(
     if label.as_ref().is_some_and(|l| l.chars().count() > 200) {
         return Err(ServiceError::InvalidInput("a label is at most 200 characters".into()));
     }
-    let existing = label_vote::Entity::find()
-        .filter(label_vote::Column::ImageSha256.eq(sha))
-        .filter(label_vote::Column::LabelerId.eq(actor.id))
-        .one(db)
-        .await?;
-    match existing {
-        Some(v) => {
-            let mut v = v.into_active_model();
-            v.label = Set(label.clone());
-            v.created_at = Set(Utc::now());
-            v.update(db).await?;
-        }
-        None => {
-            label_vote::ActiveModel {
-                created_at: Set(Utc::now()),
-                image_sha256: Set(sha.to_string()),
-                labeler_id: Set(actor.id),
-                label: Set(label.clone()),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?;
-        }
-    }
+    // One vote per labeler and photo, replaced by a later one: an upsert, so the same person
+    // voting from two tabs at once replaces rather than collides (seen under load as a 500).
+    let vote = label_vote::ActiveModel {
+        created_at: Set(Utc::now()),
+        image_sha256: Set(sha.to_string()),
+        labeler_id: Set(actor.id),
+        label: Set(label.clone()),
+        ..Default::default()
+    };
+    let replace = OnConflict::columns([label_vote::Column::ImageSha256, label_vote::Column::LabelerId])
+        .update_columns([label_vote::Column::Label, label_vote::Column::CreatedAt])
+        .to_owned();
+    label_vote::Entity::insert(vote).on_conflict(replace).exec_without_returning(db).await?;
     settle(db, sha, required).await
 }
 
