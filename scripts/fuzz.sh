@@ -9,7 +9,7 @@ source scripts/env.sh
 CACHE="$HOME/.cache/insectid"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(preprocess manifest dataset_lists archive)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(preprocess multipart manifest dataset_lists archive)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 if ! [ -x "$CACHE/cargo-fuzz/bin/cargo-fuzz" ]; then
@@ -19,11 +19,14 @@ fi
 export PATH="$CACHE/cargo-fuzz/bin:$PATH"
 export CARGO_TARGET_DIR="$CACHE/fuzz-target"
 
-# Seeds: real photos, the default manifest, a list, an archive.
+# Seeds: real photos, upload bodies, the default manifest, a list, an archive.
 CORPUS="$CACHE/fuzz-corpus"
-mkdir -p "$CORPUS"/{preprocess,manifest,dataset_lists,archive}
+mkdir -p "$CORPUS"/{preprocess,multipart,manifest,dataset_lists,archive}
 cp -n "$INSECTID_DEFAULT_BUNDLE"/fixtures/*.png "$CORPUS/preprocess/" 2>/dev/null || true
 cp -n "$INSECTID_DEFAULT_BUNDLE/manifest.json" "$CORPUS/manifest/" 2>/dev/null || true
+# A body with a photo and top_k (first byte: chunk size), and one with a wrong field.
+printf '\x07--fuzzboundary\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--fuzzboundary\r\nContent-Disposition: form-data; name="top_k"\r\n\r\n3\r\n--fuzzboundary--\r\n' >"$CORPUS/multipart/seed"
+printf '\x01--fuzzboundary\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--fuzzboundary--\r\n' >"$CORPUS/multipart/seed-field"
 printf '1 rice leaf roller\n2 weevil\n\0images/a.jpg 0\nimages/../b.jpg 1\n' >"$CORPUS/dataset_lists/seed"
 [ -f "$CORPUS/archive/seed.zip" ] || python3 -c "
 import zipfile, sys
