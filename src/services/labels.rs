@@ -2,12 +2,12 @@
 //! first, then the least confident), labelers' votes with skip and undo, and the rule that turns
 //! votes into a photo's decided label.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
 };
 use serde::Serialize;
@@ -77,50 +77,41 @@ pub struct QueueItem {
 /// whose feedback disagrees with the model first, then the least confident answers.
 pub async fn next(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Option<QueueItem>, ServiceError> {
     let actor = require(actor, Role::Labeler)?;
-    let decided: HashSet<String> = photo_label::Entity::find().select_only().column(photo_label::Column::ImageSha256).into_tuple().all(db).await?.into_iter().collect();
-    let mine: HashSet<String> = label_vote::Entity::find()
-        .filter(label_vote::Column::LabelerId.eq(actor.id))
-        .select_only()
+    // All in SQL: the queue is every identification, and reading them all per request made
+    // the labelling page the load test's slowest (p50 0.7 s at 6,000 identifications).
+    let decided = Query::select().column(photo_label::Column::ImageSha256).from(photo_label::Entity).to_owned();
+    let mine = Query::select()
         .column(label_vote::Column::ImageSha256)
-        .into_tuple()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let disputed: HashSet<String> = feedback::Entity::find()
-        .filter(feedback::Column::State.eq("pending"))
-        .filter(feedback::Column::Kind.ne("correct"))
-        .select_only()
+        .from(label_vote::Entity)
+        .and_where(label_vote::Column::LabelerId.eq(actor.id))
+        .to_owned();
+    let disputed = Query::select()
         .column(feedback::Column::ImageSha256)
-        .into_tuple()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    // One row per photo: its least confident identification.
-    let rows: Vec<(i64, String, f64)> = identification::Entity::find()
-        .select_only()
-        .column(identification::Column::Id)
-        .column(identification::Column::ImageSha256)
-        .column(identification::Column::TopProbability)
-        .order_by_asc(identification::Column::TopProbability)
-        .order_by_asc(identification::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut seen = HashSet::new();
-    let mut waiting: Vec<(bool, f64, i64, String)> = Vec::new();
-    for (id, sha, p) in rows {
-        if decided.contains(&sha) || !seen.insert(sha.clone()) {
-            continue;
-        }
-        if !mine.contains(&sha) {
-            waiting.push((!disputed.contains(&sha), p, id, sha));
-        }
-    }
-    waiting.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let total = waiting.len() as u64;
-    let Some((_, _, id, sha)) = waiting.into_iter().next() else { return Ok(None) };
+        .from(feedback::Entity)
+        .and_where(feedback::Column::State.eq("pending"))
+        .and_where(feedback::Column::Kind.ne("correct"))
+        .to_owned();
+    let waiting = || {
+        identification::Entity::find()
+            .filter(identification::Column::ImageSha256.not_in_subquery(decided.clone()))
+            .filter(identification::Column::ImageSha256.not_in_subquery(mine.clone()))
+    };
+    // Photos with feedback that disagrees first, then the least confident; a photo's place is
+    // that of its least confident identification, which is the first row of it in this order.
+    let least_confident = |q: sea_orm::Select<identification::Entity>| {
+        q.select_only()
+            .column(identification::Column::Id)
+            .column(identification::Column::ImageSha256)
+            .order_by_asc(identification::Column::TopProbability)
+            .order_by_asc(identification::Column::Id)
+            .into_tuple::<(i64, String)>()
+    };
+    let first = match least_confident(waiting().filter(identification::Column::ImageSha256.in_subquery(disputed.clone()))).one(db).await? {
+        Some(row) => Some(row),
+        None => least_confident(waiting().filter(identification::Column::ImageSha256.not_in_subquery(disputed))).one(db).await?,
+    };
+    let Some((id, sha)) = first else { return Ok(None) };
+    let total = waiting().select_only().column(identification::Column::ImageSha256).distinct().count(db).await?;
     let row = identification::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("identification {id}")))?;
     let suggestions = serde_json::from_str::<super::identify::Identified>(&row.answer)
         .map(|i| i.answer.top.into_iter().map(|t| (t.label, t.probability)).collect())
