@@ -4,7 +4,7 @@
 //!
 //! Only GET requests without a session cookie are served from or stored in the cache, and only
 //! 200 responses that set no cookie. The key holds everything such a page depends on: the path
-//! with its query, the language cookie, Accept-Language and whether the body is gzip'd (the cache
+//! with its query, the language it is rendered in and whether the body is gzip'd (the cache
 //! sits outside the compression layer, so a hit costs no compression either). A cached page is
 //! the same bytes for every anonymous visitor of that URL, its CSP nonce included: it holds
 //! nothing personal and nothing can be injected into it after it was rendered, so repeating the
@@ -60,25 +60,17 @@ fn has_session(headers: &HeaderMap) -> bool {
         .any(|cookies| cookies.split(';').any(|c| c.trim_start().starts_with("insectid_session=")))
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .find_map(|c| c.trim_start().strip_prefix(name)?.strip_prefix('='))
-        .unwrap_or("")
-}
-
 fn key(request: &Request) -> Option<String> {
     let headers = request.headers();
     if request.method() != Method::GET || !cacheable_path(request.uri().path()) || has_session(headers) {
         return None;
     }
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let gzip = text(header::ACCEPT_ENCODING).split(',').any(|e| e.trim().starts_with("gzip"));
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let gzip = text(header::ACCEPT_ENCODING).unwrap_or("").split(',').any(|e| e.trim().starts_with("gzip"));
+    // The language the page will be rendered in, decided exactly as the page decides it.
+    let lang = app::i18n::Lang::negotiate(text(header::COOKIE), text(header::ACCEPT_LANGUAGE));
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    Some(format!("{path}\n{}\n{}\n{gzip}", cookie(headers, "lang"), text(header::ACCEPT_LANGUAGE)))
+    Some(format!("{path}\n{}\n{gzip}", lang.code()))
 }
 
 fn respond(page: &CachedPage, hit: bool) -> Response {

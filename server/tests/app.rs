@@ -137,8 +137,15 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
     assert_eq!(page, again, "the same bytes");
     assert!(String::from_utf8_lossy(&page).contains("Lissorhoptrus oryzophilus"));
     // Each variant is its own entry: another language, another query, gzip.
-    assert_eq!(fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await.0.as_deref(), Some("miss"));
-    assert_eq!(fetch("/species/ip102-11", &[("cookie", "lang=zh")]).await.0.as_deref(), Some("miss"));
+    assert!(String::from_utf8_lossy(&page).contains("<html lang=\"en\""));
+    let (cache, _, chinese) = fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    assert!(String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""), "rendered in Chinese, not the English page");
+    // The language cookie decides over Accept-Language, as on the page: the Chinese entry serves it.
+    let (cache, _, chosen) = fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;
+    assert_eq!((cache.as_deref(), chosen == chinese), (Some("hit"), true));
+    let (cache, _, english) = fetch("/species/ip102-11", &[("cookie", "insectid_lang=en"), ("accept-language", "zh-CN")]).await;
+    assert_eq!((cache.as_deref(), english == page), (Some("hit"), true));
     assert_eq!(fetch("/species?q=weevil", &[]).await.0.as_deref(), Some("miss"));
     let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
     assert_eq!((cache.as_deref(), gzip), (Some("miss"), true));
