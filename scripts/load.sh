@@ -43,9 +43,11 @@ trap cleanup EXIT
 # Photos: a flat folder of JPEGs (the dataset keeps them in class folders).
 photos_src="${LOAD_PHOTOS:-$REPO_ROOT/../shared/datasets/rp11/val}"
 mkdir -p "$work/photos"
-find "$photos_src" -type f -iname '*.jpg' | sort | head -n 200 | while read -r f; do
+# Listed to a file first: `head` closing the pipe early would stop the script (pipefail).
+find "$photos_src" -type f -iname '*.jpg' 2>/dev/null | sort >"$work/photo-list.txt" || true
+while read -r f; do
   ln -s "$f" "$work/photos/$(echo "$f" | sha1sum | cut -c1-12).jpg"
-done
+done < <(head -n 200 "$work/photo-list.txt")
 if [ -z "$(ls "$work/photos")" ]; then
   # No dataset beside the clone: the model's own fixture photos, as JPEG.
   "$INSECTID_VENV/bin/python" -c "
