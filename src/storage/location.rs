@@ -58,12 +58,7 @@ impl std::str::FromStr for StoreLocation {
 }
 
 impl StoreLocation {
-    /// The object store, and the directory behind it when it is local.
-    pub(super) fn connect(&self) -> io::Result<(Arc<dyn ObjectStore>, Option<PathBuf>)> {
-        self.connect_with(AmazonS3Builder::from_env())
-    }
-
-    /// As [`Self::connect`], S3 settings taken from `s3` rather than the environment.
+    /// The object store, and the directory behind it when it is local; S3 settings from `s3`.
     pub(super) fn connect_with(&self, s3: AmazonS3Builder) -> io::Result<(Arc<dyn ObjectStore>, Option<PathBuf>)> {
         match self {
             StoreLocation::Local(dir) => {
@@ -105,17 +100,25 @@ pub(super) fn unfinished_writes(root: &Path) -> io::Result<Vec<(PathBuf, SystemT
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let in_tmp = dir == root.join("tmp");
         for entry in entries {
             let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
+            if entry.file_type()?.is_dir() {
                 stack.push(entry.path());
-            } else if in_tmp || entry.file_name().to_string_lossy().contains('#') {
+            } else if is_unfinished_write(root, &entry.path()) {
                 out.push((entry.path(), entry.metadata()?.modified()?));
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Whether `path` is one of [`unfinished_writes`]: inside the root and a staging file or in `tmp/`.
+pub(super) fn is_unfinished_write(root: &Path, path: &Path) -> bool {
+    let Ok(inside) = path.strip_prefix(root) else { return false };
+    let parts: Vec<_> = inside.components().collect();
+    let no_escape = parts.iter().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let staged = path.file_name().is_some_and(|n| n.to_string_lossy().contains('#'));
+    let in_tmp = parts.len() == 2 && parts[0].as_os_str() == "tmp";
+    no_escape && (staged || in_tmp)
 }

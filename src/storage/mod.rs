@@ -77,11 +77,10 @@ impl PhotoStore {
 
     /// A store at a configured location: a directory or an S3 bucket (see [`StoreLocation`]).
     pub fn at(location: &StoreLocation) -> io::Result<Self> {
-        let (objects, local_root) = location.connect()?;
-        Ok(PhotoStore { objects, local_root, location: location.clone() })
+        Self::at_s3_with(location, object_store::aws::AmazonS3Builder::from_env())
     }
 
-    /// An S3 store configured by `s3` instead of the `AWS_*` variables.
+    /// As [`Self::at`], S3 settings taken from `s3` instead of the `AWS_*` variables.
     pub fn at_s3_with(location: &StoreLocation, s3: object_store::aws::AmazonS3Builder) -> io::Result<Self> {
         let (objects, local_root) = location.connect_with(s3)?;
         Ok(PhotoStore { objects, local_root, location: location.clone() })
@@ -181,12 +180,13 @@ impl PhotoStore {
     }
 
     /// Removes one of [`Self::temp_files`]; refuses anything else.
+    /// Judged by the path itself (not by listing the store again for every file removed).
     pub async fn remove_temp(&self, path: &std::path::Path) -> io::Result<()> {
-        let listed = self.temp_files().await?;
-        if !listed.iter().any(|(p, _)| p == path) {
+        let ours = self.local_root.as_deref().is_some_and(|root| location::is_unfinished_write(root, path));
+        if !ours {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an unfinished write of this store"));
         }
-        std::fs::remove_file(path)
+        tokio::fs::remove_file(path).await
     }
 }
 
