@@ -38,6 +38,8 @@ pub struct AppState {
     pub shadow: insectid::services::shadow::ShadowSlot,
     /// How long anonymous visitors' catalogue pages are served from the page cache (0: never).
     pub page_cache_seconds: u64,
+    /// The home page's figures, counted again only once they are older than their max age.
+    pub portal_stats: Arc<insectid::services::stats::PortalStatsCache>,
 }
 
 /// Background jobs: the Commands page's menu, where jobs write their files, and how to wake

@@ -8,6 +8,8 @@ mod m20261129_000003_create_feedback_and_datasets;
 mod m20261129_000004_create_ssh_host_key;
 mod m20261129_000005_create_model_version;
 mod m20261129_000006_create_jobs_and_shadow;
+mod m20261130_000007_add_query_indexes;
+mod m20261130_000008_add_label_decided;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_create_ssh_host_key::Migration),
             Box::new(m20261129_000005_create_model_version::Migration),
             Box::new(m20261129_000006_create_jobs_and_shadow::Migration),
+            Box::new(m20261130_000007_add_query_indexes::Migration),
+            Box::new(m20261130_000008_add_label_decided::Migration),
         ]
     }
 }

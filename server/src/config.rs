@@ -131,6 +131,11 @@ pub struct Config {
     #[arg(long, env = "INSECTID_PAGE_CACHE_SECONDS", default_value_t = 30, global = true)]
     pub page_cache_seconds: u64,
 
+    /// Seconds the home page's figures are reused before they are counted again (0: count on
+    /// every view).
+    #[arg(long, env = "INSECTID_STATS_SECONDS", default_value_t = 10, global = true)]
+    pub stats_seconds: u64,
+
     /// Model bundle to serve (a directory with manifest.json and model.pt).
     /// Default: DATA_DIR/models/efficientnet-lite0-imagenet.
     #[arg(long, env = "INSECTID_MODEL_DIR", global = true)]

@@ -137,6 +137,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         jobs,
         shadow,
         page_cache_seconds: config.page_cache_seconds,
+        portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(config.stats_seconds))),
     })
 }
 

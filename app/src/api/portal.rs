@@ -52,7 +52,7 @@ pub struct ModelStatus {
 #[server(endpoint = "portal_stats")]
 pub async fn get_portal_stats() -> Result<PortalStats, AppError> {
     let state = crate::state::app_state()?;
-    match insectid::services::stats::portal_stats(&state.db).await {
+    match state.portal_stats.get(&state.db).await {
         Ok(s) => Ok(PortalStats {
             identifications: s.identifications,
             identifications_last_7_days: s.identifications_last_7_days,
