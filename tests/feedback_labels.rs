@@ -1,13 +1,13 @@
 //! The feedback → label → dataset loop, on SQLite and PostgreSQL.
 
 use insectid::auth::Role;
-use insectid::entities::photo_label;
+use insectid::entities::{identification, photo_label};
 use insectid::error::ErrorKind;
 use insectid::services::feedback::{self, Decision, FeedbackForm, Kind, QueueFilter};
 use insectid::services::{datasets, history, labels};
 use insectid::storage::PhotoStore;
 use insectid::testing::test_databases;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 mod common;
 use common::{account, identified};
@@ -26,6 +26,12 @@ fn form(kind: Kind, label: &str) -> FeedbackForm {
 
 async fn label_of(db: &DatabaseConnection, sha: &str) -> Option<(String, String)> {
     photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).one(db).await.unwrap().map(|l| (l.label, l.source))
+}
+
+/// Each identification's "label decided" mark, for one photo.
+async fn decided_marks(db: &DatabaseConnection, sha: &str) -> Vec<bool> {
+    let rows = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).order_by_asc(identification::Column::Id).all(db).await.unwrap();
+    rows.into_iter().map(|r| r.label_decided).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,16 +123,23 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
         assert_eq!(label_of(db, &disputed).await, None);
         assert_eq!(labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap().as_deref(), Some("rice water weevil"), "a third breaks the tie");
         assert_eq!(label_of(db, &disputed).await.map(|l| l.1), Some("labelers".into()));
+        assert_eq!(decided_marks(db, &disputed).await, [true], "its identifications leave the queue's index");
 
         // Undo takes back the last vote, and the decision that rested on it.
         assert_eq!(labels::undo(db, Some(&luz), 2).await.unwrap().as_deref(), Some(disputed.as_str()));
         assert_eq!(label_of(db, &disputed).await, None);
+        assert_eq!(decided_marks(db, &disputed).await, [false], "and come back to it");
         labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap();
+        assert!(labels::is_decided(db, &disputed).await.unwrap());
 
         // Skipping moves on without deciding; with one labeler required a vote decides at once.
         labels::vote(db, Some(&lara), &unsure, None, 1).await.unwrap();
         assert_eq!(labels::next(db, Some(&lara)).await.unwrap().unwrap().image_sha256, sure);
         assert_eq!(labels::vote(db, Some(&lara), &sure, Some("ladybug"), 1).await.unwrap().as_deref(), Some("ladybug"));
+        // A new identification of a decided photo recorded without its mark (the decision
+        // landed while it was being recorded) still stays out of the queue.
+        identified(db, &photos, ann.id, 10, "ladybug", 0.05).await;
+        assert_eq!(decided_marks(db, &sure).await, [true, false]);
         assert!(labels::next(db, Some(&lara)).await.unwrap().is_none(), "nothing left for her");
         assert_eq!(labels::next(db, Some(&leo)).await.unwrap().unwrap().image_sha256, unsure, "her skip is not his");
         assert_eq!(labels::vote(db, Some(&leo), "f".repeat(64).as_str(), Some("x"), 1).await.unwrap_err().kind(), ErrorKind::NotFound);

@@ -107,6 +107,16 @@ async fn photos_are_identified_stored_and_recorded() {
     assert_eq!(state.photos.read(sha).await.unwrap(), fixture, "the photo is stored by content");
     let stats = insectid::services::stats::portal_stats(&state.db).await.unwrap();
     assert_eq!((stats.identifications, stats.distinct_photos), (2, 2));
+
+    // A photo whose label is decided, identified again: the new identification is marked
+    // decided too, so the labelling queue's index leaves it out.
+    use insectid::services::labels;
+    labels::decide(&state.db, sha, "ladybug", labels::LabelSource::Labelers).await.unwrap();
+    let (status, _, json) = send(&app, multipart(&[file("again.png", "image/png", fixture.clone())])).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let again = json["results"][0]["id"].as_i64().unwrap();
+    let row = <insectid::entities::identification::Entity as sea_orm::EntityTrait>::find_by_id(again).one(&state.db).await.unwrap().unwrap();
+    assert!(row.label_decided, "{row:?}");
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
 }

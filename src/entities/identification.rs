@@ -16,6 +16,9 @@ pub struct Model {
     /// The full answer (top-k, roll-up, timings) as JSON.
     #[sea_orm(column_type = "Text")]
     pub answer: String,
+    /// The photo's label is decided (kept by `labels`; the labelling queue reads only the
+    /// undecided).
+    pub label_decided: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

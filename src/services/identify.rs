@@ -93,6 +93,7 @@ pub async fn identify_and_record(
         top_label: Set(top.map(|t| t.label.clone()).unwrap_or_default()),
         top_probability: Set(top.map(|t| f64::from(t.probability)).unwrap_or(0.0)),
         answer: Set(serde_json::to_string(&identified).map_err(|e| ServiceError::Storage(e.to_string()))?),
+        label_decided: Set(super::labels::is_decided(db, &identified.image_sha256).await?),
         ..Default::default()
     }
     .insert(db)
