@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 
 /// Opens the database at `url` and brings its schema up to date.
 ///
@@ -24,6 +24,18 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Begins a transaction that will write. On SQLite a transaction that reads first and writes
+/// later cannot wait for another writer: if one committed in between, SQLite fails it at once
+/// with "database is locked", whatever the busy timeout (the end-to-end suite's model rollback
+/// hit this while labelers were voting). Taking the write lock first makes it wait its turn.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
+    }
+    Ok(txn)
 }
 
 fn prepare_sqlite_url(url: &str) -> Result<String, DbErr> {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Serialize;
 
@@ -126,7 +126,7 @@ pub async fn build_from_labels(db: &DatabaseConnection, name: &str, seed: u64) -
     if labels.is_empty() {
         return Err(ServiceError::InvalidInput("no photo has a label yet: accept feedback or label photos first".into()));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let set = ensure_dataset(&txn, name, "").await?;
     let version = new_version(&txn, &set, "ready", "labels", seed).await?;
     let assigned = stratified_split(&labels, seed, DEFAULT_SPLIT);

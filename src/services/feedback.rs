@@ -6,7 +6,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +218,7 @@ pub async fn review(db: &DatabaseConnection, actor: Option<&Account>, ids: &[i64
             return Err(ServiceError::InvalidInput("say why the feedback is rejected".into()));
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     for id in ids {
         let row = feedback::Entity::find_by_id(*id).one(&txn).await?.ok_or_else(|| ServiceError::NotFound(format!("feedback {id}")))?;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -83,7 +82,7 @@ async fn upsert(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source
 }
 
 async fn mark_active(db: &DatabaseConnection, id: i64) -> Result<model_version::Model, ServiceError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     for row in model_version::Entity::find().filter(model_version::Column::Active.eq(true)).all(&txn).await? {
         let mut r = row.into_active_model();
         r.active = Set(false);
