@@ -5,15 +5,17 @@
 #  2. probe      the mixed plan (browse, sign in/out, identify + feedback, label) unthrottled
 #                (LOAD_PROBE_SECONDS, 20): each person as fast as they can, so the quick pages
 #                dominate the mix;
-#  3. saturation the same plan throttled at the probe's rate (LOAD_SATURATION_SECONDS, 60):
+#  3. saturation the same plan paced at the probe's rate (LOAD_SATURATION_SECONDS, 60):
 #                requests are handed out in turn, so the mix is the one step 4 runs, and what it
 #                reaches is the portal's capacity for that mix;
-#  4. mixed      the plan throttled to 80 % of that capacity (LOAD_MIXED_SECONDS, 600).
+#  4. mixed      the plan at 80 % of that capacity (LOAD_MIXED_SECONDS, 600), with the
+#                saturation run's mix: each scenario in its own process, paced at 80 % of
+#                the rate it reached at saturation.
 # Writes LOAD_OUT (default load-results)/report.md, each run's summary JSON and goose's own
 # HTML report; exits 1 when a target is missed (LOAD_SSR_TARGET requests/s, default 5000;
 # zero errors in the mixed run). Photos: LOAD_PHOTOS (default ../shared/datasets/rp11/val/*).
 # Simulated people: LOAD_SSR_USERS (24) for step 1, LOAD_USERS (80) for the others: enough that
-# the throttle, not people waiting on answers, sets the pace.
+# the pace, not people waiting on answers, sets the rate.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$REPO_ROOT/scripts/postgres.sh"
@@ -90,22 +92,30 @@ python3 scripts/load/prepare.py "$base" "$admin_password" "$work/photos" "$work/
   echo "server and load generator on the same machine over loopback; $(ls "$work/photos" | wc -l) photos."
 } >"$out/context.txt"
 
-attack() { # name scenarios users seconds [extra goose flags]
-  local name=$1 scenarios=$2 users=$3 seconds=$4
-  shift 4
-  log "load run '$name': $scenarios, $users users, ${seconds}s $*"
-  LOAD_PHOTOS="$work/photos" LOAD_ACCOUNTS="$work/accounts.txt" LOAD_SUMMARY="$out/$name.json" \
+attack() { # name scenarios users seconds rate (requests/s, empty: unpaced) [extra goose flags]
+  local name=$1 scenarios=$2 users=$3 seconds=$4 rate=$5
+  shift 5
+  log "load run '$name': $scenarios, $users users, ${seconds}s, ${rate:-unpaced} requests/s $*"
+  LOAD_PHOTOS="$work/photos" LOAD_ACCOUNTS="$work/accounts.txt" LOAD_SUMMARY="$out/$name.json" LOAD_RATE="$rate" \
     "$goose" --host "$base" --scenarios "$scenarios" --users "$users" --increase-rate "$users" \
     --run-time "${seconds}s" --timeout 30 --no-telnet --no-websocket --quiet \
     --report-file "$out/$name.html" "$@" 2>&1 | tail -n 3
 }
 
-attack ssr ssr "${LOAD_SSR_USERS:-24}" "$ssr_seconds"
+attack ssr ssr "${LOAD_SSR_USERS:-24}" "$ssr_seconds" ""
 rate() { python3 -c "import json,sys; print(max(1, int(json.load(open(sys.argv[1]))['requests_per_second'] * float(sys.argv[2]))))" "$1" "$2"; }
-attack probe browse,account,identify,label "${LOAD_USERS:-80}" "$probe_seconds"
-attack saturation browse,account,identify,label "${LOAD_USERS:-80}" "$saturation_seconds" --throttle-requests "$(rate "$out/probe.json" 1)"
-throttle=$(rate "$out/saturation.json" 0.8)
-attack mixed browse,account,identify,label "${LOAD_USERS:-80}" "$mixed_seconds" --throttle-requests "$throttle"
+attack probe browse,account,identify,label "${LOAD_USERS:-80}" "$probe_seconds" ""
+attack saturation browse,account,identify,label "${LOAD_USERS:-80}" "$saturation_seconds" "$(rate "$out/probe.json" 1)"
+# The 80 % run keeps the saturation run's mix: one process per scenario, with the same people,
+# paced at 80 % of the rate that scenario reached (report.py plan says why).
+python3 scripts/load/report.py plan "$out/saturation.json" 0.8 >"$out/mixed-plan.txt"
+pids=()
+while read -r scenario users rate; do
+  attack "mixed-$scenario" "$scenario" "$users" "$mixed_seconds" "$rate" &
+  pids+=($!)
+done <"$out/mixed-plan.txt"
+for pid in "${pids[@]}"; do wait "$pid"; done
+python3 scripts/load/report.py merge "$out" mixed "$out/mixed-plan.txt"
 # Colour codes off: the report quotes these lines.
 sed 's/\x1b\[[0-9;]*m//g' "$work/server.log" | grep -E "ERROR|panicked" >"$out/server-errors.txt" || true
 

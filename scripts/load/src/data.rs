@@ -92,8 +92,15 @@ pub fn photo() -> (&'static str, &'static [u8]) {
     (name, bytes)
 }
 
-/// A server function called as a script calls it: form fields in, JSON out.
+/// A page, in its turn (see pace.rs), reported under `name`.
+pub async fn get(user: &mut GooseUser, path: &str, name: &str) -> Result<goose::goose::GooseResponse, Box<TransactionError>> {
+    crate::pace::turn().await;
+    user.get_named(path, name).await
+}
+
+/// A server function called as a script calls it, in its turn: form fields in, JSON out.
 pub async fn server_fn(user: &mut GooseUser, endpoint: &str, form: &[(&str, &str)]) -> Result<goose::goose::GooseResponse, Box<TransactionError>> {
+    crate::pace::turn().await;
     let path = format!("/api/{endpoint}");
     let builder = user.get_request_builder(&GooseMethod::Post, &path)?.header("accept", "application/json").form(form);
     let request = GooseRequest::builder().method(GooseMethod::Post).path(path.as_str()).set_request_builder(builder).build();

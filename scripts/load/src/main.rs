@@ -7,9 +7,12 @@
 //!
 //! Settings beside goose's own flags, from the environment: LOAD_PHOTOS (a folder of JPEGs),
 //! LOAD_ACCOUNTS (lines "username password role", made by scripts/load.sh), LOAD_SUMMARY
-//! (where the per-transaction summary JSON goes).
+//! (where the per-transaction summary JSON goes), LOAD_RATE (requests per second for the whole
+//! process, on a fixed timetable; see pace.rs). A transaction's time includes its wait for its
+//! turn; a request's time is the portal's alone.
 
 mod data;
+mod pace;
 mod summary;
 
 use goose::prelude::*;
@@ -21,6 +24,7 @@ use data::{learn_species_keys, Fixtures, Visitor};
 async fn main() -> Result<(), GooseError> {
     let fixtures = Fixtures::load().map_err(|e| GooseError::InvalidOption { option: "LOAD_*".into(), value: e.clone(), detail: e })?;
     data::FIXTURES.set(fixtures).ok();
+    pace::from_env().map_err(|e| GooseError::InvalidOption { option: "LOAD_RATE".into(), value: e.clone(), detail: e })?;
     let metrics = GooseAttack::initialize()?
         .test_start(transaction!(learn_species_keys))
         .register_scenario(
@@ -63,25 +67,25 @@ async fn main() -> Result<(), GooseError> {
 }
 
 async fn home(user: &mut GooseUser) -> TransactionResult {
-    user.get("/").await?;
+    data::get(user, "/", "/").await?;
     Ok(())
 }
 
 async fn species_list(user: &mut GooseUser) -> TransactionResult {
-    user.get("/species").await?;
+    data::get(user, "/species", "/species").await?;
     Ok(())
 }
 
 async fn species_search(user: &mut GooseUser) -> TransactionResult {
     let term = *["weevil", "moth", "aphid", "beetle", "rice", "稻"].choose(&mut rand::rng()).unwrap_or(&"moth");
     let path = format!("/species?q={term}");
-    user.get_named(&path, "/species?q={term}").await?;
+    data::get(user, &path, "/species?q={term}").await?;
     Ok(())
 }
 
 async fn species_page(user: &mut GooseUser) -> TransactionResult {
     let key = data::species_key();
-    user.get_named(&format!("/species/{key}"), "/species/{key}").await?;
+    data::get(user, &format!("/species/{key}"), "/species/{key}").await?;
     Ok(())
 }
 
@@ -94,12 +98,12 @@ async fn sign_in_labeler(user: &mut GooseUser) -> TransactionResult {
 }
 
 async fn history(user: &mut GooseUser) -> TransactionResult {
-    user.get("/history").await?;
+    data::get(user, "/history", "/history").await?;
     Ok(())
 }
 
 async fn profile(user: &mut GooseUser) -> TransactionResult {
-    user.get("/me").await?;
+    data::get(user, "/me", "/me").await?;
     Ok(())
 }
 
@@ -122,6 +126,7 @@ async fn identify(user: &mut GooseUser) -> TransactionResult {
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .body(body);
     let request = GooseRequest::builder().method(GooseMethod::Post).path("/api/v1/identify").set_request_builder(builder).build();
+    pace::turn().await;
     let mut goose = user.request(request).await?;
     let id = match goose.response {
         Ok(response) => response.json::<serde_json::Value>().await.ok().and_then(|v| v["results"][0]["id"].as_i64()),
@@ -138,7 +143,7 @@ async fn identify(user: &mut GooseUser) -> TransactionResult {
 
 async fn result_page(user: &mut GooseUser) -> TransactionResult {
     let Some(id) = user.get_session_data::<Visitor>().and_then(|v| v.last_identification) else { return Ok(()) };
-    user.get_named(&format!("/results/{id}"), "/results/{id}").await?;
+    data::get(user, &format!("/results/{id}"), "/results/{id}").await?;
     Ok(())
 }
 

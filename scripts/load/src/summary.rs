@@ -19,10 +19,18 @@ struct Line {
     cut_by_end: usize,
 }
 
+/// A scenario and how many simulated people ran it.
+#[derive(Serialize)]
+struct ScenarioUsers {
+    name: String,
+    users: usize,
+}
+
 #[derive(Serialize)]
 struct Summary {
     seconds: usize,
     users: usize,
+    scenarios: Vec<ScenarioUsers>,
     requests: usize,
     request_failures: usize,
     requests_per_second: f64,
@@ -94,6 +102,12 @@ pub fn write(metrics: &GooseMetrics) -> Result<(), String> {
     let summary = Summary {
         seconds: metrics.duration,
         users: metrics.maximum_users,
+        scenarios: metrics
+            .scenarios
+            .iter()
+            .filter(|s| !s.users.is_empty())
+            .map(|s| ScenarioUsers { name: s.name.to_string(), users: s.users.len() })
+            .collect(),
         requests,
         request_failures: request_lines.iter().map(|l| l.failures).sum(),
         requests_per_second: requests as f64 / seconds,
