@@ -45,7 +45,7 @@ fn storage(e: std::io::Error) -> ServiceError {
 pub async fn photo_in_use<C: sea_orm::ConnectionTrait>(db: &C, sha: &str) -> Result<bool, ServiceError> {
     use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     Ok(identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).count(db).await? > 0
-        || photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).count(db).await? > 0
+        || super::labels::is_decided(db, sha).await?
         || label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha)).count(db).await? > 0
         || dataset_item::Entity::find().filter(dataset_item::Column::ImageSha256.eq(sha)).count(db).await? > 0)
 }
