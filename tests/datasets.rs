@@ -174,3 +174,83 @@ async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cl
         t.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
+    use insectid::entities::photo_label;
+    use sea_orm::{ActiveModelTrait, Set};
+    const REFUSED: &str = "the label may not contain line breaks or control characters";
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = temp(&format!("breaks-{}", t.backend));
+        let photos = PhotoStore::open(root.join("photos")).unwrap();
+        let lara = account(db, "lara", Role::Labeler).await;
+
+        // Class folders: a folder name may hold a line break; its photos are refused, and runs
+        // of spaces in a name are one space.
+        let src = root.join("folders");
+        write(&src.join("moth\n2 beetle/a.png"), &png(20));
+        write(&src.join("rice   leaf  roller/b.png"), &png(21));
+        let planned = plan(&src).unwrap();
+        assert_eq!(dataset_import::classes(&planned).into_keys().collect::<Vec<_>>(), ["rice leaf roller"]);
+        assert_eq!(planned.refused.len(), 1, "{:?}", planned.refused);
+        assert!(planned.refused[0].reason.contains(REFUSED), "{:?}", planned.refused);
+
+        // IP102: a class name with a control character refuses its photos, the index of the
+        // classes after it unchanged.
+        let src2 = root.join("ip102");
+        write(&src2.join("classes.txt"), b"1 gr\rub\x1b[2J\n2  rice   leaf roller \n");
+        write(&src2.join("images/1.png"), &png(22));
+        write(&src2.join("images/2.png"), &png(23));
+        write(&src2.join("train.txt"), b"1.png 0\n2.png 1\n");
+        let planned = plan(&src2).unwrap();
+        let labelled: Vec<_> = planned.entries.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labelled, ["rice leaf roller"]);
+        assert!(planned.refused.iter().any(|s| s.path == "train.txt line 1" && s.reason.contains(REFUSED)), "{:?}", planned.refused);
+        let job = dataset_import::start(db, "breaks", &src2, 1).await.unwrap();
+        let done = dataset_import::run(db, &photos, job.id, |_| {}).await.unwrap();
+        assert_eq!((done.total, done.imported), (1, 1));
+        let version = dataset_version::Entity::find_by_id(done.version_id).one(db).await.unwrap().unwrap();
+        let labels: Vec<String> = items(db, version.id).await.into_iter().map(|i| i.1).collect();
+        assert_eq!(labels, ["rice leaf roller"]);
+
+        // A label decided before labels were cleaned stops a new version rather than enter it.
+        let sha = photos.put(&png(24)).await.unwrap();
+        photo_label::ActiveModel {
+            image_sha256: Set(sha.clone()),
+            label: Set("moth\n2 beetle".into()),
+            source: Set("labelers".into()),
+            decided_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        let err = datasets::create_from_labels(db, Some(&lara), "old", 1).await.unwrap_err();
+        assert_eq!(err.kind(), insectid::error::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains(&sha) && err.to_string().contains(REFUSED), "{err}");
+
+        // And a version that holds one (built by an older release) is not exported.
+        let set = datasets::ensure_dataset(db, "older", "").await.unwrap();
+        let old = datasets::new_version(db, &set, "building", "test", 1).await.unwrap();
+        dataset_item::ActiveModel {
+            version_id: Set(old.id),
+            image_sha256: Set(sha.clone()),
+            label: Set("moth\n2 beetle".into()),
+            split: Set("train".into()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        datasets::finish_version(db, old).await.unwrap();
+        for layout in [Layout::Ip102, Layout::Folders] {
+            let out = root.join(format!("export-{layout:?}"));
+            let err = datasets::export(db, &photos, "older@1", layout, &out).await.unwrap_err();
+            assert!(err.to_string().contains("line break"), "{err}");
+            assert!(!out.join("classes.txt").exists() && !out.join("train").exists(), "nothing written");
+        }
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}

@@ -73,15 +73,15 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         let yesterday = QueueFilter { to: Some(today - chrono::Days::new(1)), ..Default::default() };
         assert_eq!(feedback::queue(db, Some(&lara), &yesterday, 0, 50).await.unwrap().total, 0);
 
-        assert_eq!(kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept).await), ErrorKind::Forbidden);
-        assert!(feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }).await.is_err(), "a reason is required");
-        assert_eq!(kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept).await), ErrorKind::NotFound);
+        assert_eq!(kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept, 1).await), ErrorKind::Forbidden);
+        assert!(feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }, 1).await.is_err(), "a reason is required");
+        assert_eq!(kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept, 1).await), ErrorKind::NotFound);
         assert_eq!(label_of(db, &sha).await, None, "all or nothing");
 
-        feedback::review(db, Some(&lara), &[first.id, other.id], Decision::Accept).await.unwrap();
+        feedback::review(db, Some(&lara), &[first.id, other.id], Decision::Accept, 1).await.unwrap();
         assert_eq!(label_of(db, &sha).await, Some(("beet weevil".into(), "feedback".into())));
         assert_eq!(label_of(db, &sha2).await, Some((labels::NO_INSECT.into(), "feedback".into())));
-        feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }).await.unwrap();
+        feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }, 1).await.unwrap();
         let seen = feedback::mine(db, Some(&ann), id2).await.unwrap().unwrap();
         assert_eq!((seen.state.as_str(), seen.reason.as_deref()), ("rejected", Some("it is a ladybird")), "the person sees the outcome");
 
@@ -160,6 +160,105 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
         let counts = labels::counts(db, Some(&luz)).await.unwrap();
         let of = |id: i64| counts.iter().find(|c| c.labeler_id == id).map(|c| (c.labeled, c.skipped));
         assert_eq!((of(lara.id), of(leo.id), of(luz.id)), (Some((2, 1)), Some((2, 0)), Some((1, 0))));
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
+
+#[test]
+fn a_label_is_trimmed_its_spaces_collapsed_and_line_breaks_refused() {
+    assert_eq!(labels::clean_label("  rice   water  weevil ").unwrap(), "rice water weevil");
+    assert_eq!(labels::clean_label("moth\n").unwrap(), "moth", "at either end it is only whitespace");
+    for bad in ["moth\nbeetle", "moth\r\n2 beetle", "moth\tbeetle", "moth\u{1b}[2J", "a\u{0}b", "a\u{85}b", "a\u{2028}b"] {
+        let err = labels::clean_label(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+        assert_eq!(err.to_string(), "the label may not contain line breaks or control characters", "{bad:?}");
+    }
+    assert!(labels::clean_label(" ").is_err());
+    assert!(labels::clean_label(&"x".repeat(201)).is_err());
+    assert!(labels::clean_label(&"x".repeat(200)).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_are_cleaned_wherever_they_enter() {
+    use insectid::entities::feedback as feedback_row;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+    const REFUSED: &str = "the label may not contain line breaks or control characters";
+    // Even a lookup that takes any class (a model with odd labels) lets no line break through.
+    let anything = |label: &str| Some(label.to_string());
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-clean-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let lara = account(db, "lara", Role::Labeler).await;
+        let (id, sha) = identified(db, &photos, ann.id, 30, "weevil", 0.6).await;
+        let (_, other) = identified(db, &photos, ann.id, 31, "bee", 0.5).await;
+
+        // Feedback: "wrong, it is …".
+        let err = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "moth\n2 beetle"), &anything).await.unwrap_err();
+        assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
+        let saved = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "  RICE   WATER  WEEVIL "), &known).await.unwrap();
+        assert_eq!(saved.label.as_deref(), Some("rice water weevil"), "spaces collapsed before the lookup");
+
+        // Labelers' typed labels.
+        let err = labels::vote(db, Some(&lara), &other, Some("moth\nbeetle"), 1).await.unwrap_err();
+        assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
+        assert_eq!(label_of(db, &other).await, None);
+        assert_eq!(labels::vote(db, Some(&lara), &other, Some(" moth   beetle "), 1).await.unwrap().as_deref(), Some("moth beetle"));
+        assert_eq!(label_of(db, &other).await.map(|l| l.0).as_deref(), Some("moth beetle"));
+
+        // Reviews: feedback stored before labels were cleaned is not accepted as it is.
+        let mut old = saved.into_active_model();
+        old.label = Set(Some("rice water weevil\n1 moth".into()));
+        let old = old.update(db).await.unwrap();
+        let err = feedback::review(db, Some(&lara), &[old.id], Decision::Accept, 1).await.unwrap_err();
+        assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
+        assert_eq!(label_of(db, &sha).await, None);
+        let state = feedback_row::Entity::find_by_id(old.id).one(db).await.unwrap().unwrap().state;
+        assert_eq!(state, "pending", "all or nothing");
+
+        // Nothing else that decides a label gets one through either.
+        let err = labels::decide(db, &sha, "moth\u{2028}beetle", labels::LabelSource::Import).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(label_of(db, &sha).await, None);
+        std::fs::remove_dir_all(root).ok();
+        t.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_feedback_is_no_vote_when_labelers_must_agree() {
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-own-{}-{}", t.backend, std::process::id()));
+        let photos = PhotoStore::open(&root).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let lara = account(db, "lara", Role::Labeler).await;
+        let leo = account(db, "leo", Role::Labeler).await;
+        let (mine_id, mine) = identified(db, &photos, lara.id, 40, "bee", 0.5).await;
+        let (hers_id, hers) = identified(db, &photos, ann.id, 41, "bee", 0.5).await;
+        let own = feedback::submit(db, Some(&lara), mine_id, form(Kind::Wrong, "rice water weevil"), &known).await.unwrap();
+        // A labeler may give feedback on any identification, not only their own.
+        let own_on_hers = feedback::submit(db, Some(&lara), hers_id, form(Kind::NotInsect, ""), &known).await.unwrap();
+
+        // Two labelers must agree: accepting her own feedback would be her deciding alone.
+        for ids in [vec![own.id], vec![own_on_hers.id]] {
+            let err = feedback::review(db, Some(&lara), &ids, Decision::Accept, 2).await.unwrap_err();
+            assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::Forbidden, "you cannot review your own feedback"));
+            let reject = Decision::Reject { reason: "changed my mind".into() };
+            assert_eq!(kind(feedback::review(db, Some(&lara), &ids, reject, 2).await), ErrorKind::Forbidden);
+        }
+        assert_eq!((label_of(db, &mine).await, label_of(db, &hers).await), (None, None));
+        assert_eq!(kind(feedback::review(db, Some(&lara), &[own_on_hers.id, own.id], Decision::Accept, 2).await), ErrorKind::Forbidden);
+        assert_eq!(feedback::mine(db, Some(&lara), mine_id).await.unwrap().unwrap().state, "pending");
+
+        // Another labeler's review is the second pair of eyes.
+        feedback::review(db, Some(&leo), &[own.id], Decision::Accept, 2).await.unwrap();
+        assert_eq!(label_of(db, &mine).await, Some(("rice water weevil".into(), "feedback".into())));
+        // With one labeler per photo she decides alone anyway, by a vote as by a review.
+        feedback::review(db, Some(&lara), &[own_on_hers.id], Decision::Accept, 1).await.unwrap();
+        assert_eq!(label_of(db, &hers).await.map(|l| l.0).as_deref(), Some(labels::NO_INSECT));
         std::fs::remove_dir_all(root).ok();
         t.close().await;
     }

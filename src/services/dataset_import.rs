@@ -15,7 +15,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, In
 use serde::{Deserialize, Serialize};
 
 use super::datasets::{self, Layout, SPLITS};
-use super::labels::{decide, LabelSource};
+use super::labels::{clean_label, decide, LabelSource};
 use crate::entities::{dataset_item, dataset_version, import_job};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
@@ -116,14 +116,17 @@ pub fn plan(root: &Path) -> Result<Plan, ServiceError> {
 fn plan_ip102(root: &Path) -> std::io::Result<Plan> {
     let text = std::fs::read_to_string(root.join("classes.txt"))?;
     // "1 rice leaf roller" (IP102) or a bare name per line; list files use 0-based indices.
-    let classes: Vec<String> = text
+    // A name that is no clean label stays in the list (the indices after it still count) and
+    // its photos are refused with the reason.
+    let classes: Vec<Result<String, String>> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| match l.split_once(' ') {
-            Some((n, name)) if n.parse::<u32>().is_ok() => name.trim().to_string(),
-            _ => l.to_string(),
+            Some((n, name)) if n.parse::<u32>().is_ok() => name,
+            _ => l,
         })
+        .map(|name| clean_label(name).map_err(|e| format!("its class in classes.txt: {e}")))
         .collect();
     let images = if root.join("images").is_dir() { root.join("images") } else { root.to_path_buf() };
     let mut entries = Vec::new();
@@ -140,9 +143,16 @@ fn plan_ip102(root: &Path) -> std::io::Result<Plan> {
                 refused.push(Skipped { path: where_, reason: "expected `path label`".into() });
                 continue;
             };
-            let Some(label) = index.trim().parse::<usize>().ok().and_then(|i| classes.get(i)) else {
-                refused.push(Skipped { path: where_, reason: format!("label {index:?} is not a class of classes.txt") });
-                continue;
+            let label = match index.trim().parse::<usize>().ok().and_then(|i| classes.get(i)) {
+                Some(Ok(label)) => label,
+                Some(Err(reason)) => {
+                    refused.push(Skipped { path: where_, reason: reason.clone() });
+                    continue;
+                }
+                None => {
+                    refused.push(Skipped { path: where_, reason: format!("label {index:?} is not a class of classes.txt") });
+                    continue;
+                }
             };
             match inside(&images, path.trim()) {
                 Ok(file) => entries.push(Entry { path: file, label: label.clone(), split: Some(split) }),
@@ -168,7 +178,15 @@ fn plan_folders(root: &Path) -> std::io::Result<Plan> {
             if !is_dir {
                 continue;
             }
-            let label = class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // A folder name can hold anything but '/': a line break in it is refused, not imported.
+            let label = match clean_label(&name) {
+                Ok(label) => label,
+                Err(e) => {
+                    refused.push(refuse(&class_dir, &format!("class folder name: {e}")));
+                    continue;
+                }
+            };
             for (file, is_dir) in children(&class_dir, &mut refused)? {
                 if is_dir {
                     refused.push(refuse(&file, "nested folder inside a class folder"));

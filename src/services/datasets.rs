@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::labels::{clean_label, unsafe_in_label};
 use super::users::require;
 use crate::auth::{Account, Role};
 use crate::entities::{dataset, dataset_item, dataset_version, photo_label};
@@ -117,12 +118,17 @@ pub async fn create_from_labels(db: &DatabaseConnection, actor: Option<&Account>
 
 /// The same for the operator's command line, which needs no account.
 pub async fn build_from_labels(db: &DatabaseConnection, name: &str, seed: u64) -> Result<dataset_version::Model, ServiceError> {
+    // Labels decided before they were cleaned are cleaned here, and one that cannot be (a line
+    // break) stops the build rather than entering the dataset.
     let labels: Vec<(String, String)> = photo_label::Entity::find()
         .all(db)
         .await?
         .into_iter()
-        .map(|l| (l.image_sha256, l.label))
-        .collect();
+        .map(|l| match clean_label(&l.label) {
+            Ok(label) => Ok((l.image_sha256, label)),
+            Err(e) => Err(ServiceError::InvalidInput(format!("photo {}: {e}", l.image_sha256))),
+        })
+        .collect::<Result<_, _>>()?;
     if labels.is_empty() {
         return Err(ServiceError::InvalidInput("no photo has a label yet: accept feedback or label photos first".into()));
     }
@@ -261,13 +267,19 @@ async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout
     if tokio::fs::try_exists(out).await? && tokio::fs::read_dir(out).await?.next_entry().await?.is_some() {
         return Err(std::io::Error::other(format!("{} is not empty", out.display())));
     }
-    tokio::fs::create_dir_all(out).await?;
     let classes: Vec<&str> = {
         let mut c: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
         c.sort_unstable();
         c.dedup();
         c
     };
+    // Labels are cleaned where they enter; this only guards the files against one that got
+    // past (an older version): a line break would add a line to classes.txt and shift the
+    // index of every class after it.
+    if let Some(bad) = classes.iter().find(|c| c.chars().any(unsafe_in_label)) {
+        return Err(std::io::Error::other(format!("class {bad:?} holds a line break or control character")));
+    }
+    tokio::fs::create_dir_all(out).await?;
     let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut lists: BTreeMap<&str, String> = SPLITS.iter().map(|s| (*s, String::new())).collect();
     for item in items {

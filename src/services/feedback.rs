@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::labels::{decide, LabelSource, NO_INSECT};
+use super::labels::{clean_label, decide, LabelSource, NO_INSECT};
 use super::users::require;
 use crate::auth::{Account, Role};
 use crate::entities::{feedback, identification};
@@ -78,11 +78,12 @@ pub async fn submit(
         Kind::Correct => Some(row.top_label.clone()),
         Kind::NotInsect => None,
         Kind::Wrong => {
-            let typed = form.label.trim();
-            if typed.is_empty() {
+            if form.label.trim().is_empty() {
                 return Err(ServiceError::InvalidInput("say which species it is (or choose \"not an insect\")".into()));
             }
-            let canonical = known(typed).ok_or_else(|| {
+            let typed = clean_label(&form.label)?;
+            // The canonical spelling is cleaned too: it may come from an uploaded model's labels.
+            let canonical = known(&typed).map(|c| clean_label(&c)).transpose()?.ok_or_else(|| {
                 ServiceError::InvalidInput(format!("{typed:?} is not a species in the catalogue or a class of the active model"))
             })?;
             if canonical.eq_ignore_ascii_case(&row.top_label) {
@@ -204,8 +205,15 @@ pub enum Decision {
 }
 
 /// Accepts or rejects feedback items. Accepting gives the photo the label the feedback names
-/// (the model's for "correct", none-insect for "not an insect"). All or nothing.
-pub async fn review(db: &DatabaseConnection, actor: Option<&Account>, ids: &[i64], decision: Decision) -> Result<usize, ServiceError> {
+/// (the model's for "correct", none-insect for "not an insect"). All or nothing. `required` is
+/// how many labelers must agree on a photo's label (labels_per_photo).
+pub async fn review(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    ids: &[i64],
+    decision: Decision,
+    required: u32,
+) -> Result<usize, ServiceError> {
     let actor = require(actor, Role::Labeler)?;
     if ids.is_empty() {
         return Err(ServiceError::InvalidInput("choose at least one feedback".into()));
@@ -222,6 +230,13 @@ pub async fn review(db: &DatabaseConnection, actor: Option<&Account>, ids: &[i64
     let now = Utc::now();
     for id in ids {
         let row = feedback::Entity::find_by_id(*id).one(&txn).await?.ok_or_else(|| ServiceError::NotFound(format!("feedback {id}")))?;
+        // Accepting decides the photo's label outright. When several labelers must agree, a
+        // labeler accepting their own feedback would be one person deciding alone: a second
+        // person must review it. (Counting it as one vote instead would make "accept" sometimes
+        // decide nothing, which the review page could not explain.)
+        if required > 1 && row.user_id == actor.id {
+            return Err(ServiceError::Forbidden("you cannot review your own feedback".into()));
+        }
         let sha = row.image_sha256.clone();
         let label = match row.kind.as_str() {
             "not_insect" => NO_INSECT.to_string(),

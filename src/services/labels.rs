@@ -20,6 +20,34 @@ use crate::ServiceError;
 /// The label of a photo that shows no insect (a class of its own for training).
 pub const NO_INSECT: &str = "no insect";
 
+/// The longest label, in characters.
+pub const MAX_LABEL: usize = 200;
+
+/// Characters no label may hold. A dataset export writes one class per line of `classes.txt`:
+/// a line break in a label would add a class there and shift every index after it.
+pub fn unsafe_in_label(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A label as it is stored, wherever it comes from (feedback, votes, reviews, imports):
+/// trimmed, each run of whitespace one space, so "rice  water weevil" is one class with
+/// "rice water weevil". Line breaks and other control characters inside it are refused rather
+/// than cleaned: they are never part of a class name, and dropping them would hide the fault.
+pub fn clean_label(label: &str) -> Result<String, ServiceError> {
+    let label = label.trim();
+    if label.chars().any(unsafe_in_label) {
+        return Err(ServiceError::InvalidInput("the label may not contain line breaks or control characters".into()));
+    }
+    let label = label.split_whitespace().collect::<Vec<_>>().join(" ");
+    if label.is_empty() {
+        return Err(ServiceError::InvalidInput("the label is empty".into()));
+    }
+    if label.chars().count() > MAX_LABEL {
+        return Err(ServiceError::InvalidInput(format!("a label is at most {MAX_LABEL} characters")));
+    }
+    Ok(label)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelSource {
     Feedback,
@@ -39,6 +67,9 @@ impl LabelSource {
 
 /// Sets a photo's decided label. An import never overrides what people decided.
 pub async fn decide<C: ConnectionTrait>(db: &C, sha: &str, label: &str, source: LabelSource) -> Result<(), ServiceError> {
+    // Every decided label passes here: cleaned again so that a caller that forgot cannot
+    // store one a dataset export would choke on.
+    let label = clean_label(label)?;
     let mut insert = OnConflict::column(photo_label::Column::ImageSha256);
     if source == LabelSource::Import {
         insert.do_nothing();
@@ -47,7 +78,7 @@ pub async fn decide<C: ConnectionTrait>(db: &C, sha: &str, label: &str, source: 
     }
     let row = photo_label::ActiveModel {
         image_sha256: Set(sha.to_string()),
-        label: Set(label.to_string()),
+        label: Set(label),
         source: Set(source.as_str().into()),
         decided_at: Set(Utc::now()),
         ..Default::default()
@@ -167,10 +198,8 @@ pub async fn vote(
     if !known_photo {
         return Err(ServiceError::NotFound(format!("photo {sha}")));
     }
-    let label = label.map(str::trim).filter(|l| !l.is_empty()).map(str::to_string);
-    if label.as_ref().is_some_and(|l| l.chars().count() > 200) {
-        return Err(ServiceError::InvalidInput("a label is at most 200 characters".into()));
-    }
+    // An empty label is a skip, as None is.
+    let label = label.map(str::trim).filter(|l| !l.is_empty()).map(clean_label).transpose()?;
     // One vote per labeler and photo, replaced by a later one: an upsert, so the same person
     // voting from two tabs at once replaces rather than collides (seen under load as a 500).
     let vote = label_vote::ActiveModel {

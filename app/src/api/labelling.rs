@@ -110,7 +110,8 @@ pub async fn review_feedback(#[server(default)] ids: Vec<i64>, decision: String,
         "reject" => Decision::Reject { reason: reason.unwrap_or_default() },
         other => return crate::state::fail(AppError::InvalidInput(format!("unknown decision {other:?} (accept or reject)"))),
     };
-    crate::state::answer(review(&caller.state.db, caller.actor.as_ref(), &ids, decision).await)
+    let required = caller.state.labels_per_photo;
+    crate::state::answer(review(&caller.state.db, caller.actor.as_ref(), &ids, decision, required).await)
 }
 
 /// The next photo to label, with the labeler counts.
