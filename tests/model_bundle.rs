@@ -119,6 +119,20 @@ fn broken_bundles_are_refused_with_a_reason() {
     let (_d, r) = broken_copy(|_, m| m["files"]["model"] = "../../etc/passwd".into());
     assert!(reason(r).contains("plain name"));
 
+    // The digests' file names are read too, so they must also stay inside the bundle (the file
+    // named here is the bundle's own model.pt, with its right digest, reached from outside).
+    let (_d, r) = broken_copy(|dir, m| {
+        let digest = m["sha256"]["model.pt"].clone();
+        m["sha256"][dir.join("model.pt").display().to_string()] = digest;
+    });
+    assert!(reason(r).contains("plain name"));
+    let (_d, r) = broken_copy(|dir, m| {
+        let digest = m["sha256"]["model.pt"].clone();
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        m["sha256"][format!("../{name}/model.pt")] = digest;
+    });
+    assert!(reason(r).contains("plain name"));
+
     let (_d, r) = broken_copy(|_, m| m["input_size"] = 2000.into());
     assert!(reason(r).contains("input_size"));
 

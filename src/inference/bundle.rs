@@ -27,12 +27,14 @@ pub struct TopClass {
 
 /// Every file the manifest names must exist, and match its recorded digest when it has one.
 fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
+    // Checked on reading the manifest already; again here, right before the names are joined
+    // to the directory and read, so that no other way of getting a manifest can skip it.
+    for file in manifest.file_names() {
+        super::manifest::check_file_name(file)?;
+    }
     let f = &manifest.files;
     let named = std::iter::once(&f.model).chain(f.features.as_ref()).chain(f.cam_features.as_ref()).chain(f.cam_head.as_ref()).chain(f.head.as_ref());
     for file in named {
-        if file.contains('/') || file.contains('\\') || file.starts_with('.') {
-            return Err(format!("file name {file:?} must be a plain name inside the bundle"));
-        }
         if !dir.join(file).is_file() {
             return Err(format!("{file} is missing"));
         }

@@ -73,6 +73,21 @@ pub struct Thresholds {
     pub arthropod_min: f32,
 }
 
+/// A file a manifest names must be a plain name inside the bundle: the bundle's files are read
+/// by joining the name to its directory, so `/dev/zero`, `../x` or `a/../../x` would read
+/// outside it (an uploaded bundle could name any file of the server, or one that never ends).
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("file name {name:?} must be a plain name inside the bundle"))
+    }
+}
+
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Self, InferenceError> {
         let path = dir.join("manifest.json");
@@ -111,6 +126,13 @@ impl Manifest {
         if let Some(pos) = self.labels.iter().enumerate().position(|(i, l)| l.index != i) {
             return Err(format!("label at position {pos} has index {}", self.labels[pos].index));
         }
+        // Label names become feedback and dataset classes, written one per line on export.
+        if let Some(l) = self.labels.iter().find(|l| l.name.chars().any(crate::services::labels::unsafe_in_label)) {
+            return Err(format!("label {} holds a line break or control character", l.index));
+        }
+        for name in self.file_names() {
+            check_file_name(name)?;
+        }
         let t = self.thresholds;
         for (name, v) in [("confident", t.confident), ("rollup", t.rollup), ("arthropod_min", t.arthropod_min)] {
             if !(0.0..=1.0).contains(&v) {
@@ -120,7 +142,58 @@ impl Manifest {
         Ok(())
     }
 
+    /// Every file the manifest names: its model files and the keys of its digests.
+    pub fn file_names(&self) -> impl Iterator<Item = &String> {
+        let f = &self.files;
+        std::iter::once(&f.model)
+            .chain(f.features.as_ref())
+            .chain(f.cam_features.as_ref())
+            .chain(f.cam_head.as_ref())
+            .chain(f.head.as_ref())
+            .chain(self.sha256.keys())
+    }
+
     pub fn arthropod_classes(&self) -> usize {
         self.labels.iter().filter(|l| l.taxon.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "name": "m", "version": "1", "architecture": "a",
+            "input_size": 224, "resize_shorter": 256,
+            "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+            "files": { "model": "model.pt", "head": "head.pt" },
+            "sha256": { "model.pt": "00", "head.pt": "11" },
+            "labels": [{ "index": 0, "name": "ladybug", "taxon": null }],
+            "thresholds": { "confident": 0.5, "rollup": 0.5, "arthropod_min": 0.1 }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn file_names_must_be_plain_names_inside_the_bundle() {
+        assert_eq!(manifest().validate(), Ok(()));
+        let attacks = ["/dev/zero", "../model.pt", "a/../../etc/passwd", "..", ".", "", "sub\\model.pt", "model.pt\n", "C:\\x", ".hidden"];
+        for name in attacks {
+            let mut m = manifest();
+            m.sha256.insert(name.into(), "00".into());
+            let err = m.validate().expect_err(name);
+            assert!(err.contains("plain name"), "{name:?}: {err}");
+            let mut m = manifest();
+            m.files.head = Some(name.into());
+            assert!(m.validate().is_err(), "files.head = {name:?}");
+        }
+    }
+
+    #[test]
+    fn label_names_hold_no_line_breaks() {
+        let mut m = manifest();
+        m.labels[0].name = "lady\nbug".into();
+        assert!(m.validate().unwrap_err().contains("line break"));
     }
 }
