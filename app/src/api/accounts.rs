@@ -166,7 +166,40 @@ pub async fn set_language(lang: String, back: String) -> Result<(), AppError> {
     }
     remember_language(chosen.code())?;
     // Only a path on this site: an open redirect would let a link send people anywhere.
-    let safe = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') && !back.contains("://");
-    leptos_axum::redirect(if safe { &back } else { "/" });
+    leptos_axum::redirect(if is_local_path(&back) { &back } else { "/" });
     Ok(())
+}
+
+/// Whether `back` is a path on this site, safe to redirect to. Browsers drop tabs and line
+/// breaks from a URL and read `\` as `/`, so `/\t/evil` or `/\evil` leaves the site just as
+/// `//evil` does: the path must start with one `/`, and hold no whitespace, control character
+/// or backslash anywhere, nor their percent-encoded forms (nothing decoding it later may turn
+/// it into one of those).
+pub fn is_local_path(back: &str) -> bool {
+    let mut chars = back.chars();
+    let single_slash = chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\'));
+    let plain = !back.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\');
+    let lower = back.to_ascii_lowercase();
+    let encoded = (0..0x20).chain([0x7f, b'\\' as u32]).any(|b| lower.contains(&format!("%{b:02x}")));
+    single_slash && plain && !encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_redirected_to() {
+        let attacks = [
+            "//evil", "/\\evil", "\\/evil", "/\t/evil", "/\n/evil", "/\r/evil", "/ /evil", "https://evil",
+            "evil", "", "/%09/evil", "/%0a/evil", "/%0D/evil", "/%5c/evil", "/%5Cevil", "/a\\b", "/a b",
+            "/\u{0}x", "/\u{a0}/evil", "/\u{2028}/evil", "javascript:alert(1)",
+        ];
+        for back in attacks {
+            assert!(!is_local_path(back), "{back:?} must not be redirected to");
+        }
+        for back in ["/", "/species?x=1", "/results/3", "/results/3?previous=2#feedback", "/species/%C3%A9t%C3%A9"] {
+            assert!(is_local_path(back), "{back:?} is a path on this site");
+        }
+    }
 }
