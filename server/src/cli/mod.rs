@@ -19,10 +19,14 @@ pub use dataset::{dataset, finetune};
 pub(crate) async fn start_engine(config: &Config) -> Result<InferenceEngine, StartError> {
     let dir = config.model_dir();
     let engine_config = config.engine();
-    tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, engine_config))
+    let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, engine_config))
         .await
         .map_err(|e| StartError(format!("model loading panicked: {e}")))?
-        .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))
+        .map_err(|e| StartError(format!("{e}. Build the default model with `make model`.")))?;
+    let active = engine.active();
+    let s = &active.status;
+    tracing::info!(model = %s.name, version = %s.version, device = %s.device, "model loaded");
+    Ok(engine)
 }
 
 /// `insectid identify FILE...`: exit status 1 when any file could not be identified.
