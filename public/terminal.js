@@ -23,7 +23,8 @@
     term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000 });
     fit = new FitAddon.FitAddon();
     term.loadAddon(fit);
-    term.loadAddon(new ClipboardAddon.ClipboardAddon());
+    // No clipboard add-on: it lets the remote side write the administrator's clipboard
+    // (OSC 52). Copying a selection works without it.
     term.open(element);
     fit.fit();
     window.addEventListener("resize", () => fit && fit.fit());

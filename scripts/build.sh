@@ -23,7 +23,7 @@ site() {
   # The web terminal's xterm.js (npm, pinned in package-lock.json), served from the site itself.
   mkdir -p "$INSECTID_SITE_ROOT/xterm"
   cp node_modules/@xterm/xterm/lib/xterm.js node_modules/@xterm/xterm/css/xterm.css \
-    node_modules/@xterm/addon-fit/lib/addon-fit.js node_modules/@xterm/addon-clipboard/lib/addon-clipboard.js \
+    node_modules/@xterm/addon-fit/lib/addon-fit.js \
     "$INSECTID_SITE_ROOT/xterm/"
 }
 

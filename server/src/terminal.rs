@@ -3,14 +3,15 @@
 //! the upgrade. The first message carries the size (and the password or a confirmed host key);
 //! after that the domain's bridge moves the bytes.
 
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use app::state::AppState;
+use app::state::{AppState, ClientIp};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
+use axum::Extension;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
@@ -18,6 +19,9 @@ use insectid::auth::{Account, Role};
 use insectid::services::audit::{self, Actor};
 use insectid::terminal::{self, host_keys, Frame, Preset, ServerMessage, SessionPermit, TerminalError};
 use serde::Deserialize;
+
+/// How often an open terminal checks that its administrator still may have it.
+const REVOCATION_CHECK: Duration = Duration::from_secs(2);
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -40,12 +44,12 @@ struct ConnectRequest {
 pub async fn terminal_ws(
     State(state): State<AppState>,
     auth: axum_login::AuthSession<insectid::auth::Backend>,
-    connect_info: Result<ConnectInfo<SocketAddr>, axum::extract::rejection::ExtensionRejection>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     query: Result<Query<WsQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let Some(account) = auth.user else {
+    let (Some(account), Some(session_id)) = (auth.user, auth.session.id()) else {
         return (StatusCode::UNAUTHORIZED, "sign in as an administrator to open a terminal").into_response();
     };
     if account.role != Role::Admin {
@@ -72,9 +76,15 @@ pub async fn terminal_ws(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    let addr = connect_info.map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|_| "unknown".into());
+    let password_hash = match terminal::revocation::password_hash(&state.db, account.id).await {
+        Ok(hash) => hash,
+        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+    };
+    // The shell stays open only while this session's access stands (checked every 2 s).
+    let revoked = terminal::revocation::watch(state.db.clone(), account.id, session_id.to_string(), password_hash, REVOCATION_CHECK);
+    let addr = client.map(|Extension(ClientIp(ip))| ip.to_string()).unwrap_or_else(|| "unknown".into());
     ws.max_message_size(state.terminal.limits.max_message)
-        .on_upgrade(move |socket| session(socket, state, account, preset, addr, permit))
+        .on_upgrade(move |socket| session(socket, state, account, preset, addr, permit, revoked))
 }
 
 fn to_message(frame: Frame) -> Message {
@@ -85,7 +95,15 @@ fn to_message(frame: Frame) -> Message {
     }
 }
 
-async fn session(socket: WebSocket, state: AppState, account: Account, preset: Preset, addr: String, _permit: SessionPermit) {
+async fn session(
+    socket: WebSocket,
+    state: AppState,
+    account: Account,
+    preset: Preset,
+    addr: String,
+    _permit: SessionPermit,
+    revoked: impl Future<Output = String>,
+) {
     let db = &state.db;
     let (sink, stream) = socket.split();
     let mut sink = sink.with(|f: Frame| futures::future::ready(Ok::<_, axum::Error>(to_message(f))));
@@ -158,6 +176,6 @@ async fn session(socket: WebSocket, state: AppState, account: Account, preset: P
     }
     let started = Instant::now();
     let limits = state.terminal.limits;
-    let reason = terminal::bridge(sink, stream, shell, limits.idle, limits.max_message).await;
+    let reason = terminal::bridge_until(sink, stream, shell, limits.idle, limits.max_message, revoked).await;
     audit("terminal.closed", format!("after {} s: {}", started.elapsed().as_secs(), reason.describe())).await;
 }

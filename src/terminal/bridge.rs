@@ -72,6 +72,8 @@ pub enum EndReason {
     Exited(Option<u32>),
     /// A frame over the size limit.
     TooLarge,
+    /// The administrator's access ended (signed out, disabled, demoted, password changed).
+    Revoked(String),
     Error(String),
 }
 
@@ -83,6 +85,7 @@ impl EndReason {
             EndReason::Exited(Some(s)) => format!("the shell exited ({s})"),
             EndReason::Exited(None) => "the shell ended".into(),
             EndReason::TooLarge => "a message over the size limit".into(),
+            EndReason::Revoked(why) => format!("access revoked: {why}"),
             EndReason::Error(e) => format!("error: {e}"),
         }
     }
@@ -90,16 +93,30 @@ impl EndReason {
 
 /// Runs a session until either side ends it or it idles out; tells the browser why, closes
 /// the PTY, and returns the reason.
-pub async fn bridge<Si, St, E, P>(mut sink: Si, mut stream: St, mut pty: P, idle: Duration, max_frame: usize) -> EndReason
+pub async fn bridge<Si, St, E, P>(sink: Si, stream: St, pty: P, idle: Duration, max_frame: usize) -> EndReason
 where
     Si: Sink<Frame> + Unpin,
     St: Stream<Item = Result<Frame, E>> + Unpin,
     E: std::fmt::Display,
     P: Pty,
 {
+    bridge_until(sink, stream, pty, idle, max_frame, std::future::pending()).await
+}
+
+/// [`bridge`], also ended as soon as `revoked` resolves (with why access ended).
+pub async fn bridge_until<Si, St, E, P, R>(mut sink: Si, mut stream: St, mut pty: P, idle: Duration, max_frame: usize, revoked: R) -> EndReason
+where
+    Si: Sink<Frame> + Unpin,
+    St: Stream<Item = Result<Frame, E>> + Unpin,
+    E: std::fmt::Display,
+    P: Pty,
+    R: Future<Output = String>,
+{
     let mut deadline = tokio::time::Instant::now() + idle;
+    let mut revoked = std::pin::pin!(revoked);
     let reason = loop {
         let incoming = tokio::select! {
+            why = &mut revoked => break EndReason::Revoked(why),
             frame = stream.next() => Some(frame),
             event = pty.recv() => {
                 match event {

@@ -6,9 +6,10 @@ mod bridge;
 pub mod host_keys;
 mod limits;
 mod presets;
+pub mod revocation;
 mod ssh;
 
-pub use bridge::{bridge, ClientMessage, EndReason, Frame, Pty, PtyEvent, ServerMessage};
+pub use bridge::{bridge, bridge_until, ClientMessage, EndReason, Frame, Pty, PtyEvent, ServerMessage};
 pub use limits::{SessionLimits, SessionPermit, SessionRegistry};
 pub use presets::{Preset, PresetAuth, Presets};
 pub use ssh::{connect, HostKeyCheck, SshShell};

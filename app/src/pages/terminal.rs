@@ -68,7 +68,6 @@ pub fn TerminalPage() -> impl IntoView {
         <Stylesheet href="/xterm/xterm.css"/>
         <Script src="/xterm/xterm.js"/>
         <Script src="/xterm/addon-fit.js"/>
-        <Script src="/xterm/addon-clipboard.js"/>
         <Script src="/terminal.js"/>
         <h1>{lang.t("Terminal")}</h1>
         <Suspense fallback=move || view! { <p>{lang.t("Loading…")}</p> }>

@@ -93,3 +93,19 @@ async fn sessions_end_on_idle_oversize_exit_and_a_vanished_browser() {
     drop(output);
     assert_eq!(task.await.unwrap(), EndReason::ClientClosed);
 }
+
+#[tokio::test]
+async fn revoked_access_ends_the_session_and_says_why() {
+    let (pty, closed) = echo();
+    let (_to_bridge, from_browser) = mpsc::unbounded::<Result<Frame, String>>();
+    let (to_browser, mut from_bridge) = mpsc::unbounded::<Frame>();
+    let revoked = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        "signed out".to_string()
+    };
+    let reason = bridge_until(to_browser, from_browser, pty, Duration::from_secs(60), 1024, revoked).await;
+    assert_eq!(reason, EndReason::Revoked("signed out".into()));
+    assert!(*closed.lock().unwrap(), "the shell is closed");
+    let told = from_bridge.next().await.unwrap();
+    assert!(matches!(told, Frame::Text(t) if t.contains("access revoked: signed out")));
+}
