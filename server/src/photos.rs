@@ -6,9 +6,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// The photo is served without its personal metadata (place, time, device, comments): the
+/// link is shared with anyone who sees the result.
 pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
-    let Ok(bytes) = state.photos.read(&sha).await else {
+    let Ok(original) = state.photos.read(&sha).await else {
         return (StatusCode::NOT_FOUND, "no such photo").into_response();
+    };
+    let bytes = match tokio::task::spawn_blocking(move || insectid::storage::metadata::strip_private(&original).into_owned()).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "stripping a photo's metadata failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
     };
     let mime = image::guess_format(&bytes).map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
     let mut response = bytes.into_response();
@@ -21,8 +30,10 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
 
 /// `GET /photos/{sha256}/thumb`: the photo's thumbnail (JPEG), made once.
 pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
-    let Ok(bytes) = state.photos.thumbnail(&sha).await else {
-        return (StatusCode::NOT_FOUND, "no such photo").into_response();
+    let bytes = match state.photos.thumbnail(&sha).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return busy("the server is decoding other photos"),
+        Err(_) => return (StatusCode::NOT_FOUND, "no such photo").into_response(),
     };
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
@@ -36,14 +47,34 @@ pub struct KeyQuery {
     key: Option<String>,
 }
 
+/// Heat maps are drawn one at a time; a request that finds one being drawn is answered
+/// "busy" at once rather than queued on the blocking pool.
+static HEATMAP_DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+fn busy(what: &str) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, format!("{what}; retry in a moment")).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    response
+}
+
+fn png_response(png: Vec<u8>) -> Response {
+    let mut response = png.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    response
+}
+
 /// `GET /results/{id}/heatmap.png`: where the model looked for that result's top class, for
-/// whoever may see the result (the same rule as the page).
+/// whoever may see the result (the same rule as the page). Drawn once per photo, model and
+/// class, then served from the file store.
 pub async fn heatmap(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(q): Query<KeyQuery>,
     auth: axum_login::AuthSession<insectid::auth::Backend>,
 ) -> Response {
+    use insectid::inference::{decode_budget::DecodeBudget, preprocess, InferenceError};
     let found = insectid::services::history::get(&state.db, auth.user.as_ref(), id, q.key.as_deref()).await;
     let Ok(view) = found else {
         return (StatusCode::NOT_FOUND, "no such result").into_response();
@@ -51,14 +82,34 @@ pub async fn heatmap(
     let active = state.engine.active();
     let same_model = view.identified.model_name == active.status.name && view.identified.model_version == active.status.version;
     let class = same_model.then(|| view.identified.answer.top.first().map(|t| t.index)).flatten();
-    let bytes = match state.photos.read(&view.identified.image_sha256).await {
+    let sha = view.identified.image_sha256.clone();
+    let variant = format!("{}\0{}\0{class:?}", active.status.name, active.status.version);
+    if let Some(png) = state.photos.heatmap(&sha, &variant).await {
+        return png_response(png);
+    }
+    let Ok(drawing) = HEATMAP_DRAWING.try_acquire() else {
+        return busy("another heat map is being drawn");
+    };
+    let bytes = match state.photos.read(&sha).await {
         Ok(bytes) => bytes,
-        Err(e) => return (StatusCode::NOT_FOUND, format!("the photo cannot be read: {e}")).into_response(),
+        Err(_) => return (StatusCode::NOT_FOUND, "the photo cannot be read").into_response(),
+    };
+    let size = match preprocess::probe(&bytes, Some(512)) {
+        Ok(size) => size,
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    };
+    let decoding = match DecodeBudget::global().reserve(&size).await {
+        Ok(permit) => permit,
+        Err(InferenceError::Busy) => return busy("the server is decoding other photos"),
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
     };
     let mappers = state.heatmaps.clone();
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let image = insectid::inference::preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
-        let guard = mappers.lock().map_err(|_| "heat-map lock poisoned".to_string())?;
+        let _decoding = decoding;
+        let image = preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
+        // A panic while drawing poisons the lock; the mapper itself is unchanged by drawing,
+        // so later requests go on using it.
+        let guard = mappers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mapper = guard.as_ref().ok_or("this model has no heat-map modules")?;
         let (overlay, _) = mapper.overlay(&image, class, 448).map_err(|e| e.to_string())?;
         let mut png = std::io::Cursor::new(Vec::new());
@@ -66,13 +117,13 @@ pub async fn heatmap(
         Ok(png.into_inner())
     })
     .await;
+    drop(drawing);
     match made {
         Ok(Ok(png)) => {
-            let mut response = png.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
-            response
+            if let Err(e) = state.photos.put_heatmap(&sha, &variant, png.clone()).await {
+                tracing::warn!(error = %e, "keeping a heat map failed; it will be drawn again");
+            }
+            png_response(png)
         }
         Ok(Err(reason)) => (StatusCode::NOT_FOUND, reason).into_response(),
         Err(e) => {

@@ -26,6 +26,18 @@ pub struct ShadowSlot(Arc<RwLock<Option<Shadow>>>);
 struct Shadow {
     version: model_version::Model,
     engine: Arc<InferenceEngine>,
+    /// Photos the candidate is working on; when all are taken, new photos are skipped before
+    /// anything is decoded or spawned.
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Photos the candidate may work on at once (its engine's queue holds a few more).
+pub const SHADOW_IN_FLIGHT: usize = 4;
+
+impl Shadow {
+    fn new(version: model_version::Model, engine: Arc<InferenceEngine>) -> Self {
+        Shadow { version, engine, in_flight: Arc::new(tokio::sync::Semaphore::new(SHADOW_IN_FLIGHT)) }
+    }
 }
 
 impl ShadowSlot {
@@ -68,7 +80,7 @@ pub async fn enable(db: &DatabaseConnection, slot: &ShadowSlot, config: &EngineC
     let engine = load(&row, config).await?;
     mark(db, Some(id)).await?;
     let row = model_version::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
-    slot.set(Some(Shadow { version: row.clone(), engine }));
+    slot.set(Some(Shadow::new(row.clone(), engine)));
     audit::record(db, Actor::Account(admin), "model.shadow_on", &format!("{} {}", row.name, row.version), "", None).await?;
     Ok(row)
 }
@@ -102,7 +114,7 @@ pub async fn restore(db: &DatabaseConnection, slot: &ShadowSlot, config: &Engine
         return Ok(());
     };
     match load(&row, config).await {
-        Ok(engine) => slot.set(Some(Shadow { version: row, engine })),
+        Ok(engine) => slot.set(Some(Shadow::new(row, engine))),
         Err(e) => {
             tracing::warn!(error = %e, "the shadow model could not be loaded; shadow mode is off");
             mark(db, None).await?;
@@ -112,14 +124,21 @@ pub async fn restore(db: &DatabaseConnection, slot: &ShadowSlot, config: &Engine
 }
 
 /// Runs the candidate on a photo the active model just identified and records both answers.
-/// Spawned: the person's answer never waits for it.
-pub fn observe(db: &DatabaseConnection, slot: &ShadowSlot, identified: &Identified, bytes: Arc<[u8]>) {
+/// Spawned: the person's answer never waits for it. Returns false when the photo was skipped
+/// because the candidate already has [`SHADOW_IN_FLIGHT`] photos in hand.
+pub fn observe(db: &DatabaseConnection, slot: &ShadowSlot, identified: &Identified, bytes: Arc<[u8]>) -> bool {
     let (Some(shadow), Some(identification_id)) = (slot.current(), identified.id) else {
-        return;
+        return false;
+    };
+    let Ok(permit) = shadow.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("insectid_shadow_skipped_total").increment(1);
+        tracing::debug!("shadow model busy; photo skipped");
+        return false;
     };
     let db = db.clone();
     let active_top = identified.answer.top.first().map(|t| (t.label.clone(), t.probability)).unwrap_or_default();
     tokio::spawn(async move {
+        let _permit = permit;
         let started = Instant::now();
         match identify_photo(&shadow.engine, bytes, 1).await {
             Ok(candidate) => {
@@ -132,6 +151,7 @@ pub fn observe(db: &DatabaseConnection, slot: &ShadowSlot, identified: &Identifi
             Err(e) => tracing::warn!(error = %e, "shadow prediction failed"),
         }
     });
+    true
 }
 
 /// Stores a comparison (one per candidate and identification; a repeat replaces it).

@@ -80,9 +80,8 @@ pub async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
             None
         }
     };
-    if let Ok(mut slot) = state.heatmaps.lock() {
-        *slot = mapper;
-    }
+    // A panic while drawing left the lock poisoned, not the mapper: replace it all the same.
+    *state.heatmaps.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = mapper;
 }
 
 #[server(endpoint = "activate_model")]
@@ -117,6 +116,7 @@ pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
     use tokio::io::AsyncWriteExt;
     let c = crate::state::caller().await?;
     crate::state::answer(insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(c.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
     };
