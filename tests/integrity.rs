@@ -66,3 +66,44 @@ async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
         t.close().await;
     }
 }
+
+/// An upload of a photo racing a delete of the same photo never leaves a row without its
+/// photo: the delete sets the photo aside and looks again, the upload stores it again when it
+/// finds it gone after its commit. Before, the delete's check-then-remove could remove the
+/// photo between the upload's store (skipped: the photo was there) and its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_racing_a_delete_of_the_same_photo_keeps_its_photo() {
+    use insectid::entities::identification;
+    use sea_orm::EntityTrait;
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-race-{}-{}", t.backend, std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let photos = PhotoStore::open(&root).unwrap();
+        let bytes = b"the same photo, sent while it is being deleted".to_vec();
+        for round in 0..40u64 {
+            // An earlier identification of the photo is being deleted ...
+            let sha = photos.put(&bytes).await.unwrap();
+            let old = row(db, &sha).await;
+            identification::Entity::delete_by_id(old).exec(db).await.unwrap();
+            // ... while the same photo is uploaded again (store, commit the row, make sure).
+            let upload = async {
+                tokio::time::sleep(Duration::from_micros(round * 150)).await;
+                let sha = photos.put(&bytes).await.unwrap();
+                let id = row(db, &sha).await;
+                photos.ensure(&bytes).await.unwrap();
+                id
+            };
+            let (id, _) = tokio::join!(upload, integrity::remove_if_unused(db, &photos, &sha));
+            assert!(photos.contains(&sha).await.unwrap(), "round {round}: identification {id} lost its photo");
+            identification::Entity::delete_by_id(id).exec(db).await.unwrap();
+        }
+        // Once nothing refers to it, it goes (set aside, looked at again, removed).
+        let sha = photos.put(&bytes).await.unwrap();
+        assert!(integrity::remove_if_unused(db, &photos, &sha).await.unwrap());
+        assert!(!photos.contains(&sha).await.unwrap());
+        assert!(photos.set_aside_leftovers().await.unwrap().is_empty(), "nothing left set aside");
+        let _ = std::fs::remove_dir_all(&root);
+        t.close().await;
+    }
+}

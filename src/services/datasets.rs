@@ -283,7 +283,9 @@ async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout
     let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut lists: BTreeMap<&str, String> = SPLITS.iter().map(|s| (*s, String::new())).collect();
     for item in items {
-        let bytes = photos.read(&item.image_sha256).await?;
+        let original = photos.read(&item.image_sha256).await?;
+        // Exports leave the portal: no photo takes its place or owner along.
+        let bytes = crate::storage::metadata::strip_private(&original).into_owned();
         let file = format!("{}.{}", item.image_sha256, extension(&bytes));
         match layout {
             Layout::Ip102 => {

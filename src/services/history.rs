@@ -109,10 +109,7 @@ pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<
     use crate::entities::feedback;
     feedback::Entity::delete_many().filter(feedback::Column::IdentificationId.eq(id)).exec(db).await?;
     identification::Entity::delete_by_id(id).exec(db).await?;
-    let still_used = super::integrity::photo_in_use(db, &row.image_sha256).await?;
-    if !still_used {
-        photos.remove(&row.image_sha256).await.map_err(|e| ServiceError::Storage(format!("cannot remove the photo: {e}")))?;
-    }
+    super::integrity::remove_if_unused(db, photos, &row.image_sha256).await?;
     Ok(())
 }
 

@@ -50,6 +50,39 @@ pub async fn photo_in_use<C: sea_orm::ConnectionTrait>(db: &C, sha: &str) -> Res
         || dataset_item::Entity::find().filter(dataset_item::Column::ImageSha256.eq(sha)).count(db).await? > 0)
 }
 
+/// Removes a photo once nothing refers to it. An upload of the same photo may be committing its
+/// row meanwhile: the photo is set aside first, the references are read again, and it goes back
+/// if one appeared; the upload itself stores it again if it finds it gone
+/// ([`PhotoStore::ensure`]). So no row is ever left without its photo. True when removed.
+pub async fn remove_if_unused(db: &DatabaseConnection, photos: &PhotoStore, sha: &str) -> Result<bool, ServiceError> {
+    if photo_in_use(db, sha).await? {
+        return Ok(false);
+    }
+    let Some(aside) = photos.set_aside(sha).await.map_err(storage)? else {
+        return Ok(false);
+    };
+    if photo_in_use(db, sha).await? {
+        photos.restore(sha, &aside).await.map_err(storage)?;
+        return Ok(false);
+    }
+    photos.discard(sha, &aside).await.map_err(storage)?;
+    Ok(true)
+}
+
+/// Photos a crash left set aside: put back when something refers to them, else removed.
+async fn settle_set_aside(db: &DatabaseConnection, photos: &PhotoStore) -> Result<u64, ServiceError> {
+    let mut settled = 0;
+    for (sha, aside, _) in photos.set_aside_leftovers().await.map_err(storage)? {
+        if photo_in_use(db, &sha).await? && !photos.contains(&sha).await.map_err(storage)? {
+            photos.restore(&sha, &aside).await.map_err(storage)?;
+        } else {
+            photos.discard(&sha, &aside).await.map_err(storage)?;
+        }
+        settled += 1;
+    }
+    Ok(settled)
+}
+
 /// Every photo something refers to.
 async fn referenced(db: &DatabaseConnection) -> Result<HashSet<String>, ServiceError> {
     let mut all: HashSet<String> = HashSet::new();
@@ -91,11 +124,14 @@ async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: O
         rows_without_photo: rows.iter().filter(|(_, sha)| !present.contains(sha.as_str())).cloned().collect(),
         ..Default::default()
     };
+    if repair_older_than.is_some() {
+        report.removed += settle_set_aside(db, photos).await?;
+    }
     for (sha, written) in &stored {
         if used.contains(sha.as_str()) {
             continue;
         }
-        if old_enough(written) && photos.remove(sha).await.is_ok() {
+        if old_enough(written) && remove_if_unused(db, photos, sha).await.unwrap_or(false) {
             report.removed += 1;
         } else {
             report.orphan_photos.push(sha.clone());

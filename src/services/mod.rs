@@ -12,6 +12,7 @@ pub mod identify;
 pub mod integrity;
 pub mod labels;
 pub mod models;
+pub mod retention;
 pub mod shadow;
 pub mod accounts;
 pub mod audit;

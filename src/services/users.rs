@@ -134,9 +134,7 @@ pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore
     identification::Entity::delete_many().filter(identification::Column::UserId.eq(user_id)).exec(db).await?;
     end_sessions(db, user_id).await?;
     for sha in shas {
-        if !super::integrity::photo_in_use(db, &sha).await? {
-            photos.remove(&sha).await.map_err(|e| ServiceError::Storage(format!("cannot remove photo {sha}: {e}")))?;
-        }
+        super::integrity::remove_if_unused(db, photos, &sha).await?;
     }
     Ok(())
 }

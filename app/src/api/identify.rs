@@ -52,6 +52,7 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
     if user_id.is_none() && !state.anonymous_identification {
         return crate::state::fail(AppError::Unauthorized("sign in to identify photos".into()));
     }
+    crate::state::answer(state.disk.check())?;
     let Some(multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
     };

@@ -167,6 +167,13 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartEr
 /// `insectid check [--repair]`: database and photo store agree. True when clean afterwards.
 pub async fn check(config: &Config, repair: bool, grace_minutes: u64, json: bool) -> Result<bool, StartError> {
     use insectid::services::integrity;
+    let min = crate::running::MIN_GRACE_MINUTES_WHILE_RUNNING;
+    if repair && grace_minutes < min && crate::running::portal_running(&config.data_dir).map_err(|e| StartError(e.to_string()))? {
+        return Err(StartError(format!(
+            "a portal is running on {}: a repair now needs --grace-minutes {min} or more, so photos of uploads still being committed are spared",
+            config.data_dir.display()
+        )));
+    }
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
     let photos = config.open_photos().map_err(StartError)?;
     let report = if repair {

@@ -43,6 +43,7 @@ pub async fn identify(
     if user_id.is_none() && !state.anonymous_identification {
         return Err(ApiError::Other(axum::http::StatusCode::UNAUTHORIZED, "sign in to identify photos".into()));
     }
+    state.disk.check().map_err(|e| ApiError::Other(axum::http::StatusCode::INSUFFICIENT_STORAGE, e.to_string()))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into()))?;
