@@ -22,6 +22,15 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     TooManyAttempts(String),
+    /// The request asks for more than the server lets one request take (pixels, bytes).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The server is at a limit of concurrent work; the request may be retried shortly.
+    #[error("{0}")]
+    Busy(String),
+    /// The disk is too full to keep what the request brings.
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 /// The transport-neutral class of an error.
@@ -33,6 +42,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     TooManyRequests,
+    TooLarge,
+    InsufficientStorage,
     Busy,
     Internal,
 }
@@ -49,6 +60,9 @@ impl ServiceError {
             ServiceError::Forbidden(_) => ErrorKind::Forbidden,
             ServiceError::Conflict(_) => ErrorKind::Conflict,
             ServiceError::TooManyAttempts(_) => ErrorKind::TooManyRequests,
+            ServiceError::TooLarge(_) => ErrorKind::TooLarge,
+            ServiceError::Busy(_) => ErrorKind::Busy,
+            ServiceError::InsufficientStorage(_) => ErrorKind::InsufficientStorage,
         }
     }
 }

@@ -81,15 +81,22 @@ async fn sign_in_is_throttled_per_account_and_audited() {
         let signed_in = accounts::check_credentials(db, "CAROL", GOOD, "10.0.0.3").await.unwrap();
         assert_eq!(signed_in.username, "carol");
         assert!(kind(accounts::check_credentials(db, "nobody", GOOD, "10.0.0.3").await).contains("wrong username or password"));
-        for _ in 0..5 {
+        for _ in 0..accounts::FREE_FAILURES {
             assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await).starts_with("Unauthorized"));
         }
         let throttled = kind(accounts::check_credentials(db, "carol", GOOD, "10.0.0.3").await);
-        assert!(throttled.starts_with("TooManyRequests") && throttled.contains("wait 15 minutes"), "{throttled}");
+        assert!(throttled.starts_with("TooManyRequests") && throttled.contains("try again in 1 seconds"), "{throttled}");
+        // A stranger's guesses make only the stranger's address wait: the owner signs in elsewhere.
+        assert!(accounts::check_credentials(db, "carol", GOOD, "10.0.0.9").await.is_ok(), "no lock-out of the owner");
+        // Once the delay has passed the address may try again; the next wait is twice as long.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await).starts_with("Unauthorized"));
+        let throttled = kind(accounts::check_credentials(db, "carol", GOOD, "10.0.0.3").await);
+        assert!(throttled.contains("try again in 2 seconds"), "{throttled}");
 
         let admin = account(db, "root", Role::Admin).await;
         let log = audit::list(db, Some(&admin), 0, 50).await.unwrap();
-        assert!(log.events.iter().filter(|e| e.action == "auth.sign_in_failed").count() >= 6);
+        assert_eq!(log.events.iter().filter(|e| e.action == "auth.sign_in_failed").count(), 5, "refused tries are not failures");
         assert!(log.events.iter().any(|e| e.action == "auth.sign_in" && e.actor == "carol" && e.client_addr.as_deref() == Some("10.0.0.3")));
         let carol = Account::from(user::Entity::find().filter(user::Column::UsernameKey.eq("carol")).one(db).await.unwrap().unwrap());
         assert!(kind(audit::list(db, Some(&carol), 0, 50).await).starts_with("Forbidden"));
@@ -222,4 +229,26 @@ async fn one_address_trying_many_accounts_is_throttled() {
     assert!(throttled.contains("from your address"), "{throttled}");
     assert!(accounts::check_credentials(db, "hana", GOOD, "192.0.2.8").await.is_ok(), "another address is not affected");
     t.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_cannot_pass_the_throttle_together() {
+    for t in test_databases().await {
+        let db = &t.db;
+        accounts::sign_up(db, form("ivy", GOOD), true, None).await.unwrap();
+        // Each try is reserved before its password is checked: of ten sent at once, only the
+        // free ones reach the password check (before, all ten passed the "< 5" test).
+        let guesses = (0..10).map(|_| accounts::check_credentials(db, "ivy", "wrong-password-1", "198.51.100.4"));
+        let outcomes: Vec<String> = futures::future::join_all(guesses).await.into_iter().map(kind).collect();
+        let checked = outcomes.iter().filter(|k| !k.starts_with("TooManyRequests")).count() as u64;
+        assert!((1..=accounts::FREE_FAILURES).contains(&checked), "{outcomes:?}");
+        t.close().await;
+    }
+}
+
+#[test]
+fn the_delay_grows_after_the_free_failures_and_is_capped() {
+    let seconds: Vec<i64> = (0..8).map(|n| accounts::delay_after(n).num_seconds()).collect();
+    assert_eq!(seconds, [0, 0, 0, 1, 2, 4, 8, 16]);
+    assert_eq!(accounts::delay_after(60).num_seconds(), accounts::MAX_DELAY_SECONDS);
 }

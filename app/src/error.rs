@@ -20,6 +20,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooManyRequests(String),
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("the server is busy; retry in a moment")]
@@ -41,6 +43,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests(_) => 429,
+            AppError::InsufficientStorage(_) => 507,
             AppError::NotFound(_) => 404,
             AppError::Busy => 503,
             AppError::Internal(_) => 500,
@@ -78,6 +81,8 @@ impl From<insectid::ServiceError> for AppError {
             ErrorKind::Forbidden => AppError::Forbidden(e.to_string()),
             ErrorKind::Conflict => AppError::Conflict(e.to_string()),
             ErrorKind::TooManyRequests => AppError::TooManyRequests(e.to_string()),
+            ErrorKind::TooLarge => AppError::TooLarge(e.to_string()),
+            ErrorKind::InsufficientStorage => AppError::InsufficientStorage(e.to_string()),
             ErrorKind::NotFound => AppError::NotFound(e.to_string()),
             ErrorKind::Busy => AppError::Busy,
             ErrorKind::Internal => {

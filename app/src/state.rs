@@ -40,7 +40,36 @@ pub struct AppState {
     pub page_cache_seconds: u64,
     /// The home page's figures, counted again only once they are older than their max age.
     pub portal_stats: Arc<insectid::services::stats::PortalStatsCache>,
+    /// Whose forwarding headers are believed, and how often one address may ask for costly work.
+    pub traffic: TrafficPolicy,
+    /// Free disk space kept in reserve: uploads and imports are refused below it.
+    pub disk: insectid::storage::DiskReserve,
 }
+
+/// How the server tells clients apart and how much one client may ask for.
+#[derive(Clone, Debug)]
+pub struct TrafficPolicy {
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sign-ins and sign-ups one address may send a minute (0: no limit).
+    pub sign_ins_per_minute: u32,
+    /// Photo uploads (requests) one address may send a minute (0: no limit).
+    pub uploads_per_minute: u32,
+    /// Addresses that may read `/metrics` and `/readyz`'s details on the main listener.
+    pub metrics_from: Vec<ipnet::IpNet>,
+}
+
+impl Default for TrafficPolicy {
+    fn default() -> Self {
+        let loopback = ["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse().ok()).collect();
+        TrafficPolicy { trusted_proxies: Vec::new(), sign_ins_per_minute: 10, uploads_per_minute: 30, metrics_from: loopback }
+    }
+}
+
+/// The client's address as the server decided it (the socket's peer, or the client a trusted
+/// proxy names). Put in the request's extensions by the server before any handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
 
 /// Background jobs: the Commands page's menu, where jobs write their files, and how to wake
 /// this instance's runner when a job is queued.
@@ -115,6 +144,9 @@ pub async fn current_account() -> Result<Option<insectid::auth::Account>, AppErr
 /// The client's address, for throttling and the audit log ("unknown" without connect info).
 pub async fn client_addr() -> String {
     use axum::extract::ConnectInfo;
+    if let Ok(axum::Extension(ClientIp(ip))) = leptos_axum::extract::<axum::Extension<ClientIp>>().await {
+        return ip.to_string();
+    }
     leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
         .await
         .map(|ConnectInfo(addr)| addr.ip().to_string())

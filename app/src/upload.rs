@@ -37,7 +37,44 @@ pub fn constraints(limits: &UploadLimits) -> multer::Constraints {
     )
 }
 
+/// Most bytes a form field that is read into memory (not a photo or an archive) may hold:
+/// `top_k`, a dataset's name. A longer part is refused while it arrives, never buffered.
+pub const MAX_SMALL_FIELD_BYTES: usize = 1024;
+
+/// True when the body ended because the route's body limit was reached (tower-http's limit
+/// wraps the body; multer reports it as a failed read).
+fn hit_body_limit(e: &multer::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Reads a small text field, refusing it once it passes `max` bytes.
+pub async fn small_field(field: &mut multer::Field<'_>, max: usize) -> Result<String, UploadError> {
+    let name = field.name().unwrap_or("a field").to_string();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| from_multer(e, &UploadLimits::default()))? {
+        if bytes.len() + chunk.len() > max {
+            return Err(UploadError::TooLarge(format!("the field {name:?} may hold at most {max} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| UploadError::BadRequest(format!("the field {name:?} is not UTF-8 text")))
+}
+
 fn from_multer(e: multer::Error, limits: &UploadLimits) -> UploadError {
+    if hit_body_limit(&e) {
+        return UploadError::TooLarge(format!(
+            "the upload is too large: at most {} photos of {} MB each",
+            limits.max_files,
+            limits.max_bytes / (1024 * 1024)
+        ));
+    }
     match e {
         multer::Error::StreamSizeExceeded { .. } => UploadError::TooLarge(format!(
             "the upload is too large: at most {} photos of {} MB each",
@@ -59,7 +96,7 @@ pub async fn collect_uploads(mut multipart: multer::Multipart<'_>, limits: Uploa
     while let Some(mut field) = multipart.next_field().await.map_err(|e| from_multer(e, &limits))? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "top_k" {
-            let text = field.text().await.map_err(|e| from_multer(e, &limits))?;
+            let text = small_field(&mut field, 16).await?;
             top_k = text
                 .trim()
                 .parse::<usize>()

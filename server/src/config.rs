@@ -251,6 +251,40 @@ pub struct Config {
     /// How often an instance checks the registry for a version activated on another instance.
     #[arg(long, env = "INSECTID_REGISTRY_POLL_SECONDS", default_value_t = 10, global = true)]
     pub registry_poll_seconds: u64,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma separated) whose Forwarded /
+    /// X-Forwarded-For headers name the client; from any other peer they are ignored.
+    #[arg(long, env = "INSECTID_TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+
+    /// Sign-ins and sign-ups one client address may send a minute (0: no limit).
+    #[arg(long, env = "INSECTID_SIGN_INS_PER_MINUTE", default_value_t = 10, global = true)]
+    pub sign_ins_per_minute: u32,
+
+    /// Photo uploads (requests, pages and API together) one client address may send a minute
+    /// (0: no limit).
+    #[arg(long, env = "INSECTID_UPLOADS_PER_MINUTE", default_value_t = 30, global = true)]
+    pub uploads_per_minute: u32,
+
+    /// Addresses (or CIDR ranges, comma separated) that may read /metrics and /readyz's details
+    /// on the main listener. With INSECTID_METRICS_BIND set, the main listener serves neither.
+    #[arg(long, env = "INSECTID_METRICS_FROM", default_value = "127.0.0.0/8,::1", global = true)]
+    pub metrics_from: crate::client_addr::TrustedProxies,
+
+    /// Free disk space (MB) kept in reserve on the data directory's and the photo store's file
+    /// systems: below it, uploads and imports are refused (507) and the rest keeps working.
+    #[arg(long, env = "INSECTID_MIN_FREE_MB", default_value_t = 1024, global = true)]
+    pub min_free_mb: u64,
+
+    /// Days an anonymous visitor's identifications (and photos nothing else uses) are kept
+    /// (0: for ever).
+    #[arg(long, env = "INSECTID_ANONYMOUS_RETENTION_DAYS", default_value_t = 30, global = true)]
+    pub anonymous_retention_days: u64,
+
+    /// A separate listener for /metrics and /readyz (e.g. 127.0.0.1:9090), for Prometheus and
+    /// load balancers on a private network.
+    #[arg(long, env = "INSECTID_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,6 +369,26 @@ impl Config {
 
     pub fn upload_limits(&self) -> UploadLimits {
         UploadLimits { max_bytes: self.max_upload_mb.max(1) * 1024 * 1024, max_files: self.max_files.max(1) }
+    }
+
+    pub fn traffic(&self) -> app::state::TrafficPolicy {
+        app::state::TrafficPolicy {
+            trusted_proxies: self.trusted_proxies.0.clone(),
+            sign_ins_per_minute: self.sign_ins_per_minute,
+            uploads_per_minute: self.uploads_per_minute,
+            // A separate metrics listener takes them off the main one altogether.
+            metrics_from: if self.metrics_bind.is_some() { Vec::new() } else { self.metrics_from.0.clone() },
+        }
+    }
+
+    /// The free-space reserve, watched on the data directory and a local photo store.
+    pub fn disk_reserve(&self) -> insectid::storage::DiskReserve {
+        let mut paths = vec![self.data_dir.clone()];
+        if let insectid::storage::StoreLocation::Local(dir) = self.file_store() {
+            paths.push(dir);
+        }
+        paths.push(self.import_dir());
+        insectid::storage::DiskReserve::new(paths, self.min_free_mb)
     }
 
     pub fn engine(&self) -> EngineConfig {

@@ -2,12 +2,17 @@
 //! `build_app` is public so tests drive the real router without a socket.
 
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 mod dataset_export;
+mod housekeeping;
 mod job_files;
+pub mod limits;
 pub mod ops;
 mod page_cache;
 mod photos;
+pub mod rate_limit;
+pub mod running;
 mod terminal;
 pub mod rest;
 pub mod security;
@@ -138,6 +143,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         shadow,
         page_cache_seconds: config.page_cache_seconds,
         portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(config.stats_seconds))),
+        traffic: config.traffic(),
+        disk: config.disk_reserve(),
     })
 }
 
@@ -260,11 +267,18 @@ pub fn build_app(state: AppState) -> Router {
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
     let page_cache = page_cache::PageCache::new(std::time::Duration::from_secs(state.page_cache_seconds), 64 * 1024 * 1024);
+    let traffic = &state.traffic;
+    let guards = Arc::new(limits::ApiGuards {
+        photo_upload_bytes: limits::photo_upload_body_bytes(&state.limits),
+        sign_ins: rate_limit::RouteLimit::per_minute("sign-ins", traffic.sign_ins_per_minute),
+        uploads: rate_limit::RouteLimit::per_minute("uploads", traffic.uploads_per_minute),
+    });
+    let proxies = Arc::new(client_addr::TrustedProxies(traffic.trusted_proxies.clone()));
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_page))
+        .route("/readyz", get(ops::readyz_guarded))
+        .route("/metrics", get(ops::metrics_guarded))
         .route("/photos/{sha}", get(photos::photo))
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
@@ -279,22 +293,40 @@ pub fn build_app(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(guards, limits::guard_api))
+        .layer(axum::middleware::from_fn(page_cache::mark_anonymous))
         .layer(security::auth_layer(state.db.clone(), state.secure_cookies))
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve_cached))
         .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn_with_state(proxies, client_addr::resolve))
+        .layer(limits::catch_panics())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    let _running = running::hold(&config.data_dir).map_err(|e| StartError(format!("data directory {}: {e}", config.data_dir.display())))?;
     let state = build_state(&config).await?;
     start_job_runner(&state, &config).await?;
     follow_active_model(state.clone(), std::time::Duration::from_secs(config.registry_poll_seconds.max(1)));
     insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone()).spawn_cleanup(std::time::Duration::from_secs(600));
+    housekeeping::start(state.clone(), config.anonymous_retention_days);
+    if let Some(bind) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| StartError(format!("cannot listen on {bind} (INSECTID_METRICS_BIND): {e}")))?;
+        let ops = ops::listener_app(state.clone());
+        tracing::info!("metrics and readiness on http://{bind}");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, ops).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let app = build_app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

@@ -8,7 +8,9 @@ use std::time::Instant;
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use app::state::ClientIp;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::Extension;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -34,11 +36,28 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The method as a label: the standard ones by name, anything else (hyper accepts any token)
+/// as "other", so a client cannot create series at will.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|m| *m == method).map(Method::as_str).unwrap_or("other")
+}
+
 /// Counts every request and times it, labelled by route pattern (never the raw path, so
 /// the number of series stays bounded), method and status.
 pub async fn track(request: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "other".into());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -46,6 +65,41 @@ pub async fn track(request: Request<Body>, next: Next) -> Response {
     metrics::counter!("insectid_http_requests_total", &labels).increment(1);
     metrics::histogram!("insectid_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Whether this request may read the operations details on the main listener: only from the
+/// addresses the operator named (loopback by default), never from an unknown one.
+fn may_read_details(state: &AppState, client: Option<&ClientIp>) -> bool {
+    client.is_some_and(|ClientIp(ip)| state.traffic.metrics_from.iter().any(|net| net.contains(ip)))
+}
+
+/// `GET /metrics` on the main listener: for the configured addresses only (404 to others,
+/// as if it were not there).
+pub async fn metrics_guarded(State(state): State<AppState>, client: Option<Extension<ClientIp>>) -> Response {
+    if !may_read_details(&state, client.as_deref()) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    metrics_page(State(state)).await
+}
+
+/// `GET /readyz` on the main listener: the status for everyone, the reasons only for the
+/// configured addresses.
+pub async fn readyz_guarded(State(state): State<AppState>, client: Option<Extension<ClientIp>>) -> Response {
+    if may_read_details(&state, client.as_deref()) {
+        return readyz(State(state)).await;
+    }
+    let ready = state.db.ping().await.is_ok() && state.engine.is_running();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(serde_json::json!({ "ready": ready }))).into_response()
+}
+
+/// The separate operations listener (INSECTID_METRICS_BIND): metrics and full readiness.
+pub fn listener_app(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_page))
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .with_state(state)
 }
 
 /// `GET /metrics`, in Prometheus' text format.

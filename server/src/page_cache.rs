@@ -52,17 +52,35 @@ fn cacheable_path(path: &str) -> bool {
     path == "/species" || path.strip_prefix("/species/").is_some_and(|key| !key.is_empty() && !key.contains('/'))
 }
 
-fn has_session(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|cookies| cookies.split(';').any(|c| c.trim_start().starts_with("insectid_session=")))
+/// Whether the request may carry a session, read with the session layer's own cookie parser
+/// (which trims names: `insectid_session =ID` is a session). A header that cannot be read or
+/// parsed counts as one: such a request is simply not cached.
+fn may_have_session(headers: &HeaderMap) -> bool {
+    headers.get_all(header::COOKIE).iter().any(|value| match value.to_str() {
+        Ok(cookies) => tower_sessions::cookie::Cookie::split_parse(cookies)
+            .any(|c| c.map_or(true, |c| c.name().trim().eq_ignore_ascii_case(crate::security::SESSION_COOKIE))),
+        Err(_) => true,
+    })
+}
+
+/// Put on a response by [`mark_anonymous`] when no one was signed in while it was rendered.
+#[derive(Clone, Copy)]
+pub struct RenderedAnonymously;
+
+/// Runs inside the authentication layer: marks responses rendered for nobody, the only ones
+/// the cache may keep.
+pub async fn mark_anonymous(auth: axum_login::AuthSession<insectid::auth::Backend>, request: Request, next: Next) -> Response {
+    let anonymous = auth.user.is_none();
+    let mut response = next.run(request).await;
+    if anonymous {
+        response.extensions_mut().insert(RenderedAnonymously);
+    }
+    response
 }
 
 fn key(request: &Request) -> Option<String> {
     let headers = request.headers();
-    if request.method() != Method::GET || !cacheable_path(request.uri().path()) || has_session(headers) {
+    if request.method() != Method::GET || !cacheable_path(request.uri().path()) || may_have_session(headers) {
         return None;
     }
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
@@ -90,7 +108,8 @@ pub async fn serve_cached(State(cache): State<PageCache>, request: Request, next
     }
     metrics::counter!("insectid_page_cache_total", "outcome" => "miss").increment(1);
     let response = next.run(request).await;
-    if response.status() != StatusCode::OK || response.headers().contains_key(header::SET_COOKIE) {
+    let anonymous = response.extensions().get::<RenderedAnonymously>().is_some();
+    if !anonymous || response.status() != StatusCode::OK || response.headers().contains_key(header::SET_COOKIE) {
         return response;
     }
     let (parts, body) = response.into_parts();

@@ -15,12 +15,15 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub type AuthLayer = AuthManagerLayer<Backend, SeaOrmSessionStore>;
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "insectid_session";
+
 /// Sessions in the database, cookies HttpOnly and SameSite=Lax (Secure behind TLS), ending
 /// after a week without use.
 pub fn auth_layer(db: DatabaseConnection, secure_cookies: bool) -> AuthLayer {
     let store = SeaOrmSessionStore::new(db.clone());
     let sessions = SessionManagerLayer::new(store)
-        .with_name("insectid_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure_cookies)
@@ -53,25 +56,25 @@ pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
     }
 }
 
-const DEFAULT_POLICY: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-const PAGE_FALLBACK_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
-    frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-
-/// Headers every response carries (the page renderer adds the nonce-based CSP).
+const DEFAULT_POLICY: &str = "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// Headers every response carries. Pages carry the renderer's nonce policy; anything else
+/// gets a policy that runs no script at all. A page that arrives without the nonce policy
+/// gets that strict one too (its inline scripts do not run; the page still works as without
+/// JavaScript) and is logged, so the page that lost its policy can be found.
 pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let mut response = next.run(request).await;
+    let status = response.status();
     let h = response.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         let is_page = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
-        // Pages normally carry the renderer's nonce policy. A page that arrives without one
-        // (seen now and then in the end-to-end runs, cause not yet found) must still hydrate,
-        // so it gets a policy that admits its inline hydration scripts.
-        let policy = if is_page { PAGE_FALLBACK_POLICY } else { DEFAULT_POLICY };
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+        if is_page {
+            tracing::warn!(%method, path, status = status.as_u16(), "a page without the renderer's nonce policy; its scripts will not run");
+        }
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_POLICY));
     }
     response
 }
@@ -79,6 +82,22 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::host_of;
+    use axum::http::header;
+    use tower::ServiceExt;
+
+    /// A page that lost the renderer's policy runs no inline script (the old fallback allowed
+    /// 'unsafe-inline').
+    #[tokio::test]
+    async fn a_page_without_the_nonce_policy_gets_a_strict_one() {
+        let page = || async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<script>alert(1)</script>") };
+        let app = axum::Router::new()
+            .route("/page", axum::routing::get(page))
+            .layer(axum::middleware::from_fn(super::security_headers));
+        let request = axum::http::Request::get("/page").body(axum::body::Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    }
 
     #[test]
     fn hosts_are_read_from_origins_and_referers() {

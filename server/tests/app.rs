@@ -7,11 +7,33 @@ use insectid::testing::{test_databases, test_model_dir};
 use server::config::Config;
 use tower::ServiceExt;
 
+/// The tests of this file render pages one test at a time. Each test has its own tokio
+/// runtime; renders overlapping in two runtimes of one process hung now and then (a page that
+/// never finished, on a loaded machine), which one runtime per process, as in the server,
+/// does not do.
+static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One request through the router; a request that takes 30 s fails the test with its path
+/// instead of hanging the suite.
 async fn call(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let what = format!("{} {}", request.method(), request.uri());
+    let answer = async {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(30), answer).await {
+        Ok(answer) => answer,
+        Err(_) => panic!("{what} got no answer within 30 s"),
+    }
+}
+
+/// The request as the listener would hand it over from this address.
+fn from(ip: &str, mut request: Request<Body>) -> Request<Body> {
+    let addr = std::net::SocketAddr::new(ip.parse().unwrap(), 40000);
+    request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    request
 }
 
 fn get(uri: &str) -> Request<Body> {
@@ -29,11 +51,13 @@ fn config(database_url: String) -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_server_functions_and_api_answer_on_both_databases() {
+    let _one_at_a_time = RENDERING.lock().await;
     for t in test_databases().await {
         let mut config = config(t.url());
         // The figures below must be counted when asked, not reused from the home page's view.
         config.stats_seconds = 0;
-        let state = server::build_state(&config).await.expect("state");
+        let started = tokio::time::timeout(std::time::Duration::from_secs(60), server::build_state(&config));
+        let state = started.await.expect("state within 60 s").expect("state");
         let app = server::build_app(state);
 
         let (status, html) = call(&app, get("/")).await;
@@ -62,14 +86,22 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
         let (status, _) = call(&app, get("/definitely/not/here")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
-        // Probes and metrics.
-        let (status, body) = call(&app, get("/readyz")).await;
+        // Probes and metrics: the details for loopback (the default INSECTID_METRICS_FROM) only.
+        let (status, body) = call(&app, from("127.0.0.1", get("/readyz"))).await;
         assert_eq!(status, StatusCode::OK);
         let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!((ready["ready"].as_bool(), ready["database"].as_str()), (Some(true), Some("ok")), "{body}");
         assert!(ready["model"].as_str().unwrap().starts_with("efficientnet-lite0-imagenet "));
-        let (status, metrics) = call(&app, get("/metrics")).await;
+        let (status, body) = call(&app, from("203.0.113.5", get("/readyz"))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"ready":true}"#), "no details for others");
+        assert_eq!(call(&app, from("203.0.113.5", get("/metrics"))).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(call(&app, get("/metrics")).await.0, StatusCode::NOT_FOUND, "an unknown address is not trusted");
+        // Any token is a method to hyper: each must not become a series of its own.
+        let odd = Request::builder().method("A1").uri("/healthz").body(Body::empty()).unwrap();
+        call(&app, from("203.0.113.5", odd)).await;
+        let (status, metrics) = call(&app, from("127.0.0.1", get("/metrics"))).await;
         assert_eq!(status, StatusCode::OK);
+        assert!(!metrics.contains(r#"method="A1""#) && metrics.contains(r#"method="other""#), "{metrics}");
         assert!(metrics.contains(r#"insectid_http_requests_total{method="GET",route="/species/:key",status="200"}"#) || metrics.contains(r#"route="/species/{key}""#), "{metrics}");
         assert!(metrics.contains("insectid_http_request_duration_seconds_bucket"), "latency histogram");
         assert!(metrics.contains(r#"insectid_jobs{state="queued"} 0"#), "{metrics}");
@@ -97,12 +129,14 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
 
         let (status, body) = call(&app, get("/healthz")).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
-        t.close().await;
+        drop(app);
+        tokio::time::timeout(std::time::Duration::from_secs(30), t.close()).await.expect("the database closes");
     }
 }
 
 #[tokio::test]
 async fn a_bad_model_directory_stops_start_up_with_a_clear_message() {
+    let _one_at_a_time = RENDERING.lock().await;
     let t = insectid::testing::sqlite_database().await;
     let mut cfg = config(t.url());
     cfg.model_dir = Some("/nonexistent/model".into());
@@ -116,8 +150,10 @@ async fn a_bad_model_directory_stops_start_up_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses_page_is() {
+    let _one_at_a_time = RENDERING.lock().await;
     let t = insectid::testing::sqlite_database().await;
     let state = server::build_state(&config(t.url())).await.expect("state");
+    let db = state.db.clone();
     let app = server::build_app(state);
     let fetch = |uri: &str, headers: &[(&str, &str)]| {
         let mut request = Request::get(uri);
@@ -157,6 +193,30 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
     // A signed-in visitor's page is theirs: never from the cache, never into it.
     let (cache, _, _) = fetch("/species/ip102-11", &[("cookie", "insectid_session=someone")]).await;
     assert_eq!(cache, None);
+    // The session cookie's name with a space before '=' still signs the visitor in (the cookie
+    // parser trims it): such a page must neither come from the cache nor go into it.
+    let form = insectid::services::accounts::SignUp {
+        username: "cached-carl".into(),
+        display_name: "Carl Cacheable".into(),
+        email: String::new(),
+        password: "violet-moth-harvest-42".into(),
+    };
+    insectid::services::accounts::sign_up(&db, form, true, None).await.unwrap();
+    let sign_in = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=cached-carl&password=violet-moth-harvest-42"))
+        .unwrap();
+    let response = app.clone().oneshot(sign_in).await.unwrap();
+    let cookies = response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string());
+    let session = cookies.into_iter().find(|c| c.starts_with("insectid_session=")).expect("signed in");
+    let id = session.split(';').next().unwrap().trim_start_matches("insectid_session=").to_string();
+    let spaced = format!("insectid_session ={id}");
+    let (cache, _, theirs) = fetch("/species/ip102-12", &[("cookie", &spaced)]).await;
+    assert_eq!(cache, None, "not served from or kept in the cache");
+    assert!(String::from_utf8_lossy(&theirs).contains("Carl Cacheable"), "the page was rendered for Carl");
+    let (cache, _, anonymous) = fetch("/species/ip102-12", &[]).await;
+    assert_eq!(cache.as_deref(), Some("miss"), "nobody's page was kept for this URL");
+    assert!(!String::from_utf8_lossy(&anonymous).contains("Carl Cacheable"), "an anonymous visitor never sees Carl's page");
     // Nothing but the catalogue, and no error page.
     assert_eq!(fetch("/history", &[]).await.0, None);
     assert_eq!(fetch("/species/a/b", &[]).await.0, None);
@@ -168,6 +228,7 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
 
 #[tokio::test]
 async fn the_page_cache_can_be_switched_off() {
+    let _one_at_a_time = RENDERING.lock().await;
     let t = insectid::testing::sqlite_database().await;
     let mut config = config(t.url());
     config.page_cache_seconds = 0;

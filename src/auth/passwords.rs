@@ -27,16 +27,43 @@ pub fn check_strength(password: &str, username: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String, ServiceError> {
-    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
-        .await
-        .map_err(|e| ServiceError::Storage(format!("hashing task failed: {e}")))
+/// How long a sign-in or sign-up waits for a hashing slot before it is answered "busy".
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// argon2 takes about 19 MiB and tens of milliseconds of one core per hash: at most twice
+/// as many hashes as there are cores run at once, so a flood of sign-ups or sign-ins queues
+/// briefly, then is refused, instead of taking all memory and every blocking thread.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        tokio::sync::Semaphore::new(2 * cores)
+    })
 }
 
-pub async fn verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password_auth::verify_password(password, &hash).is_ok())
+/// Hashing slots there are in all.
+pub fn hashing_capacity() -> usize {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    2 * cores
+}
+
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ServiceError> {
+    let slot = tokio::time::timeout(HASHING_WAIT, hashing_slots().acquire())
         .await
-        .unwrap_or(false)
+        .map_err(|_| ServiceError::Busy("too many sign-ins at once; try again in a moment".into()))?
+        .map_err(|_| ServiceError::Busy("the server is stopping".into()))?;
+    metrics::gauge!("insectid_password_hashes_free").set(hashing_slots().available_permits() as f64);
+    let done = tokio::task::spawn_blocking(work).await;
+    drop(slot);
+    done.map_err(|e| ServiceError::Storage(format!("hashing task failed: {e}")))
+}
+
+pub async fn hash(password: String) -> Result<String, ServiceError> {
+    hashing(move || password_auth::generate_hash(password)).await
+}
+
+pub async fn verify(password: String, hash: String) -> Result<bool, ServiceError> {
+    hashing(move || password_auth::verify_password(password, &hash).is_ok()).await
 }
 
 #[cfg(test)]
@@ -51,5 +78,20 @@ mod tests {
         assert!(check_strength("annannann1", "annannann1").is_err(), "the username itself");
         assert!(check_strength(&"x".repeat(129), "ann").unwrap_err().contains("at most"));
         assert!(check_strength("violet-moth-harvest-42", "ann").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod hashing_tests {
+    /// With every hashing slot taken, a hash waits; once a slot is free it runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_waits_for_a_free_slot() {
+        let all = u32::try_from(super::hashing_capacity()).unwrap();
+        let held = super::hashing_slots().acquire_many(all).await.unwrap();
+        let waiting = tokio::spawn(super::hash("violet-moth-harvest-42".into()));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "no slot, no hashing");
+        drop(held);
+        assert!(waiting.await.unwrap().unwrap().starts_with("$argon2"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod answer;
 mod bundle;
+pub mod decode_budget;
 mod engine;
 mod error;
 pub mod heatmap;

@@ -13,8 +13,12 @@ use tch::{Kind, Tensor};
 
 use super::{InferenceError, Manifest};
 
-/// Largest photo we decode: 64 megapixels covers every phone camera; beyond that is a bomb.
+/// Largest photo we accept: 64 megapixels covers every phone camera; beyond that is a bomb.
+/// A JPEG that large is still cheap: it is decoded at a reduced DCT scale.
 pub const MAX_PIXELS: u64 = 64_000_000;
+/// Most pixels one photo may decode to at full size (PNG, WebP, GIF, BMP, TIFF, or a JPEG
+/// decoded whole): 50 megapixels, 200 MB as 8-bit RGBA.
+pub const MAX_DECODED_PIXELS: u64 = 50_000_000;
 /// Memory the decoder may allocate for one photo.
 const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -50,17 +54,101 @@ fn check_size(w: u32, h: u32) -> Result<(), InferenceError> {
     Ok(())
 }
 
-/// Decodes an uploaded photo, refusing what is not an image or is too large to decode safely.
-/// With `shorter_at_least`, a large JPEG is decoded at the smallest DCT scale (1/8 … 1) whose
-/// shorter side still reaches that many pixels: a 12 MP photo then costs a fraction of a full decode.
-pub fn decode(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<DynamicImage, InferenceError> {
+fn check_decoded(w: u32, h: u32) -> Result<(), InferenceError> {
+    check_size(w, h)?;
+    if u64::from(w) * u64::from(h) > MAX_DECODED_PIXELS {
+        return Err(bad(format!(
+            "the image is {w}×{h} pixels; at most {} megapixels are accepted in this format (a JPEG may be larger)",
+            MAX_DECODED_PIXELS / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
+/// What decoding a photo will produce, read from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageSize {
+    pub width: u32,
+    pub height: u32,
+    /// Pixels the decoder will produce (fewer than width × height for a JPEG decoded at a
+    /// reduced DCT scale).
+    pub decoded_pixels: u64,
+    /// Bytes the decoder's output buffer will take.
+    pub decoded_bytes: u64,
+}
+
+/// Reads a photo's header and says how large its decoded pixels will be, refusing what
+/// `decode` would refuse for its size. Nothing is decoded.
+pub fn probe(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<ImageSize, InferenceError> {
+    let format = guess_format(bytes)?;
+    if format == ImageFormat::Jpeg {
+        if let Some(size) = probe_jpeg_scaled(bytes, shorter_at_least)? {
+            return Ok(size);
+        }
+    }
+    let decoder = ImageReader::with_format(Cursor::new(bytes), format).into_decoder().map_err(bad)?;
+    let (width, height) = decoder.dimensions();
+    check_decoded(width, height)?;
+    let decoded_pixels = u64::from(width) * u64::from(height);
+    Ok(ImageSize { width, height, decoded_pixels, decoded_bytes: decoder.total_bytes() })
+}
+
+fn guess_format(bytes: &[u8]) -> Result<ImageFormat, InferenceError> {
     if bytes.is_empty() {
         return Err(bad("the file is empty"));
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(bad)?;
-    let Some(format) = reader.format() else {
-        return Err(bad("not a supported image format (JPEG, PNG, WebP, GIF, BMP, TIFF)"));
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(bad)?;
+    reader.format().ok_or_else(|| bad("not a supported image format (JPEG, PNG, WebP, GIF, BMP, TIFF)"))
+}
+
+/// The size a JPEG decodes to on the reduced-scale path, or None where it takes the full one.
+fn probe_jpeg_scaled(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<Option<ImageSize>, InferenceError> {
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    decoder.read_info().map_err(bad)?;
+    let Some(info) = decoder.info() else { return Ok(None) };
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_size(width, height)?;
+    let channels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => 3,
+        jpeg_decoder::PixelFormat::L8 => 1,
+        _ => return Ok(None),
     };
+    let (w, h) = match shorter_at_least {
+        Some(target) => scaled_dimensions(&mut decoder, width, height, target)?,
+        None => (width, height),
+    };
+    if shorter_at_least.is_none() {
+        check_decoded(w, h)?;
+    }
+    let decoded_pixels = u64::from(w) * u64::from(h);
+    Ok(Some(ImageSize { width, height, decoded_pixels, decoded_bytes: decoded_pixels * channels }))
+}
+
+/// Asks the JPEG decoder for the smallest DCT scale whose shorter side reaches `target`.
+fn scaled_dimensions<R: std::io::Read>(
+    decoder: &mut jpeg_decoder::Decoder<R>,
+    w: u32,
+    h: u32,
+    target: u32,
+) -> Result<(u32, u32), InferenceError> {
+    let shorter = w.min(h);
+    if shorter <= target {
+        return Ok((w, h));
+    }
+    // The same scale on both axes, so the shorter side keeps at least `target`.
+    let f = target as f64 / shorter as f64;
+    let want = |v: u32| ((v as f64 * f).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
+    let (sw, sh) = decoder.scale(want(w), want(h)).map_err(bad)?;
+    Ok((u32::from(sw), u32::from(sh)))
+}
+
+/// Decodes an uploaded photo, refusing what is not an image or is too large to decode safely.
+/// With `shorter_at_least`, a large JPEG is decoded at the smallest DCT scale (1/8 … 1) whose
+/// shorter side still reaches that many pixels: a 12 MP photo then costs a fraction of a full
+/// decode. Other formats are decoded whole, then reduced in 8-bit (area averaging) until the
+/// shorter side is about twice that, before anything converts them to floats.
+pub fn decode(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<DynamicImage, InferenceError> {
+    let format = guess_format(bytes)?;
     if format == ImageFormat::Jpeg {
         if let Some(target) = shorter_at_least {
             if let Some(image) = decode_jpeg_scaled(bytes, target)? {
@@ -68,16 +156,32 @@ pub fn decode(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<DynamicImag
             }
         }
     }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(bad)?;
     let (w, h) = decoder.dimensions();
-    check_size(w, h)?;
+    check_decoded(w, h)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(bad)?;
+    if let Some(target) = shorter_at_least {
+        image = reduce(image, target.saturating_mul(2));
+    }
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Area-averages a large image down until its shorter side is `shorter` pixels, keeping its
+/// pixel type; smaller images are returned as they are.
+fn reduce(image: DynamicImage, shorter: u32) -> DynamicImage {
+    let (w, h) = (image.width(), image.height());
+    if shorter == 0 || w.min(h) <= shorter {
+        return image;
+    }
+    let f = f64::from(shorter) / f64::from(w.min(h));
+    let scaled = |v: u32| ((f64::from(v) * f).round() as u32).max(1);
+    image.thumbnail_exact(scaled(w), scaled(h))
 }
 
 /// Reduced-scale JPEG decoding for 8-bit grey and RGB files; None for other colour types
@@ -93,13 +197,7 @@ fn decode_jpeg_scaled(bytes: &[u8], target: u32) -> Result<Option<DynamicImage>,
     if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
         return Ok(None);
     }
-    let shorter = w.min(h);
-    if shorter > target {
-        // Ask for the same scale on both axes so the shorter side keeps at least `target`.
-        let f = target as f64 / shorter as f64;
-        let want = |v: u32| ((v as f64 * f).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16;
-        decoder.scale(want(w), want(h)).map_err(bad)?;
-    }
+    scaled_dimensions(&mut decoder, w, h, target)?;
     let pixels = decoder.decode().map_err(bad)?;
     let Some(info) = decoder.info() else { return Ok(None) };
     let (w, h) = (u32::from(info.width), u32::from(info.height));

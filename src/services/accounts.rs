@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
     SqlErr,
 };
 
@@ -14,10 +14,14 @@ use crate::entities::{login_failure, user};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
 
-/// Failed sign-ins counted per account and per client address within this window.
+/// Failed sign-ins are counted within this window.
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
-pub const MAX_FAILURES_PER_ACCOUNT: u64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: u64 = 20;
+/// Failures of one account from one address before each further try has to wait.
+pub const FREE_FAILURES: u64 = 3;
+/// The longest wait between tries of one account from one address.
+pub const MAX_DELAY_SECONDS: i64 = 15 * 60;
+/// Failures from one address, whatever the accounts, before it must wait out the window.
+pub const MAX_FAILURES_PER_ADDRESS: u64 = 30;
 pub const LANGUAGES: [&str; 2] = ["en", "zh"];
 
 pub struct SignUp {
@@ -124,42 +128,98 @@ pub async fn create_admin(db: &DatabaseConnection, username: &str, password: Str
     Ok(created)
 }
 
-/// Checks a sign-in. Refuses while the account or the address has too many recent failures;
-/// every failure is recorded for throttling and the audit log.
+/// How long one account must rest, from one address, after `failures` failures: nothing for
+/// the first [`FREE_FAILURES`], then 1 s doubling with each further failure, up to
+/// [`MAX_DELAY_SECONDS`]. Only that address waits: a stranger cannot lock the owner out.
+pub fn delay_after(failures: u64) -> Duration {
+    if failures < FREE_FAILURES {
+        return Duration::zero();
+    }
+    let doublings = (failures - FREE_FAILURES).min(20) as u32;
+    Duration::seconds((1i64 << doublings).min(MAX_DELAY_SECONDS))
+}
+
+/// Reserves this try before any password is checked: its row is written first, so tries
+/// racing each other each see the others' rows and cannot all pass the check. Refused
+/// reservations are removed; a try that fails stays as a failure.
+async fn reserve_try(db: &DatabaseConnection, key: &str, client_addr: &str) -> Result<login_failure::Model, ServiceError> {
+    let now = Utc::now();
+    let reserved = login_failure::ActiveModel {
+        username_key: Set(key.chars().take(64).collect()),
+        client_addr: Set(client_addr.chars().take(64).collect()),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let since = now - Duration::minutes(THROTTLE_WINDOW_MINUTES);
+    let from_address = login_failure::Entity::find()
+        .filter(login_failure::Column::ClientAddr.eq(reserved.client_addr.clone()))
+        .filter(login_failure::Column::At.gte(since))
+        .filter(login_failure::Column::Id.lte(reserved.id))
+        .count(db)
+        .await?;
+    let refusal = if from_address > MAX_FAILURES_PER_ADDRESS {
+        Some(format!("too many failed sign-ins from your address; wait {THROTTLE_WINDOW_MINUTES} minutes and try again"))
+    } else {
+        // Earlier tries of this account from this address, newest first.
+        let earlier = login_failure::Entity::find()
+            .filter(login_failure::Column::UsernameKey.eq(reserved.username_key.clone()))
+            .filter(login_failure::Column::ClientAddr.eq(reserved.client_addr.clone()))
+            .filter(login_failure::Column::At.gte(since))
+            .filter(login_failure::Column::Id.lt(reserved.id))
+            .order_by_desc(login_failure::Column::Id)
+            .all(db)
+            .await?;
+        let wait = delay_after(earlier.len() as u64);
+        let ready_at = earlier.first().map(|last| last.at + wait);
+        match ready_at {
+            Some(at) if at > now => {
+                let seconds = ((at - now).num_milliseconds() + 999) / 1000;
+                Some(format!("too many failed sign-ins for this account; try again in {seconds} seconds"))
+            }
+            _ => None,
+        }
+    };
+    match refusal {
+        Some(message) => {
+            login_failure::Entity::delete_by_id(reserved.id).exec(db).await?;
+            Err(ServiceError::TooManyAttempts(message))
+        }
+        None => Ok(reserved),
+    }
+}
+
+/// Checks a sign-in. Tries of one account from one address wait longer after each failure;
+/// an address with many failures waits out the window. Every failure is kept for throttling
+/// and the audit log.
 pub async fn check_credentials(db: &DatabaseConnection, username: &str, password: &str, client_addr: &str) -> Result<Account, ServiceError> {
     let key = username_key(username);
-    let since = Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-    let recent = |column: login_failure::Column, value: &str| {
-        login_failure::Entity::find().filter(column.eq(value.to_string())).filter(login_failure::Column::At.gte(since))
-    };
-    if recent(login_failure::Column::UsernameKey, &key).count(db).await? >= MAX_FAILURES_PER_ACCOUNT {
-        return Err(ServiceError::TooManyAttempts(format!(
-            "too many failed sign-ins for this account; wait {THROTTLE_WINDOW_MINUTES} minutes and try again"
-        )));
-    }
-    if recent(login_failure::Column::ClientAddr, client_addr).count(db).await? >= MAX_FAILURES_PER_ADDRESS {
-        return Err(ServiceError::TooManyAttempts(format!(
-            "too many failed sign-ins from your address; wait {THROTTLE_WINDOW_MINUTES} minutes and try again"
-        )));
-    }
+    let reserved = reserve_try(db, &key, client_addr).await?;
     let found = user::Entity::find().filter(user::Column::UsernameKey.eq(key.clone())).one(db).await?;
-    let matches = match &found {
+    let checked = match &found {
         Some(u) => passwords::verify(password.to_string(), u.password_hash.clone()).await,
         // An unknown name costs the same hashing time as a wrong password.
-        None => passwords::hash(password.to_string()).await.map(|_| false)?,
+        None => passwords::hash(password.to_string()).await.map(|_| false),
+    };
+    let matches = match checked {
+        Ok(m) => m,
+        Err(e) => {
+            // Not checked (busy): not a failure either.
+            login_failure::Entity::delete_by_id(reserved.id).exec(db).await?;
+            return Err(e);
+        }
     };
     let Some(found) = found.filter(|_| matches) else {
-        login_failure::ActiveModel {
-            username_key: Set(key.chars().take(64).collect()),
-            client_addr: Set(client_addr.chars().take(64).collect()),
-            at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
         audit::record(db, Actor::Named(username), "auth.sign_in_failed", username, "wrong username or password", Some(client_addr)).await?;
         return Err(ServiceError::Unauthorized("wrong username or password".into()));
     };
+    // The right password from this address: its earlier failures for this account are forgiven.
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::UsernameKey.eq(reserved.username_key.clone()))
+        .filter(login_failure::Column::ClientAddr.eq(reserved.client_addr.clone()))
+        .exec(db)
+        .await?;
     match found.status.as_str() {
         status::ACTIVE => {}
         status::PENDING => return Err(ServiceError::Forbidden("this account is waiting for an administrator's approval".into())),
@@ -197,7 +257,7 @@ pub async fn set_language(db: &DatabaseConnection, actor: &Account, lang: &str) 
 /// the caller signs the current browser in again with the returned account.
 pub async fn change_password(db: &DatabaseConnection, actor: &Account, current: &str, new: &str, client_addr: Option<&str>) -> Result<Account, ServiceError> {
     let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
-    if !passwords::verify(current.to_string(), row.password_hash.clone()).await {
+    if !passwords::verify(current.to_string(), row.password_hash.clone()).await? {
         return Err(ServiceError::InvalidInput("the current password is wrong".into()));
     }
     passwords::check_strength(new, &row.username).map_err(ServiceError::InvalidInput)?;
@@ -213,7 +273,7 @@ pub async fn change_password(db: &DatabaseConnection, actor: &Account, current: 
 /// and so do their photos unless another identification still uses them.
 pub async fn delete_own_account(db: &DatabaseConnection, photos: &PhotoStore, actor: &Account, password: &str, client_addr: Option<&str>) -> Result<(), ServiceError> {
     let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
-    if !passwords::verify(password.to_string(), row.password_hash.clone()).await {
+    if !passwords::verify(password.to_string(), row.password_hash.clone()).await? {
         return Err(ServiceError::InvalidInput("the password is wrong".into()));
     }
     if actor.role == Role::Admin && other_active_admins(db, actor.id).await? == 0 {

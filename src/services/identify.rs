@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::entities::identification;
+use crate::inference::decode_budget::DecodeBudget;
 use crate::inference::{answer, preprocess, Answer, InferenceEngine, InferenceError};
 use crate::storage::{sha256_hex, PhotoStore};
 use crate::ServiceError;
@@ -40,10 +41,13 @@ pub struct Identified {
 pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: usize) -> Result<Identified, ServiceError> {
     let started = Instant::now();
     let p = engine.preprocessing();
+    let size = preprocess::probe(&bytes, Some(p.resize_shorter))?;
+    let permit = DecodeBudget::global().reserve(&size).await?;
     let decode_bytes = bytes.clone();
     let input = tokio::task::spawn_blocking(move || preprocess::prepare(&decode_bytes, p))
         .await
         .map_err(|e| InferenceError::Device(format!("preprocessing task failed: {e}")))??;
+    drop(permit);
     let preprocessed = Instant::now();
     let classified = engine.classify(input).await?;
     let done = Instant::now();
@@ -98,6 +102,8 @@ pub async fn identify_and_record(
     }
     .insert(db)
     .await?;
+    // A delete of the same photo may have removed it between our store and our commit.
+    store.ensure(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
     identified.id = Some(row.id);
     metrics::counter!("insectid_identifications_total", "outcome" => "ok").increment(1);
     Ok(identified)
@@ -116,8 +122,28 @@ impl Default for UploadLimits {
     }
 }
 
+/// Pixels all photos of one request may decode to together: sixteen 16-megapixel PNGs. JPEGs
+/// count at the reduced scale they are decoded at, so phone photos take little of it.
+pub const REQUEST_PIXEL_BUDGET: u64 = 256_000_000;
+
+/// Refuses a request whose photos would decode to more pixels together than
+/// [`REQUEST_PIXEL_BUDGET`], reading only their headers (an unreadable photo is left for
+/// its own identification to refuse).
+pub fn check_request_pixels(engine: &InferenceEngine, photos: &[Arc<[u8]>]) -> Result<(), ServiceError> {
+    let target = Some(engine.preprocessing().resize_shorter);
+    let pixels: u64 = photos.iter().filter_map(|b| preprocess::probe(b, target).ok()).map(|s| s.decoded_pixels).sum();
+    if pixels > REQUEST_PIXEL_BUDGET {
+        return Err(ServiceError::TooLarge(format!(
+            "these photos decode to {} megapixels together; one request may take at most {} (send fewer or smaller photos)",
+            pixels / 1_000_000,
+            REQUEST_PIXEL_BUDGET / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
 /// Identifies and records several photos at once, so they share forward passes; one result per
-/// photo, in order.
+/// photo, in order. A request over the pixel budget gets the same refusal for every photo.
 pub async fn identify_and_record_all(
     db: &DatabaseConnection,
     engine: &InferenceEngine,
@@ -126,6 +152,10 @@ pub async fn identify_and_record_all(
     user_id: Option<i64>,
     top_k: usize,
 ) -> Vec<Result<Identified, ServiceError>> {
+    let photos: Vec<Arc<[u8]>> = photos.into_iter().collect();
+    if let Err(e) = check_request_pixels(engine, &photos) {
+        return photos.iter().map(|_| Err(ServiceError::TooLarge(e.to_string()))).collect();
+    }
     let runs = photos.into_iter().map(|bytes| identify_and_record(db, engine, store, bytes, user_id, top_k));
     futures::future::join_all(runs).await
 }

@@ -7,6 +7,8 @@
 //! never a row without one.
 
 mod location;
+pub mod metadata;
+mod space;
 
 use std::io;
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
 pub use location::StoreLocation;
+pub use space::{available_bytes, DiskReserve};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMB_SIDE: u32 = 256;
@@ -46,6 +49,12 @@ fn photo_key(sha256: &str) -> Option<Key> {
 
 fn thumb_key(sha256: &str) -> Key {
     Key::from(format!("thumbs/{}/{sha256}.jpg", &sha256[..2]))
+}
+
+/// Where a heat map of a photo is kept: under the photo's digest, so removing the photo
+/// removes its heat maps; `variant` names the model and class it was drawn for.
+fn heatmap_key(sha256: &str, variant: &str) -> Key {
+    Key::from(format!("heatmaps/{sha256}/{}.png", sha256_hex(variant.as_bytes())))
 }
 
 fn not_a_digest() -> io::Error {
@@ -124,10 +133,75 @@ impl PhotoStore {
         Ok(got.bytes().await.map_err(io_error)?.to_vec())
     }
 
-    /// Removes a stored photo and its thumbnail; a photo that is not there is not an error.
+    /// Makes sure the photo is stored, writing it again if something removed it meanwhile.
+    /// Uploads call this after their row is committed: with [`Self::set_aside`]'s second look,
+    /// no row can end up without its photo however an upload and a delete interleave.
+    pub async fn ensure(&self, bytes: &[u8]) -> io::Result<()> {
+        let sha = sha256_hex(bytes);
+        if !self.contains(&sha).await? {
+            tracing::info!(sha, "a photo removed while it was uploaded again is stored again");
+            self.objects.put(&photo_key(&sha).ok_or_else(not_a_digest)?, PutPayload::from(bytes.to_vec())).await.map_err(io_error)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a photo out of the way before it is removed for good, so a delete can look again
+    /// whether an upload claimed it meanwhile and put it back ([`Self::restore`]). None when the
+    /// photo is not there.
+    pub async fn set_aside(&self, sha256: &str) -> io::Result<Option<Key>> {
+        let key = photo_key(sha256).ok_or_else(not_a_digest)?;
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let aside = Key::from(format!("removing/{sha256}.{nanos}"));
+        match self.objects.rename(&key, &aside).await {
+            Ok(()) => Ok(Some(aside)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// Puts a photo set aside back in its place.
+    pub async fn restore(&self, sha256: &str, aside: &Key) -> io::Result<()> {
+        let key = photo_key(sha256).ok_or_else(not_a_digest)?;
+        self.objects.rename(aside, &key).await.map_err(io_error)
+    }
+
+    /// Removes a photo set aside for good, with its thumbnail and heat maps. The photo's own
+    /// place is left alone: an upload may have stored it there again.
+    pub async fn discard(&self, sha256: &str, aside: &Key) -> io::Result<()> {
+        photo_key(sha256).ok_or_else(not_a_digest)?;
+        for key in self.derived(sha256).await?.into_iter().chain([aside.clone()]) {
+            match self.objects.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// What is made from a photo and kept beside it: its thumbnail and heat maps.
+    async fn derived(&self, sha256: &str) -> io::Result<Vec<Key>> {
+        let heatmaps: Vec<_> =
+            self.objects.list(Some(&Key::from(format!("heatmaps/{sha256}")))).try_collect().await.map_err(io_error)?;
+        Ok(heatmaps.into_iter().map(|m| m.location).chain([thumb_key(sha256)]).collect())
+    }
+
+    /// Photos a crash left set aside: (digest, where it lies, when it was set aside).
+    pub async fn set_aside_leftovers(&self) -> io::Result<Vec<(String, Key, SystemTime)>> {
+        let metas: Vec<_> = self.objects.list(Some(&Key::from("removing"))).try_collect().await.map_err(io_error)?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let sha = m.location.filename()?.split('.').next()?.to_string();
+                is_sha256(&sha).then(|| (sha, m.location.clone(), SystemTime::from(m.last_modified)))
+            })
+            .collect())
+    }
+
+    /// Removes a stored photo, its thumbnail and its heat maps; a photo that is not there is
+    /// not an error.
     pub async fn remove(&self, sha256: &str) -> io::Result<()> {
         let key = photo_key(sha256).ok_or_else(not_a_digest)?;
-        for key in [thumb_key(sha256), key] {
+        for key in self.derived(sha256).await?.into_iter().chain([key]) {
             match self.objects.delete(&key).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(io_error(e)),
@@ -146,7 +220,13 @@ impl PhotoStore {
             }
         }
         let bytes = self.read(sha256).await?;
+        let size = crate::inference::preprocess::probe(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;
+        let permit = crate::inference::decode_budget::DecodeBudget::global().reserve(&size).await.map_err(|e| match e {
+            crate::inference::InferenceError::Busy => io::Error::new(io::ErrorKind::WouldBlock, e),
+            other => io::Error::other(other),
+        })?;
         let small = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+            let _permit = permit;
             let image = crate::inference::preprocess::decode(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;
             let small = image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
             let mut out = io::Cursor::new(Vec::new());
@@ -157,6 +237,20 @@ impl PhotoStore {
         .map_err(io::Error::other)??;
         self.objects.put(&thumb, PutPayload::from(small.clone())).await.map_err(io_error)?;
         Ok(small)
+    }
+
+    /// A heat map drawn earlier for this photo and variant, if one was kept.
+    pub async fn heatmap(&self, sha256: &str, variant: &str) -> Option<Vec<u8>> {
+        photo_key(sha256)?;
+        let got = self.objects.get(&heatmap_key(sha256, variant)).await.ok()?;
+        got.bytes().await.ok().map(|b| b.to_vec())
+    }
+
+    /// Keeps a heat map drawn for this photo and variant.
+    pub async fn put_heatmap(&self, sha256: &str, variant: &str, png: Vec<u8>) -> io::Result<()> {
+        photo_key(sha256).ok_or_else(not_a_digest)?;
+        self.objects.put(&heatmap_key(sha256, variant), PutPayload::from(png)).await.map_err(io_error)?;
+        Ok(())
     }
 
     /// Every stored photo's digest with the time it was written.

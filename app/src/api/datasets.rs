@@ -120,6 +120,7 @@ pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppErro
 pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     let caller = crate::state::caller().await?;
     crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(caller.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
     };
@@ -132,7 +133,7 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     let outcome: Result<(), AppError> = async {
         while let Some(mut field) = multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))? {
             match field.name().unwrap_or_default() {
-                "name" => name = field.text().await.map_err(|e| AppError::InvalidInput(e.to_string()))?.trim().to_string(),
+                "name" => name = crate::upload::small_field(&mut field, crate::upload::MAX_SMALL_FIELD_BYTES).await?.trim().to_string(),
                 "archive" => {
                     // Streamed to disk: an archive of gigabytes never sits in memory.
                     let mut file = tokio::fs::File::create(&archive_path).await.map_err(|e| AppError::Internal(e.to_string()))?;
@@ -180,6 +181,7 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
 /// import resumes into the same version).
 #[cfg(feature = "ssr")]
 async fn start_import(state: &crate::state::AppState, actor: Option<&insectid::auth::Account>, name: &str, dir: &std::path::Path) -> Result<i64, AppError> {
+    crate::state::answer(state.disk.check())?;
     let base = state.import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
     let folder = dir.strip_prefix(&base).map_err(|_| AppError::InvalidInput("the folder is not inside the import directory".into()))?;
     let spec = insectid::jobs::JobSpec::ImportDataset { name: name.trim().to_string(), folder: folder.display().to_string() };

@@ -44,6 +44,8 @@ impl ApiError {
             ErrorKind::Forbidden => ApiError::Other(StatusCode::FORBIDDEN, e.to_string()),
             ErrorKind::Conflict => ApiError::Other(StatusCode::CONFLICT, e.to_string()),
             ErrorKind::TooManyRequests => ApiError::Other(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+            ErrorKind::TooLarge => ApiError::PayloadTooLarge(e.to_string()),
+            ErrorKind::InsufficientStorage => ApiError::Other(StatusCode::INSUFFICIENT_STORAGE, e.to_string()),
             ErrorKind::Internal => {
                 tracing::error!(error = %e, file, "identification failed");
                 ApiError::Internal

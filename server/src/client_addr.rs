@@ -1,0 +1,143 @@
+//! Who is asking: the socket's peer, or, when that peer is a reverse proxy the operator
+//! trusts (`INSECTID_TRUSTED_PROXIES`), the client that proxy names in `Forwarded` or
+//! `X-Forwarded-For`. Rate limits, sign-in throttling and the audit log all read the
+//! result, so a client cannot choose its own address by sending those headers directly.
+
+use std::net::{IpAddr, SocketAddr};
+
+use app::state::ClientIp;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use ipnet::IpNet;
+
+/// The reverse proxies whose forwarding headers are believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    /// A comma-separated list of addresses and CIDR ranges, e.g. `127.0.0.1,10.0.0.0/8`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let nets = s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|part| {
+            part.parse::<IpNet>()
+                .or_else(|_| part.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{part:?} is not an IP address or CIDR range"))
+        });
+        nets.collect::<Result<Vec<_>, _>>().map(TrustedProxies)
+    }
+}
+
+impl TrustedProxies {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&canonical(ip)))
+    }
+
+    /// The client behind `peer`: walking the forwarding chain from the nearest hop back, the
+    /// first address that is not a trusted proxy. A chain that cannot be read stops the walk
+    /// at the last address that could be.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = canonical(peer);
+        if !self.trusts(client) {
+            return client;
+        }
+        for hop in forwarded_chain(headers).into_iter().rev() {
+            let Some(hop) = hop else { break };
+            client = canonical(hop);
+            if !self.trusts(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// IPv4 clients arriving over an IPv6 socket count as their IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The addresses a proxy chain reports, first (the original client) to last; `None` for an
+/// entry that is not an address (`unknown`, an obfuscated name). `Forwarded` (RFC 7239) wins
+/// over `X-Forwarded-For` when both are present.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let joined = |name: &str| {
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    if let Some(forwarded) = joined("forwarded") {
+        return forwarded.split(',').map(|element| element.split(';').find_map(forwarded_for).flatten()).collect();
+    }
+    match joined("x-forwarded-for") {
+        Some(list) => list.split(',').map(|a| parse_node(a.trim())).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The `for=` parameter of one `Forwarded` element: Some(address) or Some(None) when it names
+/// no address; None for other parameters.
+fn forwarded_for(pair: &str) -> Option<Option<IpAddr>> {
+    let (key, value) = pair.trim().split_once('=')?;
+    key.trim().eq_ignore_ascii_case("for").then(|| parse_node(value.trim().trim_matches('"')))
+}
+
+/// `192.0.2.1`, `192.0.2.1:8080`, `[2001:db8::1]` or `[2001:db8::1]:8080`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = node.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    node.strip_prefix('[').and_then(|rest| rest.split(']').next()).and_then(|inner| inner.parse().ok())
+}
+
+/// Puts the request's [`ClientIp`] in its extensions for everything after it.
+pub async fn resolve(State(proxies): State<std::sync::Arc<TrustedProxies>>, mut request: Request<Body>, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    if let Some(peer) = peer {
+        let client = proxies.client(peer, request.headers());
+        request.extensions_mut().insert(ClientIp(client));
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+        let proxies: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
+        let spoofed = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(proxies.client(ip("198.51.100.7"), &spoofed), ip("198.51.100.7"), "a client naming itself");
+        assert_eq!(proxies.client(ip("127.0.0.1"), &spoofed), ip("203.0.113.9"));
+        // A client prepending a fake address: the proxy appends the real one, which wins.
+        let chain = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.1.1.1")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &chain), ip("203.0.113.9"));
+        let rfc = headers(&[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https, for=10.2.2.2")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &rfc), ip("2001:db8::7"));
+        let unknown = headers(&[("forwarded", "for=unknown")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &unknown), ip("127.0.0.1"), "nothing readable: the proxy itself");
+        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &spoofed), ip("127.0.0.1"), "none trusted by default");
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+    }
+}
