@@ -51,7 +51,7 @@ load() { # name port
 }
 
 "$bin" --bind 127.0.0.1:3901 --data-dir "$work/data" --model-dir "$INSECTID_DEFAULT_BUNDLE" \
-  --site-root "$INSECTID_SITE_ROOT" --log warn --queue 256 &
+  --site-root "$INSECTID_SITE_ROOT" --log warn --queue 256 --uploads-per-minute 0 &
 pids+=($!)
 wait_up 3901
 load rust 3901

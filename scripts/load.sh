@@ -75,6 +75,8 @@ port=3950
 while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 base="http://127.0.0.1:$port"
 admin_password="load-admin-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')-Kx"
+# Every virtual user comes from 127.0.0.1: the per-address limits would measure themselves.
+INSECTID_SIGN_INS_PER_MINUTE=0 INSECTID_UPLOADS_PER_MINUTE=0 \
 INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$admin_password" \
   "$bin" --bind "127.0.0.1:$port" --database-url "$db_url" --data-dir "$work/data" \
   --model-dir "$INSECTID_DEFAULT_BUNDLE" --site-root "$INSECTID_SITE_ROOT" --log warn \

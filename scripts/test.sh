@@ -29,6 +29,9 @@ start_test_sshd
 start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 
+# A small free-space reserve: the suite must pass on a machine with little disk left
+# (the reserve's own tests set theirs).
+export INSECTID_MIN_FREE_MB="${INSECTID_MIN_FREE_MB:-64}"
 log "cargo test (SQLite and PostgreSQL)"
 # Many engines share two cores in the test binaries: idle OpenMP threads must not spin there.
 OMP_WAIT_POLICY=passive cargo test --workspace
@@ -91,6 +94,9 @@ cat >"$E2E_DATA/ssh-presets.json" <<JSON
    "auth": {"kind": "key", "path": "$INSECTID_TEST_SSH_KEY"}, "fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
 ]
 JSON
+# The end-to-end suite signs in and uploads far more often than one person would: the
+# per-address limits are off for it (server/tests/abuse.rs tests them at their defaults).
+INSECTID_SIGN_INS_PER_MINUTE=0 INSECTID_UPLOADS_PER_MINUTE=0 \
 INSECTID_SSH_PRESETS="$E2E_DATA/ssh-presets.json" INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
 "$CARGO_TARGET_DIR/debug/insectid" --bind "127.0.0.1:$port" --data-dir "$E2E_DATA" \
   --model-dir "$INSECTID_DEFAULT_BUNDLE" --site-root "$INSECTID_SITE_ROOT" >"$E2E_DATA/server.log" 2>&1 &

@@ -62,24 +62,8 @@ pub fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, form: &st
 
 /// As [`http`], with any body and content type, and the answer's body as bytes.
 pub fn http_bytes(port: u16, method: &str, path: &str, cookie: Option<&str>, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), Vec::new());
-    };
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{cookie}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).is_err() {
-        return (0, String::new(), Vec::new());
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head, body)
+    let cookie = cookie.map(|c| [("Cookie", c)]);
+    http_with(port, method, path, cookie.as_ref().map_or(&[][..], |c| &c[..]), content_type, body)
 }
 
 /// A multipart body with one photo in the field "image", and its content type.
@@ -99,3 +83,38 @@ pub fn session_cookie(head: &str) -> String {
         .expect("a session cookie")
 }
 
+
+/// As [`http_bytes`], with extra request headers (e.g. X-Forwarded-For).
+pub fn http_with(port: u16, method: &str, path: &str, headers: &[(&str, &str)], content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), Vec::new());
+    };
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // A server may answer (413, 429) before the whole body is sent and close: read its
+    // answer even when the rest of the body could not be written.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head, body)
+}
+
+/// A multipart body with every photo in a field "image", and its content type.
+pub fn photos_upload(photos: &[Vec<u8>]) -> (String, Vec<u8>) {
+    let boundary = "insectidtestboundary";
+    let mut body = Vec::new();
+    for (i, bytes) in photos.iter().enumerate() {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"photo-{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
