@@ -271,3 +271,49 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         assert!(resumed_log.contains("view 1 of 16 from the cache") && resumed_log.contains("view 2 of 16 from the cache"), "{resumed_log}");
     }
 }
+
+/// A labeler's dataset download: queued by a request (one at a time), written by the runner as
+/// one .zip into the job's folder, and handed only to its requester or an administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
+    use insectid::services::dataset_export;
+    let work = std::env::temp_dir().join(format!("insectid-downloads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    for t in test_databases().await {
+        let db = &t.db;
+        let ctx = context(db, &work, t.backend);
+        let admin = account(db, "root", Role::Admin).await;
+        let lena = account(db, "lena", Role::Labeler).await;
+        let lars = account(db, "lars", Role::Labeler).await;
+        let ann = account(db, "ann", Role::User).await;
+        pests(db, &ctx.photos, &work.join(t.backend)).await;
+        fn kind<T>(r: Result<T, insectid::ServiceError>) -> insectid::error::ErrorKind {
+            r.map(|_| ()).unwrap_err().kind()
+        }
+        assert_eq!(kind(dataset_export::request(db, Some(&ann), "pests@1", "ip102").await), insectid::error::ErrorKind::Forbidden);
+        assert_eq!(kind(dataset_export::request(db, Some(&lena), "pests@9", "ip102").await), insectid::error::ErrorKind::NotFound);
+        assert_eq!(kind(dataset_export::request(db, Some(&lena), "pests@1", "tar").await), insectid::error::ErrorKind::InvalidInput);
+        let job = dataset_export::request(db, Some(&lena), "pests@1", "folders").await.unwrap();
+        assert_eq!(dataset_export::request(db, Some(&lena), "pests@1", "ip102").await.unwrap().id, job.id, "one waiting at a time");
+        let not_yet = dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await;
+        assert_eq!(kind(not_yet), insectid::error::ErrorKind::Conflict);
+
+        let runner = JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() });
+        assert!(runner.run_next().await.unwrap());
+        assert_eq!(state(db, job.id).await.state, "succeeded");
+        let (path, name) = dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await.unwrap();
+        assert_eq!(name, "pests-1-folders.zip");
+        let archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(archive.len(), 27, "every photo of the version");
+        assert!(!ctx.jobs_dir.join(job.id.to_string()).join("staging").exists(), "the staging folder is gone");
+        assert!(dataset_export::download(db, &ctx.jobs_dir, Some(&admin), job.id).await.is_ok(), "an administrator may");
+        let other = dataset_export::download(db, &ctx.jobs_dir, Some(&lars), job.id).await;
+        assert_eq!(kind(other), insectid::error::ErrorKind::NotFound, "another labeler is not told it exists");
+        let listed = dataset_export::mine(db, &ctx.jobs_dir, Some(&lena), 10).await.unwrap();
+        assert_eq!((listed.len(), listed[0].ready), (1, true));
+        assert_eq!(dataset_export::remove_expired(&ctx.jobs_dir, Duration::ZERO).unwrap(), 1);
+        assert_eq!(kind(dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await), insectid::error::ErrorKind::NotFound, "expired");
+        t.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -78,15 +78,30 @@ test("a wrong answer flagged by a user, accepted by a labeler, lands in a new da
   const version = lab.locator(`tr[data-spec="${dataset}@1"]`);
   await expect(version).toHaveCount(1);
   await lab.screenshot({ path: info.outputPath("datasets.png"), fullPage: true });
-  const zip = await lab.request.get(`/datasets/${dataset}@1/export.zip?layout=ip102`);
+  // A download is a POST that queues an export; the archive is fetched once it is ready.
+  const asked = await lab.request.post("/api/export_dataset", {
+    form: { spec: `${dataset}@1`, layout: "ip102" },
+    headers: { Accept: "application/json" },
+  });
+  expect(asked.status()).toBe(200);
+  const job = await asked.json();
+  await expect
+    .poll(async () => {
+      const list = await lab.request.post("/api/my_downloads", { headers: { Accept: "application/json" } });
+      return (await list.json()).find((d: { job_id: number; ready: boolean }) => d.job_id === job)?.ready;
+    }, { timeout: 60_000 })
+    .toBe(true);
+  expect((await lab.request.get(`/datasets/${dataset}@1/export.zip?layout=ip102`)).status()).toBe(404);
+  const zip = await lab.request.get(`/jobs/${job}/export.zip`);
   expect(zip.status()).toBe(200);
+  expect(zip.headers()["content-type"]).toBe("application/zip");
   const body = (await zip.body()).toString("latin1");
   const sha = (await import("node:crypto")).createHash("sha256").update(bytes).digest("hex");
   // Photos are stored uncompressed in the archive, so its lists can be read in the bytes.
   expect(body).toContain("classes.txt");
   expect(body).toContain(" rice water weevil\n");
   expect(body).toMatch(new RegExp(`images/${sha}\\.(jpg|png)`));
-  const refused = await ann.request.get(`/datasets/${dataset}@1/export.zip`);
+  const refused = await ann.request.get(`/jobs/${job}/export.zip`);
   expect(refused.status()).toBe(403);
   await ann.context().close();
   await lab.context().close();

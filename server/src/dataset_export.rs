@@ -1,50 +1,34 @@
-//! `GET /datasets/{name@version}/export.zip?layout=ip102|folders`: a dataset version as a
-//! download, for labelers and administrators.
+//! `GET /jobs/{id}/export.zip`: a finished dataset export, for the person who asked for it (or
+//! an administrator), streamed from disk (ranges and resumption included) instead of read into
+//! memory.
 
 use app::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use insectid::auth::Role;
-use insectid::services::datasets::{export_zip, Layout};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 
-#[derive(serde::Deserialize)]
-pub struct LayoutQuery {
-    layout: Option<String>,
-}
-
-pub async fn export(
+pub async fn download(
     State(state): State<AppState>,
     auth: axum_login::AuthSession<insectid::auth::Backend>,
-    Path(spec): Path<String>,
-    Query(q): Query<LayoutQuery>,
+    Path(id): Path<i64>,
+    request: Request<Body>,
 ) -> Response {
-    if let Err(e) = insectid::services::users::require(auth.user.as_ref(), Role::Labeler) {
-        return refusal(e);
+    let found = insectid::services::dataset_export::download(&state.db, &state.jobs.dir, auth.user.as_ref(), id).await;
+    let (path, file_name) = match found {
+        Ok(found) => found,
+        Err(e) => return refusal(e),
+    };
+    // The content type comes from the name (export.zip: application/zip).
+    let mut response = match ServeFile::new(&path).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
     }
-    let layout = match Layout::parse(q.layout.as_deref().unwrap_or("ip102")) {
-        Ok(l) => l,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    let work = std::env::temp_dir().join(format!("insectid-export-{}-{}", std::process::id(), insectid::storage::sha256_hex(format!("{spec}{:?}{:?}", q.layout, std::time::SystemTime::now()).as_bytes())));
-    let made = export_zip(&state.db, &state.photos, &spec, layout, &work).await;
-    let response = match made {
-        Ok(path) => match tokio::fs::read(&path).await {
-            Ok(bytes) => {
-                let mut r = bytes.into_response();
-                let h = r.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-                let file = format!("attachment; filename=\"{}-{}.zip\"", spec.replace(['"', '/', '\\'], "_"), q.layout.as_deref().unwrap_or("ip102"));
-                if let Ok(v) = HeaderValue::from_str(&file) {
-                    h.insert(header::CONTENT_DISPOSITION, v);
-                }
-                r
-            }
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        },
-        Err(e) => refusal(e),
-    };
-    let _ = tokio::fs::remove_dir_all(&work).await;
     response
 }
 

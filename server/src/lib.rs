@@ -282,7 +282,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/photos/{sha}", get(photos::photo))
         .route("/photos/{sha}/thumb", get(photos::thumbnail))
         .route("/results/{id}/heatmap.png", get(photos::heatmap))
-        .route("/datasets/{spec}/export.zip", get(dataset_export::export))
+        .route("/jobs/{id}/export.zip", get(dataset_export::download))
         .route("/jobs/{id}/files/{name}", get(job_files::job_file))
         .route("/terminal/ws", get(terminal::terminal_ws))
         .nest("/api/v1", rest::routes())

@@ -102,7 +102,8 @@ fn one_client_cannot_exhaust_the_portal() {
     let data = work.join("data");
     let url = format!("sqlite://{}", data.join("insectid.db").display());
     // The defaults, but for a disk reserve any test machine has room for.
-    let server = start(&url, &data, &work.join("server.log"), &[("INSECTID_MIN_FREE_MB", "64")]);
+    let limits = [("INSECTID_SIGN_INS_PER_MINUTE", "10"), ("INSECTID_UPLOADS_PER_MINUTE", "30")];
+    let server = start(&url, &data, &work.join("server.log"), &[limits[0], limits[1], ("INSECTID_MIN_FREE_MB", "64")]);
     let port = server.port;
     still_serves(port);
     let (peak_at_start, _) = memory_mb(&server);

@@ -176,7 +176,9 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/create_dataset_version".into(), "application/x-www-form-urlencoded".into(), b"name=authz".to_vec(), Rule::Staff),
         ("POST", "/api/import_dataset".into(), "application/x-www-form-urlencoded".into(), b"name=authz&folder=no-such-folder".to_vec(), Rule::Admin),
         ("POST", "/api/upload_dataset".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
-        ("GET", "/datasets/none@1/export.zip".into(), String::new(), vec![], Rule::Staff),
+        ("GET", "/jobs/999999/export.zip".into(), String::new(), vec![], Rule::Staff),
+        ("POST", "/api/export_dataset".into(), "application/x-www-form-urlencoded".into(), b"spec=none@1&layout=ip102".to_vec(), Rule::Staff),
+        ("POST", "/api/my_downloads".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
         ("POST", "/api/model_identifications".into(), "application/x-www-form-urlencoded".into(), b"id=999999&page=0".to_vec(), Rule::Admin),
         ("POST", "/api/commands".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("POST", "/api/run_command".into(), "application/x-www-form-urlencoded".into(), b"command=no-such-command".to_vec(), Rule::Admin),
@@ -198,7 +200,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
     let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
-    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 52, "the registry sees every server function");
+    assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 54, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }

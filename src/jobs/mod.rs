@@ -42,7 +42,15 @@ pub enum JobSpec {
     /// A folder inside the import directory, as a new dataset version.
     ImportDataset { name: String, folder: String },
     /// A dataset version written to the export directory.
-    ExportDataset { dataset: String, #[serde(default = "default_layout")] layout: String },
+    /// `zip`: write one .zip into the job's folder for its requester to download (the
+    /// Datasets page) instead of a folder under DATA_DIR/exports (the Commands page).
+    ExportDataset {
+        dataset: String,
+        #[serde(default = "default_layout")]
+        layout: String,
+        #[serde(default)]
+        zip: bool,
+    },
     /// A model version run over stored identifications, recorded as shadow predictions.
     Repredict { model: i64, #[serde(default = "default_limit")] limit: u64 },
     /// Orphaned photos and unfinished temporary files older than the grace period removed.
@@ -187,7 +195,7 @@ mod tests {
         let spec = JobSpec::FineTune { dataset: "d".into(), base_model: None, hidden: 512, epochs: 0, patience: 5, views: 2, unfreeze: None };
         assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
         assert!(JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate().is_err());
-        assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into() }.validate().is_err());
+        assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into(), zip: false }.validate().is_err());
         assert!(JobSpec::Vacuum {}.validate().is_ok());
     }
 }

@@ -26,7 +26,8 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
         }
         JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,
         JobSpec::ImportDataset { name, folder } => import_job(ctx, handle, &name, &folder).await,
-        JobSpec::ExportDataset { dataset, layout } => export_job(ctx, handle, &dataset, &layout).await,
+        JobSpec::ExportDataset { dataset, layout, zip: false } => export_job(ctx, handle, &dataset, &layout).await,
+        JobSpec::ExportDataset { dataset, layout, zip: true } => export_zip_job(ctx, handle, &dataset, &layout).await,
         JobSpec::Repredict { model, limit } => repredict_job(ctx, handle, model, limit).await,
         JobSpec::CleanFiles { grace_minutes } => {
             handle.log(format!("removing orphaned photos and unfinished writes older than {grace_minutes} minutes"));
@@ -171,6 +172,23 @@ async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout:
     let photos = datasets::export(&ctx.db, &ctx.photos, dataset, layout_kind, &target).await?;
     handle.log(format!("{photos} photos written"));
     Ok(json!({ "path": target.display().to_string(), "photos": photos }))
+}
+
+/// A dataset version as one .zip in the job's folder, for its requester to download. Written
+/// aside and moved into place at the end; whatever a failure or cancellation leaves is removed.
+async fn export_zip_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout: &str) -> Result<Value, ServiceError> {
+    use crate::services::dataset_export::{archive, RemoveOnDrop};
+    let layout_kind = datasets::Layout::parse(layout)?;
+    let folder = ctx.jobs_dir.join(handle.id.to_string());
+    let staging = RemoveOnDrop(folder.join("staging"));
+    let _ = std::fs::remove_dir_all(&staging.0);
+    handle.log(format!("writing {dataset} as a .zip ({layout} layout)"));
+    let made = datasets::export_zip(&ctx.db, &ctx.photos, dataset, layout_kind, &staging.0).await?;
+    let target = archive(&ctx.jobs_dir, handle.id);
+    std::fs::rename(&made, &target).map_err(|e| ServiceError::Storage(format!("{}: {e}", target.display())))?;
+    let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or_default();
+    handle.log(format!("{bytes} bytes ready to download"));
+    Ok(json!({ "zip": crate::services::dataset_export::ZIP_NAME, "bytes": bytes }))
 }
 
 async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: u64) -> Result<Value, ServiceError> {

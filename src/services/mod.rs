@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod comparison;
+pub mod dataset_export;
 pub mod dataset_import;
 pub mod datasets;
 pub mod feedback;

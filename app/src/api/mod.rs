@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod dataset_export;
 pub mod datasets;
 pub mod history;
 pub mod identify;
@@ -16,6 +17,7 @@ pub mod terminal;
 
 pub use accounts::*;
 pub use admin::*;
+pub use dataset_export::*;
 pub use datasets::*;
 pub use history::*;
 pub use identify::*;

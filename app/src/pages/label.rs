@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::feedback::LabelChoices;
-use crate::api::{get_datasets, get_label_task, CreateDatasetVersion, ImportDataset, LabelPhoto};
+use crate::api::{get_datasets, get_label_task, get_my_downloads, CreateDatasetVersion, ExportDataset, ImportDataset, LabelPhoto};
 use crate::auth::action_error;
 use crate::i18n::use_lang;
 
@@ -108,13 +108,17 @@ pub fn DatasetsPage() -> impl IntoView {
     let lang = use_lang();
     let create = ServerAction::<CreateDatasetVersion>::new();
     let import = ServerAction::<ImportDataset>::new();
-    let (create_error, import_error) = (action_error(create), action_error(import));
+    let export = ServerAction::<ExportDataset>::new();
+    let (create_error, import_error, export_error) = (action_error(create), action_error(import), action_error(export));
     let tick = RwSignal::new(0u32);
     let overview = Resource::new(move || (create.version().get(), import.version().get(), tick.get()), |_| get_datasets());
+    let downloads = Resource::new(move || (export.version().get(), tick.get()), |_| get_my_downloads());
     // While an import runs, the page follows it (once running its script).
     #[cfg(feature = "hydrate")]
     {
-        let running = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.pending_imports > 0 || o.imports.iter().any(|i| i.state == "running"));
+        let importing = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.pending_imports > 0 || o.imports.iter().any(|i| i.state == "running"));
+        let exporting = move || downloads.get().and_then(|r| r.ok()).is_some_and(|d| d.iter().any(|e| e.state == "queued" || e.state == "running"));
+        let running = move || importing() || exporting();
         if let Ok(handle) = set_interval_with_handle(move || if running() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());
         }
@@ -148,16 +152,44 @@ pub fn DatasetsPage() -> impl IntoView {
                                             <td>{v.classes}</td>
                                             <td>{format!("{} / {} / {}", v.per_split[0], v.per_split[1], v.per_split[2])}</td>
                                             <td class="wrap">{v.origin.clone()}</td>
-                                            <td>{(v.state == "ready").then(|| view! {
-                                                <a href=format!("/datasets/{spec}/export.zip?layout=ip102") rel="external" download>"IP102 .zip"</a>" · "
-                                                <a href=format!("/datasets/{spec}/export.zip?layout=folders") rel="external" download>{lang.t("folders .zip")}</a>
-                                            })}</td>
+                                            <td>{(v.state == "ready").then({ let spec = spec.clone(); move || view! {
+                                                <ActionForm action=export attr:class="form inline export-form">
+                                                    <input type="hidden" name="spec" value=spec.clone()/>
+                                                    <select name="layout" aria-label=lang.t("Layout")>
+                                                        <option value="ip102">"IP102"</option>
+                                                        <option value="folders">{lang.t("folders")}</option>
+                                                    </select>
+                                                    <button type="submit" class="button">{lang.t("Prepare .zip")}</button>
+                                                </ActionForm>
+                                            }})}</td>
                                         </tr>
                                     }
                                 }).collect_view()}
                             </tbody>
                         </table>
                     </div>
+                    {move || export_error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                    <Suspense fallback=|| ()>
+                        {move || downloads.get().and_then(|r| r.ok()).filter(|d| !d.is_empty()).map(|list| view! {
+                            <section class="card">
+                                <h2>{lang.t("Your downloads")}</h2>
+                                <p class="hint">{lang.t("Archives are prepared in the background and kept for a day.")}</p>
+                                <ul id="downloads">
+                                    {list.into_iter().map(|d| view! {
+                                        <li data-state=d.state.clone()>
+                                            <strong>{format!("{} ({})", d.dataset, d.layout)}</strong>" · "
+                                            {if d.ready {
+                                                view! { <a href=format!("/jobs/{}/export.zip", d.job_id) rel="external" download>{lang.t("Download")}</a> }.into_any()
+                                            } else {
+                                                view! { <span class="export-state">{d.state.clone()}</span> }.into_any()
+                                            }}
+                                            {(!d.error.is_empty()).then(|| view! { <span class="error">" "{d.error.clone()}</span> })}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                        })}
+                    </Suspense>
                     {o.import_dir.clone().map(|dir| view! {
                         <section class="card">
                             <h2>{lang.t("Import")}</h2>

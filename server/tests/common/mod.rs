@@ -39,6 +39,10 @@ pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instan
         .env("INSECTID_JOB_STALE_SECONDS", "3")
         .env("INSECTID_INFERENCE_THREADS", "1")
         .env("INSECTID_LOG", "info")
+        // Every client of a test comes from 127.0.0.1: the per-address limits are off unless a
+        // test (the abuse suite) sets them.
+        .env("INSECTID_SIGN_INS_PER_MINUTE", "0")
+        .env("INSECTID_UPLOADS_PER_MINUTE", "0")
         .envs(env.iter().copied())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
