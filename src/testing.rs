@@ -173,3 +173,42 @@ pub fn write_pest_folders(root: &std::path::Path) {
         }
     }
 }
+
+/// A JPEG whose EXIF says it was taken on 2024-06-01 at 09:12:00 at 48° 7' 31" N,
+/// 7° 31' 31" E (a DateTimeOriginal and a GPS directory), as a phone writes it.
+pub fn jpeg_with_place() -> Vec<u8> {
+    let mut plain = std::io::Cursor::new(Vec::new());
+    let image = image::RgbImage::from_fn(200, 150, |x, y| image::Rgb([90, (x % 200) as u8, (y % 150) as u8]));
+    image::DynamicImage::ImageRgb8(image).write_to(&mut plain, image::ImageFormat::Jpeg).expect("encode a JPEG");
+    let plain = plain.into_inner();
+    // TIFF header, IFD0 at 8 with two entries: the Exif IFD (at 38) and the GPS IFD (at 76).
+    let mut t = b"MM\0\x2a\0\0\0\x08".to_vec();
+    t.extend_from_slice(&[0, 2]);
+    t.extend_from_slice(&[0x87, 0x69, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
+    t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 56]);
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    // Exif IFD at 38 (after 30 bytes of IFD0 and 8 of header): DateTimeOriginal, 20 ASCII at 120.
+    t.extend_from_slice(&[0, 1, 0x90, 0x03, 0, 2, 0, 0, 0, 20, 0, 0, 0, 120, 0, 0, 0, 0]);
+    // GPS IFD at 56: N, latitude (rationals at 144), E, longitude (rationals at 168).
+    t.extend_from_slice(&[0, 4]);
+    t.extend_from_slice(&[0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    t.extend_from_slice(&[0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 144]);
+    t.extend_from_slice(&[0, 3, 0, 2, 0, 0, 0, 2, b'E', 0, 0, 0]);
+    t.extend_from_slice(&[0, 4, 0, 5, 0, 0, 0, 3, 0, 0, 0, 168]);
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.resize(120, 0);
+    t.extend_from_slice(b"2024:06:01 09:12:00\0");
+    t.resize(144, 0);
+    for (n, d) in [(48u32, 1u32), (7, 1), (31, 1), (7, 1), (31, 1), (31, 1)] {
+        t.extend_from_slice(&n.to_be_bytes());
+        t.extend_from_slice(&d.to_be_bytes());
+    }
+    let mut segment = b"Exif\0\0".to_vec();
+    segment.extend_from_slice(&t);
+    let mut photo = plain[..2].to_vec();
+    photo.extend_from_slice(&[0xFF, 0xE1]);
+    photo.extend_from_slice(&u16::try_from(segment.len() + 2).expect("a short segment").to_be_bytes());
+    photo.extend_from_slice(&segment);
+    photo.extend_from_slice(&plain[2..]);
+    photo
+}

@@ -51,6 +51,8 @@ pub struct AppState {
 pub struct TrafficPolicy {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Read RFC 7239 `Forwarded` from them instead of `X-Forwarded-For`.
+    pub rfc7239_forwarded: bool,
     /// Sign-ins and sign-ups one address may send a minute (0: no limit).
     pub sign_ins_per_minute: u32,
     /// Photo uploads (requests) one address may send a minute (0: no limit).
@@ -62,7 +64,7 @@ pub struct TrafficPolicy {
 impl Default for TrafficPolicy {
     fn default() -> Self {
         let loopback = ["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse().ok()).collect();
-        TrafficPolicy { trusted_proxies: Vec::new(), sign_ins_per_minute: 10, uploads_per_minute: 30, metrics_from: loopback }
+        TrafficPolicy { trusted_proxies: Vec::new(), rfc7239_forwarded: false, sign_ins_per_minute: 10, uploads_per_minute: 30, metrics_from: loopback }
     }
 }
 

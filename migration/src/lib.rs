@@ -10,6 +10,7 @@ mod m20261129_000005_create_model_version;
 mod m20261129_000006_create_jobs_and_shadow;
 mod m20261130_000007_add_query_indexes;
 mod m20261130_000008_add_label_decided;
+mod m20261201_000009_add_photo_context;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_create_jobs_and_shadow::Migration),
             Box::new(m20261130_000007_add_query_indexes::Migration),
             Box::new(m20261130_000008_add_label_decided::Migration),
+            Box::new(m20261201_000009_add_photo_context::Migration),
         ]
     }
 }

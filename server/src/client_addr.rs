@@ -31,6 +31,17 @@ impl std::str::FromStr for TrustedProxies {
     }
 }
 
+/// The header the trusted proxies write. Only that one is read: a proxy that appends to
+/// `X-Forwarded-For` passes a client's own `Forwarded` header through untouched, and the
+/// other way round, so reading both would let a client choose its address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+}
+
 impl TrustedProxies {
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&canonical(ip)))
@@ -39,12 +50,12 @@ impl TrustedProxies {
     /// The client behind `peer`: walking the forwarding chain from the nearest hop back, the
     /// first address that is not a trusted proxy. A chain that cannot be read stops the walk
     /// at the last address that could be.
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap, header: ForwardedHeader) -> IpAddr {
         let mut client = canonical(peer);
         if !self.trusts(client) {
             return client;
         }
-        for hop in forwarded_chain(headers).into_iter().rev() {
+        for hop in forwarded_chain(headers, header).into_iter().rev() {
             let Some(hop) = hop else { break };
             client = canonical(hop);
             if !self.trusts(client) {
@@ -63,20 +74,21 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses a proxy chain reports, first (the original client) to last; `None` for an
-/// entry that is not an address (`unknown`, an obfuscated name). `Forwarded` (RFC 7239) wins
-/// over `X-Forwarded-For` when both are present.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let joined = |name: &str| {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-        (!values.is_empty()).then(|| values.join(","))
+/// The addresses a proxy chain reports in `header`, first (the original client) to last;
+/// `None` for an entry that is not an address (`unknown`, an obfuscated name).
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
     };
-    if let Some(forwarded) = joined("forwarded") {
-        return forwarded.split(',').map(|element| element.split(';').find_map(forwarded_for).flatten()).collect();
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    let joined = values.join(",");
+    if joined.is_empty() {
+        return Vec::new();
     }
-    match joined("x-forwarded-for") {
-        Some(list) => list.split(',').map(|a| parse_node(a.trim())).collect(),
-        None => Vec::new(),
+    match header {
+        ForwardedHeader::Forwarded => joined.split(',').map(|element| element.split(';').find_map(forwarded_for).flatten()).collect(),
+        ForwardedHeader::XForwardedFor => joined.split(',').map(|a| parse_node(a.trim())).collect(),
     }
 }
 
@@ -99,13 +111,30 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 }
 
 /// Puts the request's [`ClientIp`] in its extensions for everything after it.
-pub async fn resolve(State(proxies): State<std::sync::Arc<TrustedProxies>>, mut request: Request<Body>, next: Next) -> Response {
+pub async fn resolve(State(resolver): State<std::sync::Arc<(TrustedProxies, ForwardedHeader)>>, mut request: Request<Body>, next: Next) -> Response {
+    let (proxies, header) = &*resolver;
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if let Some(peer) = peer {
-        let client = proxies.client(peer, request.headers());
+        warn_of_untrusted_proxy(proxies, peer, request.headers());
+        let client = proxies.client(peer, request.headers(), *header);
         request.extensions_mut().insert(ClientIp(client));
     }
     next.run(request).await
+}
+
+/// A loopback or private peer sending forwarding headers is most likely a reverse proxy the
+/// operator forgot to name: then every visitor shares the proxy's address (and its limits).
+/// Said once in the log.
+fn warn_of_untrusted_proxy(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let local = match canonical(peer) {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+    };
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    if local && forwarded && !proxies.trusts(peer) && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(%peer, "forwarding headers from an untrusted local peer: if it is your reverse proxy, set INSECTID_TRUSTED_PROXIES, or every visitor shares its address and its rate limits");
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +149,8 @@ mod tests {
         h
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
@@ -128,16 +159,19 @@ mod tests {
     fn forwarding_headers_are_believed_only_from_trusted_proxies() {
         let proxies: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
         let spoofed = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(proxies.client(ip("198.51.100.7"), &spoofed), ip("198.51.100.7"), "a client naming itself");
-        assert_eq!(proxies.client(ip("127.0.0.1"), &spoofed), ip("203.0.113.9"));
+        assert_eq!(proxies.client(ip("198.51.100.7"), &spoofed, XFF), ip("198.51.100.7"), "a client naming itself");
+        assert_eq!(proxies.client(ip("127.0.0.1"), &spoofed, XFF), ip("203.0.113.9"));
         // A client prepending a fake address: the proxy appends the real one, which wins.
         let chain = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.1.1.1")]);
-        assert_eq!(proxies.client(ip("127.0.0.1"), &chain), ip("203.0.113.9"));
+        assert_eq!(proxies.client(ip("127.0.0.1"), &chain, XFF), ip("203.0.113.9"));
         let rfc = headers(&[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https, for=10.2.2.2")]);
-        assert_eq!(proxies.client(ip("127.0.0.1"), &rfc), ip("2001:db8::7"));
+        assert_eq!(proxies.client(ip("127.0.0.1"), &rfc, ForwardedHeader::Forwarded), ip("2001:db8::7"));
         let unknown = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(proxies.client(ip("127.0.0.1"), &unknown), ip("127.0.0.1"), "nothing readable: the proxy itself");
-        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &spoofed), ip("127.0.0.1"), "none trusted by default");
+        assert_eq!(proxies.client(ip("127.0.0.1"), &unknown, ForwardedHeader::Forwarded), ip("127.0.0.1"), "nothing readable: the proxy itself");
+        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &spoofed, XFF), ip("127.0.0.1"), "none trusted by default");
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        // Behind a proxy that appends to X-Forwarded-For, a client's own Forwarded is ignored.
+        let both = headers(&[("forwarded", "for=1.2.3.4"), ("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &both, XFF), ip("203.0.113.9"));
     }
 }

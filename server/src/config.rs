@@ -257,6 +257,11 @@ pub struct Config {
     #[arg(long, env = "INSECTID_TRUSTED_PROXIES", default_value = "", global = true)]
     pub trusted_proxies: crate::client_addr::TrustedProxies,
 
+    /// The header the trusted proxies write the client's address in: x-forwarded-for (nginx,
+    /// Caddy, HAProxy) or forwarded (RFC 7239). Only that one is read.
+    #[arg(long, env = "INSECTID_FORWARDED_HEADER", value_enum, default_value = "x-forwarded-for", global = true)]
+    pub forwarded_header: crate::client_addr::ForwardedHeader,
+
     /// Sign-ins and sign-ups one client address may send a minute (0: no limit).
     #[arg(long, env = "INSECTID_SIGN_INS_PER_MINUTE", default_value_t = 10, global = true)]
     pub sign_ins_per_minute: u32,
@@ -374,6 +379,7 @@ impl Config {
     pub fn traffic(&self) -> app::state::TrafficPolicy {
         app::state::TrafficPolicy {
             trusted_proxies: self.trusted_proxies.0.clone(),
+            rfc7239_forwarded: self.forwarded_header == crate::client_addr::ForwardedHeader::Forwarded,
             sign_ins_per_minute: self.sign_ins_per_minute,
             uploads_per_minute: self.uploads_per_minute,
             // A separate metrics listener takes them off the main one altogether.

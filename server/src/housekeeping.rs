@@ -1,5 +1,6 @@
-//! Background housekeeping on every instance: dataset downloads older than a day go, and so do
-//! anonymous identifications past their retention period, with the photos nothing else uses.
+//! Background housekeeping on every instance: dataset downloads older than a day go, so do
+//! sign-in failures past the throttling window, and anonymous identifications past their
+//! retention period, with the photos nothing else uses.
 //! Idempotent, so several instances may run it.
 
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub fn start(state: AppState, retention_days: u64) {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "removing expired dataset downloads failed"),
                 Err(e) => tracing::warn!(error = %e, "removing expired dataset downloads failed"),
+            }
+            if let Err(e) = insectid::services::accounts::forget_old_failures(&state.db).await {
+                tracing::warn!(error = %e, "forgetting old sign-in failures failed");
             }
             let Some(keep) = keep else { continue };
             match retention::sweep_anonymous(&state.db, &state.photos, keep).await {

@@ -273,7 +273,8 @@ pub fn build_app(state: AppState) -> Router {
         sign_ins: rate_limit::RouteLimit::per_minute("sign-ins", traffic.sign_ins_per_minute),
         uploads: rate_limit::RouteLimit::per_minute("uploads", traffic.uploads_per_minute),
     });
-    let proxies = Arc::new(client_addr::TrustedProxies(traffic.trusted_proxies.clone()));
+    let header = if traffic.rfc7239_forwarded { client_addr::ForwardedHeader::Forwarded } else { client_addr::ForwardedHeader::XForwardedFor };
+    let proxies = Arc::new((client_addr::TrustedProxies(traffic.trusted_proxies.clone()), header));
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
@@ -302,6 +303,7 @@ pub fn build_app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve_cached))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(axum::middleware::from_fn_with_state(proxies, client_addr::resolve))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits::BODY_IDLE))
         .layer(limits::catch_panics())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

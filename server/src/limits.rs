@@ -48,18 +48,30 @@ struct Guard<'a> {
     body_bytes: usize,
     multipart: bool,
     rate: Option<&'a RouteLimit>,
+    /// Photo uploads are read into memory whole: they take room in [`UPLOADS_IN_MEMORY`].
+    in_memory: bool,
 }
+
+const MIB: usize = 1024 * 1024;
+/// Photo upload bodies held in memory at once, all clients together (MiB). A request takes
+/// its declared length (or its limit, undeclared) before it is read; past this, 503.
+pub const UPLOAD_MEMORY_MIB: usize = 768;
+static UPLOADS_IN_MEMORY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(UPLOAD_MEMORY_MIB);
+
+/// How long a request body may send nothing before it is given up (a client that trickles a
+/// byte a minute holds its memory and connection no longer).
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl ApiGuards {
     fn for_path(&self, path: &str) -> Option<Guard<'_>> {
         let name = path.strip_prefix("/api/")?;
-        let small = Guard { body_bytes: SERVER_FN_BODY_BYTES, multipart: false, rate: None };
+        let small = Guard { body_bytes: SERVER_FN_BODY_BYTES, multipart: false, rate: None, in_memory: false };
         Some(match name {
-            "identify_photos" => Guard { body_bytes: self.photo_upload_bytes, multipart: true, rate: self.uploads.as_deref() },
-            "upload_dataset" | "upload_model" => Guard { body_bytes: archive_upload_body_bytes(), multipart: true, rate: None },
+            "identify_photos" => Guard { body_bytes: self.photo_upload_bytes, multipart: true, rate: self.uploads.as_deref(), in_memory: true },
+            "upload_dataset" | "upload_model" => Guard { body_bytes: archive_upload_body_bytes(), multipart: true, rate: None, in_memory: false },
             "sign_in" | "sign_up" => Guard { rate: self.sign_ins.as_deref(), ..small },
             // The REST API reads its multipart body with the same upload limits.
-            "v1/identify" => Guard { body_bytes: self.photo_upload_bytes, multipart: false, rate: self.uploads.as_deref() },
+            "v1/identify" => Guard { body_bytes: self.photo_upload_bytes, multipart: false, rate: self.uploads.as_deref(), in_memory: true },
             _ => small,
         })
     }
@@ -81,12 +93,42 @@ pub async fn guard_api(State(guards): State<Arc<ApiGuards>>, request: Request<Bo
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > guard.body_bytes as u64) {
-        let message = format!("the request body may be at most {} bytes", guard.body_bytes);
-        return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body may be at most {} bytes", guard.body_bytes)).into_response();
+    let at_least = axum::body::HttpBody::size_hint(request.body()).lower();
+    if declared.unwrap_or(at_least).max(at_least) > guard.body_bytes as u64 {
+        return too_large();
     }
+    let mib = usize::try_from(declared.unwrap_or(guard.body_bytes as u64)).unwrap_or(usize::MAX).div_ceil(MIB).max(1);
+    let _in_memory = match guard.in_memory {
+        true => match UPLOADS_IN_MEMORY.try_acquire_many(u32::try_from(mib.min(UPLOAD_MEMORY_MIB)).unwrap_or(u32::MAX)) {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let mut busy = (StatusCode::SERVICE_UNAVAILABLE, "the server is receiving many uploads; retry in a moment").into_response();
+                busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return busy;
+            }
+        },
+        false => None,
+    };
+    // A body without a declared length is cut off at the limit; whatever the handler then
+    // answers, the client is told why.
     let limit = guard.body_bytes;
-    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit)))).await
+    let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = cut_off.clone();
+    let request = request.map(|body| {
+        let limited = http_body_util::BodyExt::map_err(http_body_util::Limited::new(body, limit), move |e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            e
+        });
+        Body::new(limited)
+    });
+    let response = next.run(request).await;
+    if cut_off.load(std::sync::atomic::Ordering::Relaxed) && !response.status().is_client_error() {
+        return too_large();
+    }
+    response
 }
 
 /// The multipart server functions need a `multipart/form-data` body with a boundary; the

@@ -84,7 +84,13 @@ fn key(request: &Request) -> Option<String> {
         return None;
     }
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let gzip = text(header::ACCEPT_ENCODING).unwrap_or("").split(',').any(|e| e.trim().starts_with("gzip"));
+    // As the compression layer reads it: gzip or x-gzip, any case, unless its q is 0.
+    let gzip = text(header::ACCEPT_ENCODING).unwrap_or("").split(',').any(|e| {
+        let mut parts = e.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| p.trim().to_ascii_lowercase().replace(' ', "").trim_start_matches("q=").parse::<f32>() == Ok(0.0));
+        (name == "gzip" || name == "x-gzip") && !refused
+    });
     // The language the page will be rendered in, decided exactly as the page decides it.
     let lang = app::i18n::Lang::negotiate(text(header::COOKIE), text(header::ACCEPT_LANGUAGE));
     let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");

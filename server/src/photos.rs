@@ -12,8 +12,28 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
     let Ok(original) = state.photos.read(&sha).await else {
         return (StatusCode::NOT_FOUND, "no such photo").into_response();
     };
-    let bytes = match tokio::task::spawn_blocking(move || insectid::storage::metadata::strip_private(&original).into_owned()).await {
-        Ok(bytes) => bytes,
+    use insectid::inference::{decode_budget::DecodeBudget, preprocess};
+    use insectid::storage::metadata;
+    // A TIFF is written anew from its pixels: that decode takes its place in the budget.
+    let permit = if metadata::strip_decodes(&original) {
+        let size = match preprocess::probe(&original, None) {
+            Ok(size) => size,
+            Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        };
+        match DecodeBudget::global().reserve(&size).await {
+            Ok(permit) => Some(permit),
+            Err(_) => return busy("the server is decoding other photos"),
+        }
+    } else {
+        None
+    };
+    let stripped = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        metadata::strip_private(&original).map(|b| b.into_owned())
+    });
+    let bytes = match stripped.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(reason)) => return (StatusCode::UNPROCESSABLE_ENTITY, reason).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "stripping a photo's metadata failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -88,6 +108,7 @@ pub async fn heatmap(
         return png_response(png);
     }
     let Ok(drawing) = HEATMAP_DRAWING.try_acquire() else {
+        // (A `&'static` permit: it moves into the drawing below.)
         return busy("another heat map is being drawn");
     };
     let bytes = match state.photos.read(&sha).await {
@@ -105,7 +126,8 @@ pub async fn heatmap(
     };
     let mappers = state.heatmaps.clone();
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let _decoding = decoding;
+        // Both permits go with the work: a request dropped meanwhile does not free them early.
+        let (_decoding, _drawing) = (decoding, drawing);
         let image = preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
         // A panic while drawing poisons the lock; the mapper itself is unchanged by drawing,
         // so later requests go on using it.
@@ -117,7 +139,6 @@ pub async fn heatmap(
         Ok(png.into_inner())
     })
     .await;
-    drop(drawing);
     match made {
         Ok(Ok(png)) => {
             if let Err(e) = state.photos.put_heatmap(&sha, &variant, png.clone()).await {

@@ -22,6 +22,9 @@ const MAX_TRACKED: usize = 100_000;
 pub struct RouteLimit {
     what: &'static str,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// When idle addresses were last forgotten (seconds since the limit was made).
+    pruned_at: std::sync::atomic::AtomicU64,
+    made: std::time::Instant,
 }
 
 impl RouteLimit {
@@ -30,13 +33,19 @@ impl RouteLimit {
     pub fn per_minute(what: &'static str, per_minute: u32) -> Option<Arc<Self>> {
         let n = NonZeroU32::new(per_minute)?;
         let limiter = RateLimiter::keyed(Quota::per_minute(n).allow_burst(n));
-        Some(Arc::new(RouteLimit { what, limiter }))
+        Some(Arc::new(RouteLimit { what, limiter, pruned_at: Default::default(), made: std::time::Instant::now() }))
     }
 
     /// Ok, or how long this address must wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        if self.limiter.len() > MAX_TRACKED {
-            self.limiter.retain_recent();
+        // Forgetting idle addresses walks them all: at most once every 10 s, by one request.
+        let now = self.made.elapsed().as_secs();
+        let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now >= last + 10 && self.limiter.len() > MAX_TRACKED {
+            let ours = self.pruned_at.compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed);
+            if ours.is_ok() {
+                self.limiter.retain_recent();
+            }
         }
         self.limiter.check_key(&bucket(ip)).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }

@@ -76,26 +76,6 @@ fn still_serves(port: u16) {
     assert_eq!(status, 200, "a normal identification after the attacks: {json}");
 }
 
-/// A JPEG whose EXIF places it at 48° N (GPS directory).
-fn jpeg_with_gps() -> Vec<u8> {
-    let mut plain = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(200, 150, image::Rgb([90, 140, 60]))).write_to(&mut plain, image::ImageFormat::Jpeg).unwrap();
-    let plain = plain.into_inner();
-    let mut tiff = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
-    tiff.extend_from_slice(&[0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0]);
-    tiff.extend_from_slice(&[0, 1, 0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 44, 0, 0, 0, 0]);
-    for (n, d) in [(48u32, 1u32), (7, 1), (31, 1)] {
-        tiff.extend_from_slice(&n.to_be_bytes());
-        tiff.extend_from_slice(&d.to_be_bytes());
-    }
-    let mut photo = plain[..2].to_vec();
-    photo.extend_from_slice(&[0xFF, 0xE1]);
-    photo.extend_from_slice(&u16::try_from(tiff.len() + 2).unwrap().to_be_bytes());
-    photo.extend_from_slice(&tiff);
-    photo.extend_from_slice(&plain[2..]);
-    photo
-}
-
 #[test]
 fn one_client_cannot_exhaust_the_portal() {
     let work = work_dir("main");
@@ -176,7 +156,7 @@ fn one_client_cannot_exhaust_the_portal() {
     eprintln!("a kept heat map served in {:.2?}", started.elapsed());
 
     // 6. A photo's place never leaves with it.
-    let (status, json, _) = identify(port, &[jpeg_with_gps()]);
+    let (status, json, _) = identify(port, &[insectid::testing::jpeg_with_place()]);
     assert_eq!(status, 200, "{json}");
     let sha = json["results"][0]["image_sha256"].as_str().unwrap().to_string();
     let (status, _, served) = http_bytes(port, "GET", &format!("/photos/{sha}"), None, "", b"");

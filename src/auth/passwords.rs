@@ -53,9 +53,12 @@ async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
         .map_err(|_| ServiceError::Busy("too many sign-ins at once; try again in a moment".into()))?
         .map_err(|_| ServiceError::Busy("the server is stopping".into()))?;
     metrics::gauge!("insectid_password_hashes_free").set(hashing_slots().available_permits() as f64);
-    let done = tokio::task::spawn_blocking(work).await;
-    drop(slot);
-    done.map_err(|e| ServiceError::Storage(format!("hashing task failed: {e}")))
+    // The slot goes with the work: a request dropped meanwhile does not free it early.
+    let done = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    });
+    done.await.map_err(|e| ServiceError::Storage(format!("hashing task failed: {e}")))
 }
 
 pub async fn hash(password: String) -> Result<String, ServiceError> {

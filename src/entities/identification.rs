@@ -19,6 +19,12 @@ pub struct Model {
     /// The photo's label is decided (kept by `labels`; the labelling queue reads only the
     /// undecided).
     pub label_decided: bool,
+    /// When the photo's EXIF says it was taken ("YYYY-MM-DD HH:MM:SS", the camera's clock),
+    /// kept for signed-in owners only and shown to them alone.
+    pub taken_at: Option<String>,
+    /// Where its EXIF GPS says it was taken (degrees), likewise private to its owner.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -121,7 +121,13 @@ fn probe_jpeg_scaled(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<Opti
         check_decoded(w, h)?;
     }
     let decoded_pixels = u64::from(w) * u64::from(h);
-    Ok(Some(ImageSize { width, height, decoded_pixels, decoded_bytes: decoded_pixels * channels }))
+    // A progressive JPEG keeps every DCT coefficient of the full-size image while it decodes
+    // (two bytes each), whatever scale it is decoded at: charge them too.
+    let coefficients = match info.coding_process {
+        jpeg_decoder::CodingProcess::DctProgressive => u64::from(width) * u64::from(height) * channels * 2,
+        _ => 0,
+    };
+    Ok(Some(ImageSize { width, height, decoded_pixels, decoded_bytes: decoded_pixels * channels + coefficients }))
 }
 
 /// Asks the JPEG decoder for the smallest DCT scale whose shorter side reaches `target`.

@@ -139,6 +139,25 @@ pub fn delay_after(failures: u64) -> Duration {
     Duration::seconds((1i64 << doublings).min(MAX_DELAY_SECONDS))
 }
 
+/// The address a sign-in is throttled under: an IPv6 client's /64 (the block one host usually
+/// holds, so rotating addresses inside it gains nothing), any other address as it is.
+fn throttle_key(client_addr: &str) -> String {
+    match client_addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => client_addr.to_string(),
+    }
+}
+
+/// Deletes failures older than the throttling window (they count for nothing any more).
+pub async fn forget_old_failures(db: &DatabaseConnection) -> Result<u64, ServiceError> {
+    let before = Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES);
+    let gone = login_failure::Entity::delete_many().filter(login_failure::Column::At.lt(before)).exec(db).await?;
+    Ok(gone.rows_affected)
+}
+
 /// Reserves this try before any password is checked: its row is written first, so tries
 /// racing each other each see the others' rows and cannot all pass the check. Refused
 /// reservations are removed; a try that fails stays as a failure.
@@ -146,7 +165,7 @@ async fn reserve_try(db: &DatabaseConnection, key: &str, client_addr: &str) -> R
     let now = Utc::now();
     let reserved = login_failure::ActiveModel {
         username_key: Set(key.chars().take(64).collect()),
-        client_addr: Set(client_addr.chars().take(64).collect()),
+        client_addr: Set(throttle_key(client_addr).chars().take(64).collect()),
         at: Set(now),
         ..Default::default()
     }

@@ -284,8 +284,12 @@ async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout
     let mut lists: BTreeMap<&str, String> = SPLITS.iter().map(|s| (*s, String::new())).collect();
     for item in items {
         let original = photos.read(&item.image_sha256).await?;
-        // Exports leave the portal: no photo takes its place or owner along.
-        let bytes = crate::storage::metadata::strip_private(&original).into_owned();
+        // Exports leave the portal: no photo takes its place or owner along (off the async
+        // runtime: a TIFF is written anew from its pixels).
+        let bytes = tokio::task::spawn_blocking(move || crate::storage::metadata::strip_private(&original).map(|b| b.into_owned()))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("photo {}: {e}", item.image_sha256)))?;
         let file = format!("{}.{}", item.image_sha256, extension(&bytes));
         match layout {
             Layout::Ip102 => {

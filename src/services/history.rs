@@ -18,6 +18,8 @@ pub struct IdentificationView {
     pub created_at: String,
     pub owned: bool,
     pub identified: Identified,
+    /// When and where the photo was taken, for its owner only.
+    pub context: Option<crate::storage::metadata::PhotoContext>,
 }
 
 fn may_see(row: &identification::Model, actor: Option<&Account>, key: Option<&str>) -> bool {
@@ -32,11 +34,15 @@ fn may_see(row: &identification::Model, actor: Option<&Account>, key: Option<&st
 pub(crate) fn view(row: identification::Model, actor: Option<&Account>) -> Result<IdentificationView, ServiceError> {
     let identified: Identified = serde_json::from_str(&row.answer)
         .map_err(|e| ServiceError::Storage(format!("identification {} is unreadable: {e}", row.id)))?;
+    let owned = actor.is_some_and(|a| row.user_id == Some(a.id));
+    let context = crate::storage::metadata::PhotoContext { taken_at: row.taken_at, latitude: row.latitude, longitude: row.longitude };
+    let known = context != crate::storage::metadata::PhotoContext::default();
     Ok(IdentificationView {
         id: row.id,
         created_at: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        owned: actor.is_some_and(|a| row.user_id == Some(a.id)),
+        owned,
         identified: Identified { id: Some(row.id), ..identified },
+        context: (owned && known).then_some(context),
     })
 }
 

@@ -44,10 +44,13 @@ pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: u
     let size = preprocess::probe(&bytes, Some(p.resize_shorter))?;
     let permit = DecodeBudget::global().reserve(&size).await?;
     let decode_bytes = bytes.clone();
-    let input = tokio::task::spawn_blocking(move || preprocess::prepare(&decode_bytes, p))
-        .await
-        .map_err(|e| InferenceError::Device(format!("preprocessing task failed: {e}")))??;
-    drop(permit);
+    // The permit goes with the work: a request dropped meanwhile does not free it early.
+    let input = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        preprocess::prepare(&decode_bytes, p)
+    })
+    .await
+    .map_err(|e| InferenceError::Device(format!("preprocessing task failed: {e}")))??;
     let preprocessed = Instant::now();
     let classified = engine.classify(input).await?;
     let done = Instant::now();
@@ -88,6 +91,10 @@ pub async fn identify_and_record(
     let stored_sha = store.put(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
     debug_assert_eq!(stored_sha, identified.image_sha256);
     let top = identified.answer.top.first();
+    let context = match user_id {
+        Some(_) => crate::storage::metadata::read_context(&bytes),
+        None => Default::default(),
+    };
     let row = identification::ActiveModel {
         created_at: Set(Utc::now()),
         user_id: Set(user_id),
@@ -98,6 +105,11 @@ pub async fn identify_and_record(
         top_probability: Set(top.map(|t| f64::from(t.probability)).unwrap_or(0.0)),
         answer: Set(serde_json::to_string(&identified).map_err(|e| ServiceError::Storage(e.to_string()))?),
         label_decided: Set(super::labels::is_decided(db, &identified.image_sha256).await?),
+        // The date and place only for a signed-in owner, who alone sees them; an anonymous
+        // result's link may reach anyone.
+        taken_at: Set(context.taken_at),
+        latitude: Set(context.latitude),
+        longitude: Set(context.longitude),
         ..Default::default()
     }
     .insert(db)

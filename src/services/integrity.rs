@@ -61,7 +61,8 @@ pub async fn remove_if_unused(db: &DatabaseConnection, photos: &PhotoStore, sha:
     let Some(aside) = photos.set_aside(sha).await.map_err(storage)? else {
         return Ok(false);
     };
-    if photo_in_use(db, sha).await? {
+    // Unsure (the database did not answer) counts as in use: the photo goes back.
+    if photo_in_use(db, sha).await.unwrap_or(true) {
         photos.restore(sha, &aside).await.map_err(storage)?;
         return Ok(false);
     }

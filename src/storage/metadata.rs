@@ -6,10 +6,12 @@
 use std::borrow::Cow;
 
 /// The photo's bytes without personal metadata: JPEG EXIF (all but the orientation), XMP,
-/// IPTC and comments; PNG text, time and EXIF chunks; WebP EXIF and XMP chunks; TIFF files are
-/// written anew from their pixels. Formats without such metadata (GIF, BMP) and files that do
-/// not parse as they claim are returned unchanged; they were decodable when uploaded.
-pub fn strip_private(bytes: &[u8]) -> Cow<'_, [u8]> {
+/// IPTC, comments and anything after the image (MPF pictures, motion-photo videos); PNG text,
+/// time and EXIF chunks and anything after IEND; WebP EXIF and XMP chunks; TIFF files are
+/// written anew from their pixels. Formats without such metadata (GIF, BMP) are returned as
+/// they are. It fails closed: a file that does not parse as it claims is written anew from its
+/// pixels as PNG, and one that cannot be is refused, never passed on with its metadata.
+pub fn strip_private(bytes: &[u8]) -> Result<Cow<'_, [u8]>, String> {
     let stripped = if bytes.starts_with(&[0xFF, 0xD8]) {
         strip_jpeg(bytes)
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -17,11 +19,20 @@ pub fn strip_private(bytes: &[u8]) -> Cow<'_, [u8]> {
     } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         strip_webp(bytes)
     } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        rewrite_tiff(bytes)
+        rewrite(bytes, image::ImageFormat::Tiff)
     } else {
-        None
+        return Ok(Cow::Borrowed(bytes));
     };
-    stripped.map(Cow::Owned).unwrap_or(Cow::Borrowed(bytes))
+    match stripped.or_else(|| rewrite(bytes, image::ImageFormat::Png)) {
+        Some(clean) => Ok(Cow::Owned(clean)),
+        None => Err("the photo cannot be read well enough to remove its metadata".into()),
+    }
+}
+
+/// Whether [`strip_private`] decodes the whole photo for it (a TIFF), and so needs room in the
+/// decode budget.
+pub fn strip_decodes(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")
 }
 
 /// JPEG: every segment before the scan is copied except APP1 (EXIF, XMP), APP3–APP13, APP15
@@ -39,9 +50,16 @@ fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
         let marker = bytes[i + 1];
-        if marker == 0xDA || marker == 0xD9 {
-            // The scan (or the end): the rest is image data.
-            out.extend_from_slice(&bytes[i..]);
+        if marker == 0xD9 {
+            out.extend_from_slice(&[0xFF, 0xD9]);
+            return Some(out);
+        }
+        if marker == 0xDA {
+            // The scans up to the end of the image; what follows it (an MPF picture with its
+            // own EXIF, a motion photo's video) is not part of the photo and goes. In scan data
+            // 0xFF is always followed by 0x00 or a marker, so the first FF D9 is the end.
+            let end = bytes[i..].windows(2).position(|w| w == [0xFF, 0xD9]).map(|p| i + p + 2)?;
+            out.extend_from_slice(&bytes[i..end]);
             return Some(out);
         }
         if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
@@ -103,6 +121,10 @@ fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
         if !matches!(kind, b"tEXt" | b"zTXt" | b"iTXt" | b"eXIf" | b"tIME") {
             out.extend_from_slice(&bytes[i..end]);
         }
+        if kind == b"IEND" {
+            // Nothing after the end is part of the image.
+            return Some(out);
+        }
         i = end;
     }
     Some(out)
@@ -132,12 +154,51 @@ fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// TIFF keeps its metadata in the same directories as its pixels: the copy is written anew.
-fn rewrite_tiff(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The photo written anew from its pixels (TIFF keeps its metadata in the same directories as
+/// its pixels; a file that does not parse as it claims is written as PNG).
+fn rewrite(bytes: &[u8], format: image::ImageFormat) -> Option<Vec<u8>> {
     let image = crate::inference::preprocess::decode(bytes, None).ok()?;
     let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Tiff).ok()?;
+    image.write_to(&mut out, format).ok()?;
     Some(out.into_inner())
+}
+
+/// When and where a photo says it was taken, for its owner's eyes only.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhotoContext {
+    /// "YYYY-MM-DD HH:MM:SS" by the camera's clock (EXIF records no time zone).
+    pub taken_at: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// Reads the date taken and the GPS position from a photo's EXIF (JPEG, PNG, WebP, TIFF);
+/// nothing for a photo without them or with values out of range.
+pub fn read_context(bytes: &[u8]) -> PhotoContext {
+    use exif::{In, Tag, Value};
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
+        return PhotoContext::default();
+    };
+    let ascii = |tag: Tag| match exif.get_field(tag, In::PRIMARY).map(|f| &f.value) {
+        Some(Value::Ascii(parts)) => parts.first().cloned(),
+        _ => None,
+    };
+    let taken_at = ascii(Tag::DateTimeOriginal).or_else(|| ascii(Tag::DateTime)).and_then(|raw| {
+        let t = exif::DateTime::from_ascii(&raw).ok()?;
+        Some(format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second))
+    });
+    let coordinate = |tag: Tag, hemisphere: Tag, negative: u8, limit: f64| {
+        let Some(Value::Rational(parts)) = exif.get_field(tag, In::PRIMARY).map(|f| &f.value) else { return None };
+        let [d, m, s] = parts.get(..3)? else { return None };
+        let degrees = d.to_f64() + m.to_f64() / 60.0 + s.to_f64() / 3600.0;
+        let sign = if ascii(hemisphere).and_then(|h| h.first().copied()) == Some(negative) { -1.0 } else { 1.0 };
+        (degrees.is_finite() && degrees <= limit).then_some(sign * degrees)
+    };
+    PhotoContext {
+        taken_at,
+        latitude: coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, b'S', 90.0),
+        longitude: coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, b'W', 180.0),
+    }
 }
 
 #[cfg(test)]

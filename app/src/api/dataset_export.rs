@@ -21,6 +21,7 @@ pub struct DownloadView {
 #[server(endpoint = "export_dataset")]
 pub async fn export_dataset(spec: String, layout: String) -> Result<i64, AppError> {
     let c = crate::state::caller().await?;
+    crate::state::answer(c.state.disk.check())?;
     let job = crate::state::answer(insectid::services::dataset_export::request(&c.state.db, c.actor.as_ref(), &spec, &layout).await)?;
     c.state.jobs.wake.notify_one();
     leptos_axum::redirect("/datasets");

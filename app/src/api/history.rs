@@ -32,6 +32,9 @@ pub struct ResultView {
     pub model_name: String,
     pub model_version: String,
     pub total_ms: f64,
+    /// When and where the photo was taken ("2024-06-01 09:12:00 · 48.1253, 7.5253"), from its
+    /// EXIF, for its owner only.
+    pub taken: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +84,10 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         model_name: i.model_name,
         model_version: i.model_version,
         total_ms: i.timings.total_ms,
+        taken: v.context.map(|c| {
+            let place = c.latitude.zip(c.longitude).map(|(lat, lon)| format!("{lat:.4}, {lon:.4}"));
+            [c.taken_at, place].into_iter().flatten().collect::<Vec<_>>().join(" · ")
+        }),
     }
 }
 

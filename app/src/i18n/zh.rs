@@ -249,6 +249,8 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Your downloads" => "你的下载",
         "Archives are prepared in the background and kept for a day." => "压缩包在后台生成，保留一天。",
         "Download" => "下载",
+        "Taken" => "拍摄于",
+        "only you see this" => "仅你可见",
         "imported" => "已导入",
         "it is" => "实际是",
         "labelers needed per photo:" => "每张照片需要的标注员人数：",

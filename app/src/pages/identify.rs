@@ -103,6 +103,9 @@ pub fn ResultPage() -> impl IntoView {
                             <p class=format!("verdict {}", r.verdict) data-testid="verdict">{verdict_text(lang, &r)}</p>
                             <TopClasses result=r.clone()/>
                             <p class="hint">{format!("{} {} {} · {:.0} ms · {}", lang.t("Model"), r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
+                            {r.taken.clone().map(|taken| view! {
+                                <p class="hint" data-testid="photo-context">{format!("{} {taken} ({})", lang.t("Taken"), lang.t("only you see this"))}</p>
+                            })}
                         </section>
                         <SpeciesCard result=r.clone()/>
                         <Similar result=r.clone()/>

@@ -56,7 +56,7 @@ fn a_jpeg_loses_its_place_and_comments_but_keeps_its_orientation_and_pixels() {
     photo.extend(segment(0xFE, b"taken by Ann Example"));
     photo.extend_from_slice(&plain[2..]);
 
-    let served = strip_private(&photo);
+    let served = strip_private(&photo).unwrap();
     assert!(served.len() < photo.len());
     let text = String::from_utf8_lossy(&served);
     assert!(!text.contains("GPSLatitude") && !text.contains("Ann Example"), "XMP and comments are gone");
@@ -85,7 +85,7 @@ fn a_png_loses_its_text_and_exif_chunks() {
         photo.extend_from_slice(&crc32(&body).to_be_bytes());
     }
     photo.extend_from_slice(&plain[iend..]);
-    let served = strip_private(&photo);
+    let served = strip_private(&photo).unwrap();
     assert_eq!(&served[..], &plain[..], "exactly the PNG without those chunks");
 }
 
@@ -105,7 +105,7 @@ fn a_webp_loses_its_exif_chunk_and_flag() {
     let mut photo = b"RIFF".to_vec();
     photo.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
     photo.extend_from_slice(&body);
-    let served = strip_private(&photo);
+    let served = strip_private(&photo).unwrap();
     assert!(!served.windows(4).any(|w| w == b"EXIF"), "the chunk is gone");
     assert_eq!(served[20] & 0x08, 0, "VP8X no longer announces EXIF");
     assert_eq!(u32::from_le_bytes(served[4..8].try_into().unwrap()) as usize, served.len() - 8);
@@ -114,8 +114,35 @@ fn a_webp_loses_its_exif_chunk_and_flag() {
 }
 
 #[test]
-fn other_formats_and_broken_files_pass_unchanged() {
+fn other_formats_pass_and_broken_files_are_refused() {
     let gif = encoded(image::ImageFormat::Gif);
-    assert!(matches!(strip_private(&gif), Cow::Borrowed(_)));
-    assert!(matches!(strip_private(b"\xFF\xD8\xFF"), Cow::Borrowed(_)));
+    assert!(matches!(strip_private(&gif), Ok(Cow::Borrowed(_))));
+    assert!(strip_private(b"\xFF\xD8\xFF").is_err(), "never passed on unread");
+}
+
+#[test]
+fn what_follows_a_jpeg_or_a_png_goes() {
+    let jpeg = encoded(image::ImageFormat::Jpeg);
+    let mut with_video = jpeg.clone();
+    with_video.extend_from_slice(b"ftypmp42 ... a motion photo's video with its GPS track");
+    assert_eq!(&strip_private(&with_video).unwrap()[..], &jpeg[..]);
+    let png = encoded(image::ImageFormat::Png);
+    let mut trailing = png.clone();
+    trailing.extend_from_slice(b"GPS 48.1253 7.5253 and no chunk structure");
+    assert_eq!(&strip_private(&trailing).unwrap()[..], &png[..]);
+}
+
+#[test]
+fn the_date_and_place_are_read_for_the_owner() {
+    let plain = encoded(image::ImageFormat::Jpeg);
+    let mut exif = b"Exif\0\0".to_vec();
+    exif.extend_from_slice(&exif_with_gps());
+    let mut photo = plain[..2].to_vec();
+    photo.extend(segment(0xE1, &exif));
+    photo.extend_from_slice(&plain[2..]);
+    let context = read_context(&photo);
+    assert_eq!(context.latitude, Some(48.0));
+    assert_eq!(context.longitude, None, "no longitude recorded");
+    assert_eq!(read_context(&plain), PhotoContext::default(), "a photo without EXIF says nothing");
+    assert_eq!(read_context(&strip_private(&photo).unwrap()).latitude, None, "the served copy has no place");
 }
