@@ -22,13 +22,18 @@ use components::nav::NavShell;
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    content_security_policy();
+    let policy = content_security_policy();
+    #[cfg(not(feature = "ssr"))]
+    let policy: Option<String> = None;
     let lang = i18n::provide_lang();
     view! {
         <!DOCTYPE html>
         <html lang=lang.code()>
             <head>
                 <meta charset="utf-8"/>
+                // The same policy in the document itself, ahead of every script: it holds even
+                // when a response loses the header on its way out (seen now and then).
+                {policy.map(|p| view! { <meta http-equiv="Content-Security-Policy" content=p/> })}
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <HydrationScripts options/>
                 // Controls that only work once hydrated are hidden when JavaScript is off.
@@ -43,19 +48,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Scripts run only from this origin or with this response's nonce (the hydration loader).
+/// Sent as the response's header; returned for the document's own meta element.
 #[cfg(feature = "ssr")]
-fn content_security_policy() {
+fn content_security_policy() -> Option<String> {
     use axum::http::{header, HeaderValue};
-    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
-        return;
-    };
+    let nonce = leptos::nonce::use_nonce()?;
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
          img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
     );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
+    // frame-ancestors means nothing in a meta element (the header carries it).
+    Some(policy.replace(" frame-ancestors 'none';", ""))
 }
 
 #[component]

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_login::{AuthManagerLayer, AuthManagerLayerBuilder};
+use futures::StreamExt;
 use insectid::auth::session_store::SeaOrmSessionStore;
 use insectid::auth::Backend;
 use sea_orm::DatabaseConnection;
@@ -57,10 +58,15 @@ pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
 }
 
 const DEFAULT_POLICY: &str = "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-/// Headers every response carries. Pages carry the renderer's nonce policy; anything else
-/// gets a policy that runs no script at all. A page that arrives without the nonce policy
-/// gets that strict one too (its inline scripts do not run; the page still works as without
-/// JavaScript) and is logged, so the page that lost its policy can be found.
+/// For a page that lost the renderer's header on its way out: its scripts are governed by the
+/// nonce policy in its own meta element (which is not lost with the header); a page without
+/// that element runs no script at all.
+const PAGE_FALLBACK_POLICY: &str = "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// Headers every response carries. Pages carry the renderer's nonce policy, in the header and
+/// in a meta element of their own; anything else gets a policy that runs no script at all. A
+/// page whose header was lost on its way out (seen now and then, cause not found yet) keeps
+/// the nonce policy of its meta element; one without that element runs no script. Either is
+/// logged, so the page can be found.
 pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let mut response = next.run(request).await;
@@ -69,14 +75,28 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let is_page = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
-        if is_page {
-            tracing::warn!(%method, path, status = status.as_u16(), "a page without the renderer's nonce policy; its scripts will not run");
-        }
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_POLICY));
+    if h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        return response;
     }
-    response
+    let is_page = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if !is_page {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_POLICY));
+        return response;
+    }
+    // The renderer writes the whole document as its first chunk: look for its own policy there.
+    let (mut parts, body) = response.into_parts();
+    let mut stream = body.into_data_stream();
+    let first = stream.next().await;
+    let own_policy = matches!(&first, Some(Ok(chunk)) if memchr_find(chunk, b"<meta http-equiv=\"Content-Security-Policy\""));
+    tracing::warn!(%method, path, status = status.as_u16(), own_policy, "a page without the renderer's policy header");
+    let policy = if own_policy { PAGE_FALLBACK_POLICY } else { DEFAULT_POLICY };
+    parts.headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    let rest = futures::stream::iter(first).chain(stream);
+    Response::from_parts(parts, Body::from_stream(rest.map(|c| c.map_err(std::io::Error::other))))
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -86,7 +106,7 @@ mod tests {
     use tower::ServiceExt;
 
     /// A page that lost the renderer's policy runs no inline script (the old fallback allowed
-    /// 'unsafe-inline').
+    /// 'unsafe-inline'); one that carries it in its meta element keeps that one in charge.
     #[tokio::test]
     async fn a_page_without_the_nonce_policy_gets_a_strict_one() {
         let page = || async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<script>alert(1)</script>") };
@@ -97,6 +117,19 @@ mod tests {
         let response = app.oneshot(request).await.unwrap();
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(csp.contains("script-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+
+        let own = || async {
+            let page = "<head><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'nonce-abc'\"/></head><script nonce=\"abc\">1</script>";
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page)
+        };
+        let app = axum::Router::new()
+            .route("/own", axum::routing::get(own))
+            .layer(axum::middleware::from_fn(super::security_headers));
+        let response = app.oneshot(axum::http::Request::get("/own").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+        assert!(!csp.contains("script-src") && !csp.contains("unsafe-inline"), "the document's nonce policy governs: {csp}");
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        assert!(body.ends_with(b"<script nonce=\"abc\">1</script>"), "the page arrives whole");
     }
 
     #[test]
