@@ -58,15 +58,12 @@ pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
 }
 
 const DEFAULT_POLICY: &str = "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-/// For a page that lost the renderer's header on its way out: its scripts are governed by the
-/// nonce policy in its own meta element (which is not lost with the header); a page without
-/// that element runs no script at all.
-const PAGE_FALLBACK_POLICY: &str = "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// The meta element the page shell writes first in <head>, holding the page's nonce policy.
+const META_POLICY: &[u8] = b"<meta http-equiv=\"Content-Security-Policy\" content=\"";
 /// Headers every response carries. Pages carry the renderer's nonce policy, in the header and
 /// in a meta element of their own; anything else gets a policy that runs no script at all. A
-/// page whose header was lost on its way out (seen now and then, cause not found yet) keeps
-/// the nonce policy of its meta element; one without that element runs no script. Either is
-/// logged, so the page can be found.
+/// page whose header was lost on its way out gets it back from its meta element; one without
+/// that element runs no script. Either is logged, with the page.
 pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let mut response = next.run(request).await;
@@ -87,16 +84,24 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let (mut parts, body) = response.into_parts();
     let mut stream = body.into_data_stream();
     let first = stream.next().await;
-    let own_policy = matches!(&first, Some(Ok(chunk)) if memchr_find(chunk, b"<meta http-equiv=\"Content-Security-Policy\""));
-    tracing::warn!(%method, path, status = status.as_u16(), own_policy, "a page without the renderer's policy header");
-    let policy = if own_policy { PAGE_FALLBACK_POLICY } else { DEFAULT_POLICY };
-    parts.headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    let own = match &first {
+        Some(Ok(chunk)) => document_policy(chunk),
+        _ => None,
+    };
+    tracing::warn!(%method, path, status = status.as_u16(), own_policy = own.is_some(), "a page without the renderer's policy header");
+    let policy = own.unwrap_or_else(|| HeaderValue::from_static(DEFAULT_POLICY));
+    parts.headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     let rest = futures::stream::iter(first).chain(stream);
     Response::from_parts(parts, Body::from_stream(rest.map(|c| c.map_err(std::io::Error::other))))
 }
 
-fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// The policy of the page's own meta element (the first one; the shell writes it ahead of
+/// anything else in the document), with the frame-ancestors rule a meta element cannot carry.
+fn document_policy(page: &[u8]) -> Option<HeaderValue> {
+    let start = page.windows(META_POLICY.len()).position(|w| w == META_POLICY)? + META_POLICY.len();
+    let length = page[start..].iter().position(|b| *b == b'"')?;
+    let policy = std::str::from_utf8(&page[start..start + length]).ok()?;
+    HeaderValue::from_str(&format!("{policy}; frame-ancestors 'none'")).ok()
 }
 
 #[cfg(test)]
@@ -106,7 +111,7 @@ mod tests {
     use tower::ServiceExt;
 
     /// A page that lost the renderer's policy runs no inline script (the old fallback allowed
-    /// 'unsafe-inline'); one that carries it in its meta element keeps that one in charge.
+    /// 'unsafe-inline'); one that carries it in its meta element gets it back as its header.
     #[tokio::test]
     async fn a_page_without_the_nonce_policy_gets_a_strict_one() {
         let page = || async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<script>alert(1)</script>") };
@@ -127,7 +132,7 @@ mod tests {
             .layer(axum::middleware::from_fn(super::security_headers));
         let response = app.oneshot(axum::http::Request::get("/own").body(axum::body::Body::empty()).unwrap()).await.unwrap();
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
-        assert!(!csp.contains("script-src") && !csp.contains("unsafe-inline"), "the document's nonce policy governs: {csp}");
+        assert_eq!(csp, "script-src 'nonce-abc'; frame-ancestors 'none'", "the document's own policy, back in the header");
         let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert!(body.ends_with(b"<script nonce=\"abc\">1</script>"), "the page arrives whole");
     }
