@@ -19,8 +19,8 @@ pub const MAX_PIXELS: u64 = 64_000_000;
 /// Most pixels one photo may decode to at full size (PNG, WebP, GIF, BMP, TIFF, or a JPEG
 /// decoded whole): 50 megapixels, 200 MB as 8-bit RGBA.
 pub const MAX_DECODED_PIXELS: u64 = 50_000_000;
-/// Memory the decoder may allocate for one photo.
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// Memory the decoder may allocate for one photo (below the decode budget's whole).
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The geometry and normalisation one model wants.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +90,11 @@ pub fn probe(bytes: &[u8], shorter_at_least: Option<u32>) -> Result<ImageSize, I
     let (width, height) = decoder.dimensions();
     check_decoded(width, height)?;
     let decoded_pixels = u64::from(width) * u64::from(height);
-    Ok(ImageSize { width, height, decoded_pixels, decoded_bytes: decoder.total_bytes() })
+    // A GIF's header gives its screen; its first frame is decoded into a buffer of its own that
+    // may be larger (up to the decoder's limit): charge half that limit on top, so GIF decodes
+    // never run more than two at a time.
+    let frame = if format == ImageFormat::Gif { MAX_DECODE_BYTES / 2 } else { 0 };
+    Ok(ImageSize { width, height, decoded_pixels, decoded_bytes: decoder.total_bytes() + frame })
 }
 
 fn guess_format(bytes: &[u8]) -> Result<ImageFormat, InferenceError> {

@@ -201,12 +201,12 @@ fn plan_folders(root: &Path) -> std::io::Result<Plan> {
     Ok(Plan { layout: Layout::Folders, entries, refused })
 }
 
-/// Reads, checks and stores one photo: its digest, or why it was skipped.
-async fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<Result<String, String>, ServiceError> {
+/// Reads, checks and stores one photo: its digest and bytes, or why it was skipped.
+async fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<Result<(String, Vec<u8>), String>, ServiceError> {
     let (r, p) = (root.to_path_buf(), path.to_path_buf());
     let read = tokio::task::spawn_blocking(move || read_checked(&r, &p)).await.map_err(|e| ServiceError::Storage(e.to_string()))?;
     Ok(match read {
-        Ok(bytes) => photos.put(&bytes).await.map_err(|e| format!("cannot store: {e}")),
+        Ok(bytes) => photos.put(&bytes).await.map(|sha| (sha, bytes)).map_err(|e| format!("cannot store: {e}")),
         Err(reason) => Err(reason),
     })
 }
@@ -309,11 +309,14 @@ async fn run_job(db: &DatabaseConnection, photos: &PhotoStore, job: import_job::
     for (n, entry) in plan.entries.iter().enumerate() {
         match take(photos, &root, &entry.path).await? {
             Err(reason) => skipped.push(refuse(&entry.path, &reason)),
-            Ok(sha) => match by_sha.get(&sha) {
+            Ok((sha, bytes)) => match by_sha.get(&sha) {
                 Some(first) => skipped.push(refuse(&entry.path, &format!("duplicate of {first}"))),
                 None => {
                     by_sha.insert(sha.clone(), entry.path.display().to_string());
                     decide(db, &sha, &entry.label, LabelSource::Import).await?;
+                    // The decided label now keeps the photo; a delete of the same photo may have
+                    // removed it between our store and that commit.
+                    photos.ensure(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store: {e}")))?;
                     match entry.split {
                         Some(split) => insert_item(db, version.id, &sha, &entry.label, split).await?,
                         None => unsplit.push((sha, entry.label.clone())),

@@ -131,3 +131,13 @@ fn decompression_bombs_are_refused_before_decoding() {
     let err = prepare(&bmp, P).unwrap_err();
     assert!(matches!(&err, InferenceError::BadImage(m) if m.contains("megapixels")), "{err}");
 }
+
+#[test]
+fn a_gif_is_charged_for_a_first_frame_larger_than_its_screen() {
+    let gif = encode(&gradient(40, 30), ImageFormat::Gif);
+    let size = probe(&gif, Some(256)).unwrap();
+    assert_eq!((size.width, size.height), (40, 30));
+    assert!(size.decoded_bytes >= 128 * 1024 * 1024, "{size:?}");
+    let png = encode(&gradient(40, 30), ImageFormat::Png);
+    assert!(probe(&png, Some(256)).unwrap().decoded_bytes < 1024 * 1024);
+}
