@@ -1,5 +1,7 @@
 //! The integrity check finds what a crash can leave behind, and repair removes only that.
 
+mod common;
+
 use std::time::Duration;
 
 use insectid::services::integrity;
@@ -103,6 +105,39 @@ async fn an_upload_racing_a_delete_of_the_same_photo_keeps_its_photo() {
         assert!(integrity::remove_if_unused(db, &photos, &sha).await.unwrap());
         assert!(!photos.contains(&sha).await.unwrap());
         assert!(photos.set_aside_leftovers().await.unwrap().is_empty(), "nothing left set aside");
+        let _ = std::fs::remove_dir_all(&root);
+        t.close().await;
+    }
+}
+
+/// A labeler's vote racing the delete of the photo's last identification: either the vote is
+/// counted and the photo kept, or the vote is refused and gone; never a vote without a photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_racing_the_last_identifications_delete_never_outlives_the_photo() {
+    use insectid::entities::{identification, label_vote};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = std::env::temp_dir().join(format!("insectid-vote-race-{}-{}", t.backend, std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let photos = PhotoStore::open(&root).unwrap();
+        let lena = common::account(db, "lena", insectid::auth::Role::Labeler).await;
+        for round in 0..30u64 {
+            let bytes = format!("photo of round {round}").into_bytes();
+            let sha = photos.put(&bytes).await.unwrap();
+            let id = row(db, &sha).await;
+            let vote = async {
+                tokio::time::sleep(Duration::from_micros(round * 200)).await;
+                insectid::services::labels::vote(db, Some(&lena), &sha, Some("rice weevil"), 2).await
+            };
+            let delete = async {
+                identification::Entity::delete_by_id(id).exec(db).await.unwrap();
+                integrity::remove_if_unused(db, &photos, &sha).await.unwrap()
+            };
+            let (voted, _) = tokio::join!(vote, delete);
+            let votes = label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha.clone())).count(db).await.unwrap();
+            assert!(votes == 0 || photos.contains(&sha).await.unwrap(), "round {round}: a vote ({voted:?}) for a removed photo");
+        }
         let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }

@@ -275,6 +275,13 @@ pub fn build_app(state: AppState) -> Router {
     });
     let header = if traffic.rfc7239_forwarded { client_addr::ForwardedHeader::Forwarded } else { client_addr::ForwardedHeader::XForwardedFor };
     let proxies = Arc::new((client_addr::TrustedProxies(traffic.trusted_proxies.clone()), header));
+    // The built site's files (WASM, JS, CSS, public assets) and the 404 page for anything else.
+    // Files are served by tower-http's ServeDir, not by leptos_axum's file handler: that one
+    // answers a file inside a reactive owner that inherits whatever page render the thread was
+    // in, and applies (takes) that page's response headers, so a page rendered alongside a WASM
+    // download arrived without its CSP (and the download with it).
+    let not_found = axum::handler::Handler::with_state(leptos_axum::file_and_error_handler::<AppState, _>(shell), state.clone());
+    let site_files = tower_http::services::ServeDir::new(state.leptos_options.site_root.to_string()).fallback(not_found);
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
@@ -293,7 +300,7 @@ pub fn build_app(state: AppState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(shell_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(site_files)
         .layer(axum::middleware::from_fn_with_state(guards, limits::guard_api))
         .layer(axum::middleware::from_fn(page_cache::mark_anonymous))
         .layer(security::auth_layer(state.db.clone(), state.secure_cookies))

@@ -213,6 +213,18 @@ pub async fn vote(
         .update_columns([label_vote::Column::Label, label_vote::Column::CreatedAt])
         .to_owned();
     label_vote::Entity::insert(vote).on_conflict(replace).exec_without_returning(db).await?;
+    // Looked at again after the vote is in: a delete of the photo's last identification that
+    // ran meanwhile either saw the vote and kept the photo, or removed it before the vote
+    // counted, and then the vote goes too (integrity::remove_if_unused reads in that order).
+    let still_known = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
+    if !still_known {
+        label_vote::Entity::delete_many()
+            .filter(label_vote::Column::ImageSha256.eq(sha))
+            .filter(label_vote::Column::LabelerId.eq(actor.id))
+            .exec(db)
+            .await?;
+        return Err(ServiceError::NotFound(format!("photo {sha}")));
+    }
     settle(db, sha, required).await
 }
 
