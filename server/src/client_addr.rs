@@ -13,11 +13,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-/// The reverse proxies whose forwarding headers are believed.
+/// A set of addresses and CIDR ranges from the configuration: the reverse proxies whose
+/// forwarding headers are believed (`INSECTID_TRUSTED_PROXIES`), or who may read the metrics
+/// (`INSECTID_METRICS_FROM`).
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(pub Vec<IpNet>);
+pub struct AddressRanges(pub Vec<IpNet>);
 
-impl std::str::FromStr for TrustedProxies {
+impl std::str::FromStr for AddressRanges {
     type Err = String;
 
     /// A comma-separated list of addresses and CIDR ranges, e.g. `127.0.0.1,10.0.0.0/8`.
@@ -27,7 +29,7 @@ impl std::str::FromStr for TrustedProxies {
                 .or_else(|_| part.parse::<IpAddr>().map(IpNet::from))
                 .map_err(|_| format!("{part:?} is not an IP address or CIDR range"))
         });
-        nets.collect::<Result<Vec<_>, _>>().map(TrustedProxies)
+        nets.collect::<Result<Vec<_>, _>>().map(AddressRanges)
     }
 }
 
@@ -42,7 +44,7 @@ pub enum ForwardedHeader {
     Forwarded,
 }
 
-impl TrustedProxies {
+impl AddressRanges {
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&canonical(ip)))
     }
@@ -111,7 +113,7 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 }
 
 /// Puts the request's [`ClientIp`] in its extensions for everything after it.
-pub async fn resolve(State(resolver): State<std::sync::Arc<(TrustedProxies, ForwardedHeader)>>, mut request: Request<Body>, next: Next) -> Response {
+pub async fn resolve(State(resolver): State<std::sync::Arc<(AddressRanges, ForwardedHeader)>>, mut request: Request<Body>, next: Next) -> Response {
     let (proxies, header) = &*resolver;
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if let Some(peer) = peer {
@@ -125,7 +127,7 @@ pub async fn resolve(State(resolver): State<std::sync::Arc<(TrustedProxies, Forw
 /// A loopback or private peer sending forwarding headers is most likely a reverse proxy the
 /// operator forgot to name: then every visitor shares the proxy's address (and its limits).
 /// Said once in the log.
-fn warn_of_untrusted_proxy(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) {
+fn warn_of_untrusted_proxy(proxies: &AddressRanges, peer: IpAddr, headers: &HeaderMap) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let local = match canonical(peer) {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
@@ -157,7 +159,7 @@ mod tests {
 
     #[test]
     fn forwarding_headers_are_believed_only_from_trusted_proxies() {
-        let proxies: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
+        let proxies: AddressRanges = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
         let spoofed = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(proxies.client(ip("198.51.100.7"), &spoofed, XFF), ip("198.51.100.7"), "a client naming itself");
         assert_eq!(proxies.client(ip("127.0.0.1"), &spoofed, XFF), ip("203.0.113.9"));
@@ -168,8 +170,8 @@ mod tests {
         assert_eq!(proxies.client(ip("127.0.0.1"), &rfc, ForwardedHeader::Forwarded), ip("2001:db8::7"));
         let unknown = headers(&[("forwarded", "for=unknown")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &unknown, ForwardedHeader::Forwarded), ip("127.0.0.1"), "nothing readable: the proxy itself");
-        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &spoofed, XFF), ip("127.0.0.1"), "none trusted by default");
-        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        assert_eq!(AddressRanges::default().client(ip("127.0.0.1"), &spoofed, XFF), ip("127.0.0.1"), "none trusted by default");
+        assert!("10.0.0.0/33".parse::<AddressRanges>().is_err());
         // Behind a proxy that appends to X-Forwarded-For, a client's own Forwarded is ignored.
         let both = headers(&[("forwarded", "for=1.2.3.4"), ("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &both, XFF), ip("203.0.113.9"));

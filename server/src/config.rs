@@ -168,7 +168,7 @@ pub struct Config {
     /// Reverse proxies (addresses or CIDR ranges, comma separated) whose Forwarded /
     /// X-Forwarded-For headers name the client; from any other peer they are ignored.
     #[arg(long, env = "INSECTID_TRUSTED_PROXIES", default_value = "", global = true)]
-    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    pub trusted_proxies: crate::client_addr::AddressRanges,
 
     /// The header the trusted proxies write the client's address in: x-forwarded-for (nginx,
     /// Caddy, HAProxy) or forwarded (RFC 7239). Only that one is read.
@@ -187,7 +187,7 @@ pub struct Config {
     /// Addresses (or CIDR ranges, comma separated) that may read /metrics and /readyz's details
     /// on the main listener. With INSECTID_METRICS_BIND set, the main listener serves neither.
     #[arg(long, env = "INSECTID_METRICS_FROM", default_value = "127.0.0.0/8,::1", global = true)]
-    pub metrics_from: crate::client_addr::TrustedProxies,
+    pub metrics_from: crate::client_addr::AddressRanges,
 
     /// Free disk space (MB) kept in reserve on the data directory's and the photo store's file
     /// systems: below it, uploads and imports are refused (507) and the rest keeps working.

@@ -274,7 +274,7 @@ pub fn build_app(state: AppState) -> Router {
         uploads: rate_limit::RouteLimit::per_minute("uploads", traffic.uploads_per_minute),
     });
     let header = if traffic.rfc7239_forwarded { client_addr::ForwardedHeader::Forwarded } else { client_addr::ForwardedHeader::XForwardedFor };
-    let proxies = Arc::new((client_addr::TrustedProxies(traffic.trusted_proxies.clone()), header));
+    let proxies = Arc::new((client_addr::AddressRanges(traffic.trusted_proxies.clone()), header));
     // The built site's files (WASM, JS, CSS, public assets) and the 404 page for anything else.
     // Files are served by tower-http's ServeDir, not by leptos_axum's file handler: that one
     // answers a file inside a reactive owner that inherits whatever page render the thread was

@@ -35,10 +35,7 @@ const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// briefly, then is refused, instead of taking all memory and every blocking thread.
 fn hashing_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-        tokio::sync::Semaphore::new(2 * cores)
-    })
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(hashing_capacity()))
 }
 
 /// Hashing slots there are in all.
