@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the build and tests need, on a fresh Debian machine with
 # access to the package registries only. Each step checks first and does nothing when done.
-# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|s3-test|model|build|all]...
+# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|s3-test|model|model-int8|build|all]...
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -44,7 +44,8 @@ system_test() {
 
 python_env() {
   # Keyed on the requirements' content, so a changed list updates the venv in place.
-  local stamp="$INSECTID_VENV/.insectid-requirements-$(sha256sum "$REPO_ROOT/scripts/requirements.txt" | cut -c1-16)"
+  local stamp
+  stamp="$INSECTID_VENV/.insectid-requirements-$(sha256sum "$REPO_ROOT/scripts/requirements.txt" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   log "setting up the Python venv with torch==$TORCH_VERSION (about 4.7 GB, several minutes the first time)"
   [ -x "$INSECTID_VENV/bin/python" ] || python3 -m venv "$INSECTID_VENV"
@@ -90,6 +91,7 @@ s3_test() {
   touch "$stamp"
 }
 
+# shellcheck disable=SC2120 # OUT is optional, for exporting elsewhere by hand
 model() {
   local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
   # The bundle is rebuilt when the scripts that make it change (by content, not by date).
@@ -108,6 +110,26 @@ model() {
   mv "$tmp" "$out"
 }
 
+# The default bundle's int8 variant, for the tests and the benchmark (make run serves fp32).
+# Calibrated on rp11's train photos when the shared dataset is beside the clone, else on the
+# bundle's own fixtures (enough for the tests, not for accuracy: see README "int8 bundles").
+model_int8() {
+  local out="$INSECTID_DEFAULT_BUNDLE-int8" photos="$REPO_ROOT/../shared/datasets/rp11/train" source_sha
+  [ -d "$photos" ] || photos="$INSECTID_DEFAULT_BUNDLE/fixtures"
+  model
+  source_sha=$( (cat "$INSECTID_DEFAULT_BUNDLE/.source-sha" "$REPO_ROOT/scripts/export_int8.py"; echo "$photos") | sha256sum | cut -c1-16)
+  if [ -f "$out/manifest.json" ] && [ "$(cat "$out/.source-sha" 2>/dev/null)" = "$source_sha" ]; then
+    return 0
+  fi
+  log "exporting the int8 variant of the default bundle to $out (calibration: $photos)"
+  local tmp="$out.tmp.$$"
+  rm -rf "$tmp"
+  "$INSECTID_VENV/bin/python" "$REPO_ROOT/scripts/export_int8.py" "$INSECTID_DEFAULT_BUNDLE" "$tmp" --calibration "$photos" --count 512
+  echo "$source_sha" >"$tmp/.source-sha"
+  rm -rf "$out"
+  mv "$tmp" "$out"
+}
+
 [ $# -eq 0 ] && set -- all
 for step in "$@"; do
   case "$step" in
@@ -118,9 +140,10 @@ for step in "$@"; do
     node) node_tools "$REPO_ROOT" ;;
     node-test) node_tools "$REPO_ROOT/end2end" ;;
     model) model ;;
+    model-int8) model_int8 ;;
     s3-test) s3_test ;;
     build) system; python_env; wasm_tools; node_tools "$REPO_ROOT"; model ;;
-    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; model ;;
+    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; model; model_int8 ;;
     *) echo "unknown step: $step" >&2; exit 2 ;;
   esac
 done

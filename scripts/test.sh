@@ -28,6 +28,8 @@ start_test_postgres
 start_test_sshd
 start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
+export INSECTID_TEST_INT8_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE-int8"
+export INSECTID_TEST_PYTHON="$INSECTID_VENV/bin/python"
 
 # A small free-space reserve: the suite must pass on a machine with little disk left
 # (the reserve's own tests set theirs).

@@ -120,19 +120,50 @@ impl TestDatabase {
 
 /// The default model bundle built by `scripts/setup.sh model`.
 pub fn test_model_dir() -> PathBuf {
-    let dir = std::env::var_os("INSECTID_TEST_MODEL_DIR")
+    bundle_dir("INSECTID_TEST_MODEL_DIR", "efficientnet-lite0-imagenet", "model")
+}
+
+/// The Python the int8 export runs with: the project's venv (`scripts/setup.sh python`).
+pub fn test_python() -> PathBuf {
+    std::env::var_os("INSECTID_TEST_PYTHON")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/insectid/models/efficientnet-lite0-imagenet"))
-        })
-        .expect("INSECTID_TEST_MODEL_DIR or HOME");
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/insectid/venv/bin/python")))
+        .expect("INSECTID_TEST_PYTHON or HOME")
+}
+
+/// Its int8 variant, built by `scripts/setup.sh model-int8`.
+pub fn test_int8_model_dir() -> PathBuf {
+    bundle_dir("INSECTID_TEST_INT8_MODEL_DIR", "efficientnet-lite0-imagenet-int8", "model-int8")
+}
+
+fn bundle_dir(variable: &str, name: &str, setup_step: &str) -> PathBuf {
+    let dir = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/insectid/models").join(name)))
+        .unwrap_or_else(|| panic!("{variable} or HOME"));
     assert!(
         dir.join("manifest.json").is_file(),
-        "no model bundle at {}: run `scripts/setup.sh model` (make test does)",
+        "no model bundle at {}: run `scripts/setup.sh {setup_step}` (make test does)",
         dir.display()
     );
     dir
+}
+
+/// The export scripts' reference inputs (`ramp`, `sine`), rebuilt bit for bit where
+/// PyTorch's formula allows.
+pub fn reference_input(kind: &str, n: usize) -> Vec<f32> {
+    match kind {
+        // torch.linspace(-1, 1, n) in float32: fills from both ends towards the middle.
+        "ramp" => {
+            let step = 2.0f32 / (n as f32 - 1.0);
+            let half = n / 2;
+            (0..n)
+                .map(|i| if i < half { -1.0 + step * i as f32 } else { 1.0 - step * (n - 1 - i) as f32 })
+                .collect()
+        }
+        "sine" => (0..n).map(|i| ((i as f64) * 0.001).sin() as f32).collect(),
+        other => panic!("unknown reference input {other}"),
+    }
 }
 
 #[cfg(test)]

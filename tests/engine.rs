@@ -121,3 +121,20 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     assert!(engine.classify(input(3)).await.is_ok());
     std::fs::remove_dir_all(copy).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_limit_follows_the_device_unless_configured() {
+    let by_device = EngineConfig { device: DevicePreference::Cpu, max_batch: 0, ..EngineConfig::default() };
+    let engine = InferenceEngine::start(&test_model_dir(), by_device).unwrap();
+    assert_eq!(engine.active().status.max_batch, insectid::inference::batch_limit_for(tch::Device::Cpu));
+    assert_eq!(insectid::inference::batch_limit_for(tch::Device::Cuda(0)), 128);
+    let fixed = EngineConfig { device: DevicePreference::Cpu, max_batch: 6, ..EngineConfig::default() };
+    assert_eq!(InferenceEngine::start(&test_model_dir(), fixed).unwrap().active().status.max_batch, 6);
+}
+
+#[test]
+fn half_precision_is_refused_on_a_cpu_with_a_reason() {
+    let half = EngineConfig { device: DevicePreference::Cpu, half: true, ..EngineConfig::default() };
+    let error = InferenceEngine::start(&test_model_dir(), half).err().expect("refused");
+    assert!(error.to_string().contains("half precision needs a GPU"), "{error}");
+}

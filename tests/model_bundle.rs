@@ -3,23 +3,7 @@
 use std::path::Path;
 
 use insectid::inference::{InferenceError, Manifest, ModelBundle};
-use insectid::testing::test_model_dir;
-
-/// The export script's reference inputs, rebuilt bit for bit where PyTorch's formula allows.
-fn reference_input(kind: &str, n: usize) -> Vec<f32> {
-    match kind {
-        // torch.linspace(-1, 1, n) in float32: fills from both ends towards the middle.
-        "ramp" => {
-            let step = 2.0f32 / (n as f32 - 1.0);
-            let half = n / 2;
-            (0..n)
-                .map(|i| if i < half { -1.0 + step * i as f32 } else { 1.0 - step * (n - 1 - i) as f32 })
-                .collect()
-        }
-        "sine" => (0..n).map(|i| ((i as f64) * 0.001).sin() as f32).collect(),
-        other => panic!("unknown reference input {other}"),
-    }
-}
+use insectid::testing::{reference_input, test_model_dir};
 
 #[test]
 fn logits_match_pytorch_reference() {

@@ -74,8 +74,12 @@ pub struct Config {
     #[arg(long, env = "INSECTID_INFERENCE_THREADS", default_value_t = 0, global = true)]
     pub inference_threads: usize,
 
-    /// Most photos one forward pass takes (4 measured fastest for EfficientNet-Lite0 on 2 cores).
-    #[arg(long, env = "INSECTID_MAX_BATCH", default_value_t = 4, global = true)]
+    /// Run fp32 models in half precision on the GPU (refused on a CPU).
+    #[arg(long, env = "INSECTID_HALF", default_value_t = false, global = true)]
+    pub half: bool,
+
+    /// Most photos one forward pass takes (0: by device, 4 on a CPU, 128 on a GPU).
+    #[arg(long, env = "INSECTID_MAX_BATCH", default_value_t = 0, global = true)]
     pub max_batch: usize,
 
     /// How long a forward pass waits for more photos to fill its batch, in milliseconds.
@@ -120,6 +124,11 @@ pub struct Config {
     /// archives are unpacked there too.
     #[arg(long, env = "INSECTID_IMPORT_DIR", global = true)]
     pub import_dir: Option<PathBuf>,
+
+    /// Python for the "Make an int8 model" job: torch 2.13 and efficientnet-lite-pytorch
+    /// (default: the project's venv, $INSECTID_VENV/bin/python, else python3 on the PATH).
+    #[arg(long, env = "INSECTID_PYTHON", global = true)]
+    pub python: Option<PathBuf>,
 
     /// JSON list of the hosts the web terminal may open (name, host, port, user, auth, optional
     /// fingerprint); without it the terminal offers none. See README "Web terminal".
@@ -243,6 +252,11 @@ impl Config {
         }
     }
 
+    pub fn python(&self) -> PathBuf {
+        let venv = std::env::var_os("INSECTID_VENV").map(|v| PathBuf::from(v).join("bin/python"));
+        self.python.clone().or(venv.filter(|p| p.is_file())).unwrap_or_else(|| PathBuf::from("python3"))
+    }
+
     pub fn import_dir(&self) -> PathBuf {
         self.import_dir.clone().unwrap_or_else(|| self.data_dir.join("imports"))
     }
@@ -276,7 +290,8 @@ impl Config {
         EngineConfig {
             device: self.device,
             threads: self.inference_threads,
-            max_batch: self.max_batch.max(1),
+            half: self.half,
+            max_batch: self.max_batch,
             max_wait: std::time::Duration::from_millis(self.batch_wait_ms),
             queue_capacity: self.queue.max(1),
         }

@@ -164,6 +164,7 @@ mod tests {
             mean: [0.5; 3],
             std: [0.5; 3],
             feature_dim: None,
+            precision: Default::default(),
             files: BundleFiles { model: "model.pt".into(), features: None, cam_features: None, cam_head: None, head: None },
             sha256: Default::default(),
             labels,

@@ -24,11 +24,41 @@ pub struct Manifest {
     pub std: [f32; 3],
     #[serde(default)]
     pub feature_dim: Option<u32>,
+    /// Number format of `files.model`; the other files are always fp32.
+    #[serde(default)]
+    pub precision: Precision,
     pub files: BundleFiles,
     #[serde(default)]
     pub sha256: BTreeMap<String, String>,
     pub labels: Vec<Label>,
     pub thresholds: Thresholds,
+}
+
+/// How the classifier's numbers are stored. int8 bundles (made by `scripts/export_int8.py`)
+/// run on the CPU only: PyTorch has quantized kernels for x86 and ARM CPUs, none for CUDA.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// The device a model of this precision runs on when `wanted` is asked for.
+    pub fn device(self, wanted: tch::Device) -> tch::Device {
+        match self {
+            Precision::Fp32 => wanted,
+            Precision::Int8 => tch::Device::Cpu,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

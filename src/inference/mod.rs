@@ -12,9 +12,9 @@ mod similarity;
 
 pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
-pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus};
+pub use engine::{batch_limit_for, ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus};
 pub use error::InferenceError;
-pub use manifest::{Label, Manifest, Taxon, Thresholds};
+pub use manifest::{Label, Manifest, Precision, Taxon, Thresholds};
 pub use similarity::ClassVectors;
 
 /// Where tensors live: the GPU when asked for and present, else the CPU.

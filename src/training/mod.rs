@@ -257,6 +257,8 @@ pub fn export_bundle(
     let what = if backbone.is_some() { "last blocks and head" } else { "head" };
     manifest.description = format!("{} fine-tuned on {} classes ({what}, temperature {:.2})", base.name, labels.len(), trained.temperature);
     manifest.labels = labels;
+    // The backbone trained and saved here is the base's fp32 one, whatever the base ran.
+    manifest.precision = crate::inference::Precision::Fp32;
     manifest.files.model = "features.pt".into();
     manifest.files.features = Some("features.pt".into());
     manifest.files.head = Some("head.pt".into());

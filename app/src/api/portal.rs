@@ -40,6 +40,8 @@ pub struct ModelStatus {
     pub classes: usize,
     pub arthropod_classes: usize,
     pub device: String,
+    /// "fp32" or "int8".
+    pub precision: String,
     pub input_size: u32,
     pub threads: usize,
     pub max_batch: usize,
@@ -78,6 +80,7 @@ pub fn model_status_of(s: &insectid::inference::ModelStatus) -> ModelStatus {
         classes: s.classes,
         arthropod_classes: s.arthropod_classes,
         device: s.device.clone(),
+        precision: s.precision.as_str().to_string(),
         input_size: s.input_size,
         threads: s.threads,
         max_batch: s.max_batch,

@@ -172,6 +172,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Architecture" => "架构",
         "Classes" => "类别数",
         "Device" => "设备",
+        "Precision" => "数值精度",
         "Input" => "输入",
         "Insect and arthropod classes" => "昆虫及节肢动物类别数",
         "Loaded" => "加载时间",

@@ -28,6 +28,7 @@ pub fn ModelsPage() -> impl IntoView {
                                 <tr><th scope="row">{lang.t("Classes")}</th><td data-testid="model-classes">{m.classes}</td></tr>
                                 <tr><th scope="row">{lang.t("Insect and arthropod classes")}</th><td>{m.arthropod_classes}</td></tr>
                                 <tr><th scope="row">{lang.t("Device")}</th><td data-testid="model-device">{m.device.clone()}</td></tr>
+                                <tr><th scope="row">{lang.t("Precision")}</th><td data-testid="model-precision">{m.precision.clone()}</td></tr>
                                 <tr><th scope="row">{lang.t("Input")}</th><td>{format!("{0}×{0} pixels", m.input_size)}</td></tr>
                                 <tr><th scope="row">{lang.t("Threads / max batch")}</th><td>{format!("{} / {}", m.threads, m.max_batch)}</td></tr>
                                 <tr><th scope="row">{lang.t("Loaded")}</th><td>{format!("{} in {:.0} ms", m.loaded_at, m.load_ms)}</td></tr>

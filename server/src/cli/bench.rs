@@ -14,7 +14,11 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
         tch::set_num_threads(engine.threads as i32);
     }
     let device = engine.device.resolve().map_err(|e| StartError(e.to_string()))?;
-    let bundle = ModelBundle::load(&config.model_dir(), device).map_err(|e| StartError(e.to_string()))?;
+    let mut bundle = ModelBundle::load(&config.model_dir(), device).map_err(|e| StartError(e.to_string()))?;
+    if engine.half {
+        bundle.to_half().map_err(|e| StartError(e.to_string()))?;
+    }
+    let precision = if engine.half { "fp16" } else { bundle.manifest.precision.as_str() };
     let size = bundle.manifest.input_size as usize;
     let input: Vec<f32> = (0..3 * size * size).map(|i| ((i % 251) as f32 / 125.0) - 1.0).collect();
     let mut rows = Vec::new();
@@ -43,7 +47,7 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
     if json {
         println!(
             "{}",
-            serde_json::json!({ "device": format!("{device:?}"), "threads": tch::get_num_threads(), "batches": rows, "preprocess_12mp_jpeg_ms": jpeg_ms })
+            serde_json::json!({ "device": format!("{:?}", bundle.device), "precision": precision, "threads": tch::get_num_threads(), "batches": rows, "preprocess_12mp_jpeg_ms": jpeg_ms })
         );
     } else {
         println!("preprocessing a 4032×3024 JPEG: {jpeg_ms:.1} ms (median of 10)");
