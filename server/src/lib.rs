@@ -215,6 +215,7 @@ pub async fn start_job_runner(state: &AppState, config: &Config) -> Result<(), S
         import_dir: state.import_dir.clone(),
         export_dir,
         engine: state.jobs.engine.clone(),
+        python: config.python(),
         shadow: state.shadow.clone(),
     };
     let runner = JobRunner::with_waker(ctx, settings, state.jobs.wake.clone());

@@ -189,7 +189,7 @@ mod tests {
     fn the_shipped_commands_cover_every_job_kind() {
         let commands = Commands::parse(DEFAULT_COMMANDS).unwrap();
         let kinds: std::collections::BTreeSet<&str> = commands.0.iter().map(|c| c.kind.as_str()).collect();
-        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["clean_files", "evaluate", "export_dataset", "fine_tune", "import_dataset", "repredict", "vacuum"]);
+        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["clean_files", "evaluate", "export_dataset", "fine_tune", "import_dataset", "quantize", "repredict", "vacuum"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`JobSpec`]; nothing a person types ever becomes a shell command.
 
 pub mod commands;
+mod quantize;
 pub mod queue;
 pub mod reports;
 pub mod runner;
@@ -51,6 +52,15 @@ pub enum JobSpec {
         #[serde(default)]
         zip: bool,
     },
+    /// The int8 variant of a model version, calibrated on a dataset version's train split,
+    /// installed beside it and both evaluated on the val split.
+    Quantize {
+        model: i64,
+        dataset: String,
+        /// Calibration photos (more: slower, rarely better past a few hundred).
+        #[serde(default = "default_calibration")]
+        calibration: usize,
+    },
     /// A model version run over stored identifications, recorded as shadow predictions.
     Repredict { model: i64, #[serde(default = "default_limit")] limit: u64 },
     /// Orphaned photos and unfinished temporary files older than the grace period removed.
@@ -71,6 +81,9 @@ fn default_patience() -> usize {
 fn default_views() -> usize {
     2
 }
+fn default_calibration() -> usize {
+    512
+}
 fn default_split() -> String {
     "test".into()
 }
@@ -89,6 +102,7 @@ impl JobSpec {
         match self {
             JobSpec::FineTune { .. } => "fine_tune",
             JobSpec::Evaluate { .. } => "evaluate",
+            JobSpec::Quantize { .. } => "quantize",
             JobSpec::ImportDataset { .. } => "import_dataset",
             JobSpec::ExportDataset { .. } => "export_dataset",
             JobSpec::Repredict { .. } => "repredict",
@@ -108,6 +122,7 @@ impl JobSpec {
                 check_range("patience", *patience as i64, 1, 100)
             }
             JobSpec::Evaluate { split, .. } => check_split(split),
+            JobSpec::Quantize { calibration, .. } => check_range("calibration", *calibration as i64, 16, 5000),
             JobSpec::ImportDataset { name, folder } => {
                 crate::services::datasets::check_name(name).map_err(|e| e.to_string())?;
                 if folder.trim().is_empty() {

@@ -30,6 +30,8 @@ pub struct JobContext {
     pub export_dir: PathBuf,
     /// How evaluation and re-prediction load the model they test.
     pub engine: EngineConfig,
+    /// A Python with torch 2.13 and efficientnet-lite-pytorch, for the int8 export.
+    pub python: PathBuf,
     pub shadow: ShadowSlot,
 }
 

@@ -25,6 +25,9 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
             fine_tune_job(ctx, handle, &out, &dataset, base_model, options).await
         }
         JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,
+        JobSpec::Quantize { model, dataset, calibration } => {
+            super::quantize::run(ctx, handle, &out, model_row(ctx, model).await?, &dataset, calibration).await
+        }
         JobSpec::ImportDataset { name, folder } => import_job(ctx, handle, &name, &folder).await,
         JobSpec::ExportDataset { dataset, layout, zip: false } => export_job(ctx, handle, &dataset, &layout).await,
         JobSpec::ExportDataset { dataset, layout, zip: true } => export_zip_job(ctx, handle, &dataset, &layout).await,
