@@ -1,38 +1,96 @@
 #!/usr/bin/env python3
-"""Summarises a bench.sh run and checks it against the targets of the identification engine."""
+"""Summarises a bench.sh run and checks it against the speed targets: the Rust server with the
+int8 bundle against the Python reference server with the fp32 model, and against its own
+forward-pass limit; memory; where an identification's time goes."""
 import json
 import os
+import re
 import sys
 
 out = sys.argv[1]
-forward = json.load(open(os.path.join(out, "forward.json")))
-limit = max(b["images_per_second"] for b in forward["batches"])
-best_batch = max(forward["batches"], key=lambda b: b["images_per_second"])["batch"]
-print(f"forward-pass limit: {limit:.1f} images/s (batch {best_batch}, {forward['device']}, {forward['threads']} threads)")
-for b in forward["batches"]:
-    print(f"  batch {b['batch']:>2}: {b['images_per_second']:.1f} images/s, median pass {b['median_pass_ms']:.1f} ms")
+SERVERS = ("rust", "rust-int8", "python", "python-int8")
 
-if "preprocess_12mp_jpeg_ms" in forward:
-    print(f"preprocessing a 12 MP JPEG (DCT-scaled decode): {forward['preprocess_12mp_jpeg_ms']:.1f} ms")
 
-rows = {}
-print(f"\n{'clients':>7} {'rust req/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'python req/s':>13} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
+def load(name):
+    return json.load(open(os.path.join(out, name)))
+
+
+def forward_limit(name):
+    forward = load(name)
+    best = max(forward["batches"], key=lambda b: b["images_per_second"])
+    print(f"forward-pass limit, {forward.get('precision', 'fp32')}: {best['images_per_second']:.1f} images/s "
+          f"(batch {best['batch']}, {forward['device']}, {forward['threads']} threads)")
+    for b in forward["batches"]:
+        print(f"  batch {b['batch']:>2}: {b['images_per_second']:.1f} images/s, median pass {b['median_pass_ms']:.1f} ms")
+    return best["images_per_second"]
+
+
+limit32, limit8 = forward_limit("forward.json"), forward_limit("forward-int8.json")
+print(f"int8 / fp32 forward limit: {limit8 / limit32:.2f}x")
+
+runs = {(s, c): load(f"{s}-{c}.json") for s in SERVERS for c in (1, 4, 16)}
+rate = {k: r["requests"] / r["seconds"] for k, r in runs.items()}
+print("\nidentifications/s (p50 / p99 ms)")
+print(f"{'clients':>7}" + "".join(f"{s:>24}" for s in SERVERS))
 for c in (1, 4, 16):
-    r = json.load(open(os.path.join(out, f"rust-{c}.json")))
-    p = json.load(open(os.path.join(out, f"python-{c}.json")))
-    rr, pr = r["requests"] / r["seconds"], p["requests"] / p["seconds"]
-    rows[c] = (r, p, rr, pr)
-    print(f"{c:>7} {rr:>11.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {pr:>13.1f} {p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {rr / pr:>6.2f}")
-    if r["errors"] or p["errors"]:
-        print(f"        errors: rust {r['errors']}, python {p['errors']}")
+    cells = "".join(f"{rate[s, c]:>9.1f} ({runs[s, c]['p50_ms']:>5.0f} /{runs[s, c]['p99_ms']:>5.0f})" for s in SERVERS)
+    print(f"{c:>7}{cells}")
 
-r16, p16, rr16, pr16 = rows[16]
+print("\nmemory (MB): resident at idle, peak after the runs")
+for s in SERVERS:
+    idle, loaded = load(f"{s}-memory-idle.json"), load(f"{s}-memory-loaded.json")
+    print(f"  {s:<12} {idle['rss_kb'] / 1024:>7.0f} {loaded['peak_kb'] / 1024:>7.0f}")
+
+
+def scrape(path):
+    series = {}
+    for line in open(path) if os.path.exists(path) else []:
+        m = re.match(r'^(insectid_[a-z_]+?)(_sum|_count)(\{[^}]*\})? ([0-9.e+-]+)$', line.strip())
+        if m:
+            series[(m.group(1) + m.group(2), m.group(3) or "")] = float(m.group(4))
+    return series
+
+
+def breakdown(server):
+    before, after = scrape(os.path.join(out, f"{server}-metrics-before.txt")), scrape(os.path.join(out, f"{server}-metrics-after.txt"))
+    if not after:
+        return
+    diff = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    calls = sum(v for (n, labels), v in diff.items() if n == "insectid_http_request_duration_seconds_count" and "identify" in labels)
+    total = sum(v for (n, labels), v in diff.items() if n == "insectid_http_request_duration_seconds_sum" and "identify" in labels)
+    if not calls:
+        return
+    print(f"\nwhere a request's time goes, {server}, 16 clients (mean ms per identification; "
+          f"stages overlap across requests, the HTTP total is wall time per request)")
+    print(f"  {'HTTP request, total':<36}{total / calls * 1000:>8.2f}")
+    for (n, labels), v in sorted(diff.items()):
+        if n == "insectid_identify_stage_seconds_sum":
+            count = diff.get(("insectid_identify_stage_seconds_count", labels), 0)
+            stage = re.search(r'stage="([^"]+)"', labels).group(1)
+            if count:
+                print(f"  {stage:<36}{v / count * 1000:>8.2f}")
+    images = diff.get(("insectid_batch_size_sum", ""), 0)
+    passes = diff.get(("insectid_batch_size_count", ""), 0)
+    forward = diff.get(("insectid_forward_seconds_sum", ""), 0)
+    if images and passes:
+        print(f"  {'forward pass per photo':<36}{forward / images * 1000:>8.2f}   (mean batch {images / passes:.1f})")
+
+
+breakdown("rust")
+breakdown("rust-int8")
+
+r16 = runs["rust-int8", 16]
 checks = [
-    ("end-to-end >= 2x the Python server (16 clients)", rr16 / pr16, 2.0, rr16 / pr16 >= 2.0),
-    ("end-to-end >= 90 % of the forward-pass limit", rr16 / limit, 0.9, rr16 / limit >= 0.9),
-    ("p99 < 3x p50 at 16 clients", r16["p99_ms"] / r16["p50_ms"], 3.0, r16["p99_ms"] < 3 * r16["p50_ms"]),
-    ("no errors", r16["errors"], 0, all(rows[c][0]["errors"] == 0 for c in rows)),
+    ("Rust int8 >= 2x Python fp32 (4 clients)", rate["rust-int8", 4] / rate["python", 4], 2.0),
+    ("Rust int8 >= 2x Python fp32 (16 clients)", rate["rust-int8", 16] / rate["python", 16], 2.0),
+    ("Rust int8 >= 90 % of its forward limit (16 clients)", rate["rust-int8", 16] / limit8, 0.9),
 ]
 print()
-for name, value, target, ok in checks:
-    print(f"{'PASS' if ok else 'MISS'}  {name}: {value:.2f} (target {target})")
+for name, value, target in checks:
+    print(f"{'PASS' if value >= target else 'MISS'}  {name}: {value:.2f} (target {target})")
+ratio = r16["p99_ms"] / r16["p50_ms"]
+print(f"{'PASS' if ratio < 3 else 'MISS'}  Rust int8 p99 < 3x p50 (16 clients): {ratio:.2f}")
+errors = sum(r["errors"] for r in runs.values())
+print(f"{'PASS' if errors == 0 else 'MISS'}  no errors: {errors}")
+print(f"for fairness, Python with the int8 file: {rate['python-int8', 16]:.1f}/s at 16 clients "
+      f"(Rust int8 / Python int8: {rate['rust-int8', 16] / rate['python-int8', 16]:.2f}x)")

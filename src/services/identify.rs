@@ -14,6 +14,14 @@ use crate::inference::{answer, preprocess, Answer, InferenceEngine, InferenceErr
 use crate::storage::{sha256_hex, PhotoStore};
 use crate::ServiceError;
 
+/// Time spent in one stage of an identification, for `/metrics` (the benchmark reads the
+/// breakdown from there): decode, inference (queue + forward), hash, store, database, ensure.
+fn record_stage(stage: &'static str, since: Instant) -> Instant {
+    let now = Instant::now();
+    metrics::histogram!("insectid_identify_stage_seconds", "stage" => stage).record((now - since).as_secs_f64());
+    now
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     /// Decoding and preprocessing.
@@ -51,14 +59,16 @@ pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: u
     })
     .await
     .map_err(|e| InferenceError::Device(format!("preprocessing task failed: {e}")))??;
-    let preprocessed = Instant::now();
+    let preprocessed = record_stage("decode", started);
     let classified = engine.classify(input).await?;
-    let done = Instant::now();
+    let done = record_stage("inference", preprocessed);
     let answer = answer(&classified.model.manifest, &classified.probabilities, top_k.clamp(1, 20));
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+    let image_sha256 = sha256_hex(&bytes);
+    record_stage("hash", done);
     Ok(Identified {
         id: None,
-        image_sha256: sha256_hex(&bytes),
+        image_sha256,
         model_name: classified.model.status.name.clone(),
         model_version: classified.model.status.version.clone(),
         summary: answer.verdict.summary(),
@@ -88,8 +98,10 @@ pub async fn identify_and_record(
             return Err(e);
         }
     };
+    let storing = Instant::now();
     let stored_sha = store.put(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
     debug_assert_eq!(stored_sha, identified.image_sha256);
+    let recording = record_stage("store", storing);
     let top = identified.answer.top.first();
     let context = match user_id {
         Some(_) => crate::storage::metadata::read_context(&bytes),
@@ -114,8 +126,10 @@ pub async fn identify_and_record(
     }
     .insert(db)
     .await?;
+    let ensuring = record_stage("database", recording);
     // A delete of the same photo may have removed it between our store and our commit.
     store.ensure(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
+    record_stage("ensure", ensuring);
     identified.id = Some(row.id);
     metrics::counter!("insectid_identifications_total", "outcome" => "ok").increment(1);
     Ok(identified)
