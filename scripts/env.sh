@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Makefile's scripts: where caches and tools live, and the build environment.
 # Everything heavy lives outside the clone, under INSECTID_CACHE, so fresh clones reuse it.
 : "${INSECTID_CACHE:=$HOME/.cache/insectid}"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by test.sh: provides a PostgreSQL server for the tests and sets
 # INSECTID_TEST_DATABASE_URL. Order: the URL given by the caller; a server already answering on
 # 127.0.0.1:5432 with trust auth; else a throw-away cluster started here and stopped on exit.

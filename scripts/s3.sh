@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by test.sh: an S3-compatible server for the file-store tests and the AWS_* settings
 # that point the S3 backend at it; sets INSECTID_TEST_S3_URL. A caller that sets
 # INSECTID_TEST_S3_URL (and its own AWS_* variables) brings its own bucket instead.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by test.sh: a throw-away OpenSSH server on a loopback port for the terminal tests,
 # with a throw-away user who can log in by key or password. Everything goes in stop_test_sshd.
 # Exports INSECTID_TEST_SSH_{PORT,USER,PASSWORD,KEY,FINGERPRINT}.
