@@ -101,6 +101,22 @@ def is_same_padding_conv(module):
     return isinstance(module, torch.nn.Conv2d) and type(module) is not torch.nn.Conv2d
 
 
+def shifted_padding(conv):
+    """Whether a same-padding convolution pads one pixel less before than after (stride 2 on
+    an even input: Stride2SameConv's case) rather than k//2 on every side (a plain nn.Conv2d
+    then computes the same). Anything else is refused rather than quantized wrongly."""
+    k = conv.weight.shape[-1]
+    pad = getattr(conv, "static_padding", None)
+    if pad is None:
+        raise SystemExit("the model was built without a fixed input size (dynamic padding): not supported")
+    sides = tuple(pad.padding) if isinstance(pad, torch.nn.ZeroPad2d) else (0, 0, 0, 0)
+    if sides == (k // 2,) * 4:
+        return False
+    if tuple(conv.stride) == (2, 2) and k > 1 and sides == (k // 2 - 1, k // 2, k // 2 - 1, k // 2):
+        return True
+    raise SystemExit(f"a {k}x{k} convolution with stride {tuple(conv.stride)} pads {sides}: not supported")
+
+
 def rewrite_stride2_blocks(model):
     """The stem and each stride-2 depthwise convolution take their batch norm and ReLU6 inside
     (then their own batch norm is an identity, their ReLU6 a no-op on values in [0, 6])."""
@@ -108,7 +124,7 @@ def rewrite_stride2_blocks(model):
 
     def fold(owner, conv_name, bn_name):
         conv = getattr(owner, conv_name)
-        if is_same_padding_conv(conv) and tuple(conv.stride) == (2, 2):
+        if is_same_padding_conv(conv) and shifted_padding(conv):
             folded = fuse_conv_bn_eval(plain_conv(conv).eval(), getattr(owner, bn_name).eval())
             setattr(owner, conv_name, Stride2SameConv(folded, [ReLU6AsReLUAndCap()]))
             setattr(owner, bn_name, torch.nn.Identity())
@@ -129,7 +145,7 @@ def rewrite_for_quantization(module):
     for m in list(module.modules()):
         for name, child in m.named_children():
             if is_same_padding_conv(child):
-                setattr(m, name, plain_conv(child) if tuple(child.stride) == (1, 1) else Stride2SameConv(plain_conv(child)))
+                setattr(m, name, Stride2SameConv(plain_conv(child)) if shifted_padding(child) else plain_conv(child))
             elif isinstance(child, torch.nn.ReLU6):
                 setattr(m, name, ReLU6AsReLUAndCap())
     return module
@@ -152,6 +168,9 @@ def float_model(parent, manifest):
     from efficientnet_lite_pytorch import EfficientNet
 
     arch = manifest["architecture"]
+    # The rewrite assumes ReLU6 activations and no squeeze-and-excitation: the Lite family.
+    if not arch.startswith("efficientnet-lite"):
+        raise SystemExit(f"{arch} is not supported (EfficientNet-Lite models only)")
     fine_tuned = manifest["files"].get("head") is not None
     classes = 1000 if fine_tuned else len(manifest["labels"])
     net = EfficientNet.from_name(arch, num_classes=classes)

@@ -103,3 +103,11 @@ fn int8_runs_on_the_cpu_whatever_is_asked() {
     let bundle = ModelBundle::load(&test_int8_model_dir(), tch::Device::Cpu).unwrap();
     assert_eq!(bundle.device, tch::Device::Cpu);
 }
+
+#[test]
+fn half_precision_leaves_int8_bundles_alone() {
+    use insectid::inference::{DevicePreference, EngineConfig, InferenceEngine};
+    let config = EngineConfig { device: DevicePreference::Cpu, half: true, ..EngineConfig::default() };
+    let engine = InferenceEngine::start(&test_int8_model_dir(), config).expect("int8 starts with INSECTID_HALF set");
+    assert_eq!(engine.active().status.precision, Precision::Int8);
+}

@@ -54,6 +54,7 @@ def scrape(path):
 def breakdown(server):
     before, after = scrape(os.path.join(out, f"{server}-metrics-before.txt")), scrape(os.path.join(out, f"{server}-metrics-after.txt"))
     if not after:
+        print(f"\n{server}: no /metrics read (INSECTID_METRICS_BIND set?), no breakdown")
         return
     diff = {k: v - before.get(k, 0.0) for k, v in after.items()}
     calls = sum(v for (n, labels), v in diff.items() if n == "insectid_http_request_duration_seconds_count" and "identify" in labels)
@@ -79,18 +80,22 @@ def breakdown(server):
 breakdown("rust")
 breakdown("rust-int8")
 
+def ratio(a, b):
+    return a / b if b else float("inf")
+
+
 r16 = runs["rust-int8", 16]
 checks = [
-    ("Rust int8 >= 2x Python fp32 (4 clients)", rate["rust-int8", 4] / rate["python", 4], 2.0),
-    ("Rust int8 >= 2x Python fp32 (16 clients)", rate["rust-int8", 16] / rate["python", 16], 2.0),
-    ("Rust int8 >= 90 % of its forward limit (16 clients)", rate["rust-int8", 16] / limit8, 0.9),
+    ("Rust int8 >= 2x Python fp32 (4 clients)", ratio(rate["rust-int8", 4], rate["python", 4]), 2.0),
+    ("Rust int8 >= 2x Python fp32 (16 clients)", ratio(rate["rust-int8", 16], rate["python", 16]), 2.0),
+    ("Rust int8 >= 90 % of its forward limit (16 clients)", ratio(rate["rust-int8", 16], limit8), 0.9),
 ]
 print()
 for name, value, target in checks:
     print(f"{'PASS' if value >= target else 'MISS'}  {name}: {value:.2f} (target {target})")
-ratio = r16["p99_ms"] / r16["p50_ms"]
-print(f"{'PASS' if ratio < 3 else 'MISS'}  Rust int8 p99 < 3x p50 (16 clients): {ratio:.2f}")
+tail = ratio(r16["p99_ms"], r16["p50_ms"])
+print(f"{'PASS' if tail < 3 else 'MISS'}  Rust int8 p99 < 3x p50 (16 clients): {tail:.2f}")
 errors = sum(r["errors"] for r in runs.values())
 print(f"{'PASS' if errors == 0 else 'MISS'}  no errors: {errors}")
 print(f"for fairness, Python with the int8 file: {rate['python-int8', 16]:.1f}/s at 16 clients "
-      f"(Rust int8 / Python int8: {rate['rust-int8', 16] / rate['python-int8', 16]:.2f}x)")
+      f"(Rust int8 / Python int8: {ratio(rate['rust-int8', 16], rate['python-int8', 16]):.2f}x)")

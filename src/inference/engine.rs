@@ -135,7 +135,9 @@ impl InferenceEngine {
         let (bundle, active) = load_and_warm_up(bundle_dir, &config)?;
         let active = Arc::new(active);
         let current = Arc::new(RwLock::new(active.clone()));
-        let (sender, receiver) = mpsc::sync_channel::<Command>(config.queue_capacity.max(1));
+        // Room for two full batches at least, so a GPU's large batches can fill.
+        let capacity = config.queue_capacity.max(2 * active.status.max_batch).max(1);
+        let (sender, receiver) = mpsc::sync_channel::<Command>(capacity);
         let worker_current = current.clone();
         let worker_config = config.clone();
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -200,7 +202,8 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
     let device = config.device.resolve()?;
     let started = Instant::now();
     let mut bundle = ModelBundle::load(dir, device)?;
-    if config.half {
+    // int8 bundles run on the CPU in int8 whatever is configured; half is for fp32 ones.
+    if config.half && bundle.manifest.precision == super::Precision::Fp32 {
         bundle.to_half()?;
     }
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -13,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{JobContext, JobHandle};
 use crate::entities::model_version;
 use crate::inference::{Manifest, ModelBundle, Precision};
+use crate::services::dataset_export::RemoveOnDrop;
 use crate::services::evaluation::{self, Sample};
 use crate::services::models;
 use crate::ServiceError;
@@ -35,32 +36,41 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
     if manifest.precision != Precision::Fp32 {
         return Err(ServiceError::InvalidInput(format!("{} {} is {} already", parent.name, parent.version, manifest.precision.as_str())));
     }
-    let calibration = out.join("calibration");
-    let written = write_calibration(ctx, dataset, count, &calibration).await?;
+    // The exporter names the result after its parent: refuse before minutes of work.
+    let target = ctx.models_dir.join(models::bundle_dir_name(&format!("{}-int8", manifest.name), &manifest.version));
+    if target.exists() {
+        return Err(ServiceError::Conflict(format!("{} is installed already", target.display())));
+    }
+    // Photos (with their EXIF) and a half-written bundle never outlive the job, whatever ends it.
+    let calibration = RemoveOnDrop(out.join("calibration"));
+    let staging = RemoveOnDrop(out.join("bundle"));
+    let written = write_calibration(ctx, handle, dataset, count, &calibration.0).await?;
     handle.log(format!("quantizing {} {} with {written} calibration photos of {dataset} (train)", parent.name, parent.version));
     let scripts = out.join("scripts");
     std::fs::create_dir_all(&scripts).map_err(|e| storage("scripts", e))?;
     std::fs::write(scripts.join("export_int8.py"), EXPORT_INT8).map_err(|e| storage("export_int8.py", e))?;
     std::fs::write(scripts.join("reference_preprocess.py"), REFERENCE_PREPROCESS).map_err(|e| storage("reference_preprocess.py", e))?;
-    let staging = out.join("bundle");
-    let _ = std::fs::remove_dir_all(&staging);
+    let _ = std::fs::remove_dir_all(&staging.0);
     let args = [
         scripts.join("export_int8.py").into_os_string(),
         parent_dir.clone().into_os_string(),
-        staging.clone().into_os_string(),
+        staging.0.clone().into_os_string(),
         "--calibration".into(),
-        calibration.clone().into_os_string(),
+        calibration.0.clone().into_os_string(),
         "--count".into(),
         written.to_string().into(),
     ];
     run_exporter(ctx, handle, &args).await?;
-    let _ = std::fs::remove_dir_all(&calibration);
-    let installed = install(ctx, &staging).await?;
+    drop(calibration);
+    let installed = install(ctx, &staging.0, &target).await?;
     handle.log(format!("installed {} {} (inactive)", installed.name, installed.version));
 
     let mut figures = Vec::new();
-    for row in [&parent, &installed] {
-        figures.push(evaluate(ctx, handle, row, dataset).await?);
+    for (row, what) in [(&parent, "fp32"), (&installed, "int8")] {
+        if handle.cancelled() {
+            return Err(ServiceError::Conflict("the evaluation was cancelled (the int8 version stays installed)".into()));
+        }
+        figures.push(evaluate(ctx, handle, row, what, dataset).await?);
     }
     let (fp32, int8) = (&figures[0], &figures[1]);
     handle.log(format!(
@@ -80,13 +90,16 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
 
 /// Up to `count` photos of the train split, evenly spread over it, as files the exporter can
 /// open (named by digest, with their format's extension).
-async fn write_calibration(ctx: &JobContext, dataset: &str, count: usize, dir: &Path) -> Result<usize, ServiceError> {
+async fn write_calibration(ctx: &JobContext, handle: &JobHandle, dataset: &str, count: usize, dir: &Path) -> Result<usize, ServiceError> {
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, "train").await?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| storage("calibration photos", e))?;
     let step = (data.samples.len() as f64 / count.max(1) as f64).max(1.0);
     let mut written = 0;
     for i in 0..count.min(data.samples.len()) {
+        if handle.cancelled() {
+            return Err(ServiceError::Conflict("the int8 export was cancelled".into()));
+        }
         let Sample::Stored(sha) = &data.samples[(i as f64 * step) as usize].0 else { continue };
         let bytes = ctx.photos.read(sha).await.map_err(|e| storage("a calibration photo", e))?;
         let extension = match image::guess_format(&bytes) {
@@ -168,28 +181,36 @@ fn calibration_progress(line: &str) -> Option<(usize, usize)> {
     Some((done.trim().parse().ok()?, total.trim().parse().ok()?))
 }
 
-/// Moves the exported bundle into the models folder, proves it loads, and registers it.
-async fn install(ctx: &JobContext, staging: &Path) -> Result<model_version::Model, ServiceError> {
+/// Proves the exported bundle loads, then moves it into the models folder and registers it;
+/// a failed registration takes the folder away again, so a retry starts clean.
+async fn install(ctx: &JobContext, staging: &Path, target: &Path) -> Result<model_version::Model, ServiceError> {
     let manifest = Manifest::read(staging).map_err(|e| ServiceError::InvalidInput(format!("the exported bundle: {e}")))?;
-    let target = ctx.models_dir.join(format!("{}-{}", manifest.name, manifest.version));
-    if target.exists() {
-        return Err(ServiceError::Conflict(format!("{} {} is installed already", manifest.name, manifest.version)));
-    }
-    std::fs::rename(staging, &target).map_err(|e| storage("installing the bundle", e))?;
-    let dir = target.clone();
+    let dir = staging.to_path_buf();
     tokio::task::spawn_blocking(move || ModelBundle::load(&dir, tch::Device::Cpu))
         .await
         .map_err(|e| storage("loading the bundle", e))?
         .map_err(|e| ServiceError::InvalidInput(format!("the exported bundle does not load: {e}")))?;
-    models::register(&ctx.db, &manifest, &target, "int8").await
+    std::fs::rename(staging, target).map_err(|e| storage("installing the bundle", e))?;
+    match models::register(&ctx.db, &manifest, target, "int8").await {
+        Ok(row) if Path::new(&row.dir) == target => Ok(row),
+        Ok(row) => {
+            let _ = std::fs::remove_dir_all(target);
+            Err(ServiceError::Conflict(format!("{} {} is registered already, at {}", row.name, row.version, row.dir)))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(target);
+            Err(e)
+        }
+    }
 }
 
 /// Top-1 and photos per second of a version on the val split.
-async fn evaluate(ctx: &JobContext, handle: &JobHandle, row: &model_version::Model, dataset: &str) -> Result<(f64, f64), ServiceError> {
+/// Both run as stored (no half precision), so the figures compare the two files.
+async fn evaluate(ctx: &JobContext, handle: &JobHandle, row: &model_version::Model, what: &str, dataset: &str) -> Result<(f64, f64), ServiceError> {
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, "val").await?;
-    let engine = models::engine_for(row, ctx.engine.clone()).await?;
+    let engine = models::engine_for(row, crate::inference::EngineConfig { half: false, ..ctx.engine.clone() }).await?;
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
-        handle.progress(json!({ "phase": format!("evaluating {}", row.version), "done": done, "total": total }));
+        handle.progress(json!({ "phase": format!("evaluating the {what} version"), "done": done, "total": total }));
     })
     .await?;
     Ok((report.top1, report.images_per_second))

@@ -194,7 +194,7 @@ pub async fn run(
     let name = format!("{}-{}", base.name, set.name);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
-    let out = models_dir.join(format!("{name}-{model_version}"));
+    let out = models_dir.join(super::models::bundle_dir_name(&name, &model_version));
     let bundle_dir = out.clone();
     let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
     let unfreeze_epochs = options.unfreeze_epochs;

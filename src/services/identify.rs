@@ -62,10 +62,10 @@ pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: u
     let preprocessed = record_stage("decode", started);
     let classified = engine.classify(input).await?;
     let done = record_stage("inference", preprocessed);
-    let answer = answer(&classified.model.manifest, &classified.probabilities, top_k.clamp(1, 20));
-    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
     let image_sha256 = sha256_hex(&bytes);
     record_stage("hash", done);
+    let answer = answer(&classified.model.manifest, &classified.probabilities, top_k.clamp(1, 20));
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
     Ok(Identified {
         id: None,
         image_sha256,

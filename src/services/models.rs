@@ -50,6 +50,13 @@ pub async fn engine_for(row: &model_version::Model, config: crate::inference::En
     Ok(std::sync::Arc::new(engine))
 }
 
+/// The folder name an installed bundle gets: its name and version with anything but letters,
+/// digits, `-`, `_` and `.` replaced, so no manifest can place a bundle outside the models folder.
+pub fn bundle_dir_name(name: &str, version: &str) -> String {
+    let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>();
+    format!("{}-{}", safe(name), safe(version))
+}
+
 /// Adds a bundle written on this machine (a fine-tune) to the registry, inactive.
 pub async fn register(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
     upsert(db, manifest, dir, source).await
@@ -153,8 +160,7 @@ pub async fn install_zip(
         .count(db)
         .await?
         > 0;
-    let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>();
-    let target = models_dir.join(format!("{}-{}", safe(&manifest.name), safe(&manifest.version)));
+    let target = models_dir.join(bundle_dir_name(&manifest.name, &manifest.version));
     if taken || target.exists() {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(ServiceError::Conflict(format!("{} {} is installed already: give the new bundle another version", manifest.name, manifest.version)));
