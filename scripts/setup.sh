@@ -116,6 +116,7 @@ model() {
 model_int8() {
   local out="$INSECTID_DEFAULT_BUNDLE-int8" photos="$REPO_ROOT/../shared/datasets/rp11/train" source_sha
   [ -d "$photos" ] || photos="$INSECTID_DEFAULT_BUNDLE/fixtures"
+  photos=$(cd "$photos" && pwd -P)  # the same photos by the same name from any clone
   model
   source_sha=$( (cat "$INSECTID_DEFAULT_BUNDLE/.source-sha" "$REPO_ROOT/scripts/export_int8.py"; echo "$photos") | sha256sum | cut -c1-16)
   if [ -f "$out/manifest.json" ] && [ "$(cat "$out/.source-sha" 2>/dev/null)" = "$source_sha" ]; then

@@ -149,6 +149,13 @@ fn bundle_dir(variable: &str, name: &str, setup_step: &str) -> PathBuf {
     dir
 }
 
+/// The logits a bundle's `reference.json` records for one reference input.
+pub fn reference_logits(bundle: &std::path::Path, kind: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(bundle.join("reference.json")).expect("reference.json");
+    let reference: serde_json::Value = serde_json::from_str(&text).expect("reference.json is JSON");
+    reference[kind]["logits"].as_array().expect("logits").iter().map(|v| v.as_f64().unwrap_or(f64::NAN) as f32).collect()
+}
+
 /// The export scripts' reference inputs (`ramp`, `sine`), rebuilt bit for bit where
 /// PyTorch's formula allows.
 pub fn reference_input(kind: &str, n: usize) -> Vec<f32> {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use insectid::inference::{InferenceError, Manifest, ModelBundle};
-use insectid::testing::{reference_input, test_model_dir};
+use insectid::testing::{reference_input, reference_logits, test_model_dir};
 
 #[test]
 fn logits_match_pytorch_reference() {
@@ -15,12 +15,7 @@ fn logits_match_pytorch_reference() {
     for kind in ["ramp", "sine"] {
         let input = reference_input(kind, n);
         let logits = &bundle.logits(&[&input]).unwrap()[0];
-        let expected: Vec<f32> = reference[kind]["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
+        let expected = reference_logits(&dir, kind);
         assert_eq!(logits.len(), expected.len());
         let worst = logits.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-3, "{kind}: max |Δlogit| = {worst}");
