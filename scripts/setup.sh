@@ -95,7 +95,7 @@ s3_test() {
 model() {
   local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
   # The bundle is rebuilt when the scripts that make it change (by content, not by date).
-  source_sha=$(cat "$REPO_ROOT"/scripts/{export_default_model.py,imagenet_taxonomy.py,reference_preprocess.py,requirements.txt} | sha256sum | cut -c1-16)
+  source_sha=$(cat "$REPO_ROOT"/scripts/{export_default_model.py,bundle_parts.py,imagenet_taxonomy.py,reference_preprocess.py,requirements.txt} | sha256sum | cut -c1-16)
   if [ -f "$out/model.pt" ] && [ "$(cat "$out/.source-sha" 2>/dev/null)" = "$source_sha" ]; then
     return 0
   fi

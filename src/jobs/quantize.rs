@@ -18,10 +18,13 @@ use crate::services::evaluation::{self, Sample};
 use crate::services::models;
 use crate::ServiceError;
 
-/// The exporter and the preprocessing it imports, carried inside the binary so an installed
-/// server needs no checkout; written into the job's folder to run.
-const EXPORT_INT8: &str = include_str!("../../scripts/export_int8.py");
-const REFERENCE_PREPROCESS: &str = include_str!("../../scripts/reference_preprocess.py");
+/// The exporter and the modules it imports, carried inside the binary so an installed server
+/// needs no checkout; written into the job's folder to run.
+const EXPORTER: [(&str, &str); 3] = [
+    ("export_int8.py", include_str!("../../scripts/export_int8.py")),
+    ("bundle_parts.py", include_str!("../../scripts/bundle_parts.py")),
+    ("reference_preprocess.py", include_str!("../../scripts/reference_preprocess.py")),
+];
 
 /// Most lines of the exporter's output kept in the job's log.
 const LOG_LINES: usize = 200;
@@ -48,8 +51,9 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
     handle.log(format!("quantizing {} {} with {written} calibration photos of {dataset} (train)", parent.name, parent.version));
     let scripts = out.join("scripts");
     std::fs::create_dir_all(&scripts).map_err(|e| storage("scripts", e))?;
-    std::fs::write(scripts.join("export_int8.py"), EXPORT_INT8).map_err(|e| storage("export_int8.py", e))?;
-    std::fs::write(scripts.join("reference_preprocess.py"), REFERENCE_PREPROCESS).map_err(|e| storage("reference_preprocess.py", e))?;
+    for (name, text) in EXPORTER {
+        std::fs::write(scripts.join(name), text).map_err(|e| storage(name, e))?;
+    }
     let _ = std::fs::remove_dir_all(&staging.0);
     let args = [
         scripts.join("export_int8.py").into_os_string(),
