@@ -4,7 +4,8 @@
 #  2. POST /api/v1/identify on the release server with the fp32 and the int8 bundle:
 #     throughput, p50/p99 at 1, 4 and 16 clients, on real photos (BENCH_PHOTOS, default
 #     ../shared/datasets/rp11/val), the server's peak memory, and where a request's time goes
-#     (the stage histograms of /metrics, read before and after the 16-client run);
+#     (the stage histograms of /metrics, read before and after the 16-client run) and where
+#     the machine's CPU goes meanwhile (per server thread, the load generator, idle);
 #  3. the same load against the reference Python server (aiohttp + PyTorch, same TorchScript
 #     files, same preprocessing) with each bundle, and the ratios against the targets.
 # Usage: scripts/bench.sh   (BENCH_SECONDS=20 per run, BENCH_OUT=bench-results)
@@ -54,11 +55,13 @@ load() { # name port pid
   wrk -t 2 -c 4 -d 3s --timeout 10s -s scripts/bench/identify.lua "http://127.0.0.1:$2" -- "$work/photos.txt" >/dev/null
   for c in 1 4 16; do
     t=$(( c < 2 ? c : 2 ))
-    [ "$c" = 16 ] && { curl -fs "http://127.0.0.1:$2/metrics" >"$out/$1-metrics-before.txt" || true; }
+    [ "$c" = 16 ] && { curl -fs "http://127.0.0.1:$2/metrics" >"$out/$1-metrics-before.txt" || true;
+      python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-before.json"; }
     log "$1: $c clients for ${seconds}s"
     wrk -t "$t" -c "$c" -d "${seconds}s" --timeout 10s -s scripts/bench/identify.lua \
       "http://127.0.0.1:$2" -- "$work/photos.txt" | tee "$work/$1-$c.txt" | grep -E "RESULT|Requests/sec"
     sed -n 's/^RESULT //p' "$work/$1-$c.txt" >"$out/$1-$c.json"
+    [ "$c" = 16 ] && python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-after.json"
   done
   curl -fs "http://127.0.0.1:$2/metrics" >"$out/$1-metrics-after.txt" || true
   memory "$1" "$3" loaded

@@ -19,9 +19,11 @@ def forward_limit(name):
     forward = load(name)
     best = max(forward["batches"], key=lambda b: b["images_per_second"])
     print(f"forward-pass limit, {forward.get('precision', 'fp32')}: {best['images_per_second']:.1f} images/s "
-          f"(batch {best['batch']}, {forward['device']}, {forward['threads']} threads)")
+          f"(batch {best['batch']}, {best.get('workers', 1)} passes at once on {best.get('threads', forward['threads'])} "
+          f"threads each, {forward['device']})")
     for b in forward["batches"]:
-        print(f"  batch {b['batch']:>2}: {b['images_per_second']:.1f} images/s, median pass {b['median_pass_ms']:.1f} ms")
+        print(f"  {b.get('workers', 1)} × {b.get('threads', forward['threads'])} threads, batch {b['batch']:>2}: "
+              f"{b['images_per_second']:.1f} images/s, median pass {b['median_pass_ms']:.1f} ms")
     return best["images_per_second"]
 
 
@@ -79,6 +81,44 @@ def breakdown(server):
 
 breakdown("rust")
 breakdown("rust-int8")
+
+
+def cpu(server):
+    """Where the machine's CPU went during the 16-client run, in ms of CPU per identification."""
+    path = os.path.join(out, f"{server}-cpu-before.json")
+    if not os.path.exists(path):
+        return
+    before, after = load(f"{server}-cpu-before.json"), load(f"{server}-cpu-after.json")
+    done = runs[server, 16]["requests"]
+    if not done:
+        return
+    busy = after["machine"]["busy_s"] - before["machine"]["busy_s"]
+    idle = after["machine"]["idle_s"] - before["machine"]["idle_s"]
+    process = after["process_s"] - before["process_s"]
+    per = lambda s: s / done * 1000
+    print(f"\nwhere the CPU goes, {server}, 16 clients (ms of CPU per identification; "
+          f"{after['cores']} cores busy {busy / (busy + idle) * 100:.0f} %)")
+    named = 0.0
+    for name, end in sorted(after["threads"].items(), key=lambda kv: -kv[1]):
+        used = end - before["threads"].get(name, 0.0)
+        named += used
+        if per(used) >= 0.05:
+            print(f"  server thread {name:<22}{per(used):>8.2f}")
+    print(f"  server threads that ended meanwhile  {per(max(process - named, 0.0)):>7.2f}")
+    print(f"  outside the server (load generator)  {per(busy - process):>7.2f}")
+    print(f"  idle                                 {per(idle):>7.2f}")
+    steal = after["machine"].get("steal_s", 0.0) - before["machine"].get("steal_s", 0.0)
+    if steal > 0.01 * (busy + idle):
+        print(f"  taken by the VM's host (steal)       {per(steal):>7.2f}   (figures of this run are disturbed)")
+    forward = after["threads"].get("inference", 0.0) - before["threads"].get("inference", 0.0)
+    if forward:
+        rest = busy - forward
+        print(f"  ceiling at these costs: {after['cores']} cores / ({per(forward):.2f} forward + {per(rest):.2f} "
+              f"everything else) = {after['cores'] * 1000 / (per(forward) + per(rest)):.0f} identifications/s")
+
+
+for server in SERVERS:
+    cpu(server)
 
 def ratio(a, b):
     return a / b if b else float("inf")
