@@ -123,11 +123,14 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batch_limit_follows_the_device_unless_configured() {
+async fn batch_limit_is_measured_on_a_cpu_unless_configured() {
     let by_device = EngineConfig { device: DevicePreference::Cpu, max_batch: 0, ..EngineConfig::default() };
     let engine = InferenceEngine::start(&test_model_dir(), by_device).unwrap();
-    assert_eq!(engine.active().status.max_batch, insectid::inference::batch_limit_for(tch::Device::Cpu));
-    assert_eq!(insectid::inference::batch_limit_for(tch::Device::Cuda(0)), 128);
+    let status = &engine.active().status;
+    assert!([1, 2, 4].contains(&status.max_batch), "measured {}", status.max_batch);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!((status.workers, status.threads), (cores, 1), "a forward pass per core by default");
+    assert_eq!(insectid::inference::GPU_BATCH_LIMIT, 128);
     let fixed = EngineConfig { device: DevicePreference::Cpu, max_batch: 6, ..EngineConfig::default() };
     assert_eq!(InferenceEngine::start(&test_model_dir(), fixed).unwrap().active().status.max_batch, 6);
 }

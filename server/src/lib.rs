@@ -120,8 +120,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     };
     let jobs_dir = config.data_dir.join("jobs");
     std::fs::create_dir_all(&jobs_dir).map_err(|e| StartError(format!("jobs directory {}: {e}", jobs_dir.display())))?;
-    // Side engines (evaluations, shadow) run beside the live one: a thread each, no more.
-    let side_engine = insectid::inference::EngineConfig { threads: 0, ..config.engine() };
+    // Side engines (evaluations, shadow) run beside the live one: one forward pass at a time.
+    let side_engine = insectid::inference::EngineConfig { threads: 0, workers: 1, ..config.engine() };
     let jobs = app::state::JobsSetup { commands: Arc::new(commands), dir: jobs_dir, wake: Arc::new(tokio::sync::Notify::new()), engine: side_engine };
     let shadow = insectid::services::shadow::ShadowSlot::default();
     insectid::services::shadow::restore(&db, &shadow, &jobs.engine).await.map_err(|e| StartError(format!("shadow model: {e}")))?;

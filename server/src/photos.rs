@@ -128,6 +128,7 @@ pub async fn heatmap(
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         // Both permits go with the work: a request dropped meanwhile does not free them early.
         let (_decoding, _drawing) = (decoding, drawing);
+        insectid::inference::torch_threads::compute_on(1);
         let image = preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
         // A panic while drawing poisons the lock; the mapper itself is unchanged by drawing,
         // so later requests go on using it.

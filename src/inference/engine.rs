@@ -1,11 +1,12 @@
-//! The inference engine: one dedicated worker thread owning the model, fed through a bounded
-//! queue and batching requests dynamically (up to `max_batch` inputs or `max_wait`), so the
-//! async runtime never blocks on a forward pass and overload becomes a clear "busy" answer.
+//! The inference engine: one dispatcher thread owning the model, fed through a bounded queue
+//! and batching requests dynamically (up to `max_batch` inputs or `max_wait`), hands batches
+//! to forward-pass threads ([`super::forward_pool`]), so the async runtime never blocks on a
+//! forward pass and overload becomes a clear "busy" answer.
 //! Switching models goes through the same queue: requests queued before the switch finish on
 //! the old model, later ones run on the new one, and every answer names the model that gave it.
 
 use std::path::Path;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -13,17 +14,22 @@ use chrono::{DateTime, Utc};
 use image::{DynamicImage, RgbImage};
 use tokio::sync::oneshot;
 
+use super::batch_tuning::measure_best_batch;
+use super::forward_pool::{cpu_plan, on_worker_threads, Batch, ForwardPool};
 use super::preprocess::{self, Preprocessing};
 use super::{device_name, DevicePreference, InferenceError, Manifest, ModelBundle, TopClass};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub device: DevicePreference,
-    /// Intra-op threads for the CPU; 0 lets libtorch decide.
+    /// Intra-op threads per forward pass on the CPU; 0 shares the cores among the workers.
     pub threads: usize,
+    /// Forward passes at once; 0: one per core on a CPU, one on a GPU ([`cpu_plan`]).
+    pub workers: usize,
     /// Half precision on a GPU (fp32 bundles); refused on a CPU.
     pub half: bool,
-    /// Most inputs per forward pass; 0 chooses by device ([`batch_limit_for`]).
+    /// Most inputs per forward pass; 0: measured on a CPU ([`measure_best_batch`]),
+    /// [`GPU_BATCH_LIMIT`] on a GPU.
     pub max_batch: usize,
     pub max_wait: Duration,
     pub queue_capacity: usize,
@@ -34,6 +40,7 @@ impl Default for EngineConfig {
         EngineConfig {
             device: DevicePreference::Auto,
             threads: 0,
+            workers: 0,
             half: false,
             max_batch: 0,
             max_wait: Duration::from_millis(2),
@@ -42,13 +49,28 @@ impl Default for EngineConfig {
     }
 }
 
-/// The batch limit when none is configured. A CPU is fastest at small batches (4 measured
-/// best for EfficientNet-Lite0 on 2 cores: larger ones fall out of cache); a GPU needs large
-/// batches to be busy, and dynamic batching only waits for them under load.
-pub fn batch_limit_for(device: tch::Device) -> usize {
-    match device {
-        tch::Device::Cpu => 4,
-        _ => 128,
+/// The batch limit on a GPU when none is configured: a GPU needs large batches to be busy,
+/// and dynamic batching only waits for them under load.
+pub const GPU_BATCH_LIMIT: usize = 128;
+
+/// How many forward passes run at once, and on how many intra-op threads each (0: libtorch's
+/// default, on a GPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parallelism {
+    workers: usize,
+    threads: usize,
+}
+
+impl Parallelism {
+    fn for_config(config: &EngineConfig) -> Result<Self, InferenceError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(match config.device.resolve()? {
+            tch::Device::Cpu => {
+                let (workers, threads) = cpu_plan(config.workers, config.threads, cores);
+                Parallelism { workers, threads }
+            }
+            _ => Parallelism { workers: config.workers.max(1), threads: config.threads },
+        })
     }
 }
 
@@ -64,7 +86,10 @@ pub struct ModelStatus {
     pub device: String,
     pub precision: super::Precision,
     pub input_size: u32,
+    /// Intra-op threads per forward pass.
     pub threads: usize,
+    /// Forward passes at once.
+    pub workers: usize,
     pub max_batch: usize,
     pub loaded_at: DateTime<Utc>,
     pub load_ms: f64,
@@ -107,52 +132,51 @@ pub struct Classified {
     pub batch_size: usize,
 }
 
-struct Job {
+pub(super) struct Job {
     input: Vec<f32>,
     reply: oneshot::Sender<Result<Classified, InferenceError>>,
 }
 
 enum Command {
     Classify(Job),
-    Switch(Box<ModelBundle>, Arc<ActiveModel>, oneshot::Sender<()>),
+    Switch(Arc<ModelBundle>, Arc<ActiveModel>, oneshot::Sender<()>),
 }
 
 pub struct InferenceEngine {
     sender: SyncSender<Command>,
     current: Arc<RwLock<Arc<ActiveModel>>>,
     config: EngineConfig,
-    /// Cleared when the worker thread ends (it never should while the engine lives).
+    parallelism: Parallelism,
+    /// Cleared when the queue thread ends (it never should while the engine lives).
     alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl InferenceEngine {
-    /// Loads the bundle, runs the warm-up, and starts the worker thread. Blocking: call it from
-    /// a blocking context.
+    /// Loads the bundle, runs the warm-up, and starts the queue and worker threads. Blocking:
+    /// call it from a blocking context.
     pub fn start(bundle_dir: &Path, config: EngineConfig) -> Result<Self, InferenceError> {
-        if config.threads > 0 {
-            tch::set_num_threads(config.threads as i32);
-        }
-        let (bundle, active) = load_and_warm_up(bundle_dir, &config)?;
+        let parallelism = Parallelism::for_config(&config)?;
+        let (bundle, active) = load_and_warm_up(bundle_dir, &config, parallelism)?;
+        let pool = ForwardPool::start(parallelism.workers, parallelism.threads)?;
         let active = Arc::new(active);
         let current = Arc::new(RwLock::new(active.clone()));
         // Room for two full batches at least, so a GPU's large batches can fill.
         let capacity = config.queue_capacity.max(2 * active.status.max_batch).max(1);
         let (sender, receiver) = mpsc::sync_channel::<Command>(capacity);
         let worker_current = current.clone();
-        let worker_config = config.clone();
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let worker_alive = alive.clone();
         std::thread::Builder::new()
-            .name("inference".into())
+            .name("inference-queue".into())
             .spawn(move || {
-                serve(bundle, active, receiver, worker_current, worker_config);
+                serve(Arc::new(bundle), active, receiver, worker_current, config.max_wait, pool);
                 worker_alive.store(false, std::sync::atomic::Ordering::Relaxed);
             })
             .map_err(|e| InferenceError::Device(format!("cannot start the inference thread: {e}")))?;
-        Ok(InferenceEngine { sender, current, config, alive })
+        Ok(InferenceEngine { sender, current, config, parallelism, alive })
     }
 
-    /// Whether the worker thread still takes requests.
+    /// Whether the queue thread still takes requests.
     pub fn is_running(&self) -> bool {
         self.alive.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -187,18 +211,18 @@ impl InferenceEngine {
     /// Loads and proves another bundle, then makes it the active model. Blocking. On any
     /// failure the active model stays as it was.
     pub fn switch_to(&self, bundle_dir: &Path) -> Result<Arc<ActiveModel>, InferenceError> {
-        let (bundle, active) = load_and_warm_up(bundle_dir, &self.config)?;
+        let (bundle, active) = load_and_warm_up(bundle_dir, &self.config, self.parallelism)?;
         let active = Arc::new(active);
         let (ack, done) = oneshot::channel();
         self.sender
-            .send(Command::Switch(Box::new(bundle), active.clone(), ack))
+            .send(Command::Switch(Arc::new(bundle), active.clone(), ack))
             .map_err(|_| InferenceError::Stopped)?;
         done.blocking_recv().map_err(|_| InferenceError::Stopped)?;
         Ok(active)
     }
 }
 
-fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, ActiveModel), InferenceError> {
+fn load_and_warm_up(dir: &Path, config: &EngineConfig, parallelism: Parallelism) -> Result<(ModelBundle, ActiveModel), InferenceError> {
     let device = config.device.resolve()?;
     let started = Instant::now();
     let mut bundle = ModelBundle::load(dir, device)?;
@@ -207,7 +231,12 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
         bundle.to_half()?;
     }
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (warmup_ms, warmup_top) = warm_up(&bundle)?;
+    let (warmup_ms, warmup_top, input) = warm_up(&bundle)?;
+    let max_batch = match (config.max_batch, bundle.device) {
+        (0, tch::Device::Cpu) => on_worker_threads(parallelism.threads, || measure_best_batch(&bundle, &input))?,
+        (0, _) => GPU_BATCH_LIMIT,
+        (n, _) => n,
+    };
     let m = &bundle.manifest;
     let status = ModelStatus {
         name: m.name.clone(),
@@ -219,8 +248,12 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
         device: device_name(bundle.device),
         precision: m.precision,
         input_size: m.input_size,
-        threads: tch::get_num_threads() as usize,
-        max_batch: effective_max_batch(config, bundle.device),
+        threads: match parallelism.threads {
+            0 => tch::get_num_threads() as usize,
+            n => n,
+        },
+        workers: parallelism.workers,
+        max_batch,
         loaded_at: Utc::now(),
         load_ms,
         warmup_ms,
@@ -238,30 +271,24 @@ fn warmup_image() -> DynamicImage {
     }))
 }
 
-fn warm_up(bundle: &ModelBundle) -> Result<(f64, Vec<TopClass>), InferenceError> {
+/// Time and top classes of the start-up image's identification, and its model input.
+fn warm_up(bundle: &ModelBundle) -> Result<(f64, Vec<TopClass>, Vec<f32>), InferenceError> {
     let image = warmup_image();
     let started = Instant::now();
     let input = preprocess::model_input(&image, bundle.preprocessing())?;
     let rows = bundle.probabilities(&[&input])?;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let top = rows.first().map(|r| bundle.top_k(r, 3)).unwrap_or_default();
-    Ok((ms, top))
-}
-
-fn effective_max_batch(config: &EngineConfig, device: tch::Device) -> usize {
-    if config.max_batch == 0 {
-        batch_limit_for(device)
-    } else {
-        config.max_batch
-    }
+    Ok((ms, top, input))
 }
 
 fn serve(
-    mut bundle: ModelBundle,
+    mut bundle: Arc<ModelBundle>,
     mut active: Arc<ActiveModel>,
     receiver: mpsc::Receiver<Command>,
     current: Arc<RwLock<Arc<ActiveModel>>>,
-    config: EngineConfig,
+    max_wait: Duration,
+    pool: ForwardPool,
 ) {
     let mut pending: Option<Command> = None;
     loop {
@@ -274,7 +301,7 @@ fn serve(
         };
         let first = match command {
             Command::Switch(new_bundle, new_active, ack) => {
-                bundle = *new_bundle;
+                bundle = new_bundle;
                 active = new_active;
                 match current.write() {
                     Ok(mut guard) => *guard = active.clone(),
@@ -287,9 +314,9 @@ fn serve(
             Command::Classify(job) => job,
         };
         let mut jobs = vec![first];
-        // By the bundle running now: a switch may move to another device (int8: the CPU).
-        let max_batch = effective_max_batch(&config, bundle.device);
-        let deadline = Instant::now() + config.max_wait;
+        // The bundle running now's: each is measured on its device (int8: the CPU).
+        let max_batch = active.status.max_batch;
+        let deadline = Instant::now() + max_wait;
         while jobs.len() < max_batch {
             let next = match receiver.try_recv() {
                 Ok(c) => Some(c),
@@ -299,10 +326,8 @@ fn serve(
                     if now >= deadline {
                         None
                     } else {
-                        match receiver.recv_timeout(deadline - now) {
-                            Ok(c) => Some(c),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                        }
+                        // Timed out or disconnected: the batch goes as it is.
+                        receiver.recv_timeout(deadline - now).ok()
                     }
                 }
             };
@@ -316,12 +341,15 @@ fn serve(
                 None => break,
             }
         }
-        run_batch(&bundle, &active, jobs);
+        // Batches queued before a switch carry the old model with them.
+        if !pool.run(Batch { bundle: bundle.clone(), active: active.clone(), jobs }) {
+            break;
+        }
     }
     tracing::info!("inference worker stopped");
 }
 
-fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut jobs: Vec<Job>) {
+pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut jobs: Vec<Job>) {
     // A caller that gave up (client disconnected) costs no compute.
     jobs.retain(|j| !j.reply.is_closed());
     if jobs.is_empty() {

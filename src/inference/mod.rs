@@ -1,18 +1,21 @@
 //! Turning photos into answers: model bundles, preprocessing and the batching engine.
 
 pub mod answer;
+mod batch_tuning;
 mod bundle;
 pub mod decode_budget;
 mod engine;
 mod error;
+mod forward_pool;
 pub mod heatmap;
 mod manifest;
 pub mod preprocess;
 mod similarity;
+pub mod torch_threads;
 
 pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
-pub use engine::{batch_limit_for, ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus};
+pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use manifest::{Label, Manifest, Precision, Taxon, Thresholds};
 pub use similarity::ClassVectors;

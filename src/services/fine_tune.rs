@@ -159,6 +159,7 @@ pub async fn run(
     let dir = base_dir.to_path_buf();
     let (cache, obs, stop) = (options.cache_dir.clone(), observer.clone(), cancel.clone());
     let extracted = tokio::task::spawn_blocking(move || -> Result<Features, training::TrainingError> {
+        crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
         // The backbone pass is the costly part: on the GPU when there is one.
         let device = Device::cuda_if_available();
         obs.note(&format!("extracting backbone features on {}", crate::inference::device_name(device)));
@@ -201,6 +202,7 @@ pub async fn run(
     let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
     let (obs, stop, n_classes, base_dir_owned) = (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
     let (trained, manifest) = tokio::task::spawn_blocking(move || -> Result<_, training::TrainingError> {
+        crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
         let mut trained = training::train_head(&extracted.train_x, &extracted.train_y, &extracted.val_x, &extracted.val_y, n_classes, config, &stop, |e| obs.epoch(e))?;
         let backbone = if unfreeze_blocks > 0 {
             let device = Device::cuda_if_available();

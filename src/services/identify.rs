@@ -55,6 +55,7 @@ pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: u
     // The permit goes with the work: a request dropped meanwhile does not free it early.
     let input = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        crate::inference::torch_threads::compute_on(1);
         preprocess::prepare(&decode_bytes, p)
     })
     .await

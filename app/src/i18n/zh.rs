@@ -178,7 +178,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Loaded" => "加载时间",
         "Loading model status…" => "正在加载模型状态…",
         "Name" => "名称",
-        "Threads / max batch" => "线程数 / 最大批量",
+        "Forward passes × threads / max batch" => "并行前向数 × 线程数 / 最大批量",
         "Version" => "版本",
         "Warm-up answer (a synthetic gradient image)" => "预热结果（一张合成的渐变图像）",
         "Warm-up forward pass" => "预热前向计算",

@@ -30,7 +30,7 @@ pub fn ModelsPage() -> impl IntoView {
                                 <tr><th scope="row">{lang.t("Device")}</th><td data-testid="model-device">{m.device.clone()}</td></tr>
                                 <tr><th scope="row">{lang.t("Precision")}</th><td data-testid="model-precision">{m.precision.clone()}</td></tr>
                                 <tr><th scope="row">{lang.t("Input")}</th><td>{format!("{0}×{0} pixels", m.input_size)}</td></tr>
-                                <tr><th scope="row">{lang.t("Threads / max batch")}</th><td>{format!("{} / {}", m.threads, m.max_batch)}</td></tr>
+                                <tr><th scope="row">{lang.t("Forward passes × threads / max batch")}</th><td>{format!("{} × {} / {}", m.workers, m.threads, m.max_batch)}</td></tr>
                                 <tr><th scope="row">{lang.t("Loaded")}</th><td>{format!("{} in {:.0} ms", m.loaded_at, m.load_ms)}</td></tr>
                                 <tr><th scope="row">{lang.t("Warm-up forward pass")}</th><td data-testid="warmup-ms">{format!("{:.1} ms", m.warmup_ms)}</td></tr>
                             </tbody>
