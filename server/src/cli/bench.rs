@@ -41,7 +41,18 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
         if !json {
             println!("batch {:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms   ({passes} passes)", inputs.len());
         }
-        rows.push(serde_json::json!({ "batch": inputs.len(), "images_per_second": rate, "median_pass_ms": median }));
+        rows.push(serde_json::json!({ "batch": inputs.len(), "workers": 1, "threads": tch::get_num_threads(), "images_per_second": rate, "median_pass_ms": median }));
+    }
+    // The server's way on a CPU: a pass per core at once, one thread each.
+    let cores = insectid::inference::torch_threads::all_cores();
+    if bundle.device == tch::Device::Cpu && cores > 1 {
+        for &batch in batches {
+            let (rate, median) = parallel_rate(&bundle, &input, batch.max(1), cores, seconds)?;
+            if !json {
+                println!("{cores} passes at once, batch {batch:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms");
+            }
+            rows.push(serde_json::json!({ "batch": batch.max(1), "workers": cores, "threads": 1, "images_per_second": rate, "median_pass_ms": median }));
+        }
     }
     let jpeg_ms = preprocess_12mp_jpeg(&bundle)?;
     if json {
@@ -53,6 +64,38 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
         println!("preprocessing a 4032×3024 JPEG: {jpeg_ms:.1} ms (median of 10)");
     }
     Ok(())
+}
+
+/// Images per second and median pass time of `workers` threads running passes at once, each
+/// computing on one thread.
+fn parallel_rate(bundle: &ModelBundle, input: &[f32], batch: usize, workers: usize, seconds: f64) -> Result<(f64, f64), StartError> {
+    let inputs: Vec<&[f32]> = vec![input; batch];
+    let started = Instant::now();
+    let per_worker: Vec<Result<Vec<f64>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    insectid::inference::torch_threads::compute_on(1);
+                    bundle.probabilities(&inputs).map_err(|e| e.to_string())?;
+                    let mut times = Vec::new();
+                    while started.elapsed() < Duration::from_secs_f64(seconds) || times.len() < 3 {
+                        let t = Instant::now();
+                        bundle.probabilities(&inputs).map_err(|e| e.to_string())?;
+                        times.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(times)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a benchmark thread panicked".into()))).collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    for worker in per_worker {
+        times.extend(worker.map_err(StartError)?);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(((times.len() * batch) as f64 / elapsed, times[times.len() / 2]))
 }
 
 /// Median time to turn a 12-megapixel phone-sized JPEG into the model input.
