@@ -15,7 +15,7 @@ use image::{DynamicImage, RgbImage};
 use tokio::sync::oneshot;
 
 use super::batch_tuning::measure_best_batch;
-use super::forward_pool::{cpu_plan, on_worker_threads, Batch, ForwardPool};
+use super::forward_pool::{on_worker_threads, Batch, ForwardPool, Parallelism};
 use super::preprocess::{self, Preprocessing};
 use super::{device_name, DevicePreference, InferenceError, Manifest, ModelBundle, TopClass};
 
@@ -52,27 +52,6 @@ impl Default for EngineConfig {
 /// The batch limit on a GPU when none is configured: a GPU needs large batches to be busy,
 /// and dynamic batching only waits for them under load.
 pub const GPU_BATCH_LIMIT: usize = 128;
-
-/// How many forward passes run at once, and on how many intra-op threads each (0: libtorch's
-/// default, on a GPU).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Parallelism {
-    workers: usize,
-    threads: usize,
-}
-
-impl Parallelism {
-    fn for_config(config: &EngineConfig) -> Result<Self, InferenceError> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(match config.device.resolve()? {
-            tch::Device::Cpu => {
-                let (workers, threads) = cpu_plan(config.workers, config.threads, cores);
-                Parallelism { workers, threads }
-            }
-            _ => Parallelism { workers: config.workers.max(1), threads: config.threads },
-        })
-    }
-}
 
 /// What the model status page shows: which model answers, where it runs, and proof it works.
 #[derive(Debug, Clone)]
@@ -146,7 +125,6 @@ pub struct InferenceEngine {
     sender: SyncSender<Command>,
     current: Arc<RwLock<Arc<ActiveModel>>>,
     config: EngineConfig,
-    parallelism: Parallelism,
     /// Cleared when the queue thread ends (it never should while the engine lives).
     alive: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -155,8 +133,8 @@ impl InferenceEngine {
     /// Loads the bundle, runs the warm-up, and starts the queue and worker threads. Blocking:
     /// call it from a blocking context.
     pub fn start(bundle_dir: &Path, config: EngineConfig) -> Result<Self, InferenceError> {
-        let parallelism = Parallelism::for_config(&config)?;
-        let (bundle, active) = load_and_warm_up(bundle_dir, &config, parallelism)?;
+        let (bundle, active) = load_and_warm_up(bundle_dir, &config)?;
+        let parallelism = Parallelism::of(&active);
         let pool = ForwardPool::start(parallelism.workers, parallelism.threads)?;
         let active = Arc::new(active);
         let current = Arc::new(RwLock::new(active.clone()));
@@ -169,11 +147,12 @@ impl InferenceEngine {
         std::thread::Builder::new()
             .name("inference-queue".into())
             .spawn(move || {
+                // Cleared however the queue thread ends, a panic included.
+                let _alive = ClearOnDrop(worker_alive);
                 serve(Arc::new(bundle), active, receiver, worker_current, config.max_wait, pool);
-                worker_alive.store(false, std::sync::atomic::Ordering::Relaxed);
             })
             .map_err(|e| InferenceError::Device(format!("cannot start the inference thread: {e}")))?;
-        Ok(InferenceEngine { sender, current, config, parallelism, alive })
+        Ok(InferenceEngine { sender, current, config, alive })
     }
 
     /// Whether the queue thread still takes requests.
@@ -209,9 +188,11 @@ impl InferenceEngine {
     }
 
     /// Loads and proves another bundle, then makes it the active model. Blocking. On any
-    /// failure the active model stays as it was.
+    /// failure the active model stays as it was. Returns once the queue has moved to the new
+    /// model: batches handed out before may still be running on the old one (their answers
+    /// name it).
     pub fn switch_to(&self, bundle_dir: &Path) -> Result<Arc<ActiveModel>, InferenceError> {
-        let (bundle, active) = load_and_warm_up(bundle_dir, &self.config, self.parallelism)?;
+        let (bundle, active) = load_and_warm_up(bundle_dir, &self.config)?;
         let active = Arc::new(active);
         let (ack, done) = oneshot::channel();
         self.sender
@@ -222,7 +203,15 @@ impl InferenceEngine {
     }
 }
 
-fn load_and_warm_up(dir: &Path, config: &EngineConfig, parallelism: Parallelism) -> Result<(ModelBundle, ActiveModel), InferenceError> {
+struct ClearOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, ActiveModel), InferenceError> {
     let device = config.device.resolve()?;
     let started = Instant::now();
     let mut bundle = ModelBundle::load(dir, device)?;
@@ -231,7 +220,8 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig, parallelism: Parallelism)
         bundle.to_half()?;
     }
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (warmup_ms, warmup_top, input) = warm_up(&bundle)?;
+    let parallelism = Parallelism::for_device(config, bundle.device);
+    let (warmup_ms, warmup_top, input) = on_worker_threads(parallelism.threads, || warm_up(&bundle))?;
     let max_batch = match (config.max_batch, bundle.device) {
         (0, tch::Device::Cpu) => on_worker_threads(parallelism.threads, || measure_best_batch(&bundle, &input))?,
         (0, _) => GPU_BATCH_LIMIT,
@@ -248,10 +238,7 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig, parallelism: Parallelism)
         device: device_name(bundle.device),
         precision: m.precision,
         input_size: m.input_size,
-        threads: match parallelism.threads {
-            0 => tch::get_num_threads() as usize,
-            n => n,
-        },
+        threads: parallelism.threads,
         workers: parallelism.workers,
         max_batch,
         loaded_at: Utc::now(),
@@ -288,7 +275,7 @@ fn serve(
     receiver: mpsc::Receiver<Command>,
     current: Arc<RwLock<Arc<ActiveModel>>>,
     max_wait: Duration,
-    pool: ForwardPool,
+    mut pool: ForwardPool,
 ) {
     let mut pending: Option<Command> = None;
     loop {
@@ -301,6 +288,15 @@ fn serve(
         };
         let first = match command {
             Command::Switch(new_bundle, new_active, ack) => {
+                if Parallelism::of(&new_active) != Parallelism::of(&active) {
+                    // Another device (an int8 bundle on a GPU host): workers to suit it. The
+                    // old ones finish the batches they hold, then end.
+                    let plan = Parallelism::of(&new_active);
+                    match ForwardPool::start(plan.workers, plan.threads) {
+                        Ok(new_pool) => pool = new_pool,
+                        Err(e) => tracing::error!(error = %e, "keeping the inference threads as they were"),
+                    }
+                }
                 bundle = new_bundle;
                 active = new_active;
                 match current.write() {
@@ -314,7 +310,7 @@ fn serve(
             Command::Classify(job) => job,
         };
         let mut jobs = vec![first];
-        // The bundle running now's: each is measured on its device (int8: the CPU).
+        // Each bundle's own limit, measured on its device when not configured.
         let max_batch = active.status.max_batch;
         let deadline = Instant::now() + max_wait;
         while jobs.len() < max_batch {
@@ -346,7 +342,7 @@ fn serve(
             break;
         }
     }
-    tracing::info!("inference worker stopped");
+    tracing::info!("inference queue stopped");
 }
 
 pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut jobs: Vec<Job>) {
@@ -358,7 +354,9 @@ pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut job
     let inputs: Vec<&[f32]> = jobs.iter().map(|j| j.input.as_slice()).collect();
     let batch_size = jobs.len();
     let started = Instant::now();
-    let outcome = bundle.probabilities(&inputs);
+    // tch panics on some libtorch errors: the callers get an error and the worker lives on.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.probabilities(&inputs)))
+        .unwrap_or_else(|panic| Err(InferenceError::Device(format!("the forward pass failed: {}", panic_text(panic.as_ref())))));
     metrics::histogram!("insectid_batch_size").record(batch_size as f64);
     metrics::histogram!("insectid_forward_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
@@ -374,4 +372,8 @@ pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut job
             }
         }
     }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("a panic")
 }

@@ -17,6 +17,7 @@ pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, TopClass};
 pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
+pub use forward_pool::cpu_plan;
 pub use manifest::{Label, Manifest, Precision, Taxon, Thresholds};
 pub use similarity::ClassVectors;
 

@@ -43,15 +43,16 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
         }
         rows.push(serde_json::json!({ "batch": inputs.len(), "workers": 1, "threads": tch::get_num_threads(), "images_per_second": rate, "median_pass_ms": median }));
     }
-    // The server's way on a CPU: a pass per core at once, one thread each.
+    // The server's way on a CPU (by default a pass per core at once, one thread each).
     let cores = insectid::inference::torch_threads::all_cores();
-    if bundle.device == tch::Device::Cpu && cores > 1 {
+    let (workers, threads) = insectid::inference::cpu_plan(engine.workers, engine.threads, cores);
+    if bundle.device == tch::Device::Cpu && workers > 1 {
         for &batch in batches {
-            let (rate, median) = parallel_rate(&bundle, &input, batch.max(1), cores, seconds)?;
+            let (rate, median) = parallel_rate(&bundle, &input, batch.max(1), workers, threads, seconds)?;
             if !json {
-                println!("{cores} passes at once, batch {batch:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms");
+                println!("{workers} passes at once on {threads} threads each, batch {batch:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms");
             }
-            rows.push(serde_json::json!({ "batch": batch.max(1), "workers": cores, "threads": 1, "images_per_second": rate, "median_pass_ms": median }));
+            rows.push(serde_json::json!({ "batch": batch.max(1), "workers": workers, "threads": threads, "images_per_second": rate, "median_pass_ms": median }));
         }
     }
     let jpeg_ms = preprocess_12mp_jpeg(&bundle)?;
@@ -67,15 +68,15 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
 }
 
 /// Images per second and median pass time of `workers` threads running passes at once, each
-/// computing on one thread.
-fn parallel_rate(bundle: &ModelBundle, input: &[f32], batch: usize, workers: usize, seconds: f64) -> Result<(f64, f64), StartError> {
+/// computing on `threads` threads.
+fn parallel_rate(bundle: &ModelBundle, input: &[f32], batch: usize, workers: usize, threads: usize, seconds: f64) -> Result<(f64, f64), StartError> {
     let inputs: Vec<&[f32]> = vec![input; batch];
     let started = Instant::now();
     let per_worker: Vec<Result<Vec<f64>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    insectid::inference::torch_threads::compute_on(1);
+                    insectid::inference::torch_threads::compute_on(threads);
                     bundle.probabilities(&inputs).map_err(|e| e.to_string())?;
                     let mut times = Vec::new();
                     while started.elapsed() < Duration::from_secs_f64(seconds) || times.len() < 3 {
