@@ -56,12 +56,12 @@ load() { # name port pid
   for c in 1 4 16; do
     t=$(( c < 2 ? c : 2 ))
     [ "$c" = 16 ] && { curl -fs "http://127.0.0.1:$2/metrics" >"$out/$1-metrics-before.txt" || true;
-      python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-before.json"; }
+      python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-before.json" || true; }
     log "$1: $c clients for ${seconds}s"
     wrk -t "$t" -c "$c" -d "${seconds}s" --timeout 10s -s scripts/bench/identify.lua \
       "http://127.0.0.1:$2" -- "$work/photos.txt" | tee "$work/$1-$c.txt" | grep -E "RESULT|Requests/sec"
     sed -n 's/^RESULT //p' "$work/$1-$c.txt" >"$out/$1-$c.json"
-    [ "$c" = 16 ] && python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-after.json"
+    [ "$c" = 16 ] && { python3 scripts/bench/cpu.py "$3" "$out/$1-cpu-after.json" || true; }
   done
   curl -fs "http://127.0.0.1:$2/metrics" >"$out/$1-metrics-after.txt" || true
   memory "$1" "$3" loaded

@@ -17,13 +17,16 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
         // SQLite serialises writers anyway; a small pool avoids "database is locked" storms.
         options.max_connections(4);
         // Write-ahead log: a commit appends to the log and syncs it once, where the default
-        // rollback journal syncs a journal and the database (0.2 against 0.9 ms a commit here),
+        // rollback journal syncs the journal and the database (0.2 against 0.9 ms a commit here),
         // and readers never wait for the writer. Synchronous stays FULL, so a committed
         // identification survives a power cut. The log lives beside the file (-wal, -shm).
-        options.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-        });
+        // Not for a read-only file (it cannot change mode) nor in memory (no file to log for).
+        if !url.contains("mode=ro") && !url.contains(":memory:") {
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+            });
+        }
     } else {
         // While the database is away (a restart, a failover) requests fail within seconds with
         // a clear error instead of queueing for the pool's default half minute.

@@ -3,7 +3,8 @@
 run: the whole machine's busy and idle time (/proc/stat) and the server's CPU time per thread
 name (/proc/PID/task/*/stat). The report subtracts two snapshots. Thread names say the part:
 "inference" is the engine's forward pass (libtorch's OpenMP threads inherit the name),
-"tokio-runtime-w" is HTTP, decoding and hashing, "sqlx-sqlite-wor" the database.
+"tokio-rt-worker" is HTTP, decoding and hashing, "sqlx-sqlite-wor" the database; a thread that
+ends during the run takes its time with it (the report counts it as "threads that ended").
 Usage: cpu.py PID OUT.json"""
 import glob
 import json

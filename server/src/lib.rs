@@ -120,7 +120,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     };
     let jobs_dir = config.data_dir.join("jobs");
     std::fs::create_dir_all(&jobs_dir).map_err(|e| StartError(format!("jobs directory {}: {e}", jobs_dir.display())))?;
-    // Side engines (evaluations, shadow) run beside the live one: one forward pass at a time.
+    // Side engines (evaluations, shadow) run beside the live one: one forward pass at a time
+    // (on all cores, as before the live engine had a pass per core: an evaluation is a batch
+    // job that should finish soon on an idle server).
     let side_engine = insectid::inference::EngineConfig { threads: 0, workers: 1, ..config.engine() };
     let jobs = app::state::JobsSetup { commands: Arc::new(commands), dir: jobs_dir, wake: Arc::new(tokio::sync::Notify::new()), engine: side_engine };
     let shadow = insectid::services::shadow::ShadowSlot::default();
