@@ -302,3 +302,28 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod readme_table {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    /// The README's configuration table names every variable the server reads, and only
+    /// those, in one unbroken table (a blank line would end it early).
+    #[test]
+    fn lists_every_environment_variable() {
+        let readme = include_str!("../../README.md");
+        let section = readme.split("\n## Configuration\n").nth(1).expect("a Configuration section");
+        let table = section.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
+        let documented: BTreeSet<String> = table
+            .flat_map(|row| row.split('|').nth(1).unwrap_or_default().split('`').filter(|w| w.starts_with("INSECTID_")).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let read: BTreeSet<String> = super::Cli::command().get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()).collect();
+        assert!(read.len() > 40, "the variables come from clap: {read:?}");
+        let undocumented: Vec<_> = read.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&read).collect();
+        assert!(undocumented.is_empty(), "missing from README's configuration table: {undocumented:?}");
+        assert!(unknown.is_empty(), "README's configuration table names variables the server does not read: {unknown:?}");
+    }
+}
