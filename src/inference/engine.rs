@@ -24,7 +24,7 @@ pub struct EngineConfig {
     pub device: DevicePreference,
     /// Intra-op threads per forward pass on the CPU; 0 shares the cores among the workers.
     pub threads: usize,
-    /// Forward passes at once; 0: one per core on a CPU, one on a GPU ([`cpu_plan`]).
+    /// Forward passes at once; 0: one per core on a CPU, one on a GPU ([`super::cpu_plan`]).
     pub workers: usize,
     /// Half precision on a GPU (fp32 bundles); refused on a CPU.
     pub half: bool,
@@ -221,12 +221,16 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
     }
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let parallelism = Parallelism::for_device(config, bundle.device);
-    let (warmup_ms, warmup_top, input) = on_worker_threads(parallelism.threads, || warm_up(&bundle))?;
-    let max_batch = match (config.max_batch, bundle.device) {
-        (0, tch::Device::Cpu) => on_worker_threads(parallelism.threads, || measure_best_batch(&bundle, &input))?,
-        (0, _) => GPU_BATCH_LIMIT,
-        (n, _) => n,
-    };
+    // Both on one thread computing as a worker will.
+    let (warmup_ms, warmup_top, max_batch) = on_worker_threads(parallelism.threads, || -> Result<_, InferenceError> {
+        let (ms, top, input) = warm_up(&bundle)?;
+        let max_batch = match (config.max_batch, bundle.device) {
+            (0, tch::Device::Cpu) => measure_best_batch(&bundle, &input)?,
+            (0, _) => GPU_BATCH_LIMIT,
+            (n, _) => n,
+        };
+        Ok((ms, top, max_batch))
+    })?;
     let m = &bundle.manifest;
     let status = ModelStatus {
         name: m.name.clone(),
