@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 /// Opens the database at `url` and brings its schema up to date.
 ///
@@ -30,7 +33,10 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
     } else {
         // While the database is away (a restart, a failover) requests fail within seconds with
         // a clear error instead of queueing for the pool's default half minute.
-        options.max_connections(16).connect_timeout(std::time::Duration::from_secs(3)).acquire_timeout(std::time::Duration::from_secs(5));
+        options
+            .max_connections(16)
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .acquire_timeout(std::time::Duration::from_secs(5));
     }
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
@@ -87,10 +93,7 @@ mod tests {
         assert_eq!(url, format!("sqlite://{}?mode=rwc", file.display()));
         assert!(dir.is_dir(), "parent directory is created");
         assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite::memory:");
-        assert_eq!(
-            prepare_sqlite_url("postgres://u@h/db").unwrap(),
-            "postgres://u@h/db"
-        );
+        assert_eq!(prepare_sqlite_url("postgres://u@h/db").unwrap(), "postgres://u@h/db");
         let kept = prepare_sqlite_url(&format!("sqlite://{}?mode=ro", file.display())).unwrap();
         assert!(kept.ends_with("?mode=ro"));
         std::fs::remove_dir_all(dir).ok();

@@ -13,7 +13,7 @@ pub mod jobs;
 pub mod services;
 pub mod storage;
 pub mod terminal;
-pub mod training;
 pub mod testing;
+pub mod training;
 
 pub use error::ServiceError;

@@ -22,10 +22,8 @@ enum Cleanup {
 
 fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -47,9 +45,8 @@ pub async fn test_databases() -> Vec<TestDatabase> {
 
 pub async fn sqlite_database() -> TestDatabase {
     let path = std::env::temp_dir().join(format!("{}.db", unique("insectid_test")));
-    let db = crate::db::connect_and_migrate(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("SQLite test database");
+    let db =
+        crate::db::connect_and_migrate(&format!("sqlite://{}", path.display())).await.expect("SQLite test database");
     TestDatabase { backend: "sqlite", db, cleanup: Cleanup::File(path) }
 }
 
@@ -64,11 +61,7 @@ pub async fn postgres_database(admin_url: &str) -> TestDatabase {
     let db = crate::db::connect_and_migrate(&with_database(admin_url, &database))
         .await
         .expect("migrate the PostgreSQL test database");
-    TestDatabase {
-        backend: "postgres",
-        db,
-        cleanup: Cleanup::Postgres { admin_url: admin_url.to_string(), database },
-    }
+    TestDatabase { backend: "postgres", db, cleanup: Cleanup::Postgres { admin_url: admin_url.to_string(), database } }
 }
 
 /// The same server URL pointing at another database.
@@ -153,7 +146,12 @@ fn bundle_dir(variable: &str, name: &str, setup_step: &str) -> PathBuf {
 pub fn reference_logits(bundle: &std::path::Path, kind: &str) -> Vec<f32> {
     let text = std::fs::read_to_string(bundle.join("reference.json")).expect("reference.json");
     let reference: serde_json::Value = serde_json::from_str(&text).expect("reference.json is JSON");
-    reference[kind]["logits"].as_array().expect("logits").iter().map(|v| v.as_f64().unwrap_or(f64::NAN) as f32).collect()
+    reference[kind]["logits"]
+        .as_array()
+        .expect("logits")
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN) as f32)
+        .collect()
 }
 
 /// The export scripts' reference inputs (`ramp`, `sine`), rebuilt bit for bit where
@@ -164,9 +162,7 @@ pub fn reference_input(kind: &str, n: usize) -> Vec<f32> {
         "ramp" => {
             let step = 2.0f32 / (n as f32 - 1.0);
             let half = n / 2;
-            (0..n)
-                .map(|i| if i < half { -1.0 + step * i as f32 } else { 1.0 - step * (n - 1 - i) as f32 })
-                .collect()
+            (0..n).map(|i| if i < half { -1.0 + step * i as f32 } else { 1.0 - step * (n - 1 - i) as f32 }).collect()
         }
         "sine" => (0..n).map(|i| ((i as f64) * 0.001).sin() as f32).collect(),
         other => panic!("unknown reference input {other}"),

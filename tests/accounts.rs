@@ -68,7 +68,8 @@ async fn sign_up_validates_and_usernames_are_unique_case_insensitively() {
 
         // With approval required, a new account waits.
         accounts::sign_up(db, form("bob", GOOD), false, None).await.unwrap();
-        assert!(kind(accounts::check_credentials(db, "bob", GOOD, "10.0.0.2").await).contains("waiting for an administrator"));
+        assert!(kind(accounts::check_credentials(db, "bob", GOOD, "10.0.0.2").await)
+            .contains("waiting for an administrator"));
         t.close().await;
     }
 }
@@ -80,25 +81,40 @@ async fn sign_in_is_throttled_per_account_and_audited() {
         accounts::sign_up(db, form("carol", GOOD), true, None).await.unwrap();
         let signed_in = accounts::check_credentials(db, "CAROL", GOOD, "10.0.0.3").await.unwrap();
         assert_eq!(signed_in.username, "carol");
-        assert!(kind(accounts::check_credentials(db, "nobody", GOOD, "10.0.0.3").await).contains("wrong username or password"));
+        assert!(kind(accounts::check_credentials(db, "nobody", GOOD, "10.0.0.3").await)
+            .contains("wrong username or password"));
         for _ in 0..accounts::FREE_FAILURES {
-            assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await).starts_with("Unauthorized"));
+            assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await)
+                .starts_with("Unauthorized"));
         }
         let throttled = kind(accounts::check_credentials(db, "carol", GOOD, "10.0.0.3").await);
-        assert!(throttled.starts_with("TooManyRequests") && throttled.contains("try again in 1 seconds"), "{throttled}");
+        assert!(
+            throttled.starts_with("TooManyRequests") && throttled.contains("try again in 1 seconds"),
+            "{throttled}"
+        );
         // A stranger's guesses make only the stranger's address wait: the owner signs in elsewhere.
         assert!(accounts::check_credentials(db, "carol", GOOD, "10.0.0.9").await.is_ok(), "no lock-out of the owner");
         // Once the delay has passed the address may try again; the next wait is twice as long.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await).starts_with("Unauthorized"));
+        assert!(kind(accounts::check_credentials(db, "carol", "wrong-password-1", "10.0.0.3").await)
+            .starts_with("Unauthorized"));
         let throttled = kind(accounts::check_credentials(db, "carol", GOOD, "10.0.0.3").await);
         assert!(throttled.contains("try again in 2 seconds"), "{throttled}");
 
         let admin = account(db, "root", Role::Admin).await;
         let log = audit::list(db, Some(&admin), 0, 50).await.unwrap();
-        assert_eq!(log.events.iter().filter(|e| e.action == "auth.sign_in_failed").count(), 5, "refused tries are not failures");
-        assert!(log.events.iter().any(|e| e.action == "auth.sign_in" && e.actor == "carol" && e.client_addr.as_deref() == Some("10.0.0.3")));
-        let carol = Account::from(user::Entity::find().filter(user::Column::UsernameKey.eq("carol")).one(db).await.unwrap().unwrap());
+        assert_eq!(
+            log.events.iter().filter(|e| e.action == "auth.sign_in_failed").count(),
+            5,
+            "refused tries are not failures"
+        );
+        assert!(log
+            .events
+            .iter()
+            .any(|e| e.action == "auth.sign_in" && e.actor == "carol" && e.client_addr.as_deref() == Some("10.0.0.3")));
+        let carol = Account::from(
+            user::Entity::find().filter(user::Column::UsernameKey.eq("carol")).one(db).await.unwrap().unwrap(),
+        );
         assert!(kind(audit::list(db, Some(&carol), 0, 50).await).starts_with("Forbidden"));
         t.close().await;
     }
@@ -111,7 +127,8 @@ async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
         let dan = account(db, "dan", Role::User).await;
         fake_session(db, "s1", dan.id).await;
         fake_session(db, "s2", dan.id).await;
-        assert!(kind(accounts::change_password(db, &dan, "wrong-current-1", "another-good-pass-77", None).await).contains("current password is wrong"));
+        assert!(kind(accounts::change_password(db, &dan, "wrong-current-1", "another-good-pass-77", None).await)
+            .contains("current password is wrong"));
         assert!(kind(accounts::change_password(db, &dan, GOOD, "1234567890", None).await).contains("harder password"));
         let updated = accounts::change_password(db, &dan, GOOD, "another-good-pass-77", None).await.unwrap();
         assert_ne!(axum_login::AuthUser::session_auth_hash(&updated), axum_login::AuthUser::session_auth_hash(&dan));
@@ -120,12 +137,19 @@ async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
         assert!(accounts::check_credentials(db, "dan", GOOD, "10.0.0.4").await.is_err());
 
         let profile = accounts::update_profile(db, &updated, "Dan D.", "dan@example.org", "zh").await.unwrap();
-        assert_eq!((profile.display_name.as_str(), profile.email.as_deref(), profile.language.as_str()), ("Dan D.", Some("dan@example.org"), "zh"));
+        assert_eq!(
+            (profile.display_name.as_str(), profile.email.as_deref(), profile.language.as_str()),
+            ("Dan D.", Some("dan@example.org"), "zh")
+        );
         assert!(kind(accounts::update_profile(db, &updated, "Dan", "", "fr").await).contains("unknown language"));
         assert_eq!(accounts::set_language(db, &profile, "en").await.unwrap().language, "en");
         assert!(kind(accounts::set_language(db, &profile, "de").await).contains("unknown language"));
         let back = accounts::check_credentials(db, "dan", "another-good-pass-77", "10.0.0.4").await.unwrap();
-        assert_eq!((back.language.as_str(), back.display_name.as_str()), ("en", "Dan D."), "remembered, the rest untouched");
+        assert_eq!(
+            (back.language.as_str(), back.display_name.as_str()),
+            ("en", "Dan D."),
+            "remembered, the rest untouched"
+        );
         t.close().await;
     }
 }
@@ -148,7 +172,9 @@ async fn administrators_manage_users_but_never_remove_the_last_admin() {
         assert_eq!(found.users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["lena"]);
         assert_eq!(users::list_users(db, Some(&admin), "%", 0, 10).await.unwrap().total, 0, "wildcards are literal");
 
-        assert!(kind(users::set_role(db, Some(&admin), admin.id, Role::User, None).await).contains("last administrator"));
+        assert!(
+            kind(users::set_role(db, Some(&admin), admin.id, Role::User, None).await).contains("last administrator")
+        );
         assert!(kind(users::set_active(db, Some(&admin), admin.id, false, None).await).contains("last administrator"));
         users::set_role(db, Some(&admin), eve.id, Role::Labeler, None).await.unwrap();
 
@@ -199,17 +225,25 @@ async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
         identification_of(db, fay.id, &shared).await;
         identification_of(db, admin.id, &shared).await;
 
-        assert!(kind(accounts::delete_own_account(db, &photos, &fay, "not-her-password", None).await).contains("password is wrong"));
+        assert!(kind(accounts::delete_own_account(db, &photos, &fay, "not-her-password", None).await)
+            .contains("password is wrong"));
         accounts::delete_own_account(db, &photos, &fay, GOOD, None).await.unwrap();
         assert!(user::Entity::find_by_id(fay.id).one(db).await.unwrap().is_none());
-        assert_eq!(identification::Entity::find().filter(identification::Column::UserId.eq(fay.id)).count(db).await.unwrap(), 0);
+        assert_eq!(
+            identification::Entity::find().filter(identification::Column::UserId.eq(fay.id)).count(db).await.unwrap(),
+            0
+        );
         assert!(!photos.contains(&own).await.unwrap(), "her own photo is gone");
         assert!(photos.contains(&shared).await.unwrap(), "a photo someone else's identification uses stays");
-        assert!(kind(accounts::delete_own_account(db, &photos, &admin, GOOD, None).await).contains("last administrator"));
+        assert!(
+            kind(accounts::delete_own_account(db, &photos, &admin, GOOD, None).await).contains("last administrator")
+        );
 
         let gus = account(db, "gus", Role::User).await;
         users::delete_user(db, &photos, Some(&admin), gus.id, None).await.unwrap();
-        assert!(kind(users::delete_user(db, &photos, Some(&admin), admin.id, None).await).contains("last administrator"));
+        assert!(
+            kind(users::delete_user(db, &photos, Some(&admin), admin.id, None).await).contains("last administrator")
+        );
         assert!(kind(users::delete_user(db, &photos, Some(&admin), 999_999, None).await).starts_with("NotFound"));
         std::fs::remove_dir_all(root).ok();
         t.close().await;
@@ -227,7 +261,10 @@ async fn one_address_trying_many_accounts_is_throttled() {
     }
     let throttled = kind(accounts::check_credentials(db, "hana", GOOD, "192.0.2.7").await);
     assert!(throttled.contains("from your address"), "{throttled}");
-    assert!(accounts::check_credentials(db, "hana", GOOD, "192.0.2.8").await.is_ok(), "another address is not affected");
+    assert!(
+        accounts::check_credentials(db, "hana", GOOD, "192.0.2.8").await.is_ok(),
+        "another address is not affected"
+    );
     t.close().await;
 }
 

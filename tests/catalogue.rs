@@ -8,7 +8,8 @@ fn every_arthropod_label_of_the_default_model_has_a_consistent_entry() {
     let manifest = insectid::inference::Manifest::read(&insectid::testing::test_model_dir()).unwrap();
     let mut checked = 0;
     for label in manifest.labels.iter().filter(|l| l.taxon.is_some()) {
-        let entry = insectid::catalogue::for_label(&label.name).unwrap_or_else(|| panic!("no catalogue entry for {:?}", label.name));
+        let entry = insectid::catalogue::for_label(&label.name)
+            .unwrap_or_else(|| panic!("no catalogue entry for {:?}", label.name));
         let lineage = &label.taxon.as_ref().unwrap().lineage;
         assert_eq!(Some(&entry.class), lineage.get("class"), "{}", label.name);
         if let Some(order) = lineage.get("order") {
@@ -24,7 +25,9 @@ fn every_arthropod_label_of_the_default_model_has_a_consistent_entry() {
 
 #[test]
 fn similar_species_are_other_arthropods_the_model_finds_alike() {
-    let engine = InferenceEngine::start(&insectid::testing::test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap();
+    let engine =
+        InferenceEngine::start(&insectid::testing::test_model_dir(), EngineConfig { threads: 1, ..Default::default() })
+            .unwrap();
     let active = engine.active();
     assert_eq!(active.class_vectors.as_ref().map(|v| v.len()), Some(1000), "one vector per ImageNet class");
     let similar = active.similar_classes("weevil", 3);

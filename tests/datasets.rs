@@ -24,7 +24,9 @@ fn temp(tag: &str) -> PathBuf {
 
 fn png(seed: u8) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([seed, (x * 7) as u8, (y * 5) as u8])).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([seed, (x * 7) as u8, (y * 5) as u8]))
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
     out.into_inner()
 }
 
@@ -49,12 +51,21 @@ async fn versions_are_built_from_labels_exported_and_imported_back_unchanged() {
         let photos = PhotoStore::open(root.join("photos")).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lara = account(db, "lara", Role::Labeler).await;
-        assert!(datasets::create_from_labels(db, Some(&lara), "rice", 1).await.unwrap_err().to_string().contains("no photo has a label"));
+        assert!(datasets::create_from_labels(db, Some(&lara), "rice", 1)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("no photo has a label"));
         for i in 0..12u8 {
             let (_, sha) = identified(db, &photos, ann.id, 100 + i, "weevil", 0.4).await;
-            labels::vote(db, Some(&lara), &sha, Some(if i % 2 == 0 { "rice water weevil" } else { "Rice Stemfly" }), 1).await.unwrap();
+            labels::vote(db, Some(&lara), &sha, Some(if i % 2 == 0 { "rice water weevil" } else { "Rice Stemfly" }), 1)
+                .await
+                .unwrap();
         }
-        assert_eq!(datasets::create_from_labels(db, Some(&ann), "rice", 1).await.unwrap_err().kind(), insectid::error::ErrorKind::Forbidden);
+        assert_eq!(
+            datasets::create_from_labels(db, Some(&ann), "rice", 1).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Forbidden
+        );
         assert!(datasets::create_from_labels(db, Some(&lara), "../evil", 1).await.is_err(), "names are plain");
         let v1 = datasets::create_from_labels(db, Some(&lara), "rice", 1).await.unwrap();
         assert_eq!((v1.version, v1.items, v1.classes, v1.state.as_str()), (1, 12, 2, "ready"));
@@ -72,7 +83,10 @@ async fn versions_are_built_from_labels_exported_and_imported_back_unchanged() {
         for (layout, name) in [(Layout::Ip102, "ip102"), (Layout::Folders, "folders")] {
             let out = root.join(format!("export-{name}"));
             assert_eq!(datasets::export(db, &photos, "rice@1", layout, &out).await.unwrap(), 12);
-            assert!(datasets::export(db, &photos, "rice@1", layout, &out).await.is_err(), "never into a non-empty folder");
+            assert!(
+                datasets::export(db, &photos, "rice@1", layout, &out).await.is_err(),
+                "never into a non-empty folder"
+            );
             if layout == Layout::Ip102 {
                 let classes = std::fs::read_to_string(out.join("classes.txt")).unwrap();
                 assert_eq!(classes, "1 Rice Stemfly\n2 rice water weevil\n");
@@ -125,20 +139,27 @@ async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cl
 
         let planned = plan(&src).unwrap();
         assert_eq!(planned.layout, Layout::Folders);
-        assert_eq!(dataset_import::classes(&planned).into_iter().collect::<Vec<_>>(), [("beetle".to_string(), 4), ("moth".to_string(), 3)]);
+        assert_eq!(
+            dataset_import::classes(&planned).into_iter().collect::<Vec<_>>(),
+            [("beetle".to_string(), 4), ("moth".to_string(), 3)]
+        );
         let job = dataset_import::start(db, "field", &src, 3).await.unwrap();
         let seen = std::sync::Mutex::new(Vec::new());
         let done = dataset_import::run(db, &photos, job.id, |p| seen.lock().unwrap().push(p.done)).await.unwrap();
         assert_eq!(*seen.lock().unwrap(), (1..=7).collect::<Vec<_>>(), "progress after every photo");
         assert_eq!((done.total, done.imported), (7, 5));
         let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&done.skipped).unwrap();
-        let reason = |name: &str| skipped.iter().find(|s| s.path.ends_with(name)).map(|s| s.reason.clone()).unwrap_or_default();
+        let reason =
+            |name: &str| skipped.iter().find(|s| s.path.ends_with(name)).map(|s| s.reason.clone()).unwrap_or_default();
         assert!(reason("copy-of-a.png").starts_with("duplicate of"), "{skipped:?}");
         assert!(reason("broken.jpg").starts_with("unreadable image"), "{skipped:?}");
         assert_eq!(reason("notes.txt"), "not an image file");
         assert!(reason("link.png").contains("symbolic link"));
         assert!(reason("linked-class").contains("symbolic link"));
-        assert!(!photos.contains(&insectid::storage::sha256_hex(&png(1))).await.unwrap(), "nothing from outside the tree");
+        assert!(
+            !photos.contains(&insectid::storage::sha256_hex(&png(1))).await.unwrap(),
+            "nothing from outside the tree"
+        );
         let version = dataset_version::Entity::find_by_id(done.version_id).one(db).await.unwrap().unwrap();
         assert_eq!((version.items, version.classes, version.state.as_str()), (5, 2, "ready"));
         let split = items(db, version.id).await;
@@ -167,8 +188,18 @@ async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cl
         assert_eq!((finished.total, finished.imported), (3, 2));
         let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&finished.skipped).unwrap();
         let text = format!("{skipped:?}");
-        assert!(text.contains("../outside.png") && text.contains("/etc/passwd") && text.contains("leaves the dataset directory"), "{text}");
-        assert!(text.contains("not a class of classes.txt") && text.contains("expected `path label`") && text.contains("missing.png"), "{text}");
+        assert!(
+            text.contains("../outside.png")
+                && text.contains("/etc/passwd")
+                && text.contains("leaves the dataset directory"),
+            "{text}"
+        );
+        assert!(
+            text.contains("not a class of classes.txt")
+                && text.contains("expected `path label`")
+                && text.contains("missing.png"),
+            "{text}"
+        );
         assert!(plan(&root.join("nothing-here")).is_err());
         std::fs::remove_dir_all(root).ok();
         t.close().await;
@@ -206,7 +237,11 @@ async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
         let planned = plan(&src2).unwrap();
         let labelled: Vec<_> = planned.entries.iter().map(|e| e.label.as_str()).collect();
         assert_eq!(labelled, ["rice leaf roller"]);
-        assert!(planned.refused.iter().any(|s| s.path == "train.txt line 1" && s.reason.contains(REFUSED)), "{:?}", planned.refused);
+        assert!(
+            planned.refused.iter().any(|s| s.path == "train.txt line 1" && s.reason.contains(REFUSED)),
+            "{:?}",
+            planned.refused
+        );
         let job = dataset_import::start(db, "breaks", &src2, 1).await.unwrap();
         let done = dataset_import::run(db, &photos, job.id, |_| {}).await.unwrap();
         assert_eq!((done.total, done.imported), (1, 1));

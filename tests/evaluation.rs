@@ -21,7 +21,8 @@ fn write_png(path: &Path, seed: u8) {
 #[test]
 fn dataset_classes_match_labels_by_name_or_taxon() {
     let manifest = Manifest::read(&test_model_dir()).unwrap();
-    let classes: Vec<String> = ["ladybug", "Curculionidae", "Coleoptera", "Arachnida", "Delphacidae"].map(String::from).to_vec();
+    let classes: Vec<String> =
+        ["ladybug", "Curculionidae", "Coleoptera", "Arachnida", "Delphacidae"].map(String::from).to_vec();
     let targets = class_targets(&manifest, &classes);
     assert_eq!(targets[0], vec![301]);
     assert_eq!(targets[1], vec![307]);
@@ -54,7 +55,9 @@ async fn evaluation_counts_hits_misses_and_unreadable_photos() {
     assert_eq!(dataset.classes.len(), 2);
     assert_eq!(dataset.samples.len(), 6, "images only; notes.txt and hidden folders skipped");
 
-    let engine = InferenceEngine::start(&test_model_dir(), EngineConfig { device: DevicePreference::Cpu, ..Default::default() }).unwrap();
+    let engine =
+        InferenceEngine::start(&test_model_dir(), EngineConfig { device: DevicePreference::Cpu, ..Default::default() })
+            .unwrap();
     let mut progress = Vec::new();
     let report = evaluate(&engine, &dataset, 4, |done, total| progress.push((done, total))).await.unwrap();
     assert_eq!(progress.last(), Some(&(6, 6)));

@@ -25,12 +25,22 @@ fn form(kind: Kind, label: &str) -> FeedbackForm {
 }
 
 async fn label_of(db: &DatabaseConnection, sha: &str) -> Option<(String, String)> {
-    photo_label::Entity::find().filter(photo_label::Column::ImageSha256.eq(sha)).one(db).await.unwrap().map(|l| (l.label, l.source))
+    photo_label::Entity::find()
+        .filter(photo_label::Column::ImageSha256.eq(sha))
+        .one(db)
+        .await
+        .unwrap()
+        .map(|l| (l.label, l.source))
 }
 
 /// Each identification's "label decided" mark, for one photo.
 async fn decided_marks(db: &DatabaseConnection, sha: &str) -> Vec<bool> {
-    let rows = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).order_by_asc(identification::Column::Id).all(db).await.unwrap();
+    let rows = identification::Entity::find()
+        .filter(identification::Column::ImageSha256.eq(sha))
+        .order_by_asc(identification::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
     rows.into_iter().map(|r| r.label_decided).collect()
 }
 
@@ -46,12 +56,30 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         let (id, sha) = identified(db, &photos, ann.id, 1, "weevil", 0.6).await;
         let (id2, sha2) = identified(db, &photos, ann.id, 2, "ladybug", 0.95).await;
 
-        assert_eq!(kind(feedback::submit(db, None, id, form(Kind::Correct, ""), &known).await), ErrorKind::Unauthorized);
-        assert_eq!(kind(feedback::submit(db, Some(&bob), id, form(Kind::Correct, ""), &known).await), ErrorKind::NotFound, "not his");
-        let err = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "a purple dragon"), &known).await.unwrap_err().to_string();
+        assert_eq!(
+            kind(feedback::submit(db, None, id, form(Kind::Correct, ""), &known).await),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(
+            kind(feedback::submit(db, Some(&bob), id, form(Kind::Correct, ""), &known).await),
+            ErrorKind::NotFound,
+            "not his"
+        );
+        let err = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "a purple dragon"), &known)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a species in the catalogue"), "{err}");
-        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, ""), &known).await.unwrap_err().to_string().contains("which species"));
-        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "Weevil"), &known).await.unwrap_err().to_string().contains("choose \"correct\""));
+        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, ""), &known)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("which species"));
+        assert!(feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "Weevil"), &known)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("choose \"correct\""));
         let long = FeedbackForm { kind: Kind::Correct, label: String::new(), comment: "x".repeat(2001) };
         assert!(feedback::submit(db, Some(&ann), id, long, &known).await.is_err());
 
@@ -59,31 +87,58 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         assert_eq!(first.label.as_deref(), Some("rice water weevil"), "the catalogue's spelling");
         // A second submission edits the first.
         let edited = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "beet weevil"), &known).await.unwrap();
-        assert_eq!((edited.id, edited.label.as_deref(), edited.state.as_str()), (first.id, Some("beet weevil"), "pending"));
+        assert_eq!(
+            (edited.id, edited.label.as_deref(), edited.state.as_str()),
+            (first.id, Some("beet weevil"), "pending")
+        );
         let other = feedback::submit(db, Some(&ann), id2, form(Kind::NotInsect, ""), &known).await.unwrap();
 
         assert_eq!(kind(feedback::queue(db, Some(&ann), &QueueFilter::default(), 0, 50).await), ErrorKind::Forbidden);
         let all = feedback::queue(db, Some(&lara), &QueueFilter::default(), 0, 50).await.unwrap();
         assert_eq!(all.total, 2);
-        let weevils = feedback::queue(db, Some(&lara), &QueueFilter { species: "beet".into(), ..Default::default() }, 0, 50).await.unwrap();
+        let weevils =
+            feedback::queue(db, Some(&lara), &QueueFilter { species: "beet".into(), ..Default::default() }, 0, 50)
+                .await
+                .unwrap();
         assert_eq!(weevils.items.iter().map(|f| f.id).collect::<Vec<_>>(), [first.id]);
         let today = chrono::Utc::now().date_naive();
-        let dated = QueueFilter { from: Some(today), to: Some(today), model_version: "m 1".into(), state: "pending".into(), ..Default::default() };
+        let dated = QueueFilter {
+            from: Some(today),
+            to: Some(today),
+            model_version: "m 1".into(),
+            state: "pending".into(),
+            ..Default::default()
+        };
         assert_eq!(feedback::queue(db, Some(&lara), &dated, 0, 50).await.unwrap().total, 2);
         let yesterday = QueueFilter { to: Some(today - chrono::Days::new(1)), ..Default::default() };
         assert_eq!(feedback::queue(db, Some(&lara), &yesterday, 0, 50).await.unwrap().total, 0);
 
-        assert_eq!(kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept, 1).await), ErrorKind::Forbidden);
-        assert!(feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }, 1).await.is_err(), "a reason is required");
-        assert_eq!(kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept, 1).await), ErrorKind::NotFound);
+        assert_eq!(
+            kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept, 1).await),
+            ErrorKind::Forbidden
+        );
+        assert!(
+            feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }, 1).await.is_err(),
+            "a reason is required"
+        );
+        assert_eq!(
+            kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept, 1).await),
+            ErrorKind::NotFound
+        );
         assert_eq!(label_of(db, &sha).await, None, "all or nothing");
 
         feedback::review(db, Some(&lara), &[first.id, other.id], Decision::Accept, 1).await.unwrap();
         assert_eq!(label_of(db, &sha).await, Some(("beet weevil".into(), "feedback".into())));
         assert_eq!(label_of(db, &sha2).await, Some((labels::NO_INSECT.into(), "feedback".into())));
-        feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }, 1).await.unwrap();
+        feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }, 1)
+            .await
+            .unwrap();
         let seen = feedback::mine(db, Some(&ann), id2).await.unwrap().unwrap();
-        assert_eq!((seen.state.as_str(), seen.reason.as_deref()), ("rejected", Some("it is a ladybird")), "the person sees the outcome");
+        assert_eq!(
+            (seen.state.as_str(), seen.reason.as_deref()),
+            ("rejected", Some("it is a ladybird")),
+            "the person sees the outcome"
+        );
 
         // Deleting the identification takes its feedback along; the labelled photo stays.
         history::delete(db, &photos, Some(&ann), id).await.unwrap();
@@ -111,17 +166,29 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
 
         assert_eq!(labels::next(db, Some(&ann)).await.unwrap_err().kind(), ErrorKind::Forbidden);
         let first = labels::next(db, Some(&lara)).await.unwrap().unwrap();
-        assert_eq!((first.image_sha256.as_str(), first.waiting), (disputed.as_str(), 3), "feedback disagreeing with the model first");
+        assert_eq!(
+            (first.image_sha256.as_str(), first.waiting),
+            (disputed.as_str(), 3),
+            "feedback disagreeing with the model first"
+        );
         assert_eq!(first.proposed, ["rice water weevil"]);
         assert_eq!(first.suggestions[0].0, "bee");
 
         // Two labelers must agree: one vote decides nothing.
         assert_eq!(labels::vote(db, Some(&lara), &disputed, Some("rice water weevil"), 2).await.unwrap(), None);
-        assert_eq!(labels::next(db, Some(&lara)).await.unwrap().unwrap().image_sha256, unsure, "then the least confident");
+        assert_eq!(
+            labels::next(db, Some(&lara)).await.unwrap().unwrap().image_sha256,
+            unsure,
+            "then the least confident"
+        );
         assert_eq!(labels::next(db, Some(&leo)).await.unwrap().unwrap().votes.get("rice water weevil"), Some(&1));
         assert_eq!(labels::vote(db, Some(&leo), &disputed, Some("weevil"), 2).await.unwrap(), None, "they disagree");
         assert_eq!(label_of(db, &disputed).await, None);
-        assert_eq!(labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap().as_deref(), Some("rice water weevil"), "a third breaks the tie");
+        assert_eq!(
+            labels::vote(db, Some(&luz), &disputed, Some("rice water weevil"), 2).await.unwrap().as_deref(),
+            Some("rice water weevil"),
+            "a third breaks the tie"
+        );
         assert_eq!(label_of(db, &disputed).await.map(|l| l.1), Some("labelers".into()));
         assert_eq!(decided_marks(db, &disputed).await, [true], "its identifications leave the queue's index");
 
@@ -142,7 +209,10 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
         assert_eq!(decided_marks(db, &sure).await, [true, false]);
         assert!(labels::next(db, Some(&lara)).await.unwrap().is_none(), "nothing left for her");
         assert_eq!(labels::next(db, Some(&leo)).await.unwrap().unwrap().image_sha256, unsure, "her skip is not his");
-        assert_eq!(labels::vote(db, Some(&leo), "f".repeat(64).as_str(), Some("x"), 1).await.unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            labels::vote(db, Some(&leo), "f".repeat(64).as_str(), Some("x"), 1).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         // The same labeler voting from several tabs at once: each vote replaces the last, none
         // fails (the load test found these colliding as 500s).
         let (_, twice) = identified(db, &photos, ann.id, 13, "moth", 0.4).await;
@@ -169,7 +239,9 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
 fn a_label_is_trimmed_its_spaces_collapsed_and_line_breaks_refused() {
     assert_eq!(labels::clean_label("  rice   water  weevil ").unwrap(), "rice water weevil");
     assert_eq!(labels::clean_label("moth\n").unwrap(), "moth", "at either end it is only whitespace");
-    for bad in ["moth\nbeetle", "moth\r\n2 beetle", "moth\tbeetle", "moth\u{1b}[2J", "a\u{0}b", "a\u{85}b", "a\u{2028}b"] {
+    for bad in
+        ["moth\nbeetle", "moth\r\n2 beetle", "moth\tbeetle", "moth\u{1b}[2J", "a\u{0}b", "a\u{85}b", "a\u{2028}b"]
+    {
         let err = labels::clean_label(bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
         assert_eq!(err.to_string(), "the label may not contain line breaks or control characters", "{bad:?}");
@@ -196,16 +268,21 @@ async fn labels_are_cleaned_wherever_they_enter() {
         let (_, other) = identified(db, &photos, ann.id, 31, "bee", 0.5).await;
 
         // Feedback: "wrong, it is …".
-        let err = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "moth\n2 beetle"), &anything).await.unwrap_err();
+        let err =
+            feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "moth\n2 beetle"), &anything).await.unwrap_err();
         assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
-        let saved = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "  RICE   WATER  WEEVIL "), &known).await.unwrap();
+        let saved =
+            feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "  RICE   WATER  WEEVIL "), &known).await.unwrap();
         assert_eq!(saved.label.as_deref(), Some("rice water weevil"), "spaces collapsed before the lookup");
 
         // Labelers' typed labels.
         let err = labels::vote(db, Some(&lara), &other, Some("moth\nbeetle"), 1).await.unwrap_err();
         assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
         assert_eq!(label_of(db, &other).await, None);
-        assert_eq!(labels::vote(db, Some(&lara), &other, Some(" moth   beetle "), 1).await.unwrap().as_deref(), Some("moth beetle"));
+        assert_eq!(
+            labels::vote(db, Some(&lara), &other, Some(" moth   beetle "), 1).await.unwrap().as_deref(),
+            Some("moth beetle")
+        );
         assert_eq!(label_of(db, &other).await.map(|l| l.0).as_deref(), Some("moth beetle"));
 
         // Reviews: feedback stored before labels were cleaned is not accepted as it is.
@@ -238,19 +315,26 @@ async fn own_feedback_is_no_vote_when_labelers_must_agree() {
         let leo = account(db, "leo", Role::Labeler).await;
         let (mine_id, mine) = identified(db, &photos, lara.id, 40, "bee", 0.5).await;
         let (hers_id, hers) = identified(db, &photos, ann.id, 41, "bee", 0.5).await;
-        let own = feedback::submit(db, Some(&lara), mine_id, form(Kind::Wrong, "rice water weevil"), &known).await.unwrap();
+        let own =
+            feedback::submit(db, Some(&lara), mine_id, form(Kind::Wrong, "rice water weevil"), &known).await.unwrap();
         // A labeler may give feedback on any identification, not only their own.
         let own_on_hers = feedback::submit(db, Some(&lara), hers_id, form(Kind::NotInsect, ""), &known).await.unwrap();
 
         // Two labelers must agree: accepting her own feedback would be her deciding alone.
         for ids in [vec![own.id], vec![own_on_hers.id]] {
             let err = feedback::review(db, Some(&lara), &ids, Decision::Accept, 2).await.unwrap_err();
-            assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::Forbidden, "you cannot review your own feedback"));
+            assert_eq!(
+                (err.kind(), err.to_string().as_str()),
+                (ErrorKind::Forbidden, "you cannot review your own feedback")
+            );
             let reject = Decision::Reject { reason: "changed my mind".into() };
             assert_eq!(kind(feedback::review(db, Some(&lara), &ids, reject, 2).await), ErrorKind::Forbidden);
         }
         assert_eq!((label_of(db, &mine).await, label_of(db, &hers).await), (None, None));
-        assert_eq!(kind(feedback::review(db, Some(&lara), &[own_on_hers.id, own.id], Decision::Accept, 2).await), ErrorKind::Forbidden);
+        assert_eq!(
+            kind(feedback::review(db, Some(&lara), &[own_on_hers.id, own.id], Decision::Accept, 2).await),
+            ErrorKind::Forbidden
+        );
         assert_eq!(feedback::mine(db, Some(&lara), mine_id).await.unwrap().unwrap().state, "pending");
 
         // Another labeler's review is the second pair of eyes.
@@ -266,7 +350,21 @@ async fn own_feedback_is_no_vote_when_labelers_must_agree() {
 
 #[test]
 fn the_split_is_stratified_reproducible_and_keeps_tiny_classes_in_train() {
-    let items: Vec<(String, String)> = (0..40).map(|i| (format!("{i:064x}"), if i < 20 { "a" } else if i < 38 { "b" } else { "c" }.to_string())).collect();
+    let items: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            (
+                format!("{i:064x}"),
+                if i < 20 {
+                    "a"
+                } else if i < 38 {
+                    "b"
+                } else {
+                    "c"
+                }
+                .to_string(),
+            )
+        })
+        .collect();
     let one = datasets::stratified_split(&items, 7, datasets::DEFAULT_SPLIT);
     assert_eq!(one, datasets::stratified_split(&items, 7, datasets::DEFAULT_SPLIT), "same seed, same split");
     assert_ne!(one, datasets::stratified_split(&items, 8, datasets::DEFAULT_SPLIT));

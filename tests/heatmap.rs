@@ -8,7 +8,8 @@ use insectid::testing::test_model_dir;
 fn heat_maps_explain_the_models_own_top_class() {
     let dir = test_model_dir();
     let manifest = Manifest::read(&dir).unwrap();
-    let mapper = HeatMapper::load(&dir, &manifest, tch::Device::Cpu).unwrap().expect("the default bundle has heat-map modules");
+    let mapper =
+        HeatMapper::load(&dir, &manifest, tch::Device::Cpu).unwrap().expect("the default bundle has heat-map modules");
     let photo = image::open(dir.join("fixtures/rgb.png")).unwrap();
     let square = preprocess::crop_square(&photo, (&manifest).into());
     let (heat, class) = mapper.heat(&square, None).unwrap();

@@ -9,7 +9,13 @@ use sea_orm::{ActiveModelTrait, Set};
 mod common;
 use common::account;
 
-async fn record(db: &sea_orm::DatabaseConnection, photos: &PhotoStore, owner: Option<i64>, bytes: &[u8], label: &str) -> (i64, String) {
+async fn record(
+    db: &sea_orm::DatabaseConnection,
+    photos: &PhotoStore,
+    owner: Option<i64>,
+    bytes: &[u8],
+    label: &str,
+) -> (i64, String) {
     let sha = photos.put(bytes).await.unwrap();
     let identified = serde_json::json!({
         "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
@@ -90,7 +96,8 @@ async fn a_species_page_lists_only_the_callers_own_sightings() {
         record(db, &photos, Some(bob.id), b"bob's fly", "Rice Stemfly").await;
         record(db, &photos, None, b"anonymous fly", "Rice Stemfly").await;
 
-        let seen: Vec<i64> = species::sightings(db, Some(&ann), stemfly, 10).await.unwrap().iter().map(|v| v.id).collect();
+        let seen: Vec<i64> =
+            species::sightings(db, Some(&ann), stemfly, 10).await.unwrap().iter().map(|v| v.id).collect();
         assert_eq!(seen, [second, first], "hers, newest first, whatever the case");
         assert_eq!(species::sightings(db, Some(&bob), stemfly, 10).await.unwrap().len(), 1);
         assert!(species::sightings(db, None, stemfly, 10).await.unwrap().is_empty());

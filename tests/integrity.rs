@@ -135,8 +135,15 @@ async fn a_vote_racing_the_last_identifications_delete_never_outlives_the_photo(
                 integrity::remove_if_unused(db, &photos, &sha).await.unwrap()
             };
             let (voted, _) = tokio::join!(vote, delete);
-            let votes = label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha.clone())).count(db).await.unwrap();
-            assert!(votes == 0 || photos.contains(&sha).await.unwrap(), "round {round}: a vote ({voted:?}) for a removed photo");
+            let votes = label_vote::Entity::find()
+                .filter(label_vote::Column::ImageSha256.eq(sha.clone()))
+                .count(db)
+                .await
+                .unwrap();
+            assert!(
+                votes == 0 || photos.contains(&sha).await.unwrap(),
+                "round {round}: a vote ({voted:?}) for a removed photo"
+            );
         }
         let _ = std::fs::remove_dir_all(&root);
         t.close().await;

@@ -30,16 +30,24 @@ async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
         let db = &t.db;
         let admin = account(db, "root", Role::Admin).await;
         let user = account(db, "ann", Role::User).await;
-        assert_eq!(queue::submit(db, Some(&user), &clean(), "").await.unwrap_err().kind(), insectid::error::ErrorKind::Forbidden);
+        assert_eq!(
+            queue::submit(db, Some(&user), &clean(), "").await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Forbidden
+        );
         let bad = JobSpec::CleanFiles { grace_minutes: 10_000_000 };
         assert!(queue::submit(db, Some(&admin), &bad, "").await.unwrap_err().to_string().contains("grace_minutes"));
 
         let j = queue::submit(db, Some(&admin), &clean(), "clean-orphaned-files").await.unwrap();
         assert_eq!((j.state.as_str(), j.attempts), ("queued", 0));
         let claimed = queue::claim(db, "instance-a").await.unwrap().unwrap();
-        assert_eq!((claimed.id, claimed.state.as_str(), claimed.worker.as_str(), claimed.attempts), (j.id, "running", "instance-a", 1));
+        assert_eq!(
+            (claimed.id, claimed.state.as_str(), claimed.worker.as_str(), claimed.attempts),
+            (j.id, "running", "instance-a", 1)
+        );
         assert!(queue::claim(db, "instance-b").await.unwrap().is_none(), "a running job is nobody else's");
-        let beat = queue::heartbeat(db, j.id, "instance-a", Some(r#"{"done":1}"#.into()), Some("working\n".into())).await.unwrap();
+        let beat = queue::heartbeat(db, j.id, "instance-a", Some(r#"{"done":1}"#.into()), Some("working\n".into()))
+            .await
+            .unwrap();
         assert_eq!((beat.owned, beat.cancel_requested), (true, false));
 
         // The process dies; at the next start the job is found running without a heartbeat.
@@ -47,11 +55,28 @@ async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
         assert_eq!(seen, vec![j.id]);
         let interrupted = state(db, j.id).await;
         assert_eq!(interrupted.state, "interrupted");
-        assert!(interrupted.log.contains("working") && interrupted.log.contains("instance instance-a stopped answering"), "{}", interrupted.log);
+        assert!(
+            interrupted.log.contains("working") && interrupted.log.contains("instance instance-a stopped answering"),
+            "{}",
+            interrupted.log
+        );
         // The dead instance's late words change nothing.
         assert!(!queue::heartbeat(db, j.id, "instance-a", None, None).await.unwrap().owned);
-        assert!(!queue::finish(db, j.id, "instance-a", Outcome::Succeeded(serde_json::json!({})), "{}".into(), String::new()).await.unwrap());
-        assert_eq!(queue::restart(db, Some(&admin), j.id).await.map(|n| n.state).unwrap(), "queued", "an interrupted job can be restarted afresh");
+        assert!(!queue::finish(
+            db,
+            j.id,
+            "instance-a",
+            Outcome::Succeeded(serde_json::json!({})),
+            "{}".into(),
+            String::new()
+        )
+        .await
+        .unwrap());
+        assert_eq!(
+            queue::restart(db, Some(&admin), j.id).await.map(|n| n.state).unwrap(),
+            "queued",
+            "an interrupted job can be restarted afresh"
+        );
         let restarted = queue::claim(db, "instance-b").await.unwrap().unwrap();
         assert_ne!(restarted.id, j.id);
         queue::finish(db, restarted.id, "instance-b", Outcome::Cancelled, "{}".into(), String::new()).await.unwrap();
@@ -61,12 +86,28 @@ async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
         assert_eq!(resumed.state, "queued");
         let again = queue::claim(db, "instance-b").await.unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (j.id, 2));
-        assert!(queue::finish(db, j.id, "instance-b", Outcome::Succeeded(serde_json::json!({"removed": 0})), "{}".into(), again.log.clone()).await.unwrap());
+        assert!(queue::finish(
+            db,
+            j.id,
+            "instance-b",
+            Outcome::Succeeded(serde_json::json!({"removed": 0})),
+            "{}".into(),
+            again.log.clone()
+        )
+        .await
+        .unwrap());
         let done = state(db, j.id).await;
         assert_eq!((done.state.as_str(), done.result.as_str()), ("succeeded", r#"{"removed":0}"#));
         assert!(done.finished_at.is_some());
-        assert_eq!(queue::resume(db, Some(&admin), j.id).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict, "a success is not resumed");
-        assert_eq!(queue::cancel(db, Some(&admin), j.id).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict);
+        assert_eq!(
+            queue::resume(db, Some(&admin), j.id).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Conflict,
+            "a success is not resumed"
+        );
+        assert_eq!(
+            queue::cancel(db, Some(&admin), j.id).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Conflict
+        );
 
         // Cancelling: a queued job at once, a running one through its heartbeat.
         let queued = queue::submit(db, Some(&admin), &clean(), "").await.unwrap();
@@ -125,7 +166,8 @@ async fn concurrent_claims_take_each_job_exactly_once() {
                 mine
             })
         });
-        let mut claimed: Vec<i64> = futures::future::join_all(claimers).await.into_iter().flat_map(|r| r.unwrap()).collect();
+        let mut claimed: Vec<i64> =
+            futures::future::join_all(claimers).await.into_iter().flat_map(|r| r.unwrap()).collect();
         // Anything a busy SQLite left queued is claimed now, by one more worker.
         while let Some(j) = queue::claim(db, "late").await.unwrap() {
             claimed.push(j.id);
@@ -178,7 +220,15 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         let runner = JobRunner::new(ctx.clone(), settings);
         assert!(!runner.run_next().await.unwrap(), "nothing queued");
 
-        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 30, patience: 6, views: 3, unfreeze: None };
+        let spec = JobSpec::FineTune {
+            dataset: "pests@1".into(),
+            base_model: None,
+            hidden: 0,
+            epochs: 30,
+            patience: 6,
+            views: 3,
+            unfreeze: None,
+        };
         let tune = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         assert!(runner.run_next().await.unwrap());
         let tune = state(db, tune.id).await;
@@ -195,7 +245,14 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         // Both models on the val split, then side by side.
         let mut evaluations = Vec::new();
         for model in [base.id, tuned] {
-            let e = queue::submit(db, Some(&admin), &JobSpec::Evaluate { model, dataset: "pests@1".into(), split: "val".into() }, "evaluate").await.unwrap();
+            let e = queue::submit(
+                db,
+                Some(&admin),
+                &JobSpec::Evaluate { model, dataset: "pests@1".into(), split: "val".into() },
+                "evaluate",
+            )
+            .await
+            .unwrap();
             runner.run_next().await.unwrap();
             let e = state(db, e.id).await;
             assert_eq!(e.state, "succeeded", "{}", e.error);
@@ -205,13 +262,24 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
             evaluations.push(e);
         }
         assert!(insectid::jobs::reports::file(&ctx.jobs_dir, evaluations[0].id, "../../etc/passwd").is_none());
-        let tuned_top1 = serde_json::from_str::<serde_json::Value>(&evaluations[1].result).unwrap()["top1"].as_f64().unwrap();
-        assert!((tuned_top1 - result["best_val_accuracy"].as_f64().unwrap()).abs() < 1e-6, "evaluation agrees with training");
-        let c = insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, evaluations[0].id, evaluations[1].id).await.unwrap();
+        let tuned_top1 =
+            serde_json::from_str::<serde_json::Value>(&evaluations[1].result).unwrap()["top1"].as_f64().unwrap();
+        assert!(
+            (tuned_top1 - result["best_val_accuracy"].as_f64().unwrap()).abs() < 1e-6,
+            "evaluation agrees with training"
+        );
+        let c = insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, evaluations[0].id, evaluations[1].id)
+            .await
+            .unwrap();
         assert_eq!(c.photos, 9);
         assert_eq!(c.both_right + c.only_a_right + c.only_b_right + c.both_wrong, 9);
         assert!((c.b.top1 - tuned_top1).abs() < 1e-9);
-        assert!(insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, tune.id, evaluations[0].id).await.is_err(), "a fine-tune is not an evaluation");
+        assert!(
+            insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, tune.id, evaluations[0].id)
+                .await
+                .is_err(),
+            "a fine-tune is not an evaluation"
+        );
         if t.backend == "sqlite" {
             // The Python export is the same on both databases; once is enough for its cost.
             the_fine_tune_gets_an_int8_variant(&runner, db, &admin, tuned, tuned_top1).await;
@@ -224,7 +292,14 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
             assert_eq!(state(db, j.id).await.state, "succeeded");
         }
         // A job that cannot work fails with the reason.
-        let missing = queue::submit(db, Some(&admin), &JobSpec::Evaluate { model: 9999, dataset: "pests@1".into(), split: "val".into() }, "").await.unwrap();
+        let missing = queue::submit(
+            db,
+            Some(&admin),
+            &JobSpec::Evaluate { model: 9999, dataset: "pests@1".into(), split: "val".into() },
+            "",
+        )
+        .await
+        .unwrap();
         runner.run_next().await.unwrap();
         let failed = state(db, missing.id).await;
         assert_eq!(failed.state, "failed");
@@ -248,18 +323,32 @@ async fn the_fine_tune_gets_an_int8_variant(
     assert_eq!(job.state, "succeeded", "{} {}", job.error, job.log);
     let result: serde_json::Value = serde_json::from_str(&job.result).unwrap();
     assert_eq!(result["calibration_photos"], 16, "{result}");
-    assert!((result["fp32_top1"].as_f64().unwrap() - tuned_top1).abs() < 1e-6, "the parent evaluated as before: {result}");
+    assert!(
+        (result["fp32_top1"].as_f64().unwrap() - tuned_top1).abs() < 1e-6,
+        "the parent evaluated as before: {result}"
+    );
     // Generated classes that differ by colour alone, 16 calibration photos: 8 bits cost more
     // here than on real photos (rp11: +0.15 pt, scripts/quantize_eval.py), but a broken
     // quantization would answer at chance (1/3) or worse.
     assert!(result["int8_top1"].as_f64().unwrap() > 0.5, "{result}");
     assert!(job.log.contains("installed") && job.log.contains("val top-1"), "{}", job.log);
-    let int8 = insectid::entities::model_version::Entity::find_by_id(result["model_version_id"].as_i64().unwrap()).one(db).await.unwrap().unwrap();
+    let int8 = insectid::entities::model_version::Entity::find_by_id(result["model_version_id"].as_i64().unwrap())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!int8.active && int8.source == "int8");
     let manifest = insectid::inference::Manifest::read(std::path::Path::new(&int8.dir)).unwrap();
     assert_eq!(manifest.precision, insectid::inference::Precision::Int8);
 
-    let again = queue::submit(db, Some(admin), &JobSpec::Quantize { model: int8.id, dataset: "pests@1".into(), calibration: 16 }, "").await.unwrap();
+    let again = queue::submit(
+        db,
+        Some(admin),
+        &JobSpec::Quantize { model: int8.id, dataset: "pests@1".into(), calibration: 16 },
+        "",
+    )
+    .await
+    .unwrap();
     runner.run_next().await.unwrap();
     let again = state(db, again.id).await;
     assert_eq!(again.state, "failed");
@@ -276,9 +365,20 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         let admin = account(db, "root", Role::Admin).await;
         insectid::services::models::record_startup(db, &test_model_dir(), "default").await.unwrap();
         pests(db, &ctx.photos, &work.join(t.backend)).await;
-        let runner = Arc::new(JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(50), ..Default::default() }));
+        let runner = Arc::new(JobRunner::new(
+            ctx.clone(),
+            RunnerSettings { heartbeat: Duration::from_millis(50), ..Default::default() },
+        ));
         // Sixteen views of every photo: long enough to be caught in the middle.
-        let spec = JobSpec::FineTune { dataset: "pests@1".into(), base_model: None, hidden: 0, epochs: 20, patience: 5, views: 16, unfreeze: None };
+        let spec = JobSpec::FineTune {
+            dataset: "pests@1".into(),
+            base_model: None,
+            hidden: 0,
+            epochs: 20,
+            patience: 5,
+            views: 16,
+            unfreeze: None,
+        };
         let j = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         let run = tokio::spawn({
             let r = runner.clone();
@@ -298,7 +398,10 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         let cancelled = state(db, j.id).await;
         assert_eq!(cancelled.state, "cancelled", "{} {}", cancelled.error, cancelled.log);
         let progress: serde_json::Value = serde_json::from_str(&cancelled.progress).unwrap();
-        assert!(progress["done"].as_u64().unwrap() < progress["total"].as_u64().unwrap(), "stopped part-way: {progress}");
+        assert!(
+            progress["done"].as_u64().unwrap() < progress["total"].as_u64().unwrap(),
+            "stopped part-way: {progress}"
+        );
         assert!(cancelled.log.contains("cancel requested; stopping at the next checkpoint"), "{}", cancelled.log);
 
         // Resumed, it takes the views it had finished from its cache and runs to the end.
@@ -307,7 +410,10 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         let done = state(db, j.id).await;
         assert_eq!((done.state.as_str(), done.attempts), ("succeeded", 2), "{}", done.error);
         let resumed_log = &done.log[done.log.find("resumed by root").unwrap()..];
-        assert!(resumed_log.contains("view 1 of 16 from the cache") && resumed_log.contains("view 2 of 16 from the cache"), "{resumed_log}");
+        assert!(
+            resumed_log.contains("view 1 of 16 from the cache") && resumed_log.contains("view 2 of 16 from the cache"),
+            "{resumed_log}"
+        );
     }
 }
 
@@ -329,15 +435,29 @@ async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
         fn kind<T>(r: Result<T, insectid::ServiceError>) -> insectid::error::ErrorKind {
             r.map(|_| ()).unwrap_err().kind()
         }
-        assert_eq!(kind(dataset_export::request(db, Some(&ann), "pests@1", "ip102").await), insectid::error::ErrorKind::Forbidden);
-        assert_eq!(kind(dataset_export::request(db, Some(&lena), "pests@9", "ip102").await), insectid::error::ErrorKind::NotFound);
-        assert_eq!(kind(dataset_export::request(db, Some(&lena), "pests@1", "tar").await), insectid::error::ErrorKind::InvalidInput);
+        assert_eq!(
+            kind(dataset_export::request(db, Some(&ann), "pests@1", "ip102").await),
+            insectid::error::ErrorKind::Forbidden
+        );
+        assert_eq!(
+            kind(dataset_export::request(db, Some(&lena), "pests@9", "ip102").await),
+            insectid::error::ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind(dataset_export::request(db, Some(&lena), "pests@1", "tar").await),
+            insectid::error::ErrorKind::InvalidInput
+        );
         let job = dataset_export::request(db, Some(&lena), "pests@1", "folders").await.unwrap();
-        assert_eq!(dataset_export::request(db, Some(&lena), "pests@1", "ip102").await.unwrap().id, job.id, "one waiting at a time");
+        assert_eq!(
+            dataset_export::request(db, Some(&lena), "pests@1", "ip102").await.unwrap().id,
+            job.id,
+            "one waiting at a time"
+        );
         let not_yet = dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await;
         assert_eq!(kind(not_yet), insectid::error::ErrorKind::Conflict);
 
-        let runner = JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() });
+        let runner =
+            JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() });
         assert!(runner.run_next().await.unwrap());
         assert_eq!(state(db, job.id).await.state, "succeeded");
         let (path, name) = dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await.unwrap();
@@ -345,13 +465,20 @@ async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
         let archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(archive.len(), 27, "every photo of the version");
         assert!(!ctx.jobs_dir.join(job.id.to_string()).join("staging").exists(), "the staging folder is gone");
-        assert!(dataset_export::download(db, &ctx.jobs_dir, Some(&admin), job.id).await.is_ok(), "an administrator may");
+        assert!(
+            dataset_export::download(db, &ctx.jobs_dir, Some(&admin), job.id).await.is_ok(),
+            "an administrator may"
+        );
         let other = dataset_export::download(db, &ctx.jobs_dir, Some(&lars), job.id).await;
         assert_eq!(kind(other), insectid::error::ErrorKind::NotFound, "another labeler is not told it exists");
         let listed = dataset_export::mine(db, &ctx.jobs_dir, Some(&lena), 10).await.unwrap();
         assert_eq!((listed.len(), listed[0].ready), (1, true));
         assert_eq!(dataset_export::remove_expired(&ctx.jobs_dir, Duration::ZERO).unwrap(), 1);
-        assert_eq!(kind(dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await), insectid::error::ErrorKind::NotFound, "expired");
+        assert_eq!(
+            kind(dataset_export::download(db, &ctx.jobs_dir, Some(&lena), job.id).await),
+            insectid::error::ErrorKind::NotFound,
+            "expired"
+        );
         t.close().await;
     }
     let _ = std::fs::remove_dir_all(&work);

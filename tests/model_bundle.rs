@@ -52,7 +52,9 @@ fn manifest_describes_the_arthropod_classes() {
     assert!(manifest.labels[0].taxon.is_none(), "a tench is no arthropod");
 }
 
-fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
+fn broken_copy(
+    edit: impl FnOnce(&Path, &mut serde_json::Value),
+) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
     let src = test_model_dir();
     let dir = tempdir::Dir::new();
     for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {

@@ -14,7 +14,8 @@ use insectid::testing::{test_databases, test_model_dir};
 /// The default bundle as a .zip, under another version (and optionally broken).
 fn bundle_zip(out: &Path, version: &str, break_labels: bool) {
     let dir = test_model_dir();
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     manifest["version"] = version.into();
     if break_labels {
         manifest["labels"].as_array_mut().unwrap().truncate(10);
@@ -35,7 +36,9 @@ async fn versions_install_activate_roll_back_and_delete() {
     let work = std::env::temp_dir().join(format!("insectid-models-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
-    let engine = std::sync::Arc::new(InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap());
+    let engine = std::sync::Arc::new(
+        InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap(),
+    );
     bundle_zip(&work.join("good.zip"), "2.0.0-test", false);
     bundle_zip(&work.join("broken.zip"), "3.0.0-test", true);
     std::fs::write(work.join("junk.zip"), b"not a zip").unwrap();
@@ -47,20 +50,41 @@ async fn versions_install_activate_roll_back_and_delete() {
         let user = account(db, "ann", Role::User).await;
         let first = models::record_startup(db, &test_model_dir(), "default").await.unwrap();
         assert!(first.active);
-        assert_eq!(models::record_startup(db, &test_model_dir(), "default").await.unwrap().id, first.id, "recorded once");
+        assert_eq!(
+            models::record_startup(db, &test_model_dir(), "default").await.unwrap().id,
+            first.id,
+            "recorded once"
+        );
 
-        assert_eq!(models::install_zip(db, Some(&user), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(), insectid::error::ErrorKind::Forbidden);
-        let err = models::install_zip(db, Some(&admin), &models_dir, &work.join("broken.zip"), None).await.unwrap_err().to_string();
+        assert_eq!(
+            models::install_zip(db, Some(&user), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Forbidden
+        );
+        let err = models::install_zip(db, Some(&admin), &models_dir, &work.join("broken.zip"), None)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("refused") && err.contains("does not match 10 labels"), "{err}");
-        assert!(models::install_zip(db, Some(&admin), &models_dir, &work.join("junk.zip"), None).await.unwrap_err().to_string().contains("not a readable .zip"));
+        assert!(models::install_zip(db, Some(&admin), &models_dir, &work.join("junk.zip"), None)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("not a readable .zip"));
         let second = models::install_zip(db, Some(&admin), &models_dir, &work.join("good.zip"), None).await.unwrap();
         assert_eq!((second.version.as_str(), second.active, second.classes), ("2.0.0-test", false, 1000));
-        assert_eq!(models::install_zip(db, Some(&admin), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict);
+        assert_eq!(
+            models::install_zip(db, Some(&admin), &models_dir, &work.join("good.zip"), None).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Conflict
+        );
         assert_eq!(std::fs::read_dir(&models_dir).unwrap().count(), 1, "refused bundles leave nothing behind");
 
         models::activate(db, &engine, Some(&admin), second.id, None).await.unwrap();
         assert_eq!(engine.active().status.version, "2.0.0-test", "the engine answers with the new version");
-        assert_eq!(models::delete(db, Some(&admin), second.id, None).await.unwrap_err().kind(), insectid::error::ErrorKind::Conflict, "never the active one");
+        assert_eq!(
+            models::delete(db, Some(&admin), second.id, None).await.unwrap_err().kind(),
+            insectid::error::ErrorKind::Conflict,
+            "never the active one"
+        );
         let listed = models::list(db, Some(&admin)).await.unwrap();
         assert_eq!(listed.iter().filter(|v| v.model.active).map(|v| v.model.id).collect::<Vec<_>>(), [second.id]);
 
@@ -83,7 +107,9 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
     let work = std::env::temp_dir().join(format!("insectid-ft-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     insectid::testing::write_pest_folders(&work.join("source"));
-    let engine = std::sync::Arc::new(InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap());
+    let engine = std::sync::Arc::new(
+        InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap(),
+    );
     for t in test_databases().await {
         let db = &t.db;
         let photos = insectid::storage::PhotoStore::open(work.join(format!("photos-{}", t.backend))).unwrap();
@@ -97,8 +123,17 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         let config = insectid::training::HeadConfig { hidden: 0, max_epochs: 30, patience: 6, ..Default::default() };
         let counter = std::sync::Arc::new(EpochCounter::default());
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let options = fine_tune::FineTuneOptions { head: config, views: 2, cache_dir: None, unfreeze_blocks: Some(0), unfreeze_epochs: 0 };
-        let result = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
+        let options = fine_tune::FineTuneOptions {
+            head: config,
+            views: 2,
+            cache_dir: None,
+            unfreeze_blocks: Some(0),
+            unfreeze_epochs: 0,
+        };
+        let result =
+            fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone())
+                .await
+                .unwrap();
         assert!(result.best_val_accuracy > 0.5, "beats chance (1/3): {}", result.best_val_accuracy);
         assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), result.history.len());
         assert_eq!((result.model.source.as_str(), result.model.active, result.model.classes), ("fine-tune", false, 3));
@@ -108,27 +143,64 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         let val = insectid::services::evaluation::from_dataset_version(db, &photos, "pests@1", "val").await.unwrap();
         assert_eq!((val.classes.len(), val.samples.len()), (3, 9));
         let report = insectid::services::evaluation::evaluate(&engine, &val, 4, |_, _| {}).await.unwrap();
-        assert!((report.top1 - result.best_val_accuracy).abs() < 1e-6, "the engine agrees with training: {} vs {}", report.top1, result.best_val_accuracy);
+        assert!(
+            (report.top1 - result.best_val_accuracy).abs() < 1e-6,
+            "the engine agrees with training: {} vs {}",
+            report.top1,
+            result.best_val_accuracy
+        );
         assert_eq!(report.calibration.iter().map(|b| b.count).sum::<u32>(), 9);
         assert!((0.0..=1.0).contains(&report.expected_calibration_error));
-        assert!(insectid::services::evaluation::from_dataset_version(db, &photos, "pests@1", "test").await.unwrap_err().to_string().contains("no photos in its test split"));
-        let answer = identify::identify_photo(&engine, insectid::testing::coloured_photo(1, 500).into(), 3).await.unwrap();
+        assert!(insectid::services::evaluation::from_dataset_version(db, &photos, "pests@1", "test")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("no photos in its test split"));
+        let answer =
+            identify::identify_photo(&engine, insectid::testing::coloured_photo(1, 500).into(), 3).await.unwrap();
         assert_eq!(answer.model_version, result.model.version, "the new version answers");
         assert_eq!(answer.answer.top[0].label, "Delphacidae");
-        assert_eq!(answer.answer.top[0].taxon_key.as_deref(), Some("family:Delphacidae"), "classes roll up through the catalogue's taxonomy");
+        assert_eq!(
+            answer.answer.top[0].taxon_key.as_deref(),
+            Some("family:Delphacidae"),
+            "classes roll up through the catalogue's taxonomy"
+        );
         models::rollback(db, &engine, Some(&admin), None).await.unwrap();
 
         // With its last backbone block unfrozen (the GPU recipe, here on the CPU): the
         // backbone itself changes, and the bundle still loads and beats chance.
         if t.backend == "sqlite" {
             let counter = std::sync::Arc::new(EpochCounter::default());
-            let options = fine_tune::FineTuneOptions { head: config, views: 1, cache_dir: None, unfreeze_blocks: Some(1), unfreeze_epochs: 4 };
+            let options = fine_tune::FineTuneOptions {
+                head: config,
+                views: 1,
+                cache_dir: None,
+                unfreeze_blocks: Some(1),
+                unfreeze_epochs: 4,
+            };
             let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let deep = fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone()).await.unwrap();
+            let deep = fine_tune::run(
+                db,
+                &photos,
+                &test_model_dir(),
+                &models_dir,
+                "pests@1",
+                options,
+                cancel,
+                counter.clone(),
+            )
+            .await
+            .unwrap();
             assert!(deep.best_val_accuracy > 0.5, "{}", deep.best_val_accuracy);
             let base_features = std::fs::read(test_model_dir().join("features.pt")).unwrap();
-            assert_ne!(std::fs::read(deep.bundle_dir.join("features.pt")).unwrap(), base_features, "the backbone was trained");
-            assert!(deep.history.len() > 1 && counter.0.load(std::sync::atomic::Ordering::Relaxed) == deep.history.len());
+            assert_ne!(
+                std::fs::read(deep.bundle_dir.join("features.pt")).unwrap(),
+                base_features,
+                "the backbone was trained"
+            );
+            assert!(
+                deep.history.len() > 1 && counter.0.load(std::sync::atomic::Ordering::Relaxed) == deep.history.len()
+            );
             let manifest = insectid::inference::Manifest::read(&deep.bundle_dir).unwrap();
             assert!(manifest.description.contains("last blocks and head"), "{}", manifest.description);
             insectid::inference::ModelBundle::load(&deep.bundle_dir, tch::Device::Cpu).unwrap();
@@ -161,7 +233,8 @@ async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
     let db = &t.db;
     let admin = account(db, "root", Role::Admin).await;
     models::record_startup(db, &test_model_dir(), "default").await.unwrap();
-    let candidate = models::install_zip(db, Some(&admin), &models_dir, &work.join("candidate.zip"), None).await.unwrap();
+    let candidate =
+        models::install_zip(db, Some(&admin), &models_dir, &work.join("candidate.zip"), None).await.unwrap();
     let slot = shadow::ShadowSlot::default();
     let config = EngineConfig { threads: 1, ..Default::default() };
     shadow::enable(db, &slot, &config, Some(&admin), candidate.id).await.unwrap();

@@ -21,14 +21,21 @@ async fn the_date_and_place_are_private_to_the_owner() {
         let ann = account(db, "ann", Role::User).await;
         let admin = account(db, "root", Role::Admin).await;
         let mine = identify::identify_and_record(db, &engine, &photos, photo.clone(), Some(ann.id), 5).await.unwrap();
-        let seen = history::get(db, Some(&ann), mine.id.unwrap(), None).await.unwrap().context.expect("the owner sees it");
+        let seen =
+            history::get(db, Some(&ann), mine.id.unwrap(), None).await.unwrap().context.expect("the owner sees it");
         assert_eq!(seen.taken_at.as_deref(), Some("2024-06-01 09:12:00"));
         let (lat, lon) = (seen.latitude.unwrap(), seen.longitude.unwrap());
         assert!((lat - 48.1253).abs() < 1e-3 && (lon - 7.5253).abs() < 1e-3, "{lat} {lon}");
-        assert!(history::get(db, Some(&admin), mine.id.unwrap(), None).await.unwrap().context.is_none(), "not even an administrator");
+        assert!(
+            history::get(db, Some(&admin), mine.id.unwrap(), None).await.unwrap().context.is_none(),
+            "not even an administrator"
+        );
         let anonymous = identify::identify_and_record(db, &engine, &photos, photo.clone(), None, 5).await.unwrap();
         let key = anonymous.image_sha256.clone();
-        assert!(history::get(db, None, anonymous.id.unwrap(), Some(&key)).await.unwrap().context.is_none(), "nothing kept for a link anyone may hold");
+        assert!(
+            history::get(db, None, anonymous.id.unwrap(), Some(&key)).await.unwrap().context.is_none(),
+            "nothing kept for a link anyone may hold"
+        );
         let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }

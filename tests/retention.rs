@@ -42,10 +42,17 @@ async fn old_anonymous_identifications_go_with_photos_no_one_else_uses() {
         assert!(!photos.contains(&old_sha).await.unwrap(), "its photo went with it");
         assert!(photos.contains(&labelled_sha).await.unwrap(), "a labelled photo stays for datasets");
         for (id, sha) in [(recent, &recent_sha), (mine, &mine_sha)] {
-            assert!(identification::Entity::find_by_id(id).one(db).await.unwrap().is_some(), "recent or signed-in: kept");
+            assert!(
+                identification::Entity::find_by_id(id).one(db).await.unwrap().is_some(),
+                "recent or signed-in: kept"
+            );
             assert!(photos.contains(sha).await.unwrap());
         }
-        assert_eq!(retention::sweep_anonymous(db, &photos, chrono::Duration::days(30)).await.unwrap().identifications, 0, "nothing twice");
+        assert_eq!(
+            retention::sweep_anonymous(db, &photos, chrono::Duration::days(30)).await.unwrap().identifications,
+            0,
+            "nothing twice"
+        );
         assert_eq!(identification::Entity::find().count(db).await.unwrap(), 2);
         let _ = std::fs::remove_dir_all(&root);
         t.close().await;

@@ -5,7 +5,11 @@ use insectid::db::begin_write;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 async fn rows(db: &impl ConnectionTrait) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM scratch")).await.unwrap().unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM scratch"))
+        .await
+        .unwrap()
+        .unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
 
@@ -30,7 +34,8 @@ async fn a_write_transaction_that_reads_first_waits_for_another_writer() {
     plain.rollback().await.ok();
     let other = other.await.unwrap();
     assert!(
-        refused.as_ref().is_err_and(|e| e.to_string().contains("locked")) || other.as_ref().is_err_and(|e| e.to_string().contains("locked")),
+        refused.as_ref().is_err_and(|e| e.to_string().contains("locked"))
+            || other.as_ref().is_err_and(|e| e.to_string().contains("locked")),
         "one of the two writers fails: {refused:?} / {other:?}"
     );
 

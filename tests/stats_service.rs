@@ -56,7 +56,12 @@ async fn the_home_figures_are_counted_again_only_once_they_are_older_than_their_
         }
         insert(&t.db, "c", 0).await;
         assert_eq!(kept.get(&t.db).await.unwrap().identifications, 0, "{}: within its max age", t.backend);
-        assert_eq!(always.get(&t.db).await.unwrap().identifications, 1, "{}: max age zero counts every time", t.backend);
+        assert_eq!(
+            always.get(&t.db).await.unwrap().identifications,
+            1,
+            "{}: max age zero counts every time",
+            t.backend
+        );
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         assert_eq!(short.get(&t.db).await.unwrap().identifications, 1, "{}: counted again once older", t.backend);
         // Many views at once while the figures are stale: all get the new count.

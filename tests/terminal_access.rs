@@ -22,7 +22,12 @@ async fn access_ends_with_the_session_the_role_the_status_and_the_password() {
         let db = &t.db;
         let admin = account(db, "root", Role::Admin).await;
         let expires_at = chrono::Utc::now() + chrono::Duration::days(1);
-        let row = session::ActiveModel { id: Set("terminal-session".into()), data: Set("{}".into()), user_id: Set(Some(admin.id)), expires_at: Set(expires_at) };
+        let row = session::ActiveModel {
+            id: Set("terminal-session".into()),
+            data: Set("{}".into()),
+            user_id: Set(Some(admin.id)),
+            expires_at: Set(expires_at),
+        };
         row.insert(db).await.unwrap();
         let hash = revocation::password_hash(db, admin.id).await.unwrap();
         let check = || revocation::revoked(db, admin.id, "terminal-session", &hash);
@@ -40,11 +45,20 @@ async fn access_ends_with_the_session_the_role_the_status_and_the_password() {
         assert_eq!(check().await.unwrap(), None);
 
         // Signing out deletes the session: the watcher notices within its period.
-        let watcher = tokio::spawn(revocation::watch(db.clone(), admin.id, "terminal-session".into(), hash.clone(), std::time::Duration::from_millis(50)));
+        let watcher = tokio::spawn(revocation::watch(
+            db.clone(),
+            admin.id,
+            "terminal-session".into(),
+            hash.clone(),
+            std::time::Duration::from_millis(50),
+        ));
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
         assert!(!watcher.is_finished(), "nothing changed yet");
         session::Entity::delete_by_id("terminal-session".to_string()).exec(db).await.unwrap();
-        let why = tokio::time::timeout(std::time::Duration::from_secs(5), watcher).await.expect("closed within seconds").unwrap();
+        let why = tokio::time::timeout(std::time::Duration::from_secs(5), watcher)
+            .await
+            .expect("closed within seconds")
+            .unwrap();
         assert_eq!(why, "signed out");
         t.close().await;
     }

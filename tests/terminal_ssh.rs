@@ -15,7 +15,9 @@ struct Server {
 
 fn server() -> Server {
     let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with `make test`, which starts a throw-away sshd"))
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the suite with `make test`, which starts a throw-away sshd")
+        })
     };
     Server {
         port: var("INSECTID_TEST_SSH_PORT").parse().unwrap(),
@@ -27,7 +29,14 @@ fn server() -> Server {
 }
 
 fn preset(s: &Server, auth: PresetAuth) -> Preset {
-    Preset { name: "test-host".into(), host: "127.0.0.1".into(), port: s.port, user: s.user.clone(), auth, fingerprint: None }
+    Preset {
+        name: "test-host".into(),
+        host: "127.0.0.1".into(),
+        port: s.port,
+        user: s.user.clone(),
+        auth,
+        fingerprint: None,
+    }
 }
 
 /// Reads output until `marker` shows, returning everything read.
@@ -50,8 +59,12 @@ async fn a_key_login_runs_commands_on_a_pty_that_follows_resizes() {
     let p = preset(&s, PresetAuth::Key { path: s.key.clone().into() });
     // The first connection names the unknown key instead of trusting it.
     let unknown = connect(&p, HostKeyCheck::Unpinned { confirmed: None }, None, 80, 24).await.err().expect("refused");
-    assert_eq!(unknown, TerminalError::UnknownHostKey { preset: "test-host".into(), fingerprint: s.fingerprint.clone() });
-    let mut shell = connect(&p, HostKeyCheck::Unpinned { confirmed: Some(s.fingerprint.clone()) }, None, 80, 24).await.unwrap();
+    assert_eq!(
+        unknown,
+        TerminalError::UnknownHostKey { preset: "test-host".into(), fingerprint: s.fingerprint.clone() }
+    );
+    let mut shell =
+        connect(&p, HostKeyCheck::Unpinned { confirmed: Some(s.fingerprint.clone()) }, None, 80, 24).await.unwrap();
     assert_eq!(shell.fingerprint, s.fingerprint);
     shell.send(b"stty size; echo marker-$((6*7))\n".to_vec()).await.unwrap();
     let out = read_until(&mut shell, "marker-42").await;
@@ -77,15 +90,22 @@ async fn passwords_pins_and_unreachable_hosts() {
     let pinned = HostKeyCheck::Pinned(s.fingerprint.clone());
     let p = preset(&s, PresetAuth::Password);
     assert_eq!(connect(&p, pinned.clone(), None, 80, 24).await.err(), Some(TerminalError::PasswordNeeded));
-    assert!(matches!(connect(&p, pinned.clone(), Some("not-the-password"), 80, 24).await.err(), Some(TerminalError::AuthFailed(_))));
+    assert!(matches!(
+        connect(&p, pinned.clone(), Some("not-the-password"), 80, 24).await.err(),
+        Some(TerminalError::AuthFailed(_))
+    ));
     let mut shell = connect(&p, pinned.clone(), Some(&s.password), 80, 24).await.unwrap();
     shell.send(b"echo who-$(whoami)\n".to_vec()).await.unwrap();
     read_until(&mut shell, &format!("who-{}", s.user)).await;
     shell.close().await;
 
     let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string();
-    let changed = connect(&p, HostKeyCheck::Pinned(wrong.clone()), Some(&s.password), 80, 24).await.err().expect("refused");
-    assert_eq!(changed, TerminalError::HostKeyChanged { preset: "test-host".into(), expected: wrong, presented: s.fingerprint.clone() });
+    let changed =
+        connect(&p, HostKeyCheck::Pinned(wrong.clone()), Some(&s.password), 80, 24).await.err().expect("refused");
+    assert_eq!(
+        changed,
+        TerminalError::HostKeyChanged { preset: "test-host".into(), expected: wrong, presented: s.fingerprint.clone() }
+    );
     assert!(changed.to_string().starts_with("HOST KEY CHANGED"));
 
     let mut closed = p.clone();
@@ -98,14 +118,32 @@ async fn a_pinned_key_is_kept_until_removed_on_purpose() {
     use insectid::terminal::host_keys;
     for t in insectid::testing::test_databases().await {
         let db = &t.db;
-        let p = Preset { name: "box".into(), host: "h".into(), port: 22, user: "u".into(), auth: PresetAuth::Password, fingerprint: None };
+        let p = Preset {
+            name: "box".into(),
+            host: "h".into(),
+            port: 22,
+            user: "u".into(),
+            auth: PresetAuth::Password,
+            fingerprint: None,
+        };
         let confirmed = Some("SHA256:first".to_string());
-        assert_eq!(host_keys::check_for(db, &p, confirmed.clone()).await.unwrap(), HostKeyCheck::Unpinned { confirmed });
+        assert_eq!(
+            host_keys::check_for(db, &p, confirmed.clone()).await.unwrap(),
+            HostKeyCheck::Unpinned { confirmed }
+        );
         host_keys::pin(db, "box", "SHA256:first", "admin").await.unwrap();
         host_keys::pin(db, "box", "SHA256:second", "mallory").await.unwrap();
-        assert_eq!(host_keys::check_for(db, &p, Some("SHA256:second".into())).await.unwrap(), HostKeyCheck::Pinned("SHA256:first".into()), "a pin is never replaced silently");
+        assert_eq!(
+            host_keys::check_for(db, &p, Some("SHA256:second".into())).await.unwrap(),
+            HostKeyCheck::Pinned("SHA256:first".into()),
+            "a pin is never replaced silently"
+        );
         let fixed = Preset { fingerprint: Some("SHA256:configured".into()), ..p.clone() };
-        assert_eq!(host_keys::check_for(db, &fixed, None).await.unwrap(), HostKeyCheck::Pinned("SHA256:configured".into()), "the configuration wins");
+        assert_eq!(
+            host_keys::check_for(db, &fixed, None).await.unwrap(),
+            HostKeyCheck::Pinned("SHA256:configured".into()),
+            "the configuration wins"
+        );
         assert!(host_keys::unpin(db, "box").await.unwrap());
         assert_eq!(host_keys::pinned(db, "box").await.unwrap(), None);
         t.close().await;
@@ -115,11 +153,21 @@ async fn a_pinned_key_is_kept_until_removed_on_purpose() {
 #[test]
 fn presets_are_validated() {
     use insectid::terminal::Presets;
-    let p = |name: &str, fp: Option<&str>| Preset { name: name.into(), host: "h".into(), port: 22, user: "u".into(), auth: PresetAuth::Password, fingerprint: fp.map(String::from) };
+    let p = |name: &str, fp: Option<&str>| Preset {
+        name: name.into(),
+        host: "h".into(),
+        port: 22,
+        user: "u".into(),
+        auth: PresetAuth::Password,
+        fingerprint: fp.map(String::from),
+    };
     assert!(Presets::new(vec![p("a", None), p("b", Some("SHA256:x"))]).is_ok());
     assert!(Presets::new(vec![p("a", None), p("a", None)]).unwrap_err().contains("twice"));
     assert!(Presets::new(vec![p("bad name", None)]).is_err());
     assert!(Presets::new(vec![p("a", Some("md5:00"))]).unwrap_err().contains("SHA256"));
     let presets = Presets::new(vec![p("a", None)]).unwrap();
-    assert_eq!(presets.get("elsewhere.example:22").unwrap_err(), TerminalError::UnknownPreset("elsewhere.example:22".into()));
+    assert_eq!(
+        presets.get("elsewhere.example:22").unwrap_err(),
+        TerminalError::UnknownPreset("elsewhere.example:22".into())
+    );
 }

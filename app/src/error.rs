@@ -55,9 +55,10 @@ impl AppError {
     /// error is not a 200 (to caches, crawlers and monitoring). Nothing happens in the browser.
     pub fn answer_page_with_status(&self) {
         #[cfg(feature = "ssr")]
-        if let (Some(response), Ok(status)) =
-            (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(self.status()))
-        {
+        if let (Some(response), Ok(status)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::StatusCode::from_u16(self.status()),
+        ) {
             response.set_status(status);
         }
     }

@@ -64,7 +64,13 @@ pub struct TrafficPolicy {
 impl Default for TrafficPolicy {
     fn default() -> Self {
         let loopback = ["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse().ok()).collect();
-        TrafficPolicy { trusted_proxies: Vec::new(), rfc7239_forwarded: false, sign_ins_per_minute: 10, uploads_per_minute: 30, metrics_from: loopback }
+        TrafficPolicy {
+            trusted_proxies: Vec::new(),
+            rfc7239_forwarded: false,
+            sign_ins_per_minute: 10,
+            uploads_per_minute: 30,
+            metrics_from: loopback,
+        }
     }
 }
 

@@ -90,19 +90,20 @@ fn from_multer(e: multer::Error, limits: &UploadLimits) -> UploadError {
     }
 }
 
-pub async fn collect_uploads(mut multipart: multer::Multipart<'_>, limits: UploadLimits) -> Result<UploadForm, UploadError> {
+pub async fn collect_uploads(
+    mut multipart: multer::Multipart<'_>,
+    limits: UploadLimits,
+) -> Result<UploadForm, UploadError> {
     let mut files: Vec<Upload> = Vec::new();
     let mut top_k = 5usize;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| from_multer(e, &limits))? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "top_k" {
             let text = small_field(&mut field, 16).await?;
-            top_k = text
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|k| (1..=20).contains(k))
-                .ok_or_else(|| UploadError::BadRequest(format!("top_k must be a number from 1 to 20, not {text:?}")))?;
+            top_k =
+                text.trim().parse::<usize>().ok().filter(|k| (1..=20).contains(k)).ok_or_else(|| {
+                    UploadError::BadRequest(format!("top_k must be a number from 1 to 20, not {text:?}"))
+                })?;
             continue;
         }
         if !FILE_FIELDS.contains(&name.as_str()) {
@@ -116,7 +117,10 @@ pub async fn collect_uploads(mut multipart: multer::Multipart<'_>, limits: Uploa
             continue;
         }
         if files.len() == limits.max_files {
-            return Err(UploadError::BadRequest(format!("too many files: at most {} photos per request", limits.max_files)));
+            return Err(UploadError::BadRequest(format!(
+                "too many files: at most {} photos per request",
+                limits.max_files
+            )));
         }
         if let Some(ct) = field.content_type().map(|m| m.essence_str().to_string()) {
             if !(ct.starts_with("image/") || ct == "application/octet-stream") {
@@ -144,7 +148,9 @@ pub async fn collect_uploads(mut multipart: multer::Multipart<'_>, limits: Uploa
         files.push(Upload { filename, bytes: bytes.into() });
     }
     if files.is_empty() {
-        return Err(UploadError::BadRequest("no photo in the request: send one or more files in a field named \"image\"".into()));
+        return Err(UploadError::BadRequest(
+            "no photo in the request: send one or more files in a field named \"image\"".into(),
+        ));
     }
     Ok(UploadForm { files, top_k })
 }

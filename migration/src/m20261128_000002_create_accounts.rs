@@ -39,10 +39,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_session_expires_at").table(Session::Table).col(Session::ExpiresAt).to_owned())
+            .create_index(
+                Index::create().name("idx_session_expires_at").table(Session::Table).col(Session::ExpiresAt).to_owned(),
+            )
             .await?;
         manager
-            .create_index(Index::create().name("idx_session_user_id").table(Session::Table).col(Session::UserId).to_owned())
+            .create_index(
+                Index::create().name("idx_session_user_id").table(Session::Table).col(Session::UserId).to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -62,7 +66,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_audit_event_created_at").table(AuditEvent::Table).col(AuditEvent::CreatedAt).to_owned(),
+                Index::create()
+                    .name("idx_audit_event_created_at")
+                    .table(AuditEvent::Table)
+                    .col(AuditEvent::CreatedAt)
+                    .to_owned(),
             )
             .await?;
         manager
@@ -100,7 +108,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [LoginFailure::Table.into_iden(), AuditEvent::Table.into_iden(), Session::Table.into_iden(), User::Table.into_iden()] {
+        for table in [
+            LoginFailure::Table.into_iden(),
+            AuditEvent::Table.into_iden(),
+            Session::Table.into_iden(),
+            User::Table.into_iden(),
+        ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

@@ -45,7 +45,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_feedback_state").table(Feedback::Table).col(Feedback::State).to_owned())
+            .create_index(
+                Index::create().name("idx_feedback_state").table(Feedback::Table).col(Feedback::State).to_owned(),
+            )
             .await?;
         manager
             .create_table(

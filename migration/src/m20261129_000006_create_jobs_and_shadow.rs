@@ -36,7 +36,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_job_state").table(Job::Table).col(Job::State).col(Job::Id).to_owned())
+            .create_index(
+                Index::create().name("idx_job_state").table(Job::Table).col(Job::State).col(Job::Id).to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -68,12 +70,19 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .alter_table(Table::alter().table(ModelVersion::Table).add_column(boolean(ModelVersion::Shadow).default(false)).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(ModelVersion::Table)
+                    .add_column(boolean(ModelVersion::Shadow).default(false))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(ModelVersion::Table).drop_column(ModelVersion::Shadow).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(ModelVersion::Table).drop_column(ModelVersion::Shadow).to_owned())
+            .await?;
         manager.drop_table(Table::drop().table(ShadowPrediction::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Job::Table).to_owned()).await
     }

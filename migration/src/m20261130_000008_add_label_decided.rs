@@ -13,7 +13,10 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(
-                Table::alter().table(Identification::Table).add_column(boolean(Identification::LabelDecided).default(false)).to_owned(),
+                Table::alter()
+                    .table(Identification::Table)
+                    .add_column(boolean(Identification::LabelDecided).default(false))
+                    .to_owned(),
             )
             .await?;
         let decided = Query::select().column(PhotoLabel::ImageSha256).from(PhotoLabel::Table).to_owned();
@@ -40,9 +43,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(Index::drop().name("idx_identification_queue").table(Identification::Table).to_owned()).await?;
         manager
-            .alter_table(Table::alter().table(Identification::Table).drop_column(Identification::LabelDecided).to_owned())
+            .drop_index(Index::drop().name("idx_identification_queue").table(Identification::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter().table(Identification::Table).drop_column(Identification::LabelDecided).to_owned(),
+            )
             .await
     }
 }

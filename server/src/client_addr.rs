@@ -89,7 +89,9 @@ fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<I
         return Vec::new();
     }
     match header {
-        ForwardedHeader::Forwarded => joined.split(',').map(|element| element.split(';').find_map(forwarded_for).flatten()).collect(),
+        ForwardedHeader::Forwarded => {
+            joined.split(',').map(|element| element.split(';').find_map(forwarded_for).flatten()).collect()
+        }
         ForwardedHeader::XForwardedFor => joined.split(',').map(|a| parse_node(a.trim())).collect(),
     }
 }
@@ -113,7 +115,11 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 }
 
 /// Puts the request's [`ClientIp`] in its extensions for everything after it.
-pub async fn resolve(State(resolver): State<std::sync::Arc<(AddressRanges, ForwardedHeader)>>, mut request: Request<Body>, next: Next) -> Response {
+pub async fn resolve(
+    State(resolver): State<std::sync::Arc<(AddressRanges, ForwardedHeader)>>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
     let (proxies, header) = &*resolver;
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     if let Some(peer) = peer {
@@ -169,8 +175,16 @@ mod tests {
         let rfc = headers(&[("forwarded", "for=\"[2001:db8::7]:4711\";proto=https, for=10.2.2.2")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &rfc, ForwardedHeader::Forwarded), ip("2001:db8::7"));
         let unknown = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(proxies.client(ip("127.0.0.1"), &unknown, ForwardedHeader::Forwarded), ip("127.0.0.1"), "nothing readable: the proxy itself");
-        assert_eq!(AddressRanges::default().client(ip("127.0.0.1"), &spoofed, XFF), ip("127.0.0.1"), "none trusted by default");
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &unknown, ForwardedHeader::Forwarded),
+            ip("127.0.0.1"),
+            "nothing readable: the proxy itself"
+        );
+        assert_eq!(
+            AddressRanges::default().client(ip("127.0.0.1"), &spoofed, XFF),
+            ip("127.0.0.1"),
+            "none trusted by default"
+        );
         assert!("10.0.0.0/33".parse::<AddressRanges>().is_err());
         // Behind a proxy that appends to X-Forwarded-For, a client's own Forwarded is ignored.
         let both = headers(&[("forwarded", "for=1.2.3.4"), ("x-forwarded-for", "203.0.113.9")]);

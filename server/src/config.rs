@@ -226,9 +226,7 @@ pub enum LogFormat {
 
 impl Config {
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("insectid.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("insectid.db").display()))
     }
 
     pub fn file_store(&self) -> insectid::storage::StoreLocation {
@@ -242,9 +240,7 @@ impl Config {
     }
 
     pub fn model_dir(&self) -> PathBuf {
-        self.model_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
+        self.model_dir.clone().unwrap_or_else(|| self.data_dir.join("models").join("efficientnet-lite0-imagenet"))
     }
 
     pub fn runner_settings(&self) -> insectid::jobs::RunnerSettings {
@@ -317,13 +313,28 @@ mod readme_table {
         let section = readme.split("\n## Configuration\n").nth(1).expect("a Configuration section");
         let table = section.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|'));
         let documented: BTreeSet<String> = table
-            .flat_map(|row| row.split('|').nth(1).unwrap_or_default().split('`').filter(|w| w.starts_with("INSECTID_")).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|row| {
+                row.split('|')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .split('`')
+                    .filter(|w| w.starts_with("INSECTID_"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        let read: BTreeSet<String> = super::Cli::command().get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()).collect();
+        let read: BTreeSet<String> = super::Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
         assert!(read.len() > 40, "the variables come from clap: {read:?}");
         let undocumented: Vec<_> = read.difference(&documented).collect();
         let unknown: Vec<_> = documented.difference(&read).collect();
         assert!(undocumented.is_empty(), "missing from README's configuration table: {undocumented:?}");
-        assert!(unknown.is_empty(), "README's configuration table names variables the server does not read: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "README's configuration table names variables the server does not read: {unknown:?}"
+        );
     }
 }

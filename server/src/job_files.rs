@@ -7,7 +7,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use insectid::auth::Role;
 
-pub async fn job_file(State(state): State<AppState>, auth: axum_login::AuthSession<insectid::auth::Backend>, Path((id, name)): Path<(i64, String)>) -> Response {
+pub async fn job_file(
+    State(state): State<AppState>,
+    auth: axum_login::AuthSession<insectid::auth::Backend>,
+    Path((id, name)): Path<(i64, String)>,
+) -> Response {
     if let Err(e) = insectid::services::users::require(auth.user.as_ref(), Role::Admin) {
         return crate::dataset_export::refusal(e);
     }

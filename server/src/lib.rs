@@ -12,10 +12,10 @@ pub mod ops;
 mod page_cache;
 mod photos;
 pub mod rate_limit;
-pub mod running;
-mod terminal;
 pub mod rest;
+pub mod running;
 pub mod security;
+mod terminal;
 
 use std::sync::Arc;
 
@@ -44,7 +44,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     // bundle explicitly (INSECTID_MODEL_DIR).
     let activated = match config.model_dir {
         Some(_) => None,
-        None => insectid::services::models::active_dir(&db).await.map_err(|e| StartError(format!("model registry: {e}")))?,
+        None => {
+            insectid::services::models::active_dir(&db).await.map_err(|e| StartError(format!("model registry: {e}")))?
+        }
     };
     let model_dir = activated.clone().unwrap_or_else(|| config.model_dir());
     let start_dir = model_dir.clone();
@@ -85,12 +87,20 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         .await
         .map_err(|e| StartError(format!("checking the photo store: {e}")))?;
     if leftovers.removed > 0 || !leftovers.rows_without_photo.is_empty() {
-        tracing::warn!(removed = leftovers.removed, missing = leftovers.rows_without_photo.len(), "cleaned up after an unclean stop");
+        tracing::warn!(
+            removed = leftovers.removed,
+            missing = leftovers.rows_without_photo.len(),
+            "cleaned up after an unclean stop"
+        );
     }
     // Imports whose process died are marked so the page offers to resume them.
-    let interrupted = insectid::services::dataset_import::mark_interrupted(&db).await.map_err(|e| StartError(e.to_string()))?;
+    let interrupted =
+        insectid::services::dataset_import::mark_interrupted(&db).await.map_err(|e| StartError(e.to_string()))?;
     if interrupted > 0 {
-        tracing::warn!(imports = interrupted, "dataset imports were interrupted by a restart; resume them on the Datasets page");
+        tracing::warn!(
+            imports = interrupted,
+            "dataset imports were interrupted by a restart; resume them on the Datasets page"
+        );
     }
     let presets = match &config.ssh_presets {
         Some(path) => insectid::terminal::Presets::load(path).map_err(|e| StartError(e.to_string()))?,
@@ -107,26 +117,36 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         registry: Default::default(),
     };
     let models_dir = config.data_dir.join("models");
-    std::fs::create_dir_all(&models_dir).map_err(|e| StartError(format!("models directory {}: {e}", models_dir.display())))?;
+    std::fs::create_dir_all(&models_dir)
+        .map_err(|e| StartError(format!("models directory {}: {e}", models_dir.display())))?;
     // The bundle the engine started with is the registry's active version.
     insectid::services::models::record_startup(&db, &model_dir, "default")
         .await
         .map_err(|e| StartError(format!("model registry: {e}")))?;
     let import_dir = config.import_dir();
-    std::fs::create_dir_all(&import_dir).map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
+    std::fs::create_dir_all(&import_dir)
+        .map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;
     let commands = match &config.commands_file {
         Some(path) => insectid::jobs::commands::Commands::load(path).map_err(|e| StartError(e.to_string()))?,
         None => insectid::jobs::commands::Commands::builtin(),
     };
     let jobs_dir = config.data_dir.join("jobs");
-    std::fs::create_dir_all(&jobs_dir).map_err(|e| StartError(format!("jobs directory {}: {e}", jobs_dir.display())))?;
+    std::fs::create_dir_all(&jobs_dir)
+        .map_err(|e| StartError(format!("jobs directory {}: {e}", jobs_dir.display())))?;
     // Side engines (evaluations, shadow) run beside the live one: one forward pass at a time
     // (on all cores, as before the live engine had a pass per core: an evaluation is a batch
     // job that should finish soon on an idle server).
     let side_engine = insectid::inference::EngineConfig { threads: 0, workers: 1, ..config.engine() };
-    let jobs = app::state::JobsSetup { commands: Arc::new(commands), dir: jobs_dir, wake: Arc::new(tokio::sync::Notify::new()), engine: side_engine };
+    let jobs = app::state::JobsSetup {
+        commands: Arc::new(commands),
+        dir: jobs_dir,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        engine: side_engine,
+    };
     let shadow = insectid::services::shadow::ShadowSlot::default();
-    insectid::services::shadow::restore(&db, &shadow, &jobs.engine).await.map_err(|e| StartError(format!("shadow model: {e}")))?;
+    insectid::services::shadow::restore(&db, &shadow, &jobs.engine)
+        .await
+        .map_err(|e| StartError(format!("shadow model: {e}")))?;
     Ok(AppState {
         leptos_options,
         db,
@@ -144,7 +164,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         jobs,
         shadow,
         page_cache_seconds: config.page_cache_seconds,
-        portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(config.stats_seconds))),
+        portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(
+            config.stats_seconds,
+        ))),
         traffic: config.traffic(),
         disk: config.disk_reserve(),
     })
@@ -183,7 +205,9 @@ pub fn follow_active_model(state: AppState, every: std::time::Duration) {
                     tracing::info!(model = %row.name, version = %row.version, "switched to the version activated on another instance");
                     app::api::models::reload_heatmaps(&state, row.dir.clone()).await;
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, version = %row.version, "the activated version does not load here"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, version = %row.version, "the activated version does not load here")
+                }
                 Err(e) => tracing::warn!(error = %e, "switching models failed"),
             }
         }
@@ -208,7 +232,8 @@ pub async fn start_job_runner(state: &AppState, config: &Config) -> Result<(), S
         return Ok(());
     }
     let export_dir = config.data_dir.join("exports");
-    std::fs::create_dir_all(&export_dir).map_err(|e| StartError(format!("export directory {}: {e}", export_dir.display())))?;
+    std::fs::create_dir_all(&export_dir)
+        .map_err(|e| StartError(format!("export directory {}: {e}", export_dir.display())))?;
     let ctx = JobContext {
         db: state.db.clone(),
         photos: state.photos.clone(),
@@ -269,22 +294,29 @@ pub fn build_app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let shell_options = state.leptos_options.clone();
-    let page_cache = page_cache::PageCache::new(std::time::Duration::from_secs(state.page_cache_seconds), 64 * 1024 * 1024);
+    let page_cache =
+        page_cache::PageCache::new(std::time::Duration::from_secs(state.page_cache_seconds), 64 * 1024 * 1024);
     let traffic = &state.traffic;
     let guards = Arc::new(limits::ApiGuards {
         photo_upload_bytes: limits::photo_upload_body_bytes(&state.limits),
         sign_ins: rate_limit::RouteLimit::per_minute("sign-ins", traffic.sign_ins_per_minute),
         uploads: rate_limit::RouteLimit::per_minute("uploads", traffic.uploads_per_minute),
     });
-    let header = if traffic.rfc7239_forwarded { client_addr::ForwardedHeader::Forwarded } else { client_addr::ForwardedHeader::XForwardedFor };
+    let header = if traffic.rfc7239_forwarded {
+        client_addr::ForwardedHeader::Forwarded
+    } else {
+        client_addr::ForwardedHeader::XForwardedFor
+    };
     let proxies = Arc::new((client_addr::AddressRanges(traffic.trusted_proxies.clone()), header));
     // The built site's files (WASM, JS, CSS, public assets) and the 404 page for anything else.
     // Files are served by tower-http's ServeDir, not by leptos_axum's file handler: that one
     // answers a file inside a reactive owner that inherits whatever page render the thread was
     // in, and applies (takes) that page's response headers, so a page rendered alongside a WASM
     // download arrived without its CSP (and the download with it).
-    let not_found = axum::handler::Handler::with_state(leptos_axum::file_and_error_handler::<AppState, _>(shell), state.clone());
-    let site_files = tower_http::services::ServeDir::new(state.leptos_options.site_root.to_string()).fallback(not_found);
+    let not_found =
+        axum::handler::Handler::with_state(leptos_axum::file_and_error_handler::<AppState, _>(shell), state.clone());
+    let site_files =
+        tower_http::services::ServeDir::new(state.leptos_options.site_root.to_string()).fallback(not_found);
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
@@ -321,11 +353,13 @@ pub fn build_app(state: AppState) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(config: Config) -> Result<(), StartError> {
-    let _running = running::hold(&config.data_dir).map_err(|e| StartError(format!("data directory {}: {e}", config.data_dir.display())))?;
+    let _running = running::hold(&config.data_dir)
+        .map_err(|e| StartError(format!("data directory {}: {e}", config.data_dir.display())))?;
     let state = build_state(&config).await?;
     start_job_runner(&state, &config).await?;
     follow_active_model(state.clone(), std::time::Duration::from_secs(config.registry_poll_seconds.max(1)));
-    insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone()).spawn_cleanup(std::time::Duration::from_secs(600));
+    insectid::auth::session_store::SeaOrmSessionStore::new(state.db.clone())
+        .spawn_cleanup(std::time::Duration::from_secs(600));
     housekeeping::start(state.clone(), config.anonymous_retention_days);
     if let Some(bind) = config.metrics_bind {
         let listener = tokio::net::TcpListener::bind(bind)

@@ -67,11 +67,23 @@ impl ApiGuards {
         let name = path.strip_prefix("/api/")?;
         let small = Guard { body_bytes: SERVER_FN_BODY_BYTES, multipart: false, rate: None, in_memory: false };
         Some(match name {
-            "identify_photos" => Guard { body_bytes: self.photo_upload_bytes, multipart: true, rate: self.uploads.as_deref(), in_memory: true },
-            "upload_dataset" | "upload_model" => Guard { body_bytes: archive_upload_body_bytes(), multipart: true, rate: None, in_memory: false },
+            "identify_photos" => Guard {
+                body_bytes: self.photo_upload_bytes,
+                multipart: true,
+                rate: self.uploads.as_deref(),
+                in_memory: true,
+            },
+            "upload_dataset" | "upload_model" => {
+                Guard { body_bytes: archive_upload_body_bytes(), multipart: true, rate: None, in_memory: false }
+            }
             "sign_in" | "sign_up" => Guard { rate: self.sign_ins.as_deref(), ..small },
             // The REST API reads its multipart body with the same upload limits.
-            "v1/identify" => Guard { body_bytes: self.photo_upload_bytes, multipart: false, rate: self.uploads.as_deref(), in_memory: true },
+            "v1/identify" => Guard {
+                body_bytes: self.photo_upload_bytes,
+                multipart: false,
+                rate: self.uploads.as_deref(),
+                in_memory: true,
+            },
             _ => small,
         })
     }
@@ -89,21 +101,28 @@ pub async fn guard_api(State(guards): State<Arc<ApiGuards>>, request: Request<Bo
         }
     }
     if guard.multipart && request.method() == Method::POST && !has_boundary(&request) {
-        let message = "expected a multipart/form-data body with a boundary (a form with enctype=\"multipart/form-data\")";
+        let message =
+            "expected a multipart/form-data body with a boundary (a form with enctype=\"multipart/form-data\")";
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body may be at most {} bytes", guard.body_bytes)).into_response();
+    let too_large = || {
+        (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body may be at most {} bytes", guard.body_bytes))
+            .into_response()
+    };
     let at_least = axum::body::HttpBody::size_hint(request.body()).lower();
     if declared.unwrap_or(at_least).max(at_least) > guard.body_bytes as u64 {
         return too_large();
     }
     let mib = usize::try_from(declared.unwrap_or(guard.body_bytes as u64)).unwrap_or(usize::MAX).div_ceil(MIB).max(1);
     let _in_memory = match guard.in_memory {
-        true => match UPLOADS_IN_MEMORY.try_acquire_many(u32::try_from(mib.min(UPLOAD_MEMORY_MIB)).unwrap_or(u32::MAX)) {
+        true => match UPLOADS_IN_MEMORY.try_acquire_many(u32::try_from(mib.min(UPLOAD_MEMORY_MIB)).unwrap_or(u32::MAX))
+        {
             Ok(permit) => Some(permit),
             Err(_) => {
-                let mut busy = (StatusCode::SERVICE_UNAVAILABLE, "the server is receiving many uploads; retry in a moment").into_response();
+                let mut busy =
+                    (StatusCode::SERVICE_UNAVAILABLE, "the server is receiving many uploads; retry in a moment")
+                        .into_response();
                 busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 return busy;
             }
@@ -151,7 +170,8 @@ fn answer_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "a request handler panicked");
-    let mut response = (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it was logged").into_response();
+    let mut response =
+        (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on the server; it was logged").into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -172,9 +192,14 @@ mod tests {
             .route("/boom", get(|| async { panic_now() }))
             .route("/fine", get(|| async { "ok" }))
             .layer(super::catch_panics());
-        let boom = app.clone().oneshot(axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let boom = app
+            .clone()
+            .oneshot(axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
         assert_eq!(boom.status(), 500);
-        let fine = app.oneshot(axum::http::Request::get("/fine").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let fine =
+            app.oneshot(axum::http::Request::get("/fine").body(axum::body::Body::empty()).unwrap()).await.unwrap();
         assert_eq!(fine.status(), 200);
     }
 }

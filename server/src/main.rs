@@ -22,7 +22,9 @@ fn main() -> std::process::ExitCode {
     let config = cli.config;
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(server::serve(config)).map(|()| true),
-        Command::Identify { files, json, top_k } => runtime.block_on(server::cli::identify(&config, &files, json, top_k)),
+        Command::Identify { files, json, top_k } => {
+            runtime.block_on(server::cli::identify(&config, &files, json, top_k))
+        }
         Command::BenchForward { batches, seconds, json } => {
             server::cli::bench_forward(&config, &batches, seconds, json).map(|()| true)
         }
@@ -32,9 +34,9 @@ fn main() -> std::process::ExitCode {
         Command::Check { repair, grace_minutes, json } => {
             runtime.block_on(server::cli::check(&config, repair, grace_minutes, json))
         }
-        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs } => {
-            runtime.block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs)).map(|()| true)
-        }
+        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs } => runtime
+            .block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs))
+            .map(|()| true),
         Command::Dataset { action } => runtime.block_on(server::cli::dataset(&config, action)).map(|()| true),
         Command::Eval { dir, split, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &split, &out, json, concurrency)).map(|()| true)

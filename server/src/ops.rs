@@ -6,13 +6,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use app::state::AppState;
+use app::state::ClientIp;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use app::state::ClientIp;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::Extension;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -58,7 +58,8 @@ fn method_label(method: &Method) -> &'static str {
 pub async fn track(request: Request<Body>, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method()).to_string();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "other".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "other".into());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
@@ -121,7 +122,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(e) => Err(format!("unreachable: {e}")),
     };
     let active = state.engine.active();
-    let model = if state.engine.is_running() { Ok(format!("{} {}", active.status.name, active.status.version)) } else { Err("the inference worker has stopped".to_string()) };
+    let model = if state.engine.is_running() {
+        Ok(format!("{} {}", active.status.name, active.status.version))
+    } else {
+        Err("the inference worker has stopped".to_string())
+    };
     let ready = database.is_ok() && model.is_ok();
     let show = |r: Result<String, String>| r.unwrap_or_else(|e| e);
     let body = serde_json::json!({ "ready": ready, "database": show(database), "model": show(model) });

@@ -42,7 +42,9 @@ impl PageCache {
         let pages = moka::sync::Cache::builder()
             .time_to_live(ttl)
             .max_capacity(max_bytes)
-            .weigher(|key: &String, page: &Arc<CachedPage>| (key.len() + page.body.len()).try_into().unwrap_or(u32::MAX))
+            .weigher(|key: &String, page: &Arc<CachedPage>| {
+                (key.len() + page.body.len()).try_into().unwrap_or(u32::MAX)
+            })
             .build();
         PageCache { pages: Some(pages) }
     }
@@ -69,7 +71,11 @@ pub struct RenderedAnonymously;
 
 /// Runs inside the authentication layer: marks responses rendered for nobody, the only ones
 /// the cache may keep.
-pub async fn mark_anonymous(auth: axum_login::AuthSession<insectid::auth::Backend>, request: Request, next: Next) -> Response {
+pub async fn mark_anonymous(
+    auth: axum_login::AuthSession<insectid::auth::Backend>,
+    request: Request,
+    next: Next,
+) -> Response {
     let anonymous = auth.user.is_none();
     let mut response = next.run(request).await;
     if anonymous {
@@ -88,7 +94,8 @@ fn key(request: &Request) -> Option<String> {
     let gzip = text(header::ACCEPT_ENCODING).unwrap_or("").split(',').any(|e| {
         let mut parts = e.split(';');
         let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let refused = parts.any(|p| p.trim().to_ascii_lowercase().replace(' ', "").trim_start_matches("q=").parse::<f32>() == Ok(0.0));
+        let refused = parts
+            .any(|p| p.trim().to_ascii_lowercase().replace(' ', "").trim_start_matches("q=").parse::<f32>() == Ok(0.0));
         (name == "gzip" || name == "x-gzip") && !refused
     });
     // The language the page will be rendered in, decided exactly as the page decides it.

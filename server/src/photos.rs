@@ -100,7 +100,8 @@ pub async fn heatmap(
         return (StatusCode::NOT_FOUND, "no such result").into_response();
     };
     let active = state.engine.active();
-    let same_model = view.identified.model_name == active.status.name && view.identified.model_version == active.status.version;
+    let same_model =
+        view.identified.model_name == active.status.name && view.identified.model_version == active.status.version;
     let class = same_model.then(|| view.identified.answer.top.first().map(|t| t.index)).flatten();
     let sha = view.identified.image_sha256.clone();
     let variant = format!("{}\0{}\0{class:?}", active.status.name, active.status.version);

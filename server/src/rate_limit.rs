@@ -42,7 +42,12 @@ impl RouteLimit {
         let now = self.made.elapsed().as_secs();
         let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
         if now >= last + 10 && self.limiter.len() > MAX_TRACKED {
-            let ours = self.pruned_at.compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed);
+            let ours = self.pruned_at.compare_exchange(
+                last,
+                now,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if ours.is_ok() {
                 self.limiter.retain_recent();
             }

@@ -46,10 +46,8 @@ pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
     }
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let claimed = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .map(|v| v.to_str().ok().and_then(host_of));
+    let claimed =
+        headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).map(|v| v.to_str().ok().and_then(host_of));
     match (claimed, host) {
         (None, _) => next.run(request).await,
         (Some(Some(from)), Some(host)) if from.eq_ignore_ascii_case(host) => next.run(request).await,
@@ -130,9 +128,13 @@ mod tests {
         let app = axum::Router::new()
             .route("/own", axum::routing::get(own))
             .layer(axum::middleware::from_fn(super::security_headers));
-        let response = app.oneshot(axum::http::Request::get("/own").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let response =
+            app.oneshot(axum::http::Request::get("/own").body(axum::body::Body::empty()).unwrap()).await.unwrap();
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
-        assert_eq!(csp, "script-src 'nonce-abc'; frame-ancestors 'none'", "the document's own policy, back in the header");
+        assert_eq!(
+            csp, "script-src 'nonce-abc'; frame-ancestors 'none'",
+            "the document's own policy, back in the header"
+        );
         let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
         assert!(body.ends_with(b"<script nonce=\"abc\">1</script>"), "the page arrives whole");
     }

@@ -7,13 +7,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use app::state::{AppState, ClientIp};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::Extension;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::{SinkExt, StreamExt};
 use insectid::auth::{Account, Role};
 use insectid::services::audit::{self, Actor};
@@ -81,7 +81,13 @@ pub async fn terminal_ws(
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
     // The shell stays open only while this session's access stands (checked every 2 s).
-    let revoked = terminal::revocation::watch(state.db.clone(), account.id, session_id.to_string(), password_hash, REVOCATION_CHECK);
+    let revoked = terminal::revocation::watch(
+        state.db.clone(),
+        account.id,
+        session_id.to_string(),
+        password_hash,
+        REVOCATION_CHECK,
+    );
     let addr = client.map(|Extension(ClientIp(ip))| ip.to_string()).unwrap_or_else(|| "unknown".into());
     ws.max_message_size(state.terminal.limits.max_message)
         .on_upgrade(move |socket| session(socket, state, account, preset, addr, permit, revoked))
@@ -126,7 +132,8 @@ async fn session(
     };
     let first = tokio::time::timeout(std::time::Duration::from_secs(60), stream.next()).await;
     let request = match first {
-        Ok(Some(Ok(Frame::Text(t)))) => serde_json::from_str::<ConnectRequest>(&t).map_err(|e| format!("the first message must be the connect request: {e}")),
+        Ok(Some(Ok(Frame::Text(t)))) => serde_json::from_str::<ConnectRequest>(&t)
+            .map_err(|e| format!("the first message must be the connect request: {e}")),
         _ => Err("no connect request arrived".to_string()),
     };
     let request = match request {
@@ -155,7 +162,11 @@ async fn session(
             return;
         }
         Err(e) => {
-            let action = if matches!(e, TerminalError::HostKeyChanged { .. }) { "terminal.host_key_changed" } else { "terminal.refused" };
+            let action = if matches!(e, TerminalError::HostKeyChanged { .. }) {
+                "terminal.host_key_changed"
+            } else {
+                "terminal.refused"
+            };
             audit(action, e.to_string()).await;
             let _ = sink.send(ServerMessage::Error { message: e.to_string() }.frame()).await;
             let _ = sink.send(Frame::Close).await;
@@ -170,7 +181,11 @@ async fn session(
     }
     audit("terminal.opened", format!("{}@{}:{}", preset.user, preset.host, preset.port)).await;
     let since = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    let connected = ServerMessage::Connected { preset: preset.name.clone(), host: format!("{}@{}:{}", preset.user, preset.host, preset.port), since };
+    let connected = ServerMessage::Connected {
+        preset: preset.name.clone(),
+        host: format!("{}@{}:{}", preset.user, preset.host, preset.port),
+        since,
+    };
     if sink.send(connected.frame()).await.is_err() {
         return;
     }

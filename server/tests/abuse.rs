@@ -20,13 +20,20 @@ fn work_dir(name: &str) -> std::path::PathBuf {
 fn memory_mb(instance: &Instance) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{}/status", instance.child.id())).unwrap();
     let field = |name: &str| {
-        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0) / 1024
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
 
 fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x as u8).wrapping_mul(seed), (y as u8).wrapping_add(seed), seed]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x as u8).wrapping_mul(seed), (y as u8).wrapping_add(seed), seed])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -66,7 +73,8 @@ fn identify(port: u16, photos: &[Vec<u8>]) -> (u16, serde_json::Value, std::time
     let (content_type, body) = photos_upload(photos);
     let started = Instant::now();
     let (status, _, answer) = http_bytes(port, "POST", "/api/v1/identify", None, &content_type, &body);
-    let json = serde_json::from_slice(&answer).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&answer) }));
+    let json = serde_json::from_slice(&answer)
+        .unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&answer) }));
     (status, json, started.elapsed())
 }
 
@@ -94,11 +102,19 @@ fn one_client_cannot_exhaust_the_portal() {
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     // 2. A small field of 200 kB: refused while it arrives.
     let (ct, mut body) = photos_upload(&[]);
-    body.splice(0..0, format!("--insectidtestboundary\r\nContent-Disposition: form-data; name=\"top_k\"\r\n\r\n{}\r\n", "9".repeat(200_000)).into_bytes());
+    body.splice(
+        0..0,
+        format!(
+            "--insectidtestboundary\r\nContent-Disposition: form-data; name=\"top_k\"\r\n\r\n{}\r\n",
+            "9".repeat(200_000)
+        )
+        .into_bytes(),
+    );
     let (status, _, answer) = http_bytes(port, "POST", "/api/identify_photos", None, &ct, &body);
     assert_eq!(status, 413, "{}", String::from_utf8_lossy(&answer));
     // 3. A body over the route's limit is refused by its declared length, unread.
-    let (status, _, _) = http_with(port, "POST", "/api/sign_in", &[], "application/x-www-form-urlencoded", &vec![b'a'; 2 * 1024 * 1024]);
+    let (status, _, _) =
+        http_with(port, "POST", "/api/sign_in", &[], "application/x-www-form-urlencoded", &vec![b'a'; 2 * 1024 * 1024]);
     assert_eq!(status, 413);
 
     // 4. Small files that decode huge: sixteen solid 8000×8000 PNGs (~4 MB sent, 4 GB decoded).
@@ -109,7 +125,12 @@ fn one_client_cannot_exhaust_the_portal() {
     assert_eq!(status, 400, "{json}");
     assert!(json["error"].as_str().unwrap_or_default().contains("megapixels"), "{json}");
     let (peak, rss) = memory_mb(&server);
-    eprintln!("16 × 8000×8000 PNG ({} kB each): {status} in {:.2?}, peak RSS {peak} MB (+{}), RSS now {rss} MB", bomb.len() / 1024, started.elapsed(), peak - peak_at_start);
+    eprintln!(
+        "16 × 8000×8000 PNG ({} kB each): {status} in {:.2?}, peak RSS {peak} MB (+{}), RSS now {rss} MB",
+        bomb.len() / 1024,
+        started.elapsed(),
+        peak - peak_at_start
+    );
     assert!(peak - peak_at_start < 512, "peak RSS grew by {} MB", peak - peak_at_start);
     // Under the per-photo limit but over the request's pixel budget: refused before decoding.
     let big = solid_png(7000, 7000);
@@ -117,13 +138,21 @@ fn one_client_cannot_exhaust_the_portal() {
     let (status, json, _) = identify(port, &vec![big.clone(); 16]);
     assert_eq!(status, 413, "{json}");
     let (peak, _) = memory_mb(&server);
-    eprintln!("16 × 7000×7000 PNG: {status} in {:.2?}, peak RSS {peak} MB (+{})", started.elapsed(), peak - peak_at_start);
+    eprintln!(
+        "16 × 7000×7000 PNG: {status} in {:.2?}, peak RSS {peak} MB (+{})",
+        started.elapsed(),
+        peak - peak_at_start
+    );
     // Within every budget: four 7000×7000 PNGs are decoded (one at a time) and answered.
     let started = Instant::now();
     let (status, json, _) = identify(port, &vec![big; 4]);
     assert_eq!(status, 200, "{json}");
     let (peak, _) = memory_mb(&server);
-    eprintln!("4 × 7000×7000 PNG (196 MP decoded): {status} in {:.2?}, peak RSS {peak} MB (+{})", started.elapsed(), peak - peak_at_start);
+    eprintln!(
+        "4 × 7000×7000 PNG (196 MP decoded): {status} in {:.2?}, peak RSS {peak} MB (+{})",
+        started.elapsed(),
+        peak - peak_at_start
+    );
     assert!(peak - peak_at_start < 512, "peak RSS grew by {} MB", peak - peak_at_start);
 
     // 5. Heat maps: drawn one at a time (others answered 503 at once), then served from the store.
@@ -137,7 +166,9 @@ fn one_client_cannot_exhaust_the_portal() {
     let answers: Vec<(u16, String)> = std::thread::scope(|s| {
         let asks: Vec<_> = results
             .iter()
-            .map(|(id, sha)| s.spawn(move || http(port, "GET", &format!("/results/{id}/heatmap.png?key={sha}"), None, "")))
+            .map(|(id, sha)| {
+                s.spawn(move || http(port, "GET", &format!("/results/{id}/heatmap.png?key={sha}"), None, ""))
+            })
             .collect();
         asks.into_iter().map(|a| a.join().unwrap()).map(|(status, head, _)| (status, head)).collect()
     });
@@ -150,7 +181,12 @@ fn one_client_cannot_exhaust_the_portal() {
     let heatmap = format!("/results/{id}/heatmap.png?key={sha}");
     assert_eq!(http_bytes(port, "GET", &heatmap, None, "", b"").0, 200);
     let kept = data.join("photos").join("heatmaps").join(sha);
-    assert_eq!(std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0), 1, "kept in the file store: {}", kept.display());
+    assert_eq!(
+        std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0),
+        1,
+        "kept in the file store: {}",
+        kept.display()
+    );
     let started = Instant::now();
     assert_eq!(http_bytes(port, "GET", &heatmap, None, "", b"").0, 200);
     eprintln!("a kept heat map served in {:.2?}", started.elapsed());
@@ -161,14 +197,21 @@ fn one_client_cannot_exhaust_the_portal() {
     let sha = json["results"][0]["image_sha256"].as_str().unwrap().to_string();
     let (status, _, served) = http_bytes(port, "GET", &format!("/photos/{sha}"), None, "", b"");
     assert_eq!(status, 200);
-    assert!(!served.windows(2).any(|w| w == [0x88, 0x25]) && !served.windows(8).any(|w| w == [0, 0, 0, 48, 0, 0, 0, 1]), "no GPS in the served photo");
+    assert!(
+        !served.windows(2).any(|w| w == [0x88, 0x25]) && !served.windows(8).any(|w| w == [0, 0, 0, 48, 0, 0, 0, 1]),
+        "no GPS in the served photo"
+    );
 
     // 7. /metrics: methods from a fixed set, whatever token a client sends.
     for method in ["A1", "A2", "BREW"] {
         http_bytes(port, method, "/healthz", None, "", b"");
     }
     let (_, _, metrics) = http(port, "GET", "/metrics", None, "");
-    assert!(!metrics.contains("method=\"A1\"") && !metrics.contains("method=\"BREW\"") && metrics.contains("method=\"other\""));
+    assert!(
+        !metrics.contains("method=\"A1\"")
+            && !metrics.contains("method=\"BREW\"")
+            && metrics.contains("method=\"other\"")
+    );
 
     // 8. A repair without a grace period beside the running portal is refused.
     let repair = std::process::Command::new(env!("CARGO_BIN_EXE_insectid"))
@@ -177,7 +220,11 @@ fn one_client_cannot_exhaust_the_portal() {
         .output()
         .unwrap();
     assert!(!repair.status.success());
-    assert!(String::from_utf8_lossy(&repair.stderr).contains("a portal is running"), "{}", String::from_utf8_lossy(&repair.stderr));
+    assert!(
+        String::from_utf8_lossy(&repair.stderr).contains("a portal is running"),
+        "{}",
+        String::from_utf8_lossy(&repair.stderr)
+    );
 
     still_serves(port);
 
@@ -208,7 +255,8 @@ fn one_client_cannot_exhaust_the_portal() {
     // 10. Upload flood from one address: 429 once its 30 a minute are spent.
     let mut refused = 0;
     for _ in 0..40 {
-        let (status, _, _) = http_bytes(port, "POST", "/api/v1/identify", None, "multipart/form-data; boundary=x", b"--x--\r\n");
+        let (status, _, _) =
+            http_bytes(port, "POST", "/api/v1/identify", None, "multipart/form-data; boundary=x", b"--x--\r\n");
         refused += usize::from(status == 429);
     }
     eprintln!("40 more uploads at once: {refused} answered 429");

@@ -77,7 +77,10 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
 
         let (status, html) = call(&app, get("/species/ip102-11")).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("Lissorhoptrus oryzophilus") && html.contains("稻水象甲"), "the species card is rendered on the server");
+        assert!(
+            html.contains("Lissorhoptrus oryzophilus") && html.contains("稻水象甲"),
+            "the species card is rendered on the server"
+        );
         // Administrators' pages say so to anyone else, on the server and without JavaScript.
         let (status, html) = call(&app, get("/commands")).await;
         assert_eq!(status, StatusCode::OK);
@@ -102,7 +105,11 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
         let (status, metrics) = call(&app, from("127.0.0.1", get("/metrics"))).await;
         assert_eq!(status, StatusCode::OK);
         assert!(!metrics.contains(r#"method="A1""#) && metrics.contains(r#"method="other""#), "{metrics}");
-        assert!(metrics.contains(r#"insectid_http_requests_total{method="GET",route="/species/:key",status="200"}"#) || metrics.contains(r#"route="/species/{key}""#), "{metrics}");
+        assert!(
+            metrics.contains(r#"insectid_http_requests_total{method="GET",route="/species/:key",status="200"}"#)
+                || metrics.contains(r#"route="/species/{key}""#),
+            "{metrics}"
+        );
         assert!(metrics.contains("insectid_http_request_duration_seconds_bucket"), "latency histogram");
         assert!(metrics.contains(r#"insectid_jobs{state="queued"} 0"#), "{metrics}");
 
@@ -179,11 +186,16 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
     assert!(String::from_utf8_lossy(&page).contains("<html lang=\"en\""));
     let (cache, _, chinese) = fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await;
     assert_eq!(cache.as_deref(), Some("miss"));
-    assert!(String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""), "rendered in Chinese, not the English page");
+    assert!(
+        String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""),
+        "rendered in Chinese, not the English page"
+    );
     // The language cookie decides over Accept-Language, as on the page: the Chinese entry serves it.
-    let (cache, _, chosen) = fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;
+    let (cache, _, chosen) =
+        fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;
     assert_eq!((cache.as_deref(), chosen == chinese), (Some("hit"), true));
-    let (cache, _, english) = fetch("/species/ip102-11", &[("cookie", "insectid_lang=en"), ("accept-language", "zh-CN")]).await;
+    let (cache, _, english) =
+        fetch("/species/ip102-11", &[("cookie", "insectid_lang=en"), ("accept-language", "zh-CN")]).await;
     assert_eq!((cache.as_deref(), english == page), (Some("hit"), true));
     assert_eq!(fetch("/species?q=weevil", &[]).await.0.as_deref(), Some("miss"));
     let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
@@ -216,7 +228,10 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
     assert!(String::from_utf8_lossy(&theirs).contains("Carl Cacheable"), "the page was rendered for Carl");
     let (cache, _, anonymous) = fetch("/species/ip102-12", &[]).await;
     assert_eq!(cache.as_deref(), Some("miss"), "nobody's page was kept for this URL");
-    assert!(!String::from_utf8_lossy(&anonymous).contains("Carl Cacheable"), "an anonymous visitor never sees Carl's page");
+    assert!(
+        !String::from_utf8_lossy(&anonymous).contains("Carl Cacheable"),
+        "an anonymous visitor never sees Carl's page"
+    );
     // Nothing but the catalogue, and no error page.
     assert_eq!(fetch("/history", &[]).await.0, None);
     assert_eq!(fetch("/species/a/b", &[]).await.0, None);

@@ -33,7 +33,14 @@ struct Client {
 }
 
 impl Client {
-    async fn send(&self, method: &str, uri: &str, cookie: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, Option<String>, String) {
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Option<String>, String) {
         let mut request = Request::builder().method(method).uri(uri).header(header::ACCEPT, "application/json");
         if !content_type.is_empty() {
             request = request.header(header::CONTENT_TYPE, content_type);
@@ -60,7 +67,8 @@ impl Client {
     }
 
     async fn sign_in(&self, name: &str) -> String {
-        let (status, cookie, text) = self.form("/api/sign_in", None, &format!("username={name}&password={PASSWORD}")).await;
+        let (status, cookie, text) =
+            self.form("/api/sign_in", None, &format!("username={name}&password={PASSWORD}")).await;
         assert!(status.is_success() || status.is_redirection(), "sign in {name}: {status} {text}");
         cookie.expect("a session cookie")
     }
@@ -80,7 +88,9 @@ fn png() -> Vec<u8> {
 }
 
 fn multipart() -> (String, Vec<u8>) {
-    let mut body = b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    let mut body =
+        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+            .to_vec();
     body.extend(png());
     body.extend(b"\r\n--b--\r\n");
     ("multipart/form-data; boundary=b".into(), body)
@@ -100,7 +110,11 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     config.admin_password = Some(PASSWORD.into());
     std::fs::create_dir_all(&data).unwrap();
     let presets = data.join("presets.json");
-    std::fs::write(&presets, r#"[{"name": "box", "host": "127.0.0.1", "port": 1, "user": "nobody", "auth": {"kind": "password"}}]"#).unwrap();
+    std::fs::write(
+        &presets,
+        r#"[{"name": "box", "host": "127.0.0.1", "port": 1, "user": "nobody", "auth": {"kind": "password"}}]"#,
+    )
+    .unwrap();
     config.ssh_presets = Some(presets);
     let state = server::build_state(&config).await.unwrap();
     let db = state.db.clone();
@@ -109,14 +123,19 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     let mut ids = std::collections::HashMap::new();
     for name in ["uma", "lara", "dora", "tom1", "tom2", "tom3", "tom4", "tom5"] {
         let (status, _, text) = client
-            .form("/api/sign_up", None, &format!("username={name}&display_name=&email=&password={PASSWORD}&password_again={PASSWORD}"))
+            .form(
+                "/api/sign_up",
+                None,
+                &format!("username={name}&display_name=&email=&password={PASSWORD}&password_again={PASSWORD}"),
+            )
             .await;
         assert!(status.is_success() || status.is_redirection(), "{name}: {status} {text}");
         let row = user_id(&db, name).await;
         ids.insert(name, row);
     }
     let admin_cookie = client.sign_in("root").await;
-    let (s, _, text) = client.form("/api/set_user_role", Some(&admin_cookie), &format!("id={}&role=labeler", ids["lara"])).await;
+    let (s, _, text) =
+        client.form("/api/set_user_role", Some(&admin_cookie), &format!("id={}&role=labeler", ids["lara"])).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     let cookies = [
         (Who::User, Some(client.sign_in("uma").await)),
@@ -125,12 +144,14 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         (Who::Disabled, Some(client.sign_in("dora").await)),
         (Who::Anonymous, None),
     ];
-    let (s, _, _) = client.form("/api/set_user_active", Some(&admin_cookie), &format!("id={}&active=false", ids["dora"])).await;
+    let (s, _, _) =
+        client.form("/api/set_user_active", Some(&admin_cookie), &format!("id={}&active=false", ids["dora"])).await;
     assert_eq!(s, StatusCode::OK);
 
     let (mp_type, mp_body) = multipart();
     let admin_identification = {
-        let (_, _, text) = client.send("POST", "/api/identify_photos", Some(&admin_cookie), &mp_type, mp_body.clone()).await;
+        let (_, _, text) =
+            client.send("POST", "/api/identify_photos", Some(&admin_cookie), &mp_type, mp_body.clone()).await;
         let answers: serde_json::Value = serde_json::from_str(&text).unwrap();
         answers[0]["identification_id"].as_i64().expect("recorded for the admin")
     };
@@ -141,55 +162,235 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("POST", "/api/model_status".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         ("POST", "/api/me".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         ("POST", "/api/identify_photos".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
-        ("POST", "/api/update_profile".into(), "application/x-www-form-urlencoded".into(), b"display_name=X&email=&language=en".to_vec(), Rule::SignedIn),
-        ("POST", "/api/change_password".into(), "application/x-www-form-urlencoded".into(), b"current=wrong-password-0&new=another-good-pass-77&new_again=another-good-pass-77".to_vec(), Rule::SignedIn),
-        ("POST", "/api/delete_account".into(), "application/x-www-form-urlencoded".into(), b"password=wrong-password-0".to_vec(), Rule::SignedIn),
-        ("POST", "/api/users".into(), "application/x-www-form-urlencoded".into(), b"search=&page=0".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/update_profile".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"display_name=X&email=&language=en".to_vec(),
+            Rule::SignedIn,
+        ),
+        (
+            "POST",
+            "/api/change_password".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"current=wrong-password-0&new=another-good-pass-77&new_again=another-good-pass-77".to_vec(),
+            Rule::SignedIn,
+        ),
+        (
+            "POST",
+            "/api/delete_account".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"password=wrong-password-0".to_vec(),
+            Rule::SignedIn,
+        ),
+        (
+            "POST",
+            "/api/users".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"search=&page=0".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/audit_log".into(), "application/x-www-form-urlencoded".into(), b"page=0".to_vec(), Rule::Admin),
-        ("POST", "/api/set_user_role".into(), "application/x-www-form-urlencoded".into(), format!("id={}&role=labeler", ids["tom1"]).into_bytes(), Rule::Admin),
-        ("POST", "/api/set_user_active".into(), "application/x-www-form-urlencoded".into(), format!("id={}&active=true", ids["tom2"]).into_bytes(), Rule::Admin),
-        ("POST", "/api/reset_user_password".into(), "application/x-www-form-urlencoded".into(), format!("id={}&password=reset-by-admin-5551", ids["tom3"]).into_bytes(), Rule::Admin),
-        ("POST", "/api/history".into(), "application/x-www-form-urlencoded".into(), b"label=&page=0".to_vec(), Rule::SignedIn),
+        (
+            "POST",
+            "/api/set_user_role".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={}&role=labeler", ids["tom1"]).into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/set_user_active".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={}&active=true", ids["tom2"]).into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/reset_user_password".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={}&password=reset-by-admin-5551", ids["tom3"]).into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/history".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"label=&page=0".to_vec(),
+            Rule::SignedIn,
+        ),
         // Someone else's identification (the admin's): owners and admins see it, others get 404.
-        ("POST", "/api/identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
-        ("POST", "/api/rerun_identification".into(), "application/x-www-form-urlencoded".into(), format!("id={admin_identification}").into_bytes(), Rule::Admin),
-        ("POST", "/api/delete_identification".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::SignedIn),
-        ("POST", "/api/species_search".into(), "application/x-www-form-urlencoded".into(), b"query=weevil".to_vec(), Rule::Public),
-        ("POST", "/api/species".into(), "application/x-www-form-urlencoded".into(), b"key=ip102-11".to_vec(), Rule::Public),
+        (
+            "POST",
+            "/api/identification".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={admin_identification}").into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/rerun_identification".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={admin_identification}").into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/delete_identification".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::SignedIn,
+        ),
+        (
+            "POST",
+            "/api/species_search".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"query=weevil".to_vec(),
+            Rule::Public,
+        ),
+        (
+            "POST",
+            "/api/species".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"key=ip102-11".to_vec(),
+            Rule::Public,
+        ),
         ("POST", "/api/upload_rules".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
-        ("POST", "/api/set_language".into(), "application/x-www-form-urlencoded".into(), b"lang=zh&back=/".to_vec(), Rule::Public),
+        (
+            "POST",
+            "/api/set_language".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"lang=zh&back=/".to_vec(),
+            Rule::Public,
+        ),
         ("POST", "/api/model_versions".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
-        ("POST", "/api/activate_model".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/activate_model".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/rollback_model".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
-        ("POST", "/api/delete_model".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/delete_model".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/upload_model".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
         ("POST", "/api/terminal_presets".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("POST", "/api/label_choices".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Public),
         // Feedback on the admin's identification: its owner and staff may; others see "not found".
-        ("POST", "/api/send_feedback".into(), "application/x-www-form-urlencoded".into(), format!("identification={admin_identification}&kind=not_insect").into_bytes(), Rule::Staff),
-        ("POST", "/api/feedback_queue".into(), "application/x-www-form-urlencoded".into(), b"state=&species=&model_version=&from=&to=&page=0".to_vec(), Rule::Staff),
-        ("POST", "/api/review_feedback".into(), "application/x-www-form-urlencoded".into(), b"ids[0]=999999&decision=accept".to_vec(), Rule::Staff),
+        (
+            "POST",
+            "/api/send_feedback".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("identification={admin_identification}&kind=not_insect").into_bytes(),
+            Rule::Staff,
+        ),
+        (
+            "POST",
+            "/api/feedback_queue".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"state=&species=&model_version=&from=&to=&page=0".to_vec(),
+            Rule::Staff,
+        ),
+        (
+            "POST",
+            "/api/review_feedback".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"ids[0]=999999&decision=accept".to_vec(),
+            Rule::Staff,
+        ),
         ("POST", "/api/label_task".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
-        ("POST", "/api/label_photo".into(), "application/x-www-form-urlencoded".into(), format!("sha={}&skip=1", "0".repeat(64)).into_bytes(), Rule::Staff),
+        (
+            "POST",
+            "/api/label_photo".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("sha={}&skip=1", "0".repeat(64)).into_bytes(),
+            Rule::Staff,
+        ),
         ("POST", "/api/datasets".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
         // No label exists yet, so an allowed call is refused for that (400), never 401/403.
-        ("POST", "/api/create_dataset_version".into(), "application/x-www-form-urlencoded".into(), b"name=authz".to_vec(), Rule::Staff),
-        ("POST", "/api/import_dataset".into(), "application/x-www-form-urlencoded".into(), b"name=authz&folder=no-such-folder".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/create_dataset_version".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"name=authz".to_vec(),
+            Rule::Staff,
+        ),
+        (
+            "POST",
+            "/api/import_dataset".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"name=authz&folder=no-such-folder".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/upload_dataset".into(), mp_type.clone(), mp_body.clone(), Rule::Admin),
         ("GET", "/jobs/999999/export.zip".into(), String::new(), vec![], Rule::Staff),
-        ("POST", "/api/export_dataset".into(), "application/x-www-form-urlencoded".into(), b"spec=none@1&layout=ip102".to_vec(), Rule::Staff),
+        (
+            "POST",
+            "/api/export_dataset".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"spec=none@1&layout=ip102".to_vec(),
+            Rule::Staff,
+        ),
         ("POST", "/api/my_downloads".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Staff),
-        ("POST", "/api/model_identifications".into(), "application/x-www-form-urlencoded".into(), b"id=999999&page=0".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/model_identifications".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999&page=0".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/commands".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
-        ("POST", "/api/run_command".into(), "application/x-www-form-urlencoded".into(), b"command=no-such-command".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/run_command".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"command=no-such-command".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/job".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
-        ("POST", "/api/cancel_job".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
-        ("POST", "/api/resume_job".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
-        ("POST", "/api/restart_job".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/cancel_job".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/resume_job".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/restart_job".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/evaluations".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
-        ("POST", "/api/compare_evaluations".into(), "application/x-www-form-urlencoded".into(), b"a=999998&b=999999".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/compare_evaluations".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"a=999998&b=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/shadow".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
-        ("POST", "/api/shadow_on".into(), "application/x-www-form-urlencoded".into(), b"id=999999".to_vec(), Rule::Admin),
+        (
+            "POST",
+            "/api/shadow_on".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/shadow_off".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::Admin),
         ("GET", "/jobs/999999/files/report.json".into(), String::new(), vec![], Rule::Admin),
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
@@ -199,7 +400,11 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         ("GET", "/metrics".into(), String::new(), vec![], Rule::Public),
     ];
     // The matrix must name every server function the app registers (sign in/up/out are used above).
-    let covered: Vec<String> = calls.iter().map(|c| c.1.clone()).chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from)).collect();
+    let covered: Vec<String> = calls
+        .iter()
+        .map(|c| c.1.clone())
+        .chain(["/api/sign_in", "/api/sign_up", "/api/sign_out", "/api/delete_user"].map(String::from))
+        .collect();
     assert_eq!(leptos::server_fn::axum::server_fn_paths().count(), 54, "the registry sees every server function");
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
@@ -215,9 +420,13 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
                 Rule::Staff => matches!(who, Who::Labeler | Who::Admin),
                 Rule::Admin => *who == Who::Admin,
             };
-            let hidden = uri == "/api/identification" || uri == "/api/rerun_identification" || uri == "/api/send_feedback";
+            let hidden =
+                uri == "/api/identification" || uri == "/api/rerun_identification" || uri == "/api/send_feedback";
             if allowed {
-                assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(), "{who:?} {uri}: {status} {text}");
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && !status.is_server_error(),
+                    "{who:?} {uri}: {status} {text}"
+                );
                 if hidden && *who == Who::Admin {
                     assert!(status.is_success(), "{uri}: {status} {text}");
                 }
@@ -261,13 +470,21 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     let cookie_of = |w: Who| cookies.iter().find(|(who, _)| *who == w).and_then(|(_, c)| c.clone());
     assert_eq!(status_of(upgrade(None, here, "box")).await.0, StatusCode::UNAUTHORIZED);
     for who in [Who::User, Who::Labeler] {
-        assert_eq!(status_of(upgrade(cookie_of(who).as_deref(), here, "box")).await.0, StatusCode::FORBIDDEN, "{who:?}");
+        assert_eq!(
+            status_of(upgrade(cookie_of(who).as_deref(), here, "box")).await.0,
+            StatusCode::FORBIDDEN,
+            "{who:?}"
+        );
     }
     let admin = cookie_of(Who::Admin);
     let (s, text) = status_of(upgrade(admin.as_deref(), Some("https://evil.example"), "box")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
     assert!(text.contains("cross-origin"));
-    assert_eq!(status_of(upgrade(admin.as_deref(), None, "box")).await.0, StatusCode::FORBIDDEN, "no Origin, no terminal");
+    assert_eq!(
+        status_of(upgrade(admin.as_deref(), None, "box")).await.0,
+        StatusCode::FORBIDDEN,
+        "no Origin, no terminal"
+    );
     let (s, text) = status_of(upgrade(admin.as_deref(), here, "evil.example:22")).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{text}");
     assert!(text.contains("no preset host"));
@@ -277,7 +494,8 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
 
     // Deleting is checked last and once per identity, each on its own target.
     for ((who, cookie), target) in cookies.iter().zip(["tom4", "tom5", "tom4", "tom5", "tom4"]) {
-        let (status, _, text) = client.form("/api/delete_user", cookie.as_deref(), &format!("id={}&confirm=yes", ids[target])).await;
+        let (status, _, text) =
+            client.form("/api/delete_user", cookie.as_deref(), &format!("id={}&confirm=yes", ids[target])).await;
         let expected = match who {
             Who::Admin => StatusCode::OK,
             Who::User | Who::Labeler => StatusCode::FORBIDDEN,

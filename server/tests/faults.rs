@@ -29,7 +29,9 @@ fn distinct_photo(class: usize, i: u32) -> Vec<u8> {
 
 fn check(url: &str, data: &Path, repair: bool) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_insectid"));
-    cmd.args(["--data-dir", &data.display().to_string(), "check", "--json"]).env("INSECTID_DATABASE_URL", url).env("INSECTID_LOG", "warn");
+    cmd.args(["--data-dir", &data.display().to_string(), "check", "--json"])
+        .env("INSECTID_DATABASE_URL", url)
+        .env("INSECTID_LOG", "warn");
     if repair {
         cmd.args(["--repair", "--grace-minutes", "0"]);
     }
@@ -62,7 +64,8 @@ fn kill(mut instance: Instance) {
 }
 
 fn sign_in(port: u16) -> String {
-    let (status, head, body) = http(port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
+    let (status, head, body) =
+        http(port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
     assert_eq!(status, 200, "{body}");
     session_cookie(&head)
 }
@@ -71,7 +74,15 @@ fn sign_in(port: u16) -> String {
 fn run_command(port: u16, cookie: &str, form: &str) -> i64 {
     let (status, head, body) = http(port, "POST", "/api/run_command", Some(cookie), form);
     assert!(status == 200 || status == 302, "{status} {body}");
-    body.trim().parse().ok().or_else(|| head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("location: /jobs/").and_then(|id| id.trim().parse().ok()))).expect("a job id")
+    body.trim()
+        .parse()
+        .ok()
+        .or_else(|| {
+            head.lines().find_map(|l| {
+                l.to_ascii_lowercase().strip_prefix("location: /jobs/").and_then(|id| id.trim().parse().ok())
+            })
+        })
+        .expect("a job id")
 }
 
 #[test]
@@ -96,24 +107,37 @@ fn kill_9_during_uploads_an_import_and_a_fine_tune_loses_nothing() {
     let server = start(&url, &data, &work.join("1.log"), &env);
     let port = server.port;
     let senders: Vec<_> = (0..12u32)
-        .map(|i| std::thread::spawn(move || identify(port, &insectid::testing::coloured_photo(i as usize % 3, 1000 + i))))
+        .map(|i| {
+            std::thread::spawn(move || identify(port, &insectid::testing::coloured_photo(i as usize % 3, 1000 + i)))
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     kill(server);
     let statuses: Vec<u16> = senders.into_iter().map(|s| s.join().unwrap()).collect();
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 0 || *s == 503), "answered or cut off, never half-answered: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 0 || *s == 503),
+        "answered or cut off, never half-answered: {statuses:?}"
+    );
     let (_, report) = check(&url, &data, false);
     let report_json: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert!(report_json["rows_without_photo"].as_array().unwrap().is_empty(), "no identification lost its photo: {report}");
+    assert!(
+        report_json["rows_without_photo"].as_array().unwrap().is_empty(),
+        "no identification lost its photo: {report}"
+    );
 
     // 2. Restarted, it has cleaned up what the crash left, and the same client succeeds; then
     // the import is killed part-way.
     let server = start(&url, &data, &work.join("2.log"), &env);
     let (clean, report) = check(&url, &data, false);
     assert!(clean, "the restart removed the crash's leftovers: {report}");
-    assert_eq!(identify(server.port, &insectid::testing::coloured_photo(0, 2000)), 200, "clients recover after the restart");
+    assert_eq!(
+        identify(server.port, &insectid::testing::coloured_photo(0, 2000)),
+        200,
+        "clients recover after the restart"
+    );
     let cookie = sign_in(server.port);
-    let import = run_command(server.port, &cookie, "command=import-dataset&values%5Bname%5D=pests&values%5Bfolder%5D=pests");
+    let import =
+        run_command(server.port, &cookie, "command=import-dataset&values%5Bname%5D=pests&values%5Bfolder%5D=pests");
     wait("the import to start", || job_state(&url, import)["progress"]["done"].as_u64().unwrap_or(0) > 0);
     kill(server);
 
@@ -127,7 +151,11 @@ fn kill_9_during_uploads_an_import_and_a_fine_tune_loses_nothing() {
     let (_, _, datasets) = http(server.port, "POST", "/api/datasets", Some(&cookie), "");
     let overview: serde_json::Value = serde_json::from_str(&datasets).unwrap();
     let version = overview["versions"].as_array().unwrap().iter().find(|v| v["dataset"] == "pests").unwrap().clone();
-    assert_eq!((version["state"].as_str(), version["items"].as_i64()), (Some("ready"), Some(600)), "every photo once: {version}");
+    assert_eq!(
+        (version["state"].as_str(), version["items"].as_i64()),
+        (Some("ready"), Some(600)),
+        "every photo once: {version}"
+    );
 
     // 4. A fine-tune killed part-way through its features resumes after the restart and finishes.
     let tune = run_command(server.port, &cookie, "command=fine-tune&values%5Bdataset%5D=pests%401&values%5Bhidden%5D=0&values%5Bepochs%5D=20&values%5Bpatience%5D=5&values%5Bviews%5D=2");
@@ -170,7 +198,12 @@ impl Cluster {
     }
 
     fn start() -> Option<Cluster> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|b| b.join("initdb").is_file()).max()?;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").is_file())
+            .max()?;
         let dir = std::env::temp_dir().join(format!("insectid-faults-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -209,7 +242,11 @@ fn unsafe_is_root() -> bool {
 #[test]
 fn a_postgres_restart_under_load_gives_clear_errors_then_recovers() {
     let Some(cluster) = Cluster::start() else {
-        assert_eq!(std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(), Ok("1"), "PostgreSQL is not installed (scripts/setup.sh)");
+        assert_eq!(
+            std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(),
+            Ok("1"),
+            "PostgreSQL is not installed (scripts/setup.sh)"
+        );
         return;
     };
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port);
@@ -228,7 +265,11 @@ fn a_postgres_restart_under_load_gives_clear_errors_then_recovers() {
                 let mut i = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let started = Instant::now();
-                    let status = if n % 2 == 0 { identify(port, &insectid::testing::coloured_photo(i % 3, 3000 + n * 1000 + i as u32)) } else { http(port, "POST", "/api/portal_stats", None, "").0 };
+                    let status = if n % 2 == 0 {
+                        identify(port, &insectid::testing::coloured_photo(i % 3, 3000 + n * 1000 + i as u32))
+                    } else {
+                        http(port, "POST", "/api/portal_stats", None, "").0
+                    };
                     seen.push((Instant::now(), status, started.elapsed()));
                     i += 1;
                 }
@@ -246,12 +287,14 @@ fn a_postgres_restart_under_load_gives_clear_errors_then_recovers() {
     std::thread::sleep(Duration::from_secs(4));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen: Vec<_> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
-    let during: Vec<u16> = seen.iter().filter(|(at, ..)| *at > restart_began && *at < restarted).map(|(_, s, _)| *s).collect();
+    let during: Vec<u16> =
+        seen.iter().filter(|(at, ..)| *at > restart_began && *at < restarted).map(|(_, s, _)| *s).collect();
     assert!(during.iter().any(|s| *s >= 500), "the outage was noticed: {during:?}");
     assert!(during.iter().all(|s| *s == 200 || *s >= 500), "errors are clear server errors: {during:?}");
     let slowest = seen.iter().map(|(_, _, took)| *took).max().unwrap_or_default();
     assert!(slowest < Duration::from_secs(10), "no request hangs: the slowest took {slowest:?}");
-    let after: Vec<u16> = seen.iter().filter(|(at, ..)| *at > restarted + Duration::from_secs(2)).map(|(_, s, _)| *s).collect();
+    let after: Vec<u16> =
+        seen.iter().filter(|(at, ..)| *at > restarted + Duration::from_secs(2)).map(|(_, s, _)| *s).collect();
     assert!(!after.is_empty() && after.iter().all(|s| *s == 200), "recovered once PostgreSQL was back: {after:?}");
     assert_eq!(http(port, "GET", "/readyz", None, "").0, 200);
     drop(server);

@@ -17,13 +17,20 @@ struct Part<'a> {
 }
 
 fn file(filename: &str, content_type: &str, bytes: Vec<u8>) -> Part<'static> {
-    Part { name: "image", filename: Some(Box::leak(filename.to_string().into_boxed_str())), content_type: Some(Box::leak(content_type.to_string().into_boxed_str())), bytes }
+    Part {
+        name: "image",
+        filename: Some(Box::leak(filename.to_string().into_boxed_str())),
+        content_type: Some(Box::leak(content_type.to_string().into_boxed_str())),
+        bytes,
+    }
 }
 
 fn multipart(parts: &[Part]) -> Request<Body> {
     let mut body = Vec::new();
     for p in parts {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes());
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).as_bytes(),
+        );
         if let Some(f) = p.filename {
             body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
         }
@@ -54,11 +61,17 @@ async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Option
     let status = response.status();
     let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&body) }));
+    let json =
+        serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({ "raw": String::from_utf8_lossy(&body) }));
     (status, retry, json)
 }
 
-async fn app_with(data_dir: &std::path::Path, db_url: String, max_upload_mb: usize, max_files: usize) -> (axum::Router, app::state::AppState) {
+async fn app_with(
+    data_dir: &std::path::Path,
+    db_url: String,
+    max_upload_mb: usize,
+    max_files: usize,
+) -> (axum::Router, app::state::AppState) {
     use clap::Parser;
     let mut config: Config = server::config::Cli::parse_from(["insectid"]).config;
     config.database_url = Some(db_url);
@@ -115,7 +128,11 @@ async fn photos_are_identified_stored_and_recorded() {
     let (status, _, json) = send(&app, multipart(&[file("again.png", "image/png", fixture.clone())])).await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let again = json["results"][0]["id"].as_i64().unwrap();
-    let row = <insectid::entities::identification::Entity as sea_orm::EntityTrait>::find_by_id(again).one(&state.db).await.unwrap().unwrap();
+    let row = <insectid::entities::identification::Entity as sea_orm::EntityTrait>::find_by_id(again)
+        .one(&state.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(row.label_decided, "{row:?}");
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
@@ -130,28 +147,63 @@ async fn bad_uploads_get_clear_errors_and_the_server_keeps_serving() {
 
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
         (multipart(&[]), StatusCode::BAD_REQUEST, "no photo in the request"),
-        (multipart(&[file("notes.txt", "text/plain", b"hello".to_vec())]), StatusCode::UNSUPPORTED_MEDIA_TYPE, "notes.txt: content type text/plain"),
-        (multipart(&[file("fake.jpg", "image/jpeg", b"definitely not a jpeg".to_vec())]), StatusCode::BAD_REQUEST, "fake.jpg: the image could not be read"),
-        (multipart(&[file("empty.png", "image/png", Vec::new())]), StatusCode::BAD_REQUEST, "empty.png: the image could not be read: the file is empty"),
-        (multipart(&[file("cut.png", "image/png", good[..good.len() / 2].to_vec())]), StatusCode::BAD_REQUEST, "cut.png"),
-        (multipart(&[file("huge.png", "image/png", vec![0u8; 1024 * 1024 + 10])]), StatusCode::PAYLOAD_TOO_LARGE, "huge.png: larger than 1 MB"),
         (
-            multipart(&[file("a.png", "image/png", good.clone()), file("b.png", "image/png", good.clone()), file("c.png", "image/png", good.clone())]),
+            multipart(&[file("notes.txt", "text/plain", b"hello".to_vec())]),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "notes.txt: content type text/plain",
+        ),
+        (
+            multipart(&[file("fake.jpg", "image/jpeg", b"definitely not a jpeg".to_vec())]),
+            StatusCode::BAD_REQUEST,
+            "fake.jpg: the image could not be read",
+        ),
+        (
+            multipart(&[file("empty.png", "image/png", Vec::new())]),
+            StatusCode::BAD_REQUEST,
+            "empty.png: the image could not be read: the file is empty",
+        ),
+        (
+            multipart(&[file("cut.png", "image/png", good[..good.len() / 2].to_vec())]),
+            StatusCode::BAD_REQUEST,
+            "cut.png",
+        ),
+        (
+            multipart(&[file("huge.png", "image/png", vec![0u8; 1024 * 1024 + 10])]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "huge.png: larger than 1 MB",
+        ),
+        (
+            multipart(&[
+                file("a.png", "image/png", good.clone()),
+                file("b.png", "image/png", good.clone()),
+                file("c.png", "image/png", good.clone()),
+            ]),
             StatusCode::BAD_REQUEST,
             "too many files: at most 2",
         ),
         (
-            multipart(&[Part { name: "top_k", filename: None, content_type: None, bytes: b"many".to_vec() }, file("a.png", "image/png", good.clone())]),
+            multipart(&[
+                Part { name: "top_k", filename: None, content_type: None, bytes: b"many".to_vec() },
+                file("a.png", "image/png", good.clone()),
+            ]),
             StatusCode::BAD_REQUEST,
             "top_k must be a number",
         ),
         (
-            multipart(&[Part { name: "photo", filename: Some("a.png"), content_type: Some("image/png"), bytes: good.clone() }]),
+            multipart(&[Part {
+                name: "photo",
+                filename: Some("a.png"),
+                content_type: Some("image/png"),
+                bytes: good.clone(),
+            }]),
             StatusCode::BAD_REQUEST,
             "unexpected form field",
         ),
         (
-            Request::post("/api/v1/identify").header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap(),
+            Request::post("/api/v1/identify")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
             StatusCode::BAD_REQUEST,
             "",
         ),
@@ -214,7 +266,8 @@ async fn the_pages_server_function_identifies_and_refuses_like_the_api() {
     let (status, _, json) = send(&app, with_uri(multipart(&[file("notes.txt", "text/plain", b"hi".to_vec())]))).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{json}");
     assert!(json.to_string().contains("notes.txt: content type text/plain"), "{json}");
-    let (status, _, json) = send(&app, with_uri(multipart(&[file("big.png", "image/png", vec![1u8; 1024 * 1024 + 1])]))).await;
+    let (status, _, json) =
+        send(&app, with_uri(multipart(&[file("big.png", "image/png", vec![1u8; 1024 * 1024 + 1])]))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
     std::fs::remove_dir_all(&data).ok();
     t.close().await;
@@ -232,7 +285,10 @@ async fn the_admin_command_creates_an_administrator_once() {
     assert!(err.contains("taken"), "{err}");
     config.admin_password = Some("short".into());
     assert!(server::cli::create_admin(&config, "other").await.unwrap_err().to_string().contains("at least 10"));
-    let account = insectid::services::accounts::check_credentials(&t.db, "chief", "violet-moth-harvest-42", "127.0.0.1").await.unwrap();
+    let account =
+        insectid::services::accounts::check_credentials(&t.db, "chief", "violet-moth-harvest-42", "127.0.0.1")
+            .await
+            .unwrap();
     assert_eq!(account.role, insectid::auth::Role::Admin);
     t.close().await;
 }
@@ -243,12 +299,26 @@ async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
     let t = sqlite_database().await;
     let data = std::env::temp_dir().join(format!("insectid-rerun-{}", std::process::id()));
     let (_, state) = app_with(&data, t.url(), 20, 16).await;
-    let form = |name: &str| accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: "violet-moth-harvest-42".into() };
+    let form = |name: &str| accounts::SignUp {
+        username: name.into(),
+        display_name: String::new(),
+        email: String::new(),
+        password: "violet-moth-harvest-42".into(),
+    };
     accounts::sign_up(&state.db, form("owner"), true, None).await.unwrap();
     accounts::sign_up(&state.db, form("stranger"), true, None).await.unwrap();
     let owner = accounts::check_credentials(&state.db, "owner", "violet-moth-harvest-42", "::1").await.unwrap();
     let stranger = accounts::check_credentials(&state.db, "stranger", "violet-moth-harvest-42", "::1").await.unwrap();
-    let first = identify::identify_and_record(&state.db, &state.engine, &state.photos, png(200, 160, 4).into(), Some(owner.id), 5).await.unwrap();
+    let first = identify::identify_and_record(
+        &state.db,
+        &state.engine,
+        &state.photos,
+        png(200, 160, 4).into(),
+        Some(owner.id),
+        5,
+    )
+    .await
+    .unwrap();
     let id = first.id.unwrap();
     let again = history::rerun(&state.db, &state.engine, &state.photos, Some(&owner), id).await.unwrap();
     assert_ne!(again.id, first.id, "a new identification");
@@ -289,7 +359,8 @@ async fn anonymous_identification_can_be_switched_off() {
     use clap::Parser;
     let t = sqlite_database().await;
     let data = std::env::temp_dir().join(format!("insectid-anon-{}", std::process::id()));
-    let mut config: Config = server::config::Cli::parse_from(["insectid", "--anonymous-identification", "false"]).config;
+    let mut config: Config =
+        server::config::Cli::parse_from(["insectid", "--anonymous-identification", "false"]).config;
     config.database_url = Some(t.url());
     config.model_dir = Some(test_model_dir());
     config.data_dir = data.clone();

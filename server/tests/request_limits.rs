@@ -70,7 +70,8 @@ async fn a_small_field_is_refused_while_it_arrives_not_buffered() {
     let app = app(&data, t.url()).await;
     let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
     // 200 kB in `top_k`: it used to be read whole into a string, whatever its size.
-    let (status, body) = send(&app, post("/api/identify_photos", Some(&multipart), text_part("top_k", &[b'7'; 200_000]))).await;
+    let (status, body) =
+        send(&app, post("/api/identify_photos", Some(&multipart), text_part("top_k", &[b'7'; 200_000]))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(body.contains("at most 16 bytes"), "{body}");
     let _ = std::fs::remove_dir_all(&data);

@@ -25,11 +25,17 @@ fn check(url: &str, data: &Path, store: &str) -> (bool, serde_json::Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_with_their_own_disks_share_photos_through_one_bucket() {
     let Ok(admin_url) = std::env::var("INSECTID_TEST_DATABASE_URL") else {
-        assert_eq!(std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(), Ok("1"), "INSECTID_TEST_DATABASE_URL is not set");
+        assert_eq!(
+            std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(),
+            Ok("1"),
+            "INSECTID_TEST_DATABASE_URL is not set"
+        );
         return;
     };
     let Ok(bucket) = std::env::var("INSECTID_TEST_S3_URL") else {
-        eprintln!("INSECTID_TEST_S3_URL unset: the shared-bucket test needs an S3-compatible server (make test starts one)");
+        eprintln!(
+            "INSECTID_TEST_S3_URL unset: the shared-bucket test needs an S3-compatible server (make test starts one)"
+        );
         return;
     };
     let t = insectid::testing::postgres_database(&admin_url).await;
@@ -42,7 +48,8 @@ async fn instances_with_their_own_disks_share_photos_through_one_bucket() {
     let a = start(&url, &work.join("a"), &work.join("a.log"), &env);
     let b = start(&url, &work.join("b"), &work.join("b.log"), &env);
 
-    let (status, head, body) = http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
+    let (status, head, body) =
+        http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
     assert_eq!(status, 200, "{body}");
     let cookie = session_cookie(&head);
     let photo = insectid::testing::coloured_photo(1, 4242);
@@ -56,7 +63,8 @@ async fn instances_with_their_own_disks_share_photos_through_one_bucket() {
     // B has never seen the photo on its own disk, yet serves it and its thumbnail.
     let (status, _, served) = http_bytes(b.port, "GET", &format!("/photos/{sha}"), Some(&cookie), "text/plain", b"");
     assert_eq!((status, served == photo), (200, true), "B serves the photo A stored");
-    let (status, _, thumb) = http_bytes(b.port, "GET", &format!("/photos/{sha}/thumb"), Some(&cookie), "text/plain", b"");
+    let (status, _, thumb) =
+        http_bytes(b.port, "GET", &format!("/photos/{sha}/thumb"), Some(&cookie), "text/plain", b"");
     assert_eq!(status, 200);
     assert_eq!(image::guess_format(&thumb).ok(), Some(image::ImageFormat::Jpeg));
     for instance in ["a", "b"] {

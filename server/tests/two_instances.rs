@@ -11,7 +11,11 @@ mod common;
 
 use common::{http, session_cookie, start, ADMIN_PASSWORD};
 
-async fn wait_for(db: &sea_orm::DatabaseConnection, what: &str, done: impl Fn(&[job::Model]) -> bool) -> Vec<job::Model> {
+async fn wait_for(
+    db: &sea_orm::DatabaseConnection,
+    what: &str,
+    done: impl Fn(&[job::Model]) -> bool,
+) -> Vec<job::Model> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let jobs = job::Entity::find().order_by_asc(job::Column::Id).all(db).await.unwrap();
@@ -26,7 +30,11 @@ async fn wait_for(db: &sea_orm::DatabaseConnection, what: &str, done: impl Fn(&[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_instances_job() {
     let Ok(admin_url) = std::env::var("INSECTID_TEST_DATABASE_URL") else {
-        assert_eq!(std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(), Ok("1"), "INSECTID_TEST_DATABASE_URL is not set");
+        assert_eq!(
+            std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(),
+            Ok("1"),
+            "INSECTID_TEST_DATABASE_URL is not set"
+        );
         return;
     };
     let t = insectid::testing::postgres_database(&admin_url).await;
@@ -46,7 +54,8 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let b = start(&url, &data, &work.join("b.log"), &env);
 
     // A session made on A is valid on B (sessions live in PostgreSQL).
-    let (status, head, body) = http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
+    let (status, head, body) =
+        http(a.port, "POST", "/api/sign_in", None, &format!("username=root&password={ADMIN_PASSWORD}"));
     assert_eq!(status, 200, "{body}");
     let cookie = session_cookie(&head);
     let (status, _, me) = http(b.port, "POST", "/api/me", Some(&cookie), "");
@@ -56,7 +65,13 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     // Eight jobs queued through both instances: each runs exactly once, on one of them.
     for n in 0..8 {
         let port = if n % 2 == 0 { a.port } else { b.port };
-        let (status, _, body) = http(port, "POST", "/api/run_command", Some(&cookie), "command=clean-orphaned-files&values%5Bgrace_minutes%5D=60");
+        let (status, _, body) = http(
+            port,
+            "POST",
+            "/api/run_command",
+            Some(&cookie),
+            "command=clean-orphaned-files&values%5Bgrace_minutes%5D=60",
+        );
         assert!(status == 200 || status == 302, "{status} {body}");
     }
     let jobs = wait_for(&db, "eight clean-ups", |j| j.len() == 8 && j.iter().all(|j| j.state == "succeeded")).await;
@@ -67,13 +82,19 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let form = "command=fine-tune&values%5Bdataset%5D=pests%401&values%5Bhidden%5D=0&values%5Bepochs%5D=20&values%5Bpatience%5D=5&values%5Bviews%5D=16";
     let (status, _, body) = http(a.port, "POST", "/api/run_command", Some(&cookie), form);
     assert!(status == 200 || status == 302, "{status} {body}");
-    let running = wait_for(&db, "the fine-tune to start", |j| j.last().is_some_and(|j| j.kind == "fine_tune" && j.state == "running" && j.progress.contains("\"done\""))).await;
+    let running = wait_for(&db, "the fine-tune to start", |j| {
+        j.last().is_some_and(|j| j.kind == "fine_tune" && j.state == "running" && j.progress.contains("\"done\""))
+    })
+    .await;
     let tune = running.last().unwrap().clone();
     let (mut victim, survivor) = if tune.worker.contains(&format!("-{}-", a.child.id())) { (a, b) } else { (b, a) };
     assert!(tune.worker.contains(&format!("-{}-", victim.child.id())), "{} ran on neither instance", tune.worker);
     victim.child.kill().unwrap(); // SIGKILL: no goodbye, no final heartbeat
     victim.child.wait().unwrap();
-    let done = wait_for(&db, "the other instance to finish the fine-tune", |j| j.iter().any(|j| j.id == tune.id && j.state == "succeeded")).await;
+    let done = wait_for(&db, "the other instance to finish the fine-tune", |j| {
+        j.iter().any(|j| j.id == tune.id && j.state == "succeeded")
+    })
+    .await;
     let finished = done.iter().find(|j| j.id == tune.id).unwrap();
     assert_eq!(finished.attempts, 2, "{}", finished.log);
     assert!(finished.worker.contains(&format!("-{}-", survivor.child.id())), "{}", finished.worker);

@@ -40,7 +40,8 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 }
 
 fn expiry(record: &Record) -> DateTime<Utc> {
-    DateTime::from_timestamp(record.expiry_date.unix_timestamp(), record.expiry_date.nanosecond()).unwrap_or_else(Utc::now)
+    DateTime::from_timestamp(record.expiry_date.unix_timestamp(), record.expiry_date.nanosecond())
+        .unwrap_or_else(Utc::now)
 }
 
 /// The signed-in user's id, copied out of axum-login's part of the session data.
@@ -64,7 +65,9 @@ impl SessionStore for SeaOrmSessionStore {
         loop {
             match session::Entity::insert(active_model(record)?).exec(&self.db).await {
                 Ok(_) => return Ok(()),
-                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => record.id = Id::default(),
+                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    record.id = Id::default()
+                }
                 Err(e) => return Err(backend(e)),
             }
         }

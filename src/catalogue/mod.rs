@@ -54,7 +54,8 @@ impl Species {
     }
 
     fn haystack(&self) -> String {
-        format!("{} {} {} {} {} {}", self.name_en, self.name_zh, self.scientific, self.order, self.family, self.hosts).to_lowercase()
+        format!("{} {} {} {} {} {}", self.name_en, self.name_zh, self.scientific, self.order, self.family, self.hosts)
+            .to_lowercase()
     }
 }
 
@@ -77,7 +78,13 @@ fn parse_line(number: usize, line: &str) -> Result<Species, String> {
         "medical" => Role::Medical,
         other => return Err(format!("line {number}: unknown role {other:?}")),
     };
-    if en.is_empty() || zh.is_empty() || scientific.is_empty() || class.is_empty() || damage.is_empty() || control.is_empty() {
+    if en.is_empty()
+        || zh.is_empty()
+        || scientific.is_empty()
+        || class.is_empty()
+        || damage.is_empty()
+        || control.is_empty()
+    {
         return Err(format!("line {number}: a required field is empty"));
     }
     let text = |s: &&str| s.to_string();
@@ -131,10 +138,13 @@ pub fn in_family(family: &str) -> Vec<&'static Species> {
 /// or Chinese). An empty query matches everything.
 pub fn search(query: &str) -> Vec<&'static Species> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-    all().iter().filter(|s| {
-        let hay = s.haystack();
-        words.iter().all(|w| hay.contains(w.as_str()))
-    }).collect()
+    all()
+        .iter()
+        .filter(|s| {
+            let hay = s.haystack();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

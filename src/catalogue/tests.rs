@@ -35,7 +35,10 @@ fn labels_and_families_find_their_entries() {
     assert_eq!(for_label("ladybug").map(|s| s.scientific.as_str()), Some("Coccinellidae"));
     assert!(for_label("golden retriever").is_none());
     let weevils: Vec<_> = in_family("Curculionidae").iter().map(|s| s.name_en.clone()).collect();
-    assert!(weevils.contains(&"rice water weevil".to_string()) && weevils.contains(&"weevil".to_string()), "{weevils:?}");
+    assert!(
+        weevils.contains(&"rice water weevil".to_string()) && weevils.contains(&"weevil".to_string()),
+        "{weevils:?}"
+    );
     assert!(in_family("").is_empty());
 }
 

@@ -140,8 +140,10 @@ mod tests {
     use crate::inference::manifest::{BundleFiles, Label, Taxon};
 
     fn taxon(class: &str, order: &str, family: &str) -> Option<Taxon> {
-        let lineage: BTreeMap<String, String> =
-            [("class", class), ("order", order), ("family", family)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lineage: BTreeMap<String, String> = [("class", class), ("order", order), ("family", family)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Some(Taxon { rank: "family".into(), name: family.into(), key: format!("family:{family}"), lineage })
     }
 
@@ -165,7 +167,13 @@ mod tests {
             std: [0.5; 3],
             feature_dim: None,
             precision: Default::default(),
-            files: BundleFiles { model: "model.pt".into(), features: None, cam_features: None, cam_head: None, head: None },
+            files: BundleFiles {
+                model: "model.pt".into(),
+                features: None,
+                cam_features: None,
+                cam_head: None,
+                head: None,
+            },
             sha256: Default::default(),
             labels,
             thresholds: Thresholds { confident: 0.6, rollup: 0.6, arthropod_min: 0.3 },
@@ -186,7 +194,10 @@ mod tests {
         let a = answer(&manifest(), &[0.3, 0.25, 0.2, 0.05, 0.2], 5);
         match &a.verdict {
             Verdict::RolledUp { rank, name, probability, taxon_key } => {
-                assert_eq!((rank.as_str(), name.as_str(), taxon_key.as_str()), ("order", "Coleoptera", "order:Coleoptera"));
+                assert_eq!(
+                    (rank.as_str(), name.as_str(), taxon_key.as_str()),
+                    ("order", "Coleoptera", "order:Coleoptera")
+                );
                 assert!((probability - 0.75).abs() < 1e-6);
             }
             other => panic!("{other:?}"),
@@ -198,7 +209,11 @@ mod tests {
     #[test]
     fn a_spread_over_orders_rolls_up_to_the_class() {
         let a = answer(&manifest(), &[0.2, 0.1, 0.1, 0.3, 0.3], 5);
-        assert!(matches!(a.verdict, Verdict::RolledUp { ref rank, ref name, .. } if rank == "class" && name == "Insecta"), "{:?}", a.verdict);
+        assert!(
+            matches!(a.verdict, Verdict::RolledUp { ref rank, ref name, .. } if rank == "class" && name == "Insecta"),
+            "{:?}",
+            a.verdict
+        );
     }
 
     #[test]

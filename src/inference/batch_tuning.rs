@@ -25,7 +25,8 @@ pub fn measure_best_batch(bundle: &ModelBundle, input: &[f32]) -> Result<usize, 
         }
     }
     let best = best_batch(&timings);
-    let rates: Vec<String> = timings.iter().map(|(n, t)| format!("{n}: {:.0}/s", *n as f64 / t.as_secs_f64().max(1e-9))).collect();
+    let rates: Vec<String> =
+        timings.iter().map(|(n, t)| format!("{n}: {:.0}/s", *n as f64 / t.as_secs_f64().max(1e-9))).collect();
     tracing::info!(model = %bundle.manifest.name, best, rates = %rates.join(", "), "batch limit measured");
     Ok(best)
 }

@@ -35,7 +35,11 @@ fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
         super::manifest::check_file_name(file)?;
     }
     let f = &manifest.files;
-    let named = std::iter::once(&f.model).chain(f.features.as_ref()).chain(f.cam_features.as_ref()).chain(f.cam_head.as_ref()).chain(f.head.as_ref());
+    let named = std::iter::once(&f.model)
+        .chain(f.features.as_ref())
+        .chain(f.cam_features.as_ref())
+        .chain(f.cam_head.as_ref())
+        .chain(f.head.as_ref());
     for file in named {
         if !dir.join(file).is_file() {
             return Err(format!("{file} is missing"));
@@ -64,7 +68,8 @@ impl ModelBundle {
         module.set_eval();
         let head = match &manifest.files.head {
             Some(file) => {
-                let mut h = CModule::load_on_device(dir.join(file), device).map_err(|e| invalid(format!("{file} does not load: {e}")))?;
+                let mut h = CModule::load_on_device(dir.join(file), device)
+                    .map_err(|e| invalid(format!("{file} does not load: {e}")))?;
                 h.set_eval();
                 Some(h)
             }

@@ -90,7 +90,9 @@ impl ActiveModel {
     /// Up to `k` arthropod classes the model finds most like the class `label`, with their
     /// cosine similarity; empty for an unknown label or a model without class vectors.
     pub fn similar_classes(&self, label: &str, k: usize) -> Vec<(String, f32)> {
-        let (Some(vectors), Some(index)) = (&self.class_vectors, self.manifest.labels.iter().position(|l| l.name == label)) else {
+        let (Some(vectors), Some(index)) =
+            (&self.class_vectors, self.manifest.labels.iter().position(|l| l.name == label))
+        else {
             return Vec::new();
         };
         let labels = &self.manifest.labels;
@@ -222,15 +224,16 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let parallelism = Parallelism::for_device(config, bundle.device);
     // Both on one thread computing as a worker will.
-    let (warmup_ms, warmup_top, max_batch) = on_worker_threads(parallelism.threads, || -> Result<_, InferenceError> {
-        let (ms, top, input) = warm_up(&bundle)?;
-        let max_batch = match (config.max_batch, bundle.device) {
-            (0, tch::Device::Cpu) => measure_best_batch(&bundle, &input)?,
-            (0, _) => GPU_BATCH_LIMIT,
-            (n, _) => n,
-        };
-        Ok((ms, top, max_batch))
-    })?;
+    let (warmup_ms, warmup_top, max_batch) =
+        on_worker_threads(parallelism.threads, || -> Result<_, InferenceError> {
+            let (ms, top, input) = warm_up(&bundle)?;
+            let max_batch = match (config.max_batch, bundle.device) {
+                (0, tch::Device::Cpu) => measure_best_batch(&bundle, &input)?,
+                (0, _) => GPU_BATCH_LIMIT,
+                (n, _) => n,
+            };
+            Ok((ms, top, max_batch))
+        })?;
     let m = &bundle.manifest;
     let status = ModelStatus {
         name: m.name.clone(),
@@ -360,7 +363,9 @@ pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut job
     let started = Instant::now();
     // tch panics on some libtorch errors: the callers get an error and the worker lives on.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.probabilities(&inputs)))
-        .unwrap_or_else(|panic| Err(InferenceError::Device(format!("the forward pass failed: {}", panic_text(panic.as_ref())))));
+        .unwrap_or_else(|panic| {
+            Err(InferenceError::Device(format!("the forward pass failed: {}", panic_text(panic.as_ref()))))
+        });
     metrics::histogram!("insectid_batch_size").record(batch_size as f64);
     metrics::histogram!("insectid_forward_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
@@ -379,5 +384,9 @@ pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut job
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("a panic")
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic")
 }

@@ -99,7 +99,10 @@ impl Parallelism {
                 Parallelism { workers, threads }
             }
             // A GPU pass needs few CPU threads, but say how many: a thread's count is its own.
-            _ => Parallelism { workers: config.workers.max(1), threads: if config.threads > 0 { config.threads } else { cores } },
+            _ => Parallelism {
+                workers: config.workers.max(1),
+                threads: if config.threads > 0 { config.threads } else { cores },
+            },
         }
     }
 

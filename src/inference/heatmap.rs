@@ -59,7 +59,12 @@ impl HeatMapper {
 
     /// The photo's square with the heat map laid over it (blue: ignored … red: decisive),
     /// at most `max_side` pixels wide.
-    pub fn overlay(&self, image: &DynamicImage, class: Option<usize>, max_side: u32) -> Result<(RgbImage, usize), InferenceError> {
+    pub fn overlay(
+        &self,
+        image: &DynamicImage,
+        class: Option<usize>,
+        max_side: u32,
+    ) -> Result<(RgbImage, usize), InferenceError> {
         let mut square = preprocess::crop_square(image, self.preprocessing);
         if square.width() > max_side {
             square = image::imageops::resize(&square, max_side, max_side, image::imageops::FilterType::Triangle);
@@ -80,7 +85,12 @@ impl HeatMapper {
 
 /// Blue → cyan → yellow → red.
 fn colormap(v: f32) -> [u8; 3] {
-    let stops = [(0.0, [30.0, 60.0, 200.0]), (0.35, [40.0, 200.0, 220.0]), (0.65, [250.0, 220.0, 40.0]), (1.0, [220.0, 30.0, 30.0])];
+    let stops = [
+        (0.0, [30.0, 60.0, 200.0]),
+        (0.35, [40.0, 200.0, 220.0]),
+        (0.65, [250.0, 220.0, 40.0]),
+        (1.0, [220.0, 30.0, 30.0]),
+    ];
     for w in stops.windows(2) {
         let ((a, ca), (b, cb)) = (w[0], w[1]);
         if v <= b {

@@ -121,14 +121,10 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Self, InferenceError> {
         let path = dir.join("manifest.json");
-        let invalid = |reason: String| InferenceError::InvalidBundle {
-            path: dir.display().to_string(),
-            reason,
-        };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| invalid(format!("cannot read manifest.json: {e}")))?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| invalid(format!("manifest.json is not valid: {e}")))?;
+        let invalid = |reason: String| InferenceError::InvalidBundle { path: dir.display().to_string(), reason };
+        let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("cannot read manifest.json: {e}")))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| invalid(format!("manifest.json is not valid: {e}")))?;
         manifest.validate().map_err(invalid)?;
         Ok(manifest)
     }
@@ -208,7 +204,18 @@ mod tests {
     #[test]
     fn file_names_must_be_plain_names_inside_the_bundle() {
         assert_eq!(manifest().validate(), Ok(()));
-        let attacks = ["/dev/zero", "../model.pt", "a/../../etc/passwd", "..", ".", "", "sub\\model.pt", "model.pt\n", "C:\\x", ".hidden"];
+        let attacks = [
+            "/dev/zero",
+            "../model.pt",
+            "a/../../etc/passwd",
+            "..",
+            ".",
+            "",
+            "sub\\model.pt",
+            "model.pt\n",
+            "C:\\x",
+            ".hidden",
+        ];
         for name in attacks {
             let mut m = manifest();
             m.sha256.insert(name.into(), "00".into());

@@ -15,8 +15,10 @@ impl ClassVectors {
     /// weights. None when the TorchScript module has no such parameter (e.g. a frozen graph).
     pub fn from_module(module: &CModule, classes: usize) -> Option<Self> {
         let params = module.named_parameters().ok()?;
-        let (_, weight) = params.into_iter().rev().find(|(_, t)| t.size().len() == 2 && t.size()[0] == classes as i64)?;
-        let rows: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(weight.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous()).ok()?;
+        let (_, weight) =
+            params.into_iter().rev().find(|(_, t)| t.size().len() == 2 && t.size()[0] == classes as i64)?;
+        let rows: Vec<Vec<f32>> =
+            Vec::<Vec<f32>>::try_from(weight.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous()).ok()?;
         Some(Self::from_rows(rows))
     }
 
@@ -25,7 +27,11 @@ impl ClassVectors {
             .into_iter()
             .map(|r| {
                 let norm = r.iter().map(|v| v * v).sum::<f32>().sqrt();
-                if norm > 0.0 { r.iter().map(|v| v / norm).collect() } else { r }
+                if norm > 0.0 {
+                    r.iter().map(|v| v / norm).collect()
+                } else {
+                    r
+                }
             })
             .collect();
         ClassVectors { vectors }
@@ -62,7 +68,13 @@ mod tests {
 
     #[test]
     fn nearest_by_cosine_excluding_itself_and_ineligible() {
-        let v = ClassVectors::from_rows(vec![vec![1.0, 0.0], vec![10.0, 1.0], vec![0.0, 1.0], vec![-1.0, 0.0], vec![0.0, 0.0]]);
+        let v = ClassVectors::from_rows(vec![
+            vec![1.0, 0.0],
+            vec![10.0, 1.0],
+            vec![0.0, 1.0],
+            vec![-1.0, 0.0],
+            vec![0.0, 0.0],
+        ]);
         let near = v.most_similar(0, 2, |_| true);
         assert_eq!(near.iter().map(|n| n.0).collect::<Vec<_>>(), [1, 2]);
         assert!((near[0].1 - 10.0 / 101f32.sqrt()).abs() < 1e-6, "scale does not matter: {near:?}");

@@ -120,7 +120,9 @@ impl Commands {
 
 fn sample_value(p: &Param) -> String {
     match p.kind {
-        ParamKind::Model | ParamKind::Integer => p.default.clone().unwrap_or_else(|| p.min.unwrap_or(1).max(1).to_string()),
+        ParamKind::Model | ParamKind::Integer => {
+            p.default.clone().unwrap_or_else(|| p.min.unwrap_or(1).max(1).to_string())
+        }
         ParamKind::Choice => p.choices.first().cloned().unwrap_or_default(),
         ParamKind::Dataset => "sample@1".into(),
         ParamKind::ImportFolder => "sample".into(),
@@ -147,9 +149,15 @@ impl Command {
             };
             let value = match p.kind {
                 ParamKind::Model | ParamKind::Integer => {
-                    let n: i64 = raw.parse().map_err(|_| format!("{} must be a whole number, not {raw:?}", label(p)))?;
+                    let n: i64 =
+                        raw.parse().map_err(|_| format!("{} must be a whole number, not {raw:?}", label(p)))?;
                     if p.min.is_some_and(|m| n < m) || p.max.is_some_and(|m| n > m) {
-                        return Err(format!("{} must be between {} and {}", label(p), p.min.unwrap_or(i64::MIN), p.max.unwrap_or(i64::MAX)));
+                        return Err(format!(
+                            "{} must be between {} and {}",
+                            label(p),
+                            p.min.unwrap_or(i64::MIN),
+                            p.max.unwrap_or(i64::MAX)
+                        ));
                     }
                     Value::from(n)
                 }
@@ -163,7 +171,8 @@ impl Command {
             };
             object.insert(p.name.clone(), value);
         }
-        let spec: JobSpec = serde_json::from_value(Value::Object(object)).map_err(|e| format!("not a valid {} job: {e}", self.kind))?;
+        let spec: JobSpec =
+            serde_json::from_value(Value::Object(object)).map_err(|e| format!("not a valid {} job: {e}", self.kind))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -189,7 +198,19 @@ mod tests {
     fn the_shipped_commands_cover_every_job_kind() {
         let commands = Commands::parse(DEFAULT_COMMANDS).unwrap();
         let kinds: std::collections::BTreeSet<&str> = commands.0.iter().map(|c| c.kind.as_str()).collect();
-        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["clean_files", "evaluate", "export_dataset", "fine_tune", "import_dataset", "quantize", "repredict", "vacuum"]);
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [
+                "clean_files",
+                "evaluate",
+                "export_dataset",
+                "fine_tune",
+                "import_dataset",
+                "quantize",
+                "repredict",
+                "vacuum"
+            ]
+        );
     }
 
     #[test]
@@ -198,7 +219,10 @@ mod tests {
         let evaluate = commands.find("evaluate").unwrap();
         let spec = evaluate.spec(&values(&[("model", "4"), ("dataset", "rp11@1"), ("split", "val")])).unwrap();
         assert_eq!(spec, JobSpec::Evaluate { model: 4, dataset: "rp11@1".into(), split: "val".into() });
-        assert_eq!(evaluate.spec(&values(&[("model", "4"), ("dataset", "rp11@1"), ("split", "all")])).unwrap_err(), "Split must be one of test, val");
+        assert_eq!(
+            evaluate.spec(&values(&[("model", "4"), ("dataset", "rp11@1"), ("split", "all")])).unwrap_err(),
+            "Split must be one of test, val"
+        );
         assert!(evaluate.spec(&values(&[("model", "four"), ("dataset", "d@1")])).unwrap_err().contains("whole number"));
         assert!(evaluate.spec(&values(&[("model", "4")])).unwrap_err().contains("required"));
         let extra = evaluate.spec(&values(&[("model", "4"), ("dataset", "d@1"), ("command", "rm -rf /")])).unwrap_err();
@@ -213,9 +237,11 @@ mod tests {
         assert!(Commands::parse(smuggled).is_err());
         let unknown_field = r#"{"commands":[{"name":"x","title":"X","kind":"vacuum","run":"ls"}]}"#;
         assert!(Commands::parse(unknown_field).is_err());
-        let twice = r#"{"commands":[{"name":"x","title":"X","kind":"vacuum"},{"name":"x","title":"Y","kind":"vacuum"}]}"#;
+        let twice =
+            r#"{"commands":[{"name":"x","title":"X","kind":"vacuum"},{"name":"x","title":"Y","kind":"vacuum"}]}"#;
         assert!(Commands::parse(twice).unwrap_err().to_string().contains("twice"));
-        let bad_range = r#"{"commands":[{"name":"x","title":"X","kind":"clean_files","fixed":{"grace_minutes":999999999}}]}"#;
+        let bad_range =
+            r#"{"commands":[{"name":"x","title":"X","kind":"clean_files","fixed":{"grace_minutes":999999999}}]}"#;
         assert!(Commands::parse(bad_range).is_err());
     }
 }

@@ -39,7 +39,12 @@ pub enum JobSpec {
         unfreeze: Option<usize>,
     },
     /// A model version on a split of a dataset version.
-    Evaluate { model: i64, dataset: String, #[serde(default = "default_split")] split: String },
+    Evaluate {
+        model: i64,
+        dataset: String,
+        #[serde(default = "default_split")]
+        split: String,
+    },
     /// A folder inside the import directory, as a new dataset version.
     ImportDataset { name: String, folder: String },
     /// A dataset version written to the export directory.
@@ -62,9 +67,16 @@ pub enum JobSpec {
         calibration: usize,
     },
     /// A model version run over stored identifications, recorded as shadow predictions.
-    Repredict { model: i64, #[serde(default = "default_limit")] limit: u64 },
+    Repredict {
+        model: i64,
+        #[serde(default = "default_limit")]
+        limit: u64,
+    },
     /// Orphaned photos and unfinished temporary files older than the grace period removed.
-    CleanFiles { #[serde(default = "default_grace")] grace_minutes: u64 },
+    CleanFiles {
+        #[serde(default = "default_grace")]
+        grace_minutes: u64,
+    },
     /// The database compacted and its statistics refreshed.
     Vacuum {},
 }
@@ -130,9 +142,13 @@ impl JobSpec {
                 }
                 Ok(())
             }
-            JobSpec::ExportDataset { layout, .. } => crate::services::datasets::Layout::parse(layout).map(|_| ()).map_err(|e| e.to_string()),
+            JobSpec::ExportDataset { layout, .. } => {
+                crate::services::datasets::Layout::parse(layout).map(|_| ()).map_err(|e| e.to_string())
+            }
             JobSpec::Repredict { limit, .. } => check_range("limit", *limit as i64, 1, 1_000_000),
-            JobSpec::CleanFiles { grace_minutes } => check_range("grace_minutes", *grace_minutes as i64, 0, 60 * 24 * 30),
+            JobSpec::CleanFiles { grace_minutes } => {
+                check_range("grace_minutes", *grace_minutes as i64, 0, 60 * 24 * 30)
+            }
             JobSpec::Vacuum {} => Ok(()),
         }
     }
@@ -179,9 +195,16 @@ impl JobState {
     }
 
     pub fn parse(s: &str) -> Option<JobState> {
-        [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed, JobState::Cancelled, JobState::Interrupted]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Interrupted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// Finished one way or another: it can be restarted (and, unless it succeeded, resumed).
@@ -207,7 +230,15 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_value() {
-        let spec = JobSpec::FineTune { dataset: "d".into(), base_model: None, hidden: 512, epochs: 0, patience: 5, views: 2, unfreeze: None };
+        let spec = JobSpec::FineTune {
+            dataset: "d".into(),
+            base_model: None,
+            hidden: 512,
+            epochs: 0,
+            patience: 5,
+            views: 2,
+            unfreeze: None,
+        };
         assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
         assert!(JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate().is_err());
         assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into(), zip: false }.validate().is_err());

@@ -33,11 +33,23 @@ fn storage(what: &str, e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Storage(format!("{what}: {e}"))
 }
 
-pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model_version::Model, dataset: &str, count: usize) -> Result<Value, ServiceError> {
+pub async fn run(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    out: &Path,
+    parent: model_version::Model,
+    dataset: &str,
+    count: usize,
+) -> Result<Value, ServiceError> {
     let parent_dir = PathBuf::from(&parent.dir);
     let manifest = Manifest::read(&parent_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
     if manifest.precision != Precision::Fp32 {
-        return Err(ServiceError::InvalidInput(format!("{} {} is {} already", parent.name, parent.version, manifest.precision.as_str())));
+        return Err(ServiceError::InvalidInput(format!(
+            "{} {} is {} already",
+            parent.name,
+            parent.version,
+            manifest.precision.as_str()
+        )));
     }
     // The exporter names the result after its parent: refuse before minutes of work.
     let target = ctx.models_dir.join(models::bundle_dir_name(&format!("{}-int8", manifest.name), &manifest.version));
@@ -48,7 +60,10 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
     let calibration = RemoveOnDrop(out.join("calibration"));
     let staging = RemoveOnDrop(out.join("bundle"));
     let written = write_calibration(ctx, handle, dataset, count, &calibration.0).await?;
-    handle.log(format!("quantizing {} {} with {written} calibration photos of {dataset} (train)", parent.name, parent.version));
+    handle.log(format!(
+        "quantizing {} {} with {written} calibration photos of {dataset} (train)",
+        parent.name, parent.version
+    ));
     let scripts = out.join("scripts");
     std::fs::create_dir_all(&scripts).map_err(|e| storage("scripts", e))?;
     for (name, text) in EXPORTER {
@@ -72,7 +87,9 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
     let mut figures = Vec::new();
     for (row, what) in [(&parent, "fp32"), (&installed, "int8")] {
         if handle.cancelled() {
-            return Err(ServiceError::Conflict("the evaluation was cancelled (the int8 version stays installed)".into()));
+            return Err(ServiceError::Conflict(
+                "the evaluation was cancelled (the int8 version stays installed)".into(),
+            ));
         }
         figures.push(evaluate(ctx, handle, row, what, dataset).await?);
     }
@@ -94,7 +111,13 @@ pub async fn run(ctx: &JobContext, handle: &JobHandle, out: &Path, parent: model
 
 /// Up to `count` photos of the train split, evenly spread over it, as files the exporter can
 /// open (named by digest, with their format's extension).
-async fn write_calibration(ctx: &JobContext, handle: &JobHandle, dataset: &str, count: usize, dir: &Path) -> Result<usize, ServiceError> {
+async fn write_calibration(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    dataset: &str,
+    count: usize,
+    dir: &Path,
+) -> Result<usize, ServiceError> {
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, "train").await?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| storage("calibration photos", e))?;
@@ -116,7 +139,9 @@ async fn write_calibration(ctx: &JobContext, handle: &JobHandle, dataset: &str, 
         written += 1;
     }
     if written == 0 {
-        return Err(ServiceError::InvalidInput(format!("{dataset} has no photos to calibrate with in its train split")));
+        return Err(ServiceError::InvalidInput(format!(
+            "{dataset} has no photos to calibrate with in its train split"
+        )));
     }
     Ok(written)
 }
@@ -132,7 +157,9 @@ async fn run_exporter(ctx: &JobContext, handle: &JobHandle, args: &[std::ffi::Os
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| ServiceError::InvalidInput(format!("cannot start {} (INSECTID_PYTHON): {e}", ctx.python.display())))?;
+        .map_err(|e| {
+            ServiceError::InvalidInput(format!("cannot start {} (INSECTID_PYTHON): {e}", ctx.python.display()))
+        })?;
     let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let (Some(mut stdout), Some(mut stderr)) = (stdout, stderr) else {
@@ -188,7 +215,8 @@ fn calibration_progress(line: &str) -> Option<(usize, usize)> {
 /// Proves the exported bundle loads, then moves it into the models folder and registers it;
 /// a failed registration takes the folder away again, so a retry starts clean.
 async fn install(ctx: &JobContext, staging: &Path, target: &Path) -> Result<model_version::Model, ServiceError> {
-    let manifest = Manifest::read(staging).map_err(|e| ServiceError::InvalidInput(format!("the exported bundle: {e}")))?;
+    let manifest =
+        Manifest::read(staging).map_err(|e| ServiceError::InvalidInput(format!("the exported bundle: {e}")))?;
     let dir = staging.to_path_buf();
     tokio::task::spawn_blocking(move || ModelBundle::load(&dir, tch::Device::Cpu))
         .await
@@ -210,7 +238,13 @@ async fn install(ctx: &JobContext, staging: &Path, target: &Path) -> Result<mode
 
 /// Top-1 and photos per second of a version on the val split.
 /// Both run as stored (no half precision), so the figures compare the two files.
-async fn evaluate(ctx: &JobContext, handle: &JobHandle, row: &model_version::Model, what: &str, dataset: &str) -> Result<(f64, f64), ServiceError> {
+async fn evaluate(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    row: &model_version::Model,
+    what: &str,
+    dataset: &str,
+) -> Result<(f64, f64), ServiceError> {
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, "val").await?;
     let engine = models::engine_for(row, crate::inference::EngineConfig { half: false, ..ctx.engine.clone() }).await?;
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {

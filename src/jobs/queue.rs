@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use super::{JobSpec, JobState};
@@ -28,7 +28,12 @@ fn state_is(s: JobState) -> sea_orm::sea_query::SimpleExpr {
 }
 
 /// Puts a job in the queue (its spec validated first).
-pub async fn enqueue<C: ConnectionTrait>(db: &C, spec: &JobSpec, command: &str, created_by: Option<i64>) -> Result<job::Model, ServiceError> {
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    spec: &JobSpec,
+    command: &str,
+    created_by: Option<i64>,
+) -> Result<job::Model, ServiceError> {
     spec.validate().map_err(ServiceError::InvalidInput)?;
     let params = serde_json::to_string(spec).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
     Ok(job::ActiveModel {
@@ -96,7 +101,13 @@ pub struct Beat {
 }
 
 /// Keeps a running job alive and saves its progress and log.
-pub async fn heartbeat(db: &DatabaseConnection, id: i64, worker: &str, progress: Option<String>, log: Option<String>) -> Result<Beat, ServiceError> {
+pub async fn heartbeat(
+    db: &DatabaseConnection,
+    id: i64,
+    worker: &str,
+    progress: Option<String>,
+    log: Option<String>,
+) -> Result<Beat, ServiceError> {
     let mut update = job::Entity::update_many().col_expr(job::Column::HeartbeatAt, Expr::value(Utc::now()));
     if let Some(p) = progress {
         update = update.col_expr(job::Column::Progress, Expr::value(p));
@@ -123,7 +134,14 @@ pub enum Outcome {
 }
 
 /// Records the end of a run; ignored (false) when the job is no longer this worker's.
-pub async fn finish(db: &DatabaseConnection, id: i64, worker: &str, outcome: Outcome, progress: String, log: String) -> Result<bool, ServiceError> {
+pub async fn finish(
+    db: &DatabaseConnection,
+    id: i64,
+    worker: &str,
+    outcome: Outcome,
+    progress: String,
+    log: String,
+) -> Result<bool, ServiceError> {
     let (state, result, error) = match outcome {
         Outcome::Succeeded(v) => (JobState::Succeeded, v.to_string(), String::new()),
         Outcome::Failed(e) => (JobState::Failed, "{}".to_string(), e),
@@ -163,7 +181,12 @@ fn append_log(log: &str, line: &str) -> String {
 
 /// Marks running jobs whose heartbeat is older than `stale` as interrupted (their instance
 /// died), and queues again those with attempts left when `auto_resume`. Returns the ids seen.
-pub async fn reap(db: &DatabaseConnection, stale: Duration, max_attempts: i32, auto_resume: bool) -> Result<Vec<i64>, ServiceError> {
+pub async fn reap(
+    db: &DatabaseConnection,
+    stale: Duration,
+    max_attempts: i32,
+    auto_resume: bool,
+) -> Result<Vec<i64>, ServiceError> {
     let cutoff = Utc::now() - chrono::Duration::from_std(stale).unwrap_or_else(|_| chrono::Duration::seconds(60));
     let dead = job::Entity::find()
         .filter(state_is(JobState::Running))
@@ -174,7 +197,11 @@ pub async fn reap(db: &DatabaseConnection, stale: Duration, max_attempts: i32, a
     for j in dead {
         let resume = auto_resume && j.attempts < max_attempts && !j.cancel_requested;
         let note = if resume {
-            format!("interrupted: instance {} stopped answering; queued again (attempt {} of {max_attempts} next)", j.worker, j.attempts + 1)
+            format!(
+                "interrupted: instance {} stopped answering; queued again (attempt {} of {max_attempts} next)",
+                j.worker,
+                j.attempts + 1
+            )
         } else {
             format!("interrupted: instance {} stopped answering", j.worker)
         };
@@ -233,7 +260,10 @@ pub async fn resume(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -
     let admin = require(actor, Role::Admin)?;
     let j = find(db, id).await?;
     if !matches!(state_of(&j), JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
-        return Err(ServiceError::Conflict(format!("job {id} is {}: only an interrupted, failed or cancelled job can be resumed", j.state)));
+        return Err(ServiceError::Conflict(format!(
+            "job {id} is {}: only an interrupted, failed or cancelled job can be resumed",
+            j.state
+        )));
     }
     let mut row: job::ActiveModel = j.clone().into();
     row.state = Set(JobState::Queued.as_str().into());
@@ -253,22 +283,33 @@ pub async fn restart(db: &DatabaseConnection, actor: Option<&Account>, id: i64) 
     if !state_of(&j).is_final() {
         return Err(ServiceError::Conflict(format!("job {id} is still {}", j.state)));
     }
-    let spec: JobSpec = serde_json::from_str(&j.params).map_err(|e| ServiceError::InvalidInput(format!("job {id}'s parameters: {e}")))?;
+    let spec: JobSpec = serde_json::from_str(&j.params)
+        .map_err(|e| ServiceError::InvalidInput(format!("job {id}'s parameters: {e}")))?;
     let new = enqueue(db, &spec, &j.command, Some(admin.id)).await?;
     audit::record(db, Actor::Account(admin), "job.restarted", &format!("{id} → {}", new.id), "", None).await?;
     Ok(new)
 }
 
 /// Queues a job for an administrator (the Commands and Models pages).
-pub async fn submit(db: &DatabaseConnection, actor: Option<&Account>, spec: &JobSpec, command: &str) -> Result<job::Model, ServiceError> {
+pub async fn submit(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    spec: &JobSpec,
+    command: &str,
+) -> Result<job::Model, ServiceError> {
     let admin = require(actor, Role::Admin)?;
     let row = enqueue(db, spec, command, Some(admin.id)).await?;
-    audit::record(db, Actor::Account(admin), "job.queued", &format!("{} {}", row.id, row.kind), &row.params, None).await?;
+    audit::record(db, Actor::Account(admin), "job.queued", &format!("{} {}", row.id, row.kind), &row.params, None)
+        .await?;
     Ok(row)
 }
 
 /// The newest jobs first.
-pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, limit: u64) -> Result<Vec<job::Model>, ServiceError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    limit: u64,
+) -> Result<Vec<job::Model>, ServiceError> {
     require(actor, Role::Admin)?;
     Ok(job::Entity::find().order_by_desc(job::Column::Id).limit(limit).all(db).await?)
 }

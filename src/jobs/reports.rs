@@ -21,7 +21,11 @@ pub fn file(jobs_dir: &Path, id: i64, name: &str) -> Option<PathBuf> {
 }
 
 /// Succeeded evaluations, newest first.
-pub async fn evaluations(db: &DatabaseConnection, actor: Option<&Account>, limit: u64) -> Result<Vec<job::Model>, ServiceError> {
+pub async fn evaluations(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    limit: u64,
+) -> Result<Vec<job::Model>, ServiceError> {
     require(actor, Role::Admin)?;
     Ok(job::Entity::find()
         .filter(job::Column::Kind.eq("evaluate"))
@@ -38,12 +42,19 @@ async fn report(db: &DatabaseConnection, jobs_dir: &Path, id: i64) -> Result<Eva
         return Err(ServiceError::InvalidInput(format!("job {id} is not a finished evaluation")));
     }
     let path = jobs_dir.join(id.to_string()).join("report.json");
-    let text = tokio::fs::read(&path).await.map_err(|e| ServiceError::NotFound(format!("evaluation {id}'s report: {e}")))?;
+    let text =
+        tokio::fs::read(&path).await.map_err(|e| ServiceError::NotFound(format!("evaluation {id}'s report: {e}")))?;
     serde_json::from_slice(&text).map_err(|e| ServiceError::Storage(format!("evaluation {id}'s report: {e}")))
 }
 
 /// Two finished evaluations side by side.
-pub async fn compare(db: &DatabaseConnection, actor: Option<&Account>, jobs_dir: &Path, a: i64, b: i64) -> Result<Comparison, ServiceError> {
+pub async fn compare(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    jobs_dir: &Path,
+    a: i64,
+    b: i64,
+) -> Result<Comparison, ServiceError> {
     require(actor, Role::Admin)?;
     if a == b {
         return Err(ServiceError::InvalidInput("choose two different evaluations".into()));

@@ -149,7 +149,10 @@ impl JobRunner {
     pub fn with_waker(ctx: JobContext, settings: RunnerSettings, wake: Arc<Notify>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
         // The start time's nanoseconds tell apart two runners of one process (tests run several).
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
         let worker = format!("{host}-{}-{nanos:08x}", std::process::id());
         JobRunner { ctx, worker, settings, wake }
     }
@@ -169,7 +172,14 @@ impl JobRunner {
         let mut last_reap = std::time::Instant::now() - self.settings.stale_after;
         loop {
             if last_reap.elapsed() >= self.settings.stale_after / 3 {
-                if let Err(e) = queue::reap(&self.ctx.db, self.settings.stale_after, self.settings.max_attempts, self.settings.auto_resume).await {
+                if let Err(e) = queue::reap(
+                    &self.ctx.db,
+                    self.settings.stale_after,
+                    self.settings.max_attempts,
+                    self.settings.auto_resume,
+                )
+                .await
+                {
                     tracing::warn!(error = %e, "reaping stale jobs failed");
                 }
                 last_reap = std::time::Instant::now();
@@ -194,7 +204,8 @@ impl JobRunner {
         let handle = JobHandle::new(&job);
         handle.log(format!("started on {} (attempt {})", self.worker, job.attempts));
         tracing::info!(job = job.id, kind = %job.kind, worker = %self.worker, "job started");
-        let beat = tokio::spawn(heartbeat(self.ctx.db.clone(), handle.clone(), self.worker.clone(), self.settings.heartbeat));
+        let beat =
+            tokio::spawn(heartbeat(self.ctx.db.clone(), handle.clone(), self.worker.clone(), self.settings.heartbeat));
         let work = {
             let (ctx, job, handle) = (self.ctx.clone(), job.clone(), handle.clone());
             tokio::spawn(async move { super::work::execute(&ctx, &job, &handle).await })
@@ -211,7 +222,8 @@ impl JobRunner {
             Outcome::Failed(_) => "failed",
             Outcome::Cancelled => "cancelled",
         };
-        metrics::counter!("insectid_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => outcome_name).increment(1);
+        metrics::counter!("insectid_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => outcome_name)
+            .increment(1);
         if let Some(started) = job.started_at {
             let seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;
             metrics::histogram!("insectid_job_duration_seconds", "kind" => job.kind.clone()).record(seconds);
@@ -241,7 +253,11 @@ async fn heartbeat(db: DatabaseConnection, handle: JobHandle, worker: String, ev
         match queue::heartbeat(&db, handle.id, &worker, progress, log).await {
             Ok(beat) if !beat.owned || beat.cancel_requested => {
                 if !handle.cancel.swap(true, Ordering::Relaxed) {
-                    handle.log(if beat.owned { "cancel requested; stopping at the next checkpoint" } else { "another instance took this job over; stopping" });
+                    handle.log(if beat.owned {
+                        "cancel requested; stopping at the next checkpoint"
+                    } else {
+                        "another instance took this job over; stopping"
+                    });
                 }
             }
             Ok(_) => {}

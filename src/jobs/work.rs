@@ -15,13 +15,20 @@ use crate::ServiceError;
 
 /// Runs a claimed job; its value is stored as the job's result.
 pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> Result<Value, ServiceError> {
-    let spec: JobSpec = serde_json::from_str(&job.params).map_err(|e| ServiceError::InvalidInput(format!("the job's parameters: {e}")))?;
+    let spec: JobSpec = serde_json::from_str(&job.params)
+        .map_err(|e| ServiceError::InvalidInput(format!("the job's parameters: {e}")))?;
     let out = ctx.jobs_dir.join(job.id.to_string());
     std::fs::create_dir_all(&out).map_err(|e| ServiceError::Storage(format!("{}: {e}", out.display())))?;
     match spec {
         JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views, unfreeze } => {
             let head = crate::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-            let options = fine_tune::FineTuneOptions { head, views, cache_dir: Some(out.join("cache")), unfreeze_blocks: unfreeze, unfreeze_epochs: 0 };
+            let options = fine_tune::FineTuneOptions {
+                head,
+                views,
+                cache_dir: Some(out.join("cache")),
+                unfreeze_blocks: unfreeze,
+                unfreeze_epochs: 0,
+            };
             fine_tune_job(ctx, handle, &out, &dataset, base_model, options).await
         }
         JobSpec::Evaluate { model, dataset, split } => evaluate_job(ctx, handle, &out, model, &dataset, &split).await,
@@ -34,19 +41,29 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
         JobSpec::Repredict { model, limit } => repredict_job(ctx, handle, model, limit).await,
         JobSpec::CleanFiles { grace_minutes } => {
             handle.log(format!("removing orphaned photos and unfinished writes older than {grace_minutes} minutes"));
-            let report = integrity::repair(&ctx.db, &ctx.photos, std::time::Duration::from_secs(grace_minutes * 60)).await?;
-            handle.log(format!("{} identifications, {} photos; removed {}", report.identifications, report.photos, report.removed));
+            let report =
+                integrity::repair(&ctx.db, &ctx.photos, std::time::Duration::from_secs(grace_minutes * 60)).await?;
+            handle.log(format!(
+                "{} identifications, {} photos; removed {}",
+                report.identifications, report.photos, report.removed
+            ));
             if !report.rows_without_photo.is_empty() {
-                handle.log(format!("WARNING: {} identifications have lost their photo", report.rows_without_photo.len()));
+                handle
+                    .log(format!("WARNING: {} identifications have lost their photo", report.rows_without_photo.len()));
             }
-            Ok(json!({ "identifications": report.identifications, "photos": report.photos, "removed": report.removed, "rows_without_photo": report.rows_without_photo.len() }))
+            Ok(
+                json!({ "identifications": report.identifications, "photos": report.photos, "removed": report.removed, "rows_without_photo": report.rows_without_photo.len() }),
+            )
         }
         JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
     }
 }
 
 async fn model_row(ctx: &JobContext, id: i64) -> Result<model_version::Model, ServiceError> {
-    model_version::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| ServiceError::NotFound(format!("model version {id}")))
+    model_version::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model version {id}")))
 }
 
 /// Reports a fine-tune's progress as the page shows it: phase, counts, the epoch history and
@@ -76,7 +93,12 @@ impl fine_tune::FineTuneObserver for FineTuneProgress {
             "eta_seconds": (per_epoch * (self.max_epochs - e.epoch.min(self.max_epochs)) as f64).round(),
             "history": history,
         }));
-        self.handle.log(format!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %", e.epoch, e.train_loss, e.val_accuracy * 100.0));
+        self.handle.log(format!(
+            "epoch {:>3}  loss {:.4}  val top-1 {:.2} %",
+            e.epoch,
+            e.train_loss,
+            e.val_accuracy * 100.0
+        ));
     }
 
     fn note(&self, line: &str) {
@@ -94,13 +116,29 @@ async fn fine_tune_job(
 ) -> Result<Value, ServiceError> {
     let base_dir = match base_model {
         Some(id) => PathBuf::from(model_row(ctx, id).await?.dir),
-        None => models::active_dir(&ctx.db).await?.ok_or_else(|| ServiceError::Conflict("no active model to fine-tune from".into()))?,
+        None => models::active_dir(&ctx.db)
+            .await?
+            .ok_or_else(|| ServiceError::Conflict("no active model to fine-tune from".into()))?,
     };
     handle.log(format!("fine-tuning {} on {dataset}", base_dir.display()));
     // The history restarts with the run (a resumed job trains its head again).
     handle.progress(json!({ "phase": "features", "history": [] }));
-    let observer = Arc::new(FineTuneProgress { handle: handle.clone(), started: Instant::now(), max_epochs: options.head.max_epochs });
-    let r = fine_tune::run(&ctx.db, &ctx.photos, &base_dir, &ctx.models_dir, dataset, options, handle.cancel_flag(), observer).await?;
+    let observer = Arc::new(FineTuneProgress {
+        handle: handle.clone(),
+        started: Instant::now(),
+        max_epochs: options.head.max_epochs,
+    });
+    let r = fine_tune::run(
+        &ctx.db,
+        &ctx.photos,
+        &base_dir,
+        &ctx.models_dir,
+        dataset,
+        options,
+        handle.cancel_flag(),
+        observer,
+    )
+    .await?;
     // The cached features are only worth keeping until the job has its model.
     let _ = std::fs::remove_dir_all(out.join("cache"));
     Ok(json!({
@@ -110,10 +148,24 @@ async fn fine_tune_job(
     }))
 }
 
-async fn evaluate_job(ctx: &JobContext, handle: &JobHandle, out: &Path, model: i64, dataset: &str, split: &str) -> Result<Value, ServiceError> {
+async fn evaluate_job(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    out: &Path,
+    model: i64,
+    dataset: &str,
+    split: &str,
+) -> Result<Value, ServiceError> {
     let row = model_row(ctx, model).await?;
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, split).await?;
-    handle.log(format!("evaluating {} {} on {} ({} photos, {} classes)", row.name, row.version, data.root.display(), data.samples.len(), data.classes.len()));
+    handle.log(format!(
+        "evaluating {} {} on {} ({} photos, {} classes)",
+        row.name,
+        row.version,
+        data.root.display(),
+        data.samples.len(),
+        data.classes.len()
+    ));
     let engine = models::engine_for(&row, ctx.engine.clone()).await?;
     let started = Instant::now();
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
@@ -126,10 +178,16 @@ async fn evaluate_job(ctx: &JobContext, handle: &JobHandle, out: &Path, model: i
     if handle.cancelled() {
         return Err(ServiceError::Conflict("the evaluation was cancelled".into()));
     }
-    let write = |name: &str, bytes: Vec<u8>| std::fs::write(out.join(name), bytes).map_err(|e| ServiceError::Storage(format!("{name}: {e}")));
+    let write = |name: &str, bytes: Vec<u8>| {
+        std::fs::write(out.join(name), bytes).map_err(|e| ServiceError::Storage(format!("{name}: {e}")))
+    };
     write("report.json", serde_json::to_vec(&report).map_err(|e| ServiceError::Storage(e.to_string()))?)?;
-    evaluation::render_confusion(&report).save(out.join("confusion.png")).map_err(|e| ServiceError::Storage(e.to_string()))?;
-    evaluation::render_reliability(&report).save(out.join("reliability.png")).map_err(|e| ServiceError::Storage(e.to_string()))?;
+    evaluation::render_confusion(&report)
+        .save(out.join("confusion.png"))
+        .map_err(|e| ServiceError::Storage(e.to_string()))?;
+    evaluation::render_reliability(&report)
+        .save(out.join("reliability.png"))
+        .map_err(|e| ServiceError::Storage(e.to_string()))?;
     handle.log(format!(
         "top-1 {:.2} %, top-5 {:.2} %, ECE {:.3}, {:.1} photos/s",
         report.top1 * 100.0,
@@ -179,7 +237,12 @@ async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout:
 
 /// A dataset version as one .zip in the job's folder, for its requester to download. Written
 /// aside and moved into place at the end; whatever a failure or cancellation leaves is removed.
-async fn export_zip_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout: &str) -> Result<Value, ServiceError> {
+async fn export_zip_job(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    dataset: &str,
+    layout: &str,
+) -> Result<Value, ServiceError> {
     use crate::services::dataset_export::{archive, RemoveOnDrop};
     let layout_kind = datasets::Layout::parse(layout)?;
     let folder = ctx.jobs_dir.join(handle.id.to_string());
@@ -197,7 +260,8 @@ async fn export_zip_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, lay
 async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: u64) -> Result<Value, ServiceError> {
     let row = model_row(ctx, model).await?;
     let engine = models::engine_for(&row, ctx.engine.clone()).await?;
-    let rows = identification::Entity::find().order_by_desc(identification::Column::Id).limit(limit).all(&ctx.db).await?;
+    let rows =
+        identification::Entity::find().order_by_desc(identification::Column::Id).limit(limit).all(&ctx.db).await?;
     handle.log(format!("running {} {} over the newest {} identifications", row.name, row.version, rows.len()));
     let (mut compared, mut agreed, mut missing) = (0u64, 0u64, 0u64);
     for (n, ident) in rows.iter().enumerate() {
@@ -211,9 +275,11 @@ async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: 
         let started = Instant::now();
         let candidate = crate::services::identify::identify_photo(&engine, bytes.into(), 1).await?;
         let active = (ident.top_label.clone(), ident.top_probability as f32);
-        shadow::record(&ctx.db, row.id, ident.id, &active, &candidate, started.elapsed().as_secs_f64() * 1000.0).await?;
+        shadow::record(&ctx.db, row.id, ident.id, &active, &candidate, started.elapsed().as_secs_f64() * 1000.0)
+            .await?;
         compared += 1;
-        agreed += u64::from(candidate.answer.top.first().is_some_and(|t| t.label.eq_ignore_ascii_case(&ident.top_label)));
+        agreed +=
+            u64::from(candidate.answer.top.first().is_some_and(|t| t.label.eq_ignore_ascii_case(&ident.top_label)));
         if n % 10 == 9 || n + 1 == rows.len() {
             handle.progress(json!({ "phase": "predicting", "done": n + 1, "total": rows.len() }));
         }

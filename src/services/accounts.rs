@@ -3,8 +3,8 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, SqlErr,
 };
 
 use super::audit::{self, Actor};
@@ -40,7 +40,8 @@ pub fn validate_username(username: &str) -> Result<(), ServiceError> {
     let starts_ok = username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !(3..=32).contains(&username.len()) || !ok_chars || !starts_ok {
         return Err(ServiceError::InvalidInput(
-            "the username needs 3 to 32 characters: letters, digits, '_', '-' or '.', starting with a letter or digit".into(),
+            "the username needs 3 to 32 characters: letters, digits, '_', '-' or '.', starting with a letter or digit"
+                .into(),
         ));
     }
     Ok(())
@@ -61,7 +62,9 @@ fn clean_email(email: &str) -> Result<Option<String>, ServiceError> {
     }
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
     if !valid {
         return Err(ServiceError::InvalidInput(format!("{email:?} is not an email address")));
     }
@@ -99,13 +102,20 @@ async fn insert_user(
         ..Default::default()
     };
     row.insert(db).await.map_err(|e| match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ServiceError::Conflict(format!("the username {username} is taken")),
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            ServiceError::Conflict(format!("the username {username} is taken"))
+        }
         _ => ServiceError::Database(e),
     })
 }
 
 /// Registers an account: active at once with open registration, else waiting for approval.
-pub async fn sign_up(db: &DatabaseConnection, form: SignUp, open_registration: bool, client_addr: Option<&str>) -> Result<user::Model, ServiceError> {
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    form: SignUp,
+    open_registration: bool,
+    client_addr: Option<&str>,
+) -> Result<user::Model, ServiceError> {
     let username = form.username.trim();
     validate_username(username)?;
     let display_name = clean_display_name(&form.display_name, username)?;
@@ -114,12 +124,17 @@ pub async fn sign_up(db: &DatabaseConnection, form: SignUp, open_registration: b
     let state = if open_registration { status::ACTIVE } else { status::PENDING };
     let hash = passwords::hash(form.password).await?;
     let created = insert_user(db, username, display_name, email, hash, Role::User, state).await?;
-    audit::record(db, Actor::Named(&created.username), "account.sign_up", &created.username, state, client_addr).await?;
+    audit::record(db, Actor::Named(&created.username), "account.sign_up", &created.username, state, client_addr)
+        .await?;
     Ok(created)
 }
 
 /// The first administrator (or another), from the command line or the environment.
-pub async fn create_admin(db: &DatabaseConnection, username: &str, password: String) -> Result<user::Model, ServiceError> {
+pub async fn create_admin(
+    db: &DatabaseConnection,
+    username: &str,
+    password: String,
+) -> Result<user::Model, ServiceError> {
     validate_username(username)?;
     passwords::check_strength(&password, username).map_err(ServiceError::InvalidInput)?;
     let hash = passwords::hash(password).await?;
@@ -161,7 +176,11 @@ pub async fn forget_old_failures(db: &DatabaseConnection) -> Result<u64, Service
 /// Reserves this try before any password is checked: its row is written first, so tries
 /// racing each other each see the others' rows and cannot all pass the check. Refused
 /// reservations are removed; a try that fails stays as a failure.
-async fn reserve_try(db: &DatabaseConnection, key: &str, client_addr: &str) -> Result<login_failure::Model, ServiceError> {
+async fn reserve_try(
+    db: &DatabaseConnection,
+    key: &str,
+    client_addr: &str,
+) -> Result<login_failure::Model, ServiceError> {
     let now = Utc::now();
     let reserved = login_failure::ActiveModel {
         username_key: Set(key.chars().take(64).collect()),
@@ -179,7 +198,9 @@ async fn reserve_try(db: &DatabaseConnection, key: &str, client_addr: &str) -> R
         .count(db)
         .await?;
     let refusal = if from_address > MAX_FAILURES_PER_ADDRESS {
-        Some(format!("too many failed sign-ins from your address; wait {THROTTLE_WINDOW_MINUTES} minutes and try again"))
+        Some(format!(
+            "too many failed sign-ins from your address; wait {THROTTLE_WINDOW_MINUTES} minutes and try again"
+        ))
     } else {
         // Earlier tries of this account from this address, newest first.
         let earlier = login_failure::Entity::find()
@@ -212,7 +233,12 @@ async fn reserve_try(db: &DatabaseConnection, key: &str, client_addr: &str) -> R
 /// Checks a sign-in. Tries of one account from one address wait longer after each failure;
 /// an address with many failures waits out the window. Every failure is kept for throttling
 /// and the audit log.
-pub async fn check_credentials(db: &DatabaseConnection, username: &str, password: &str, client_addr: &str) -> Result<Account, ServiceError> {
+pub async fn check_credentials(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &str,
+    client_addr: &str,
+) -> Result<Account, ServiceError> {
     let key = username_key(username);
     let reserved = reserve_try(db, &key, client_addr).await?;
     let found = user::Entity::find().filter(user::Column::UsernameKey.eq(key.clone())).one(db).await?;
@@ -230,7 +256,15 @@ pub async fn check_credentials(db: &DatabaseConnection, username: &str, password
         }
     };
     let Some(found) = found.filter(|_| matches) else {
-        audit::record(db, Actor::Named(username), "auth.sign_in_failed", username, "wrong username or password", Some(client_addr)).await?;
+        audit::record(
+            db,
+            Actor::Named(username),
+            "auth.sign_in_failed",
+            username,
+            "wrong username or password",
+            Some(client_addr),
+        )
+        .await?;
         return Err(ServiceError::Unauthorized("wrong username or password".into()));
     };
     // The right password from this address: its earlier failures for this account are forgiven.
@@ -241,9 +275,19 @@ pub async fn check_credentials(db: &DatabaseConnection, username: &str, password
         .await?;
     match found.status.as_str() {
         status::ACTIVE => {}
-        status::PENDING => return Err(ServiceError::Forbidden("this account is waiting for an administrator's approval".into())),
+        status::PENDING => {
+            return Err(ServiceError::Forbidden("this account is waiting for an administrator's approval".into()))
+        }
         _ => {
-            audit::record(db, Actor::Named(username), "auth.sign_in_refused", username, "account disabled", Some(client_addr)).await?;
+            audit::record(
+                db,
+                Actor::Named(username),
+                "auth.sign_in_refused",
+                username,
+                "account disabled",
+                Some(client_addr),
+            )
+            .await?;
             return Err(ServiceError::Forbidden("this account is disabled".into()));
         }
     }
@@ -255,8 +299,17 @@ pub async fn check_credentials(db: &DatabaseConnection, username: &str, password
     Ok(account)
 }
 
-pub async fn update_profile(db: &DatabaseConnection, actor: &Account, display_name: &str, email: &str, lang: &str) -> Result<Account, ServiceError> {
-    let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    actor: &Account,
+    display_name: &str,
+    email: &str,
+    lang: &str,
+) -> Result<Account, ServiceError> {
+    let row = user::Entity::find_by_id(actor.id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("your account".into()))?;
     let mut row = row.into_active_model();
     row.display_name = Set(clean_display_name(display_name, &actor.username)?);
     row.email = Set(clean_email(email)?);
@@ -266,7 +319,10 @@ pub async fn update_profile(db: &DatabaseConnection, actor: &Account, display_na
 
 /// Remembers the account's interface language (en or zh).
 pub async fn set_language(db: &DatabaseConnection, actor: &Account, lang: &str) -> Result<Account, ServiceError> {
-    let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
+    let row = user::Entity::find_by_id(actor.id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("your account".into()))?;
     let mut row = row.into_active_model();
     row.language = Set(language(lang)?);
     Ok(Account::from(row.update(db).await?))
@@ -274,8 +330,17 @@ pub async fn set_language(db: &DatabaseConnection, actor: &Account, lang: &str) 
 
 /// Changes the password after checking the current one and ends every session of the account;
 /// the caller signs the current browser in again with the returned account.
-pub async fn change_password(db: &DatabaseConnection, actor: &Account, current: &str, new: &str, client_addr: Option<&str>) -> Result<Account, ServiceError> {
-    let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
+pub async fn change_password(
+    db: &DatabaseConnection,
+    actor: &Account,
+    current: &str,
+    new: &str,
+    client_addr: Option<&str>,
+) -> Result<Account, ServiceError> {
+    let row = user::Entity::find_by_id(actor.id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("your account".into()))?;
     if !passwords::verify(current.to_string(), row.password_hash.clone()).await? {
         return Err(ServiceError::InvalidInput("the current password is wrong".into()));
     }
@@ -284,19 +349,38 @@ pub async fn change_password(db: &DatabaseConnection, actor: &Account, current: 
     active.password_hash = Set(passwords::hash(new.to_string()).await?);
     let updated = active.update(db).await?;
     end_sessions(db, actor.id).await?;
-    audit::record(db, Actor::Account(actor), "account.password_changed", &actor.username, "other sessions ended", client_addr).await?;
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "account.password_changed",
+        &actor.username,
+        "other sessions ended",
+        client_addr,
+    )
+    .await?;
     Ok(Account::from(updated))
 }
 
 /// Deletes one's own account after the password is confirmed. Its identifications go with it,
 /// and so do their photos unless another identification still uses them.
-pub async fn delete_own_account(db: &DatabaseConnection, photos: &PhotoStore, actor: &Account, password: &str, client_addr: Option<&str>) -> Result<(), ServiceError> {
-    let row = user::Entity::find_by_id(actor.id).one(db).await?.ok_or_else(|| ServiceError::NotFound("your account".into()))?;
+pub async fn delete_own_account(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    actor: &Account,
+    password: &str,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
+    let row = user::Entity::find_by_id(actor.id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("your account".into()))?;
     if !passwords::verify(password.to_string(), row.password_hash.clone()).await? {
         return Err(ServiceError::InvalidInput("the password is wrong".into()));
     }
     if actor.role == Role::Admin && other_active_admins(db, actor.id).await? == 0 {
-        return Err(ServiceError::Forbidden("you are the last administrator: make someone else an administrator first".into()));
+        return Err(ServiceError::Forbidden(
+            "you are the last administrator: make someone else an administrator first".into(),
+        ));
     }
     erase_user_data(db, photos, actor.id).await?;
     user::Entity::delete_by_id(actor.id).exec(db).await?;

@@ -55,9 +55,16 @@ fn unpack(reader: impl Read + std::io::Seek, target: &Path) -> Result<PathBuf, S
             return Err(format!("unpacks to more than {} GB", MAX_UNPACKED_BYTES / 1024 / 1024 / 1024));
         }
     }
-    let mut top = std::fs::read_dir(target).map_err(|e| e.to_string())?.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with("__MACOSX"));
+    let mut top = std::fs::read_dir(target)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("__MACOSX"));
     match (top.next(), top.next()) {
-        (Some(only), None) if only.path().is_dir() && !only.path().join("classes.txt").exists() && looks_wrapped(&only.path()) => Ok(only.path()),
+        (Some(only), None)
+            if only.path().is_dir() && !only.path().join("classes.txt").exists() && looks_wrapped(&only.path()) =>
+        {
+            Ok(only.path())
+        }
         _ => Ok(target.to_path_buf()),
     }
 }

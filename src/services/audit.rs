@@ -61,7 +61,12 @@ pub struct AuditEntry {
 }
 
 /// Newest first; administrators only.
-pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, page: u64, per_page: u64) -> Result<AuditPage, ServiceError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    page: u64,
+    per_page: u64,
+) -> Result<AuditPage, ServiceError> {
     require(actor, Role::Admin)?;
     let per_page = per_page.clamp(1, 200);
     let paginator = audit_event::Entity::find()

@@ -57,9 +57,13 @@ fn side(r: &EvalReport) -> Side {
 /// Compares two evaluations of one dataset split (refused for different datasets or classes).
 pub fn compare(a: &EvalReport, b: &EvalReport) -> Result<Comparison, ServiceError> {
     if a.dataset != b.dataset || a.classes != b.classes {
-        return Err(ServiceError::InvalidInput(format!("the evaluations are of different data ({} and {}): compare two runs on the same split", a.dataset, b.dataset)));
+        return Err(ServiceError::InvalidInput(format!(
+            "the evaluations are of different data ({} and {}): compare two runs on the same split",
+            a.dataset, b.dataset
+        )));
     }
-    let by_photo: HashMap<&str, (usize, usize)> = b.predictions.iter().map(|p| (p.photo.as_str(), (p.truth, p.predicted))).collect();
+    let by_photo: HashMap<&str, (usize, usize)> =
+        b.predictions.iter().map(|p| (p.photo.as_str(), (p.truth, p.predicted))).collect();
     let (mut both_right, mut only_a, mut only_b, mut both_wrong, mut same, mut photos) = (0, 0, 0, 0, 0, 0);
     for p in &a.predictions {
         let Some(&(truth, predicted_b)) = by_photo.get(p.photo.as_str()) else { continue };
@@ -79,7 +83,12 @@ pub fn compare(a: &EvalReport, b: &EvalReport) -> Result<Comparison, ServiceErro
         .per_class
         .iter()
         .zip(&b.per_class)
-        .map(|(x, y)| ClassPair { name: x.name.clone(), support: x.support, recall: (x.recall, y.recall), precision: (x.precision, y.precision) })
+        .map(|(x, y)| ClassPair {
+            name: x.name.clone(),
+            support: x.support,
+            recall: (x.recall, y.recall),
+            precision: (x.precision, y.precision),
+        })
         .collect();
     Ok(Comparison {
         dataset: a.dataset.clone(),
@@ -125,8 +134,22 @@ mod tests {
             top1: 0.0,
             top5: 0.0,
             per_class: vec![
-                ClassMetrics { name: "a".into(), matching_labels: 1, support: 3, correct: 0, precision: 0.5, recall: 0.5 },
-                ClassMetrics { name: "b".into(), matching_labels: 1, support: 3, correct: 0, precision: 0.5, recall: 0.5 },
+                ClassMetrics {
+                    name: "a".into(),
+                    matching_labels: 1,
+                    support: 3,
+                    correct: 0,
+                    precision: 0.5,
+                    recall: 0.5,
+                },
+                ClassMetrics {
+                    name: "b".into(),
+                    matching_labels: 1,
+                    support: 3,
+                    correct: 0,
+                    precision: 0.5,
+                    recall: 0.5,
+                },
             ],
             confusion: vec![],
             calibration: vec![],
@@ -137,7 +160,12 @@ mod tests {
                 .iter()
                 .zip(predicted)
                 .enumerate()
-                .map(|(i, (&t, &p))| PhotoPrediction { photo: format!("p{i}"), truth: t, predicted: p, confidence: 0.5 })
+                .map(|(i, (&t, &p))| PhotoPrediction {
+                    photo: format!("p{i}"),
+                    truth: t,
+                    predicted: p,
+                    confidence: 0.5,
+                })
                 .collect(),
         }
     }

@@ -37,7 +37,12 @@ pub struct ExportView {
 
 /// Queues an export of `spec` (NAME@N) as a .zip. A person has one export waiting at a time:
 /// asking again while one is queued or running returns that one.
-pub async fn request(db: &DatabaseConnection, actor: Option<&Account>, spec: &str, layout: &str) -> Result<job::Model, ServiceError> {
+pub async fn request(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    spec: &str,
+    layout: &str,
+) -> Result<job::Model, ServiceError> {
     let who = require(actor, Role::Labeler)?;
     Layout::parse(layout)?;
     let (set, version) = datasets::find_version(db, spec).await?;
@@ -51,14 +56,31 @@ pub async fn request(db: &DatabaseConnection, actor: Option<&Account>, spec: &st
     if let Some(pending) = pending {
         return Ok(pending);
     }
-    let spec = JobSpec::ExportDataset { dataset: format!("{}@{}", set.name, version.version), layout: layout.to_string(), zip: true };
+    let spec = JobSpec::ExportDataset {
+        dataset: format!("{}@{}", set.name, version.version),
+        layout: layout.to_string(),
+        zip: true,
+    };
     let row = queue::enqueue(db, &spec, "", Some(who.id)).await?;
-    audit::record(db, Actor::Account(who), "dataset.export_requested", &format!("{}@{}", set.name, version.version), layout, None).await?;
+    audit::record(
+        db,
+        Actor::Account(who),
+        "dataset.export_requested",
+        &format!("{}@{}", set.name, version.version),
+        layout,
+        None,
+    )
+    .await?;
     Ok(row)
 }
 
 /// The person's latest downloads, newest first.
-pub async fn mine(db: &DatabaseConnection, jobs_dir: &Path, actor: Option<&Account>, limit: u64) -> Result<Vec<ExportView>, ServiceError> {
+pub async fn mine(
+    db: &DatabaseConnection,
+    jobs_dir: &Path,
+    actor: Option<&Account>,
+    limit: u64,
+) -> Result<Vec<ExportView>, ServiceError> {
     let who = require(actor, Role::Labeler)?;
     let rows = job::Entity::find()
         .filter(job::Column::Kind.eq(KIND))
@@ -70,7 +92,9 @@ pub async fn mine(db: &DatabaseConnection, jobs_dir: &Path, actor: Option<&Accou
     Ok(rows
         .into_iter()
         .filter_map(|row| {
-            let Ok(JobSpec::ExportDataset { dataset, layout, zip: true }) = serde_json::from_str::<JobSpec>(&row.params) else {
+            let Ok(JobSpec::ExportDataset { dataset, layout, zip: true }) =
+                serde_json::from_str::<JobSpec>(&row.params)
+            else {
                 return None;
             };
             let ready = row.state == JobState::Succeeded.as_str() && archive(jobs_dir, row.id).is_file();
@@ -81,7 +105,12 @@ pub async fn mine(db: &DatabaseConnection, jobs_dir: &Path, actor: Option<&Accou
 
 /// Where a finished export's archive lies, for the person who asked or an administrator;
 /// anyone else is told there is no such download.
-pub async fn download(db: &DatabaseConnection, jobs_dir: &Path, actor: Option<&Account>, id: i64) -> Result<(PathBuf, String), ServiceError> {
+pub async fn download(
+    db: &DatabaseConnection,
+    jobs_dir: &Path,
+    actor: Option<&Account>,
+    id: i64,
+) -> Result<(PathBuf, String), ServiceError> {
     let who = require(actor, Role::Labeler)?;
     let missing = || ServiceError::NotFound(format!("download {id}"));
     let row = job::Entity::find_by_id(id).one(db).await?.filter(|j| j.kind == KIND).ok_or_else(missing)?;

@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use serde::Serialize;
 
 use super::datasets::{self, Layout};
@@ -19,16 +22,21 @@ use super::labels::{decide, LabelSource};
 use crate::entities::{dataset_item, dataset_version, import_job};
 
 mod plan;
-use plan::refuse;
-pub use plan::{folder_inside, plan, Entry, Plan, Skipped, MAX_PHOTO_BYTES};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
-
+use plan::refuse;
+pub use plan::{folder_inside, plan, Entry, Plan, Skipped, MAX_PHOTO_BYTES};
 
 /// Reads, checks and stores one photo: its digest and bytes, or why it was skipped.
-async fn take(photos: &PhotoStore, root: &Path, path: &Path) -> Result<Result<(String, Vec<u8>), String>, ServiceError> {
+async fn take(
+    photos: &PhotoStore,
+    root: &Path,
+    path: &Path,
+) -> Result<Result<(String, Vec<u8>), String>, ServiceError> {
     let (r, p) = (root.to_path_buf(), path.to_path_buf());
-    let read = tokio::task::spawn_blocking(move || read_checked(&r, &p)).await.map_err(|e| ServiceError::Storage(e.to_string()))?;
+    let read = tokio::task::spawn_blocking(move || read_checked(&r, &p))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?;
     Ok(match read {
         Ok(bytes) => photos.put(&bytes).await.map(|sha| (sha, bytes)).map_err(|e| format!("cannot store: {e}")),
         Err(reason) => Err(reason),
@@ -66,19 +74,32 @@ pub struct Progress {
 
 /// Starts an import of `dir` into a new version of `name` (or resumes the unfinished import of
 /// the same directory into the same dataset). Returns the job; `run` does the work.
-pub async fn start(db: &DatabaseConnection, name: &str, dir: &Path, seed: u64) -> Result<import_job::Model, ServiceError> {
+pub async fn start(
+    db: &DatabaseConnection,
+    name: &str,
+    dir: &Path,
+    seed: u64,
+) -> Result<import_job::Model, ServiceError> {
     let source = dir.canonicalize().map_err(|e| ServiceError::InvalidInput(format!("{}: {e}", dir.display())))?;
     let source_text = source.display().to_string();
     let set = datasets::ensure_dataset(db, name, "").await?;
     // An unfinished import of the same source into this dataset is resumed, not repeated.
-    for job in import_job::Entity::find().filter(import_job::Column::Source.eq(source_text.clone())).filter(import_job::Column::State.ne("done")).all(db).await? {
+    for job in import_job::Entity::find()
+        .filter(import_job::Column::Source.eq(source_text.clone()))
+        .filter(import_job::Column::State.ne("done"))
+        .all(db)
+        .await?
+    {
         if let Some(v) = dataset_version::Entity::find_by_id(job.version_id).one(db).await? {
             if v.dataset_id == set.id && v.state == "building" {
                 return Ok(job);
             }
         }
     }
-    let plan = { let s = source.clone(); tokio::task::spawn_blocking(move || plan(&s)).await.map_err(|e| ServiceError::Storage(e.to_string()))?? };
+    let plan = {
+        let s = source.clone();
+        tokio::task::spawn_blocking(move || plan(&s)).await.map_err(|e| ServiceError::Storage(e.to_string()))??
+    };
     let version = datasets::new_version(db, &set, "building", &source_text, seed).await?;
     let now = Utc::now();
     Ok(import_job::ActiveModel {
@@ -86,7 +107,11 @@ pub async fn start(db: &DatabaseConnection, name: &str, dir: &Path, seed: u64) -
         updated_at: Set(now),
         version_id: Set(version.id),
         source: Set(source_text),
-        layout: Set(match plan.layout { Layout::Ip102 => "ip102", Layout::Folders => "folders" }.into()),
+        layout: Set(match plan.layout {
+            Layout::Ip102 => "ip102",
+            Layout::Folders => "folders",
+        }
+        .into()),
         state: Set("running".into()),
         total: Set(plan.entries.len() as i32),
         done: Set(0),
@@ -101,8 +126,16 @@ pub async fn start(db: &DatabaseConnection, name: &str, dir: &Path, seed: u64) -
 }
 
 /// Runs (or resumes) an import job to the end, reporting progress after each photo.
-pub async fn run(db: &DatabaseConnection, photos: &PhotoStore, job_id: i64, progress: impl Fn(Progress)) -> Result<import_job::Model, ServiceError> {
-    let job = import_job::Entity::find_by_id(job_id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("import {job_id}")))?;
+pub async fn run(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    job_id: i64,
+    progress: impl Fn(Progress),
+) -> Result<import_job::Model, ServiceError> {
+    let job = import_job::Entity::find_by_id(job_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("import {job_id}")))?;
     let result = run_job(db, photos, job.clone(), progress).await;
     if let Err(e) = &result {
         let mut failed = job.into_active_model();
@@ -114,11 +147,22 @@ pub async fn run(db: &DatabaseConnection, photos: &PhotoStore, job_id: i64, prog
     result
 }
 
-async fn run_job(db: &DatabaseConnection, photos: &PhotoStore, job: import_job::Model, progress: impl Fn(Progress)) -> Result<import_job::Model, ServiceError> {
+async fn run_job(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    job: import_job::Model,
+    progress: impl Fn(Progress),
+) -> Result<import_job::Model, ServiceError> {
     let started = Instant::now();
     let root = PathBuf::from(&job.source);
-    let plan = { let r = root.clone(); tokio::task::spawn_blocking(move || plan(&r)).await.map_err(|e| ServiceError::Storage(e.to_string()))?? };
-    let version = dataset_version::Entity::find_by_id(job.version_id).one(db).await?.ok_or_else(|| ServiceError::NotFound("the import's dataset version".into()))?;
+    let plan = {
+        let r = root.clone();
+        tokio::task::spawn_blocking(move || plan(&r)).await.map_err(|e| ServiceError::Storage(e.to_string()))??
+    };
+    let version = dataset_version::Entity::find_by_id(job.version_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("the import's dataset version".into()))?;
     if version.state != "building" {
         return Err(ServiceError::Conflict(format!("dataset version {} is already complete", version.version)));
     }
@@ -171,7 +215,13 @@ async fn run_job(db: &DatabaseConnection, photos: &PhotoStore, job: import_job::
     Ok(job.update(db).await?)
 }
 
-async fn insert_item(db: &DatabaseConnection, version_id: i64, sha: &str, label: &str, split: &str) -> Result<(), ServiceError> {
+async fn insert_item(
+    db: &DatabaseConnection,
+    version_id: i64,
+    sha: &str,
+    label: &str,
+    split: &str,
+) -> Result<(), ServiceError> {
     let row = dataset_item::ActiveModel {
         version_id: Set(version_id),
         image_sha256: Set(sha.into()),
@@ -179,7 +229,9 @@ async fn insert_item(db: &DatabaseConnection, version_id: i64, sha: &str, label:
         split: Set(split.into()),
         ..Default::default()
     };
-    let conflict = OnConflict::columns([dataset_item::Column::VersionId, dataset_item::Column::ImageSha256]).do_nothing().to_owned();
+    let conflict = OnConflict::columns([dataset_item::Column::VersionId, dataset_item::Column::ImageSha256])
+        .do_nothing()
+        .to_owned();
     match dataset_item::Entity::insert(row).on_conflict(conflict).exec_without_returning(db).await {
         Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
         Err(e) => Err(e.into()),
@@ -212,7 +264,11 @@ pub async fn jobs(db: &DatabaseConnection) -> Result<Vec<JobSummary>, ServiceErr
     for job in import_job::Entity::find().order_by_desc(import_job::Column::Id).limit(50).all(db).await? {
         let version = dataset_version::Entity::find_by_id(job.version_id).one(db).await?;
         let dataset = match &version {
-            Some(v) => crate::entities::dataset::Entity::find_by_id(v.dataset_id).one(db).await?.map(|d| d.name).unwrap_or_default(),
+            Some(v) => crate::entities::dataset::Entity::find_by_id(v.dataset_id)
+                .one(db)
+                .await?
+                .map(|d| d.name)
+                .unwrap_or_default(),
             None => String::new(),
         };
         out.push(JobSummary { job, dataset, version: version.map(|v| v.version).unwrap_or_default() });

@@ -38,7 +38,11 @@ impl SplitMix64 {
 /// Assigns each (photo, label) to a split, per class: shuffled with the seed, then the first
 /// share to train, the next to val, the rest to test. A class with fewer than three photos
 /// puts them all in train (a val or test of one photo measures nothing).
-pub fn stratified_split(items: &[(String, String)], seed: u64, shares: (f64, f64)) -> Vec<(String, String, &'static str)> {
+pub fn stratified_split(
+    items: &[(String, String)],
+    seed: u64,
+    shares: (f64, f64),
+) -> Vec<(String, String, &'static str)> {
     let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (sha, label) in items {
         by_class.entry(label.as_str()).or_default().push(sha.as_str());
@@ -46,7 +50,11 @@ pub fn stratified_split(items: &[(String, String)], seed: u64, shares: (f64, f64
     let mut out = Vec::with_capacity(items.len());
     for (label, mut shas) in by_class {
         shas.sort_unstable();
-        let mut rng = SplitMix64(seed ^ crate::storage::sha256_hex(label.as_bytes()).bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)));
+        let mut rng = SplitMix64(
+            seed ^ crate::storage::sha256_hex(label.as_bytes())
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
+        );
         for i in (1..shas.len()).rev() {
             let j = (rng.next() % (i as u64 + 1)) as usize;
             shas.swap(i, j);
@@ -60,7 +68,13 @@ pub fn stratified_split(items: &[(String, String)], seed: u64, shares: (f64, f64
             (n - val - test, val)
         };
         for (i, sha) in shas.into_iter().enumerate() {
-            let split = if i < train { "train" } else if i < train + val { "val" } else { "test" };
+            let split = if i < train {
+                "train"
+            } else if i < train + val {
+                "val"
+            } else {
+                "test"
+            };
             out.push((sha.to_string(), label.to_string(), split));
         }
     }
@@ -69,7 +83,9 @@ pub fn stratified_split(items: &[(String, String)], seed: u64, shares: (f64, f64
 
 pub fn check_name(name: &str) -> Result<String, ServiceError> {
     let name = name.trim();
-    let ok = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !name.starts_with('.');
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
     if ok {
         Ok(name.to_string())
     } else {
@@ -78,18 +94,33 @@ pub fn check_name(name: &str) -> Result<String, ServiceError> {
 }
 
 /// The dataset of that name, made if new.
-pub async fn ensure_dataset<C: ConnectionTrait>(db: &C, name: &str, description: &str) -> Result<dataset::Model, ServiceError> {
+pub async fn ensure_dataset<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    description: &str,
+) -> Result<dataset::Model, ServiceError> {
     let name = check_name(name)?;
     if let Some(d) = dataset::Entity::find().filter(dataset::Column::Name.eq(name.clone())).one(db).await? {
         return Ok(d);
     }
-    Ok(dataset::ActiveModel { name: Set(name), description: Set(description.trim().to_string()), created_at: Set(Utc::now()), ..Default::default() }
-        .insert(db)
-        .await?)
+    Ok(dataset::ActiveModel {
+        name: Set(name),
+        description: Set(description.trim().to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
 }
 
 /// Opens the dataset's next version number in the given state.
-pub async fn new_version<C: ConnectionTrait>(db: &C, dataset: &dataset::Model, state: &str, origin: &str, seed: u64) -> Result<dataset_version::Model, ServiceError> {
+pub async fn new_version<C: ConnectionTrait>(
+    db: &C,
+    dataset: &dataset::Model,
+    state: &str,
+    origin: &str,
+    seed: u64,
+) -> Result<dataset_version::Model, ServiceError> {
     let last = dataset_version::Entity::find()
         .filter(dataset_version::Column::DatasetId.eq(dataset.id))
         .order_by_desc(dataset_version::Column::Version)
@@ -111,13 +142,22 @@ pub async fn new_version<C: ConnectionTrait>(db: &C, dataset: &dataset::Model, s
 }
 
 /// Builds a new version of `name` from every photo's decided label (administrators and labelers).
-pub async fn create_from_labels(db: &DatabaseConnection, actor: Option<&Account>, name: &str, seed: u64) -> Result<dataset_version::Model, ServiceError> {
+pub async fn create_from_labels(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    name: &str,
+    seed: u64,
+) -> Result<dataset_version::Model, ServiceError> {
     require(actor, Role::Labeler)?;
     build_from_labels(db, name, seed).await
 }
 
 /// The same for the operator's command line, which needs no account.
-pub async fn build_from_labels(db: &DatabaseConnection, name: &str, seed: u64) -> Result<dataset_version::Model, ServiceError> {
+pub async fn build_from_labels(
+    db: &DatabaseConnection,
+    name: &str,
+    seed: u64,
+) -> Result<dataset_version::Model, ServiceError> {
     // Labels decided before they were cleaned are cleaned here, and one that cannot be (a line
     // break) stops the build rather than entering the dataset.
     let labels: Vec<(String, String)> = photo_label::Entity::find()
@@ -130,7 +170,9 @@ pub async fn build_from_labels(db: &DatabaseConnection, name: &str, seed: u64) -
         })
         .collect::<Result<_, _>>()?;
     if labels.is_empty() {
-        return Err(ServiceError::InvalidInput("no photo has a label yet: accept feedback or label photos first".into()));
+        return Err(ServiceError::InvalidInput(
+            "no photo has a label yet: accept feedback or label photos first".into(),
+        ));
     }
     let txn = crate::db::begin_write(db).await?;
     let set = ensure_dataset(&txn, name, "").await?;
@@ -152,7 +194,10 @@ pub async fn build_from_labels(db: &DatabaseConnection, name: &str, seed: u64) -
 }
 
 /// Counts a version's items and classes and marks it ready: from now on it never changes.
-pub async fn finish_version<C: ConnectionTrait>(db: &C, version: dataset_version::Model) -> Result<dataset_version::Model, ServiceError> {
+pub async fn finish_version<C: ConnectionTrait>(
+    db: &C,
+    version: dataset_version::Model,
+) -> Result<dataset_version::Model, ServiceError> {
     let items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(version.id)).all(db).await?;
     let classes: std::collections::HashSet<&str> = items.iter().map(|i| i.label.as_str()).collect();
     let mut v: dataset_version::ActiveModel = version.into();
@@ -178,8 +223,13 @@ pub async fn list(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Ve
 
 pub async fn list_all(db: &DatabaseConnection) -> Result<Vec<VersionSummary>, ServiceError> {
     use sea_orm::QuerySelect;
-    let sets: BTreeMap<i64, String> = dataset::Entity::find().all(db).await?.into_iter().map(|d| (d.id, d.name)).collect();
-    let versions = dataset_version::Entity::find().order_by_desc(dataset_version::Column::CreatedAt).order_by_desc(dataset_version::Column::Id).all(db).await?;
+    let sets: BTreeMap<i64, String> =
+        dataset::Entity::find().all(db).await?.into_iter().map(|d| (d.id, d.name)).collect();
+    let versions = dataset_version::Entity::find()
+        .order_by_desc(dataset_version::Column::CreatedAt)
+        .order_by_desc(dataset_version::Column::Id)
+        .all(db)
+        .await?;
     // One grouped count for every version's splits: the page polls this while imports run.
     let counts: Vec<(i64, String, i64)> = dataset_item::Entity::find()
         .select_only()
@@ -199,23 +249,42 @@ pub async fn list_all(db: &DatabaseConnection) -> Result<Vec<VersionSummary>, Se
                 per_split[k] = *n as u64;
             }
         }
-        out.push(VersionSummary { dataset: sets.get(&v.dataset_id).cloned().unwrap_or_default(), version: v, per_split });
+        out.push(VersionSummary {
+            dataset: sets.get(&v.dataset_id).cloned().unwrap_or_default(),
+            version: v,
+            per_split,
+        });
     }
     Ok(out)
 }
 
 /// The version `name@N`, or the newest ready one for a bare name.
-pub async fn find_version(db: &DatabaseConnection, spec: &str) -> Result<(dataset::Model, dataset_version::Model), ServiceError> {
+pub async fn find_version(
+    db: &DatabaseConnection,
+    spec: &str,
+) -> Result<(dataset::Model, dataset_version::Model), ServiceError> {
     let (name, number) = match spec.split_once('@') {
-        Some((n, v)) => (n, Some(v.parse::<i32>().map_err(|_| ServiceError::InvalidInput(format!("bad version in {spec:?}")))?)),
+        Some((n, v)) => {
+            (n, Some(v.parse::<i32>().map_err(|_| ServiceError::InvalidInput(format!("bad version in {spec:?}")))?))
+        }
         None => (spec, None),
     };
-    let set = dataset::Entity::find().filter(dataset::Column::Name.eq(name)).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("dataset {name}")))?;
-    let mut q = dataset_version::Entity::find().filter(dataset_version::Column::DatasetId.eq(set.id)).filter(dataset_version::Column::State.eq("ready"));
+    let set = dataset::Entity::find()
+        .filter(dataset::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("dataset {name}")))?;
+    let mut q = dataset_version::Entity::find()
+        .filter(dataset_version::Column::DatasetId.eq(set.id))
+        .filter(dataset_version::Column::State.eq("ready"));
     if let Some(n) = number {
         q = q.filter(dataset_version::Column::Version.eq(n));
     }
-    let version = q.order_by_desc(dataset_version::Column::Version).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("a ready version of {spec}")))?;
+    let version = q
+        .order_by_desc(dataset_version::Column::Version)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("a ready version of {spec}")))?;
     Ok((set, version))
 }
 
@@ -255,14 +324,31 @@ fn extension(bytes: &[u8]) -> &'static str {
 }
 
 /// Writes a version to `out` (which must not exist or be empty). Returns the files written.
-pub async fn export(db: &DatabaseConnection, photos: &PhotoStore, spec: &str, layout: Layout, out: &Path) -> Result<usize, ServiceError> {
+pub async fn export(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    spec: &str,
+    layout: Layout,
+    out: &Path,
+) -> Result<usize, ServiceError> {
     let (_, version) = find_version(db, spec).await?;
     let mut items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(version.id)).all(db).await?;
-    items.sort_by(|a, b| (a.split.as_str(), a.label.as_str(), a.image_sha256.as_str()).cmp(&(b.split.as_str(), b.label.as_str(), b.image_sha256.as_str())));
+    items.sort_by(|a, b| {
+        (a.split.as_str(), a.label.as_str(), a.image_sha256.as_str()).cmp(&(
+            b.split.as_str(),
+            b.label.as_str(),
+            b.image_sha256.as_str(),
+        ))
+    });
     write_export(photos, &items, layout, out).await.map_err(|e| ServiceError::Storage(format!("export: {e}")))
 }
 
-async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout: Layout, out: &Path) -> std::io::Result<usize> {
+async fn write_export(
+    photos: &PhotoStore,
+    items: &[dataset_item::Model],
+    layout: Layout,
+    out: &Path,
+) -> std::io::Result<usize> {
     use std::fmt::Write as _;
     if tokio::fs::try_exists(out).await? && tokio::fs::read_dir(out).await?.next_entry().await?.is_some() {
         return Err(std::io::Error::other(format!("{} is not empty", out.display())));
@@ -286,10 +372,12 @@ async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout
         let original = photos.read(&item.image_sha256).await?;
         // Exports leave the portal: no photo takes its place or owner along (off the async
         // runtime: a TIFF is written anew from its pixels).
-        let bytes = tokio::task::spawn_blocking(move || crate::storage::metadata::strip_private(&original).map(|b| b.into_owned()))
-            .await
-            .map_err(std::io::Error::other)?
-            .map_err(|e| std::io::Error::other(format!("photo {}: {e}", item.image_sha256)))?;
+        let bytes = tokio::task::spawn_blocking(move || {
+            crate::storage::metadata::strip_private(&original).map(|b| b.into_owned())
+        })
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(|e| std::io::Error::other(format!("photo {}: {e}", item.image_sha256)))?;
         let file = format!("{}.{}", item.image_sha256, extension(&bytes));
         match layout {
             Layout::Ip102 => {
@@ -317,7 +405,13 @@ async fn write_export(photos: &PhotoStore, items: &[dataset_item::Model], layout
 
 /// A version as one .zip file in `work` (a scratch folder of the caller's): the export's layout
 /// inside, photos stored uncompressed (they are compressed already).
-pub async fn export_zip(db: &DatabaseConnection, photos: &PhotoStore, spec: &str, layout: Layout, work: &Path) -> Result<std::path::PathBuf, ServiceError> {
+pub async fn export_zip(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    spec: &str,
+    layout: Layout,
+    work: &Path,
+) -> Result<std::path::PathBuf, ServiceError> {
     let tree = work.join("tree");
     export(db, photos, spec, layout, &tree).await?;
     let (from, zip_path) = (tree.clone(), work.join("export.zip"));

@@ -97,12 +97,8 @@ pub fn class_targets(manifest: &Manifest, classes: &[String]) -> Vec<Vec<usize>>
     classes
         .iter()
         .map(|c| {
-            let by_name: Vec<usize> = manifest
-                .labels
-                .iter()
-                .filter(|l| l.name.eq_ignore_ascii_case(c))
-                .map(|l| l.index)
-                .collect();
+            let by_name: Vec<usize> =
+                manifest.labels.iter().filter(|l| l.name.eq_ignore_ascii_case(c)).map(|l| l.index).collect();
             if !by_name.is_empty() {
                 return by_name;
             }
@@ -234,10 +230,7 @@ pub async fn evaluate(
         };
         images += 1;
         let top: Vec<usize> = identified.answer.top.iter().map(|t| t.index).collect();
-        let predicted = top
-            .first()
-            .and_then(|best| targets.iter().position(|t| t.contains(best)))
-            .unwrap_or(n);
+        let predicted = top.first().and_then(|best| targets.iter().position(|t| t.contains(best))).unwrap_or(n);
         confusion[class][predicted] += 1;
         if predicted == class {
             top1 += 1;
@@ -287,7 +280,10 @@ pub async fn evaluate(
 }
 
 /// Evaluation owns its load: a full queue means "wait a little", not "fail the run".
-async fn identify_retrying(engine: &InferenceEngine, bytes: Arc<[u8]>) -> Result<super::identify::Identified, ServiceError> {
+async fn identify_retrying(
+    engine: &InferenceEngine,
+    bytes: Arc<[u8]>,
+) -> Result<super::identify::Identified, ServiceError> {
     loop {
         match identify_photo(engine, bytes.clone(), 5).await {
             Err(ServiceError::Inference(InferenceError::Busy)) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -356,7 +352,12 @@ pub fn render_reliability(report: &EvalReport) -> RgbImage {
 }
 
 /// A split of a dataset version as an evaluation dataset (photos read from the store).
-pub async fn from_dataset_version(db: &sea_orm::DatabaseConnection, photos: &crate::storage::PhotoStore, spec: &str, split: &str) -> Result<Dataset, ServiceError> {
+pub async fn from_dataset_version(
+    db: &sea_orm::DatabaseConnection,
+    photos: &crate::storage::PhotoStore,
+    spec: &str,
+    split: &str,
+) -> Result<Dataset, ServiceError> {
     use crate::entities::dataset_item;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let (set, version) = super::datasets::find_version(db, spec).await?;
@@ -366,7 +367,10 @@ pub async fn from_dataset_version(db: &sea_orm::DatabaseConnection, photos: &cra
         .all(db)
         .await?;
     if items.is_empty() {
-        return Err(ServiceError::InvalidInput(format!("{}@{} has no photos in its {split} split", set.name, version.version)));
+        return Err(ServiceError::InvalidInput(format!(
+            "{}@{} has no photos in its {split} split",
+            set.name, version.version
+        )));
     }
     let mut classes: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
     classes.sort();

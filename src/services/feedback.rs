@@ -5,7 +5,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,9 @@ impl Kind {
             "correct" => Ok(Kind::Correct),
             "wrong" => Ok(Kind::Wrong),
             "not_insect" => Ok(Kind::NotInsect),
-            other => Err(ServiceError::InvalidInput(format!("unknown feedback {other:?} (correct, wrong or not_insect)"))),
+            other => {
+                Err(ServiceError::InvalidInput(format!("unknown feedback {other:?} (correct, wrong or not_insect)")))
+            }
         }
     }
 
@@ -84,10 +87,14 @@ pub async fn submit(
             let typed = clean_label(&form.label)?;
             // The canonical spelling is cleaned too: it may come from an uploaded model's labels.
             let canonical = known(&typed).map(|c| clean_label(&c)).transpose()?.ok_or_else(|| {
-                ServiceError::InvalidInput(format!("{typed:?} is not a species in the catalogue or a class of the active model"))
+                ServiceError::InvalidInput(format!(
+                    "{typed:?} is not a species in the catalogue or a class of the active model"
+                ))
             })?;
             if canonical.eq_ignore_ascii_case(&row.top_label) {
-                return Err(ServiceError::InvalidInput("that is what the model said: choose \"correct\" instead".into()));
+                return Err(ServiceError::InvalidInput(
+                    "that is what the model said: choose \"correct\" instead".into(),
+                ));
             }
             Some(canonical)
         }
@@ -135,7 +142,11 @@ pub async fn submit(
 }
 
 /// The caller's own feedback on an identification, if any.
-pub async fn mine(db: &DatabaseConnection, actor: Option<&Account>, identification_id: i64) -> Result<Option<feedback::Model>, ServiceError> {
+pub async fn mine(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    identification_id: i64,
+) -> Result<Option<feedback::Model>, ServiceError> {
     let Some(actor) = actor else { return Ok(None) };
     Ok(feedback::Entity::find()
         .filter(feedback::Column::IdentificationId.eq(identification_id))
@@ -168,7 +179,13 @@ fn day_start(d: NaiveDate) -> DateTime<Utc> {
 }
 
 /// Feedback to review (labelers and administrators), oldest first so none waits forever.
-pub async fn queue(db: &DatabaseConnection, actor: Option<&Account>, filter: &QueueFilter, page: u64, per_page: u64) -> Result<QueuePage, ServiceError> {
+pub async fn queue(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    filter: &QueueFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<QueuePage, ServiceError> {
     require(actor, Role::Labeler)?;
     let per_page = per_page.clamp(1, 200);
     let mut q = feedback::Entity::find().order_by_asc(feedback::Column::CreatedAt).order_by_asc(feedback::Column::Id);
@@ -229,7 +246,10 @@ pub async fn review(
     let txn = crate::db::begin_write(db).await?;
     let now = Utc::now();
     for id in ids {
-        let row = feedback::Entity::find_by_id(*id).one(&txn).await?.ok_or_else(|| ServiceError::NotFound(format!("feedback {id}")))?;
+        let row = feedback::Entity::find_by_id(*id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("feedback {id}")))?;
         // Accepting decides the photo's label outright. When several labelers must agree, a
         // labeler accepting their own feedback would be one person deciding alone: a second
         // person must review it. (Counting it as one vote instead would make "accept" sometimes

@@ -44,15 +44,30 @@ fn taxon_of(label: &str) -> Option<Taxon> {
         l
     };
     if let Some(s) = catalogue::in_family(label).first() {
-        return Some(Taxon { rank: "family".into(), name: s.family.clone(), key: format!("family:{}", s.family), lineage: lineage(s, "family") });
+        return Some(Taxon {
+            rank: "family".into(),
+            name: s.family.clone(),
+            key: format!("family:{}", s.family),
+            lineage: lineage(s, "family"),
+        });
     }
     if let Some(s) = catalogue::for_label(label) {
         let mut l = lineage(s, "species");
         l.insert("species".into(), s.name_en.clone());
-        return Some(Taxon { rank: "species".into(), name: s.name_en.clone(), key: format!("species:{}", s.name_en), lineage: l });
+        return Some(Taxon {
+            rank: "species".into(),
+            name: s.name_en.clone(),
+            key: format!("species:{}", s.name_en),
+            lineage: l,
+        });
     }
     // Unknown to the catalogue: still an insect class, so answers can roll up to Insecta.
-    Some(Taxon { rank: "class".into(), name: "Insecta".into(), key: "class:Insecta".into(), lineage: [("class".to_string(), "Insecta".to_string())].into() })
+    Some(Taxon {
+        rank: "class".into(),
+        name: "Insecta".into(),
+        key: "class:Insecta".into(),
+        lineage: [("class".to_string(), "Insecta".to_string())].into(),
+    })
 }
 
 /// How to fine-tune, beyond the head's own settings.
@@ -93,11 +108,17 @@ struct Features {
 
 /// Features of one view of one split, cached per view: a resumed job recomputes only the views
 /// it had not finished.
-fn cached(cache: Option<&Path>, name: &str, rows: usize, compute: impl FnOnce() -> Result<Tensor, training::TrainingError>) -> Result<(Tensor, bool), training::TrainingError> {
+fn cached(
+    cache: Option<&Path>,
+    name: &str,
+    rows: usize,
+    compute: impl FnOnce() -> Result<Tensor, training::TrainingError>,
+) -> Result<(Tensor, bool), training::TrainingError> {
     let file = cache.map(|c| c.join(format!("{name}.safetensors")));
     if let Some(f) = &file {
         if let Ok(found) = Tensor::read_safetensors(f) {
-            if let Some((_, t)) = found.into_iter().find(|(k, t)| k == "x" && t.size().first() == Some(&(rows as i64))) {
+            if let Some((_, t)) = found.into_iter().find(|(k, t)| k == "x" && t.size().first() == Some(&(rows as i64)))
+            {
                 return Ok((t, true));
             }
         }
@@ -140,7 +161,12 @@ pub async fn run(
         let mut bytes = Vec::new();
         let mut labels = Vec::new();
         for item in items.iter().filter(|i| i.split == name) {
-            bytes.push(photos.read(&item.image_sha256).await.map_err(|e| ServiceError::Storage(format!("photo {}: {e}", item.image_sha256)))?);
+            bytes.push(
+                photos
+                    .read(&item.image_sha256)
+                    .await
+                    .map_err(|e| ServiceError::Storage(format!("photo {}: {e}", item.image_sha256)))?,
+            );
             labels.push(classes.iter().position(|c| *c == item.label).unwrap_or_default() as i64);
         }
         Ok((bytes, labels))
@@ -150,11 +176,25 @@ pub async fn run(
     let (train, val) = (Arc::new(train), Arc::new(val));
     let photos_for_unfreezing = (train.clone(), val.clone(), train_y.clone(), val_y.clone());
     if train.is_empty() || val.is_empty() {
-        return Err(ServiceError::InvalidInput(format!("{}@{} needs photos in both its train and val splits", set.name, version.version)));
+        return Err(ServiceError::InvalidInput(format!(
+            "{}@{} needs photos in both its train and val splits",
+            set.name, version.version
+        )));
     }
-    observer.note(&format!("{}@{}: {} classes, {} train photos × {views} views, {} val photos", set.name, version.version, classes.len(), train.len(), val.len()));
+    observer.note(&format!(
+        "{}@{}: {} classes, {} train photos × {views} views, {} val photos",
+        set.name,
+        version.version,
+        classes.len(),
+        train.len(),
+        val.len()
+    ));
     let base = Manifest::read(base_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
-    let features_file = base.files.features.clone().ok_or_else(|| ServiceError::InvalidInput("the base bundle has no features.pt".into()))?;
+    let features_file = base
+        .files
+        .features
+        .clone()
+        .ok_or_else(|| ServiceError::InvalidInput("the base bundle has no features.pt".into()))?;
     let prep = crate::inference::preprocess::Preprocessing::from(&base);
     let dir = base_dir.to_path_buf();
     let (cache, obs, stop) = (options.cache_dir.clone(), observer.clone(), cancel.clone());
@@ -171,7 +211,9 @@ pub async fn run(
         for (n, view) in training::augment::views(views).into_iter().enumerate() {
             let offset = n * train.len();
             let (x, from_cache) = cached(cache.as_deref(), &format!("train-view-{n}"), train.len(), || {
-                training::extract_features(&features, device, prep, &train, view, &stop, |d| obs.features(offset + d, total))
+                training::extract_features(&features, device, prep, &train, view, &stop, |d| {
+                    obs.features(offset + d, total)
+                })
             })?;
             if from_cache {
                 obs.note(&format!("view {} of {views} from the cache", n + 1));
@@ -182,16 +224,27 @@ pub async fn run(
         }
         let offset = views * train.len();
         let (val_x, _) = cached(cache.as_deref(), "val", val.len(), || {
-            training::extract_features(&features, device, prep, &val, training::augment::View::Plain, &stop, |d| obs.features(offset + d, total))
+            training::extract_features(&features, device, prep, &val, training::augment::View::Plain, &stop, |d| {
+                obs.features(offset + d, total)
+            })
         })?;
-        Ok(Features { train_x: Tensor::cat(&parts, 0), train_y: Tensor::cat(&ys, 0), val_x, val_y: Tensor::from_slice(&val_y) })
+        Ok(Features {
+            train_x: Tensor::cat(&parts, 0),
+            train_y: Tensor::cat(&ys, 0),
+            val_x,
+            val_y: Tensor::from_slice(&val_y),
+        })
     })
     .await
     .map_err(|e| ServiceError::Storage(e.to_string()))?
     .map_err(training_error)?;
     let feature_seconds = started.elapsed().as_secs_f64();
     observer.note(&format!("features ready in {feature_seconds:.1} s; training the head"));
-    let labels: Vec<Label> = classes.iter().enumerate().map(|(index, name)| Label { index, name: name.clone(), taxon: taxon_of(name) }).collect();
+    let labels: Vec<Label> = classes
+        .iter()
+        .enumerate()
+        .map(|(index, name)| Label { index, name: name.clone(), taxon: taxon_of(name) })
+        .collect();
     let name = format!("{}-{}", base.name, set.name);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
@@ -200,20 +253,38 @@ pub async fn run(
     let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
     let unfreeze_epochs = options.unfreeze_epochs;
     let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
-    let (obs, stop, n_classes, base_dir_owned) = (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
+    let (obs, stop, n_classes, base_dir_owned) =
+        (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
     let (trained, manifest) = tokio::task::spawn_blocking(move || -> Result<_, training::TrainingError> {
         crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
-        let mut trained = training::train_head(&extracted.train_x, &extracted.train_y, &extracted.val_x, &extracted.val_y, n_classes, config, &stop, |e| obs.epoch(e))?;
+        let mut trained = training::train_head(
+            &extracted.train_x,
+            &extracted.train_y,
+            &extracted.val_x,
+            &extracted.val_y,
+            n_classes,
+            config,
+            &stop,
+            |e| obs.epoch(e),
+        )?;
         let backbone = if unfreeze_blocks > 0 {
             let device = Device::cuda_if_available();
-            obs.note(&format!("head trained (val top-1 {:.2} %); now the last {unfreeze_blocks} backbone blocks with it, on {}", trained.best_val_accuracy * 100.0, crate::inference::device_name(device)));
+            obs.note(&format!(
+                "head trained (val top-1 {:.2} %); now the last {unfreeze_blocks} backbone blocks with it, on {}",
+                trained.best_val_accuracy * 100.0,
+                crate::inference::device_name(device)
+            ));
             let (train, val, train_y, val_y) = photos_for_unfreezing;
             let inputs = |photos: &[Vec<u8>]| -> Result<Tensor, training::TrainingError> {
                 let size = prep.input_size as i64;
                 let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
                 for bytes in photos {
-                    let image = crate::inference::preprocess::decode(bytes, Some(prep.resize_shorter)).map_err(|e| training::TrainingError::Input(e.to_string()))?;
-                    all.extend(crate::inference::preprocess::model_input(&image, prep).map_err(|e| training::TrainingError::Input(e.to_string()))?);
+                    let image = crate::inference::preprocess::decode(bytes, Some(prep.resize_shorter))
+                        .map_err(|e| training::TrainingError::Input(e.to_string()))?;
+                    all.extend(
+                        crate::inference::preprocess::model_input(&image, prep)
+                            .map_err(|e| training::TrainingError::Input(e.to_string()))?,
+                    );
                 }
                 Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
             };
@@ -235,14 +306,21 @@ pub async fn run(
         } else {
             None
         };
-        let manifest = training::export_bundle(&base_dir_owned, &trained, backbone.as_ref(), labels, &name, &model_version, &out)?;
+        let manifest =
+            training::export_bundle(&base_dir_owned, &trained, backbone.as_ref(), labels, &name, &model_version, &out)?;
         Ok((trained, manifest))
     })
     .await
     .map_err(|e| ServiceError::Storage(e.to_string()))?
     .map_err(training_error)?;
     let model = super::models::register(db, &manifest, &bundle_dir, "fine-tune").await?;
-    observer.note(&format!("installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}", model.name, model.version, trained.best_val_accuracy * 100.0, trained.temperature));
+    observer.note(&format!(
+        "installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}",
+        model.name,
+        model.version,
+        trained.best_val_accuracy * 100.0,
+        trained.temperature
+    ));
     Ok(FineTuneResult {
         bundle_dir,
         model,

@@ -35,7 +35,11 @@ pub(crate) fn view(row: identification::Model, actor: Option<&Account>) -> Resul
     let identified: Identified = serde_json::from_str(&row.answer)
         .map_err(|e| ServiceError::Storage(format!("identification {} is unreadable: {e}", row.id)))?;
     let owned = actor.is_some_and(|a| row.user_id == Some(a.id));
-    let context = crate::storage::metadata::PhotoContext { taken_at: row.taken_at, latitude: row.latitude, longitude: row.longitude };
+    let context = crate::storage::metadata::PhotoContext {
+        taken_at: row.taken_at,
+        latitude: row.latitude,
+        longitude: row.longitude,
+    };
     let known = context != crate::storage::metadata::PhotoContext::default();
     Ok(IdentificationView {
         id: row.id,
@@ -47,7 +51,12 @@ pub(crate) fn view(row: identification::Model, actor: Option<&Account>) -> Resul
 }
 
 /// One identification, if the actor may see it (else "not found", revealing nothing).
-pub async fn get(db: &DatabaseConnection, actor: Option<&Account>, id: i64, key: Option<&str>) -> Result<IdentificationView, ServiceError> {
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    id: i64,
+    key: Option<&str>,
+) -> Result<IdentificationView, ServiceError> {
     let row = identification::Entity::find_by_id(id).one(db).await?;
     match row {
         Some(row) if may_see(&row, actor, key) => view(row, actor),
@@ -64,7 +73,13 @@ pub struct HistoryPage {
 }
 
 /// The signed-in user's identifications, newest first; `label` filters by the top class.
-pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, label: &str, page: u64, per_page: u64) -> Result<HistoryPage, ServiceError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    label: &str,
+    page: u64,
+    per_page: u64,
+) -> Result<HistoryPage, ServiceError> {
     let actor = require(actor, Role::User)?;
     let per_page = per_page.clamp(1, 100);
     let mut query = identification::Entity::find()
@@ -77,17 +92,19 @@ pub async fn list(db: &DatabaseConnection, actor: Option<&Account>, label: &str,
     }
     let paginator = query.paginate(db, per_page);
     let total = paginator.num_items().await?;
-    let items = paginator
-        .fetch_page(page)
-        .await?
-        .into_iter()
-        .map(|row| view(row, Some(actor)))
-        .collect::<Result<_, _>>()?;
+    let items =
+        paginator.fetch_page(page).await?.into_iter().map(|row| view(row, Some(actor))).collect::<Result<_, _>>()?;
     Ok(HistoryPage { items, total, page, per_page })
 }
 
 /// Every identification one model version made, newest first (administrators).
-pub async fn of_model_version(db: &DatabaseConnection, actor: Option<&Account>, model_version_id: i64, page: u64, per_page: u64) -> Result<(crate::entities::model_version::Model, HistoryPage), ServiceError> {
+pub async fn of_model_version(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    model_version_id: i64,
+    page: u64,
+    per_page: u64,
+) -> Result<(crate::entities::model_version::Model, HistoryPage), ServiceError> {
     let actor = require(actor, Role::Admin)?;
     let version = crate::entities::model_version::Entity::find_by_id(model_version_id)
         .one(db)
@@ -100,13 +117,19 @@ pub async fn of_model_version(db: &DatabaseConnection, actor: Option<&Account>, 
         .order_by_desc(identification::Column::Id)
         .paginate(db, per_page);
     let total = paginator.num_items().await?;
-    let items = paginator.fetch_page(page).await?.into_iter().map(|row| view(row, Some(actor))).collect::<Result<_, _>>()?;
+    let items =
+        paginator.fetch_page(page).await?.into_iter().map(|row| view(row, Some(actor))).collect::<Result<_, _>>()?;
     Ok((version, HistoryPage { items, total, page, per_page }))
 }
 
 /// Deletes an identification (its owner or an administrator), the feedback on it, and its photo
 /// when nothing else (another identification, a label, a dataset) uses it.
-pub async fn delete(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64) -> Result<(), ServiceError> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    actor: Option<&Account>,
+    id: i64,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::User)?;
     let row = identification::Entity::find_by_id(id).one(db).await?;
     let Some(row) = row.filter(|r| r.user_id == Some(actor.id) || actor.role == Role::Admin) else {

@@ -46,7 +46,11 @@ pub struct Identified {
 }
 
 /// Identifies one photo without storing anything (the CLI and evaluation use this).
-pub async fn identify_photo(engine: &InferenceEngine, bytes: Arc<[u8]>, top_k: usize) -> Result<Identified, ServiceError> {
+pub async fn identify_photo(
+    engine: &InferenceEngine,
+    bytes: Arc<[u8]>,
+    top_k: usize,
+) -> Result<Identified, ServiceError> {
     let started = Instant::now();
     let p = engine.preprocessing();
     let size = preprocess::probe(&bytes, Some(p.resize_shorter))?;
@@ -95,12 +99,14 @@ pub async fn identify_and_record(
     let mut identified = match identify_photo(engine, bytes.clone(), top_k).await {
         Ok(i) => i,
         Err(e) => {
-            metrics::counter!("insectid_identifications_total", "outcome" => format!("{:?}", e.kind()).to_lowercase()).increment(1);
+            metrics::counter!("insectid_identifications_total", "outcome" => format!("{:?}", e.kind()).to_lowercase())
+                .increment(1);
             return Err(e);
         }
     };
     let storing = Instant::now();
-    let stored_sha = store.put(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
+    let stored_sha =
+        store.put(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;
     debug_assert_eq!(stored_sha, identified.image_sha256);
     let recording = record_stage("store", storing);
     let top = identified.answer.top.first();

@@ -87,10 +87,38 @@ async fn settle_set_aside(db: &DatabaseConnection, photos: &PhotoStore) -> Resul
 /// Every photo something refers to.
 async fn referenced(db: &DatabaseConnection) -> Result<HashSet<String>, ServiceError> {
     let mut all: HashSet<String> = HashSet::new();
-    all.extend(identification::Entity::find().select_only().column(identification::Column::ImageSha256).into_tuple::<String>().all(db).await?);
-    all.extend(photo_label::Entity::find().select_only().column(photo_label::Column::ImageSha256).into_tuple::<String>().all(db).await?);
-    all.extend(label_vote::Entity::find().select_only().column(label_vote::Column::ImageSha256).into_tuple::<String>().all(db).await?);
-    all.extend(dataset_item::Entity::find().select_only().column(dataset_item::Column::ImageSha256).into_tuple::<String>().all(db).await?);
+    all.extend(
+        identification::Entity::find()
+            .select_only()
+            .column(identification::Column::ImageSha256)
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    all.extend(
+        photo_label::Entity::find()
+            .select_only()
+            .column(photo_label::Column::ImageSha256)
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    all.extend(
+        label_vote::Entity::find()
+            .select_only()
+            .column(label_vote::Column::ImageSha256)
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    all.extend(
+        dataset_item::Entity::find()
+            .select_only()
+            .column(dataset_item::Column::ImageSha256)
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
     Ok(all)
 }
 
@@ -99,11 +127,19 @@ pub async fn check(db: &DatabaseConnection, photos: &PhotoStore) -> Result<Integ
 }
 
 /// Removes orphan photos and temp files older than `grace`, then reports what is left.
-pub async fn repair(db: &DatabaseConnection, photos: &PhotoStore, grace: Duration) -> Result<IntegrityReport, ServiceError> {
+pub async fn repair(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    grace: Duration,
+) -> Result<IntegrityReport, ServiceError> {
     scan(db, photos, Some(grace)).await
 }
 
-async fn scan(db: &DatabaseConnection, photos: &PhotoStore, repair_older_than: Option<Duration>) -> Result<IntegrityReport, ServiceError> {
+async fn scan(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    repair_older_than: Option<Duration>,
+) -> Result<IntegrityReport, ServiceError> {
     let rows: Vec<(i64, String)> = identification::Entity::find()
         .select_only()
         .column(identification::Column::Id)

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -66,7 +66,12 @@ impl LabelSource {
 }
 
 /// Sets a photo's decided label. An import never overrides what people decided.
-pub async fn decide<C: ConnectionTrait>(db: &C, sha: &str, label: &str, source: LabelSource) -> Result<(), ServiceError> {
+pub async fn decide<C: ConnectionTrait>(
+    db: &C,
+    sha: &str,
+    label: &str,
+    source: LabelSource,
+) -> Result<(), ServiceError> {
     // Every decided label passes here: cleaned again so that a caller that forgot cannot
     // store one a dataset export would choke on.
     let label = clean_label(label)?;
@@ -74,7 +79,11 @@ pub async fn decide<C: ConnectionTrait>(db: &C, sha: &str, label: &str, source: 
     if source == LabelSource::Import {
         insert.do_nothing();
     } else {
-        insert.update_columns([photo_label::Column::Label, photo_label::Column::Source, photo_label::Column::DecidedAt]);
+        insert.update_columns([
+            photo_label::Column::Label,
+            photo_label::Column::Source,
+            photo_label::Column::DecidedAt,
+        ]);
     }
     let row = photo_label::ActiveModel {
         image_sha256: Set(sha.to_string()),
@@ -158,13 +167,24 @@ pub async fn next(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Op
             .order_by_asc(identification::Column::Id)
             .into_tuple::<(i64, String)>()
     };
-    let first = match least_confident(waiting().filter(identification::Column::ImageSha256.in_subquery(disputed.clone()))).one(db).await? {
-        Some(row) => Some(row),
-        None => least_confident(waiting().filter(identification::Column::ImageSha256.not_in_subquery(disputed))).one(db).await?,
-    };
+    let first =
+        match least_confident(waiting().filter(identification::Column::ImageSha256.in_subquery(disputed.clone())))
+            .one(db)
+            .await?
+        {
+            Some(row) => Some(row),
+            None => {
+                least_confident(waiting().filter(identification::Column::ImageSha256.not_in_subquery(disputed)))
+                    .one(db)
+                    .await?
+            }
+        };
     let Some((id, sha)) = first else { return Ok(None) };
     let total = waiting().select_only().column(identification::Column::ImageSha256).distinct().count(db).await?;
-    let row = identification::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("identification {id}")))?;
+    let row = identification::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("identification {id}")))?;
     let suggestions = serde_json::from_str::<super::identify::Identified>(&row.answer)
         .map(|i| i.answer.top.into_iter().map(|t| (t.label, t.probability)).collect())
         .unwrap_or_else(|_| vec![(row.top_label.clone(), row.top_probability as f32)]);
@@ -194,7 +214,8 @@ pub async fn vote(
     required: u32,
 ) -> Result<Option<String>, ServiceError> {
     let actor = require(actor, Role::Labeler)?;
-    let known_photo = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
+    let known_photo =
+        identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
     if !known_photo {
         return Err(ServiceError::NotFound(format!("photo {sha}")));
     }
@@ -216,7 +237,8 @@ pub async fn vote(
     // Looked at again after the vote is in: a delete of the photo's last identification that
     // ran meanwhile either saw the vote and kept the photo, or removed it before the vote
     // counted, and then the vote goes too (integrity::remove_if_unused reads in that order).
-    let still_known = identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
+    let still_known =
+        identification::Entity::find().filter(identification::Column::ImageSha256.eq(sha)).one(db).await?.is_some();
     if !still_known {
         label_vote::Entity::delete_many()
             .filter(label_vote::Column::ImageSha256.eq(sha))
@@ -251,7 +273,11 @@ async fn settle(db: &DatabaseConnection, sha: &str, required: u32) -> Result<Opt
 }
 
 /// Takes back the labeler's most recent vote or skip; returns the photo it was about.
-pub async fn undo(db: &DatabaseConnection, actor: Option<&Account>, required: u32) -> Result<Option<String>, ServiceError> {
+pub async fn undo(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    required: u32,
+) -> Result<Option<String>, ServiceError> {
     let actor = require(actor, Role::Labeler)?;
     let last = label_vote::Entity::find()
         .filter(label_vote::Column::LabelerId.eq(actor.id))
@@ -290,7 +316,11 @@ pub async fn counts(db: &DatabaseConnection, actor: Option<&Account>) -> Result<
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(labeler_id, labeled, skipped)| LabelerCount { labeler_id, labeled: labeled as u64, skipped: skipped as u64 })
+        .map(|(labeler_id, labeled, skipped)| LabelerCount {
+            labeler_id,
+            labeled: labeled as u64,
+            skipped: skipped as u64,
+        })
         .collect())
 }
 

@@ -1,11 +1,14 @@
 //! Services: plain async functions over a `&DatabaseConnection` (and the inference engine),
 //! holding the business rules. Callers own transport concerns.
 
+pub mod accounts;
 pub mod archive;
+pub mod audit;
 pub mod comparison;
 pub mod dataset_export;
 pub mod dataset_import;
 pub mod datasets;
+pub mod evaluation;
 pub mod feedback;
 pub mod fine_tune;
 pub mod history;
@@ -15,9 +18,6 @@ pub mod labels;
 pub mod models;
 pub mod retention;
 pub mod shadow;
-pub mod accounts;
-pub mod audit;
-pub mod evaluation;
 pub mod species;
 pub mod stats;
 pub mod users;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::Serialize;
 
@@ -22,7 +23,11 @@ fn invalid(e: impl std::fmt::Display) -> ServiceError {
 }
 
 /// Records the bundle the engine started with as the active version (installing its row if new).
-pub async fn record_startup(db: &DatabaseConnection, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
+pub async fn record_startup(
+    db: &DatabaseConnection,
+    dir: &Path,
+    source: &str,
+) -> Result<model_version::Model, ServiceError> {
     let manifest = Manifest::read(dir).map_err(invalid)?;
     let row = upsert(db, &manifest, dir, source).await?;
     mark_active(db, row.id).await
@@ -41,7 +46,10 @@ pub async fn active_dir(db: &DatabaseConnection) -> Result<Option<PathBuf>, Serv
 
 /// An engine of its own for a version other than the live one (an evaluation, shadow mode),
 /// so the live engine is neither slowed nor changed.
-pub async fn engine_for(row: &model_version::Model, config: crate::inference::EngineConfig) -> Result<std::sync::Arc<InferenceEngine>, ServiceError> {
+pub async fn engine_for(
+    row: &model_version::Model,
+    config: crate::inference::EngineConfig,
+) -> Result<std::sync::Arc<InferenceEngine>, ServiceError> {
     let dir = PathBuf::from(&row.dir);
     let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
         .await
@@ -53,16 +61,28 @@ pub async fn engine_for(row: &model_version::Model, config: crate::inference::En
 /// The folder name an installed bundle gets: its name and version with anything but letters,
 /// digits, `-`, `_` and `.` replaced, so no manifest can place a bundle outside the models folder.
 pub fn bundle_dir_name(name: &str, version: &str) -> String {
-    let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>();
+    let safe = |s: &str| {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>()
+    };
     format!("{}-{}", safe(name), safe(version))
 }
 
 /// Adds a bundle written on this machine (a fine-tune) to the registry, inactive.
-pub async fn register(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
+pub async fn register(
+    db: &DatabaseConnection,
+    manifest: &Manifest,
+    dir: &Path,
+    source: &str,
+) -> Result<model_version::Model, ServiceError> {
     upsert(db, manifest, dir, source).await
 }
 
-async fn upsert(db: &DatabaseConnection, manifest: &Manifest, dir: &Path, source: &str) -> Result<model_version::Model, ServiceError> {
+async fn upsert(
+    db: &DatabaseConnection,
+    manifest: &Manifest,
+    dir: &Path,
+    source: &str,
+) -> Result<model_version::Model, ServiceError> {
     let existing = model_version::Entity::find()
         .filter(model_version::Column::Name.eq(manifest.name.clone()))
         .filter(model_version::Column::Version.eq(manifest.version.clone()))
@@ -95,7 +115,10 @@ async fn mark_active(db: &DatabaseConnection, id: i64) -> Result<model_version::
         r.active = Set(false);
         r.update(&txn).await?;
     }
-    let row = model_version::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
+    let row = model_version::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
     let mut r = row.into_active_model();
     r.active = Set(true);
     r.activated_at = Set(Some(Utc::now()));
@@ -115,7 +138,12 @@ pub struct VersionInfo {
 pub async fn list(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Vec<VersionInfo>, ServiceError> {
     require(actor, Role::Admin)?;
     let mut out = Vec::new();
-    for model in model_version::Entity::find().order_by_desc(model_version::Column::CreatedAt).order_by_desc(model_version::Column::Id).all(db).await? {
+    for model in model_version::Entity::find()
+        .order_by_desc(model_version::Column::CreatedAt)
+        .order_by_desc(model_version::Column::Id)
+        .all(db)
+        .await?
+    {
         let identifications = identification::Entity::find()
             .filter(identification::Column::ModelName.eq(model.name.clone()))
             .filter(identification::Column::ModelVersion.eq(model.version.clone()))
@@ -136,11 +164,19 @@ pub async fn install_zip(
     client_addr: Option<&str>,
 ) -> Result<model_version::Model, ServiceError> {
     let actor = require(actor, Role::Admin)?;
-    let staging = models_dir.join(format!(".incoming-{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default()));
+    let staging = models_dir.join(format!(
+        ".incoming-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
     let (from, to) = (archive.to_path_buf(), staging.clone());
     let checked = tokio::task::spawn_blocking(move || -> Result<(PathBuf, Manifest), String> {
         let root = super::archive::unpack_zip_file(&from, &to)?;
-        let root = if root.join("manifest.json").is_file() { root } else { find_manifest(&root).ok_or("the archive holds no manifest.json")? };
+        let root = if root.join("manifest.json").is_file() {
+            root
+        } else {
+            find_manifest(&root).ok_or("the archive holds no manifest.json")?
+        };
         // Proven on the CPU: a bundle that cannot run a forward pass never reaches the engine.
         let bundle = ModelBundle::load(&root, tch::Device::Cpu).map_err(|e| e.to_string())?;
         Ok((root, bundle.manifest.clone()))
@@ -163,12 +199,23 @@ pub async fn install_zip(
     let target = models_dir.join(bundle_dir_name(&manifest.name, &manifest.version));
     if taken || target.exists() {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(ServiceError::Conflict(format!("{} {} is installed already: give the new bundle another version", manifest.name, manifest.version)));
+        return Err(ServiceError::Conflict(format!(
+            "{} {} is installed already: give the new bundle another version",
+            manifest.name, manifest.version
+        )));
     }
     std::fs::rename(&root, &target).map_err(|e| ServiceError::Storage(format!("cannot install the bundle: {e}")))?;
     let _ = std::fs::remove_dir_all(&staging);
     let row = upsert(db, &manifest, &target, "upload").await?;
-    audit::record(db, Actor::Account(actor), "model.installed", &format!("{} {}", row.name, row.version), "", client_addr).await?;
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "model.installed",
+        &format!("{} {}", row.name, row.version),
+        "",
+        client_addr,
+    )
+    .await?;
     Ok(row)
 }
 
@@ -186,14 +233,25 @@ pub async fn activate(
     client_addr: Option<&str>,
 ) -> Result<model_version::Model, ServiceError> {
     let actor = require(actor, Role::Admin)?;
-    let row = model_version::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
+    let row = model_version::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
     let (engine, dir) = (engine.clone(), PathBuf::from(&row.dir));
     tokio::task::spawn_blocking(move || engine.switch_to(&dir))
         .await
         .map_err(|e| ServiceError::Storage(e.to_string()))?
         .map_err(|e| ServiceError::InvalidInput(format!("{} {} cannot be activated: {e}", row.name, row.version)))?;
     let row = mark_active(db, id).await?;
-    audit::record(db, Actor::Account(actor), "model.activated", &format!("{} {}", row.name, row.version), "", client_addr).await?;
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "model.activated",
+        &format!("{} {}", row.name, row.version),
+        "",
+        client_addr,
+    )
+    .await?;
     Ok(row)
 }
 
@@ -216,16 +274,35 @@ pub async fn rollback(
 }
 
 /// Deletes an inactive version and its files (its identifications keep their records).
-pub async fn delete(db: &DatabaseConnection, actor: Option<&Account>, id: i64, client_addr: Option<&str>) -> Result<(), ServiceError> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    id: i64,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
-    let row = model_version::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
+    let row = model_version::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
     if row.active {
-        return Err(ServiceError::Conflict(format!("{} {} is the active model: activate another one first", row.name, row.version)));
+        return Err(ServiceError::Conflict(format!(
+            "{} {} is the active model: activate another one first",
+            row.name, row.version
+        )));
     }
     if row.source != "default" {
         let _ = std::fs::remove_dir_all(&row.dir);
     }
     model_version::Entity::delete_by_id(id).exec(db).await?;
-    audit::record(db, Actor::Account(actor), "model.deleted", &format!("{} {}", row.name, row.version), "", client_addr).await?;
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "model.deleted",
+        &format!("{} {}", row.name, row.version),
+        "",
+        client_addr,
+    )
+    .await?;
     Ok(())
 }

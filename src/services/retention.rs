@@ -24,7 +24,11 @@ pub struct SweepReport {
 
 /// Removes anonymous identifications older than `keep`, with what hangs on them (feedback,
 /// shadow predictions) and the photos nothing else uses.
-pub async fn sweep_anonymous(db: &DatabaseConnection, photos: &PhotoStore, keep: Duration) -> Result<SweepReport, ServiceError> {
+pub async fn sweep_anonymous(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    keep: Duration,
+) -> Result<SweepReport, ServiceError> {
     let cutoff = Utc::now() - keep;
     let mut report = SweepReport::default();
     loop {
@@ -45,7 +49,10 @@ pub async fn sweep_anonymous(db: &DatabaseConnection, photos: &PhotoStore, keep:
         let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         let shas: BTreeSet<String> = rows.into_iter().map(|(_, sha)| sha).collect();
         feedback::Entity::delete_many().filter(feedback::Column::IdentificationId.is_in(ids.clone())).exec(db).await?;
-        shadow_prediction::Entity::delete_many().filter(shadow_prediction::Column::IdentificationId.is_in(ids.clone())).exec(db).await?;
+        shadow_prediction::Entity::delete_many()
+            .filter(shadow_prediction::Column::IdentificationId.is_in(ids.clone()))
+            .exec(db)
+            .await?;
         let gone = identification::Entity::delete_many().filter(identification::Column::Id.is_in(ids)).exec(db).await?;
         report.identifications += gone.rows_affected;
         for sha in shas {

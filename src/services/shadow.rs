@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::Serialize;
 
 use super::audit::{self, Actor};
@@ -71,17 +73,33 @@ async fn load(row: &model_version::Model, config: &EngineConfig) -> Result<Arc<I
 }
 
 /// Puts an inactive version in shadow (replacing any other).
-pub async fn enable(db: &DatabaseConnection, slot: &ShadowSlot, config: &EngineConfig, actor: Option<&Account>, id: i64) -> Result<model_version::Model, ServiceError> {
+pub async fn enable(
+    db: &DatabaseConnection,
+    slot: &ShadowSlot,
+    config: &EngineConfig,
+    actor: Option<&Account>,
+    id: i64,
+) -> Result<model_version::Model, ServiceError> {
     let admin = require(actor, Role::Admin)?;
-    let row = model_version::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
+    let row = model_version::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
     if row.active {
-        return Err(ServiceError::Conflict(format!("{} {} is the active model; shadow a candidate instead", row.name, row.version)));
+        return Err(ServiceError::Conflict(format!(
+            "{} {} is the active model; shadow a candidate instead",
+            row.name, row.version
+        )));
     }
     let engine = load(&row, config).await?;
     mark(db, Some(id)).await?;
-    let row = model_version::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
+    let row = model_version::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
     slot.set(Some(Shadow::new(row.clone(), engine)));
-    audit::record(db, Actor::Account(admin), "model.shadow_on", &format!("{} {}", row.name, row.version), "", None).await?;
+    audit::record(db, Actor::Account(admin), "model.shadow_on", &format!("{} {}", row.name, row.version), "", None)
+        .await?;
     Ok(row)
 }
 
@@ -91,7 +109,15 @@ pub async fn disable(db: &DatabaseConnection, slot: &ShadowSlot, actor: Option<&
     slot.set(None);
     mark(db, None).await?;
     if let Some(row) = was {
-        audit::record(db, Actor::Account(admin), "model.shadow_off", &format!("{} {}", row.name, row.version), "", None).await?;
+        audit::record(
+            db,
+            Actor::Account(admin),
+            "model.shadow_off",
+            &format!("{} {}", row.name, row.version),
+            "",
+            None,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -163,7 +189,8 @@ pub async fn record(
     candidate: &Identified,
     millis: f64,
 ) -> Result<(), ServiceError> {
-    let (label, probability) = candidate.answer.top.first().map(|t| (t.label.clone(), t.probability)).unwrap_or_default();
+    let (label, probability) =
+        candidate.answer.top.first().map(|t| (t.label.clone(), t.probability)).unwrap_or_default();
     let row = shadow_prediction::ActiveModel {
         identification_id: Set(identification_id),
         model_version_id: Set(model_version_id),
@@ -176,17 +203,18 @@ pub async fn record(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    let conflict = OnConflict::columns([shadow_prediction::Column::ModelVersionId, shadow_prediction::Column::IdentificationId])
-        .update_columns([
-            shadow_prediction::Column::ActiveLabel,
-            shadow_prediction::Column::ActiveProbability,
-            shadow_prediction::Column::Label,
-            shadow_prediction::Column::Probability,
-            shadow_prediction::Column::Agrees,
-            shadow_prediction::Column::Millis,
-            shadow_prediction::Column::CreatedAt,
-        ])
-        .to_owned();
+    let conflict =
+        OnConflict::columns([shadow_prediction::Column::ModelVersionId, shadow_prediction::Column::IdentificationId])
+            .update_columns([
+                shadow_prediction::Column::ActiveLabel,
+                shadow_prediction::Column::ActiveProbability,
+                shadow_prediction::Column::Label,
+                shadow_prediction::Column::Probability,
+                shadow_prediction::Column::Agrees,
+                shadow_prediction::Column::Millis,
+                shadow_prediction::Column::CreatedAt,
+            ])
+            .to_owned();
     shadow_prediction::Entity::insert(row).on_conflict(conflict).exec_without_returning(db).await?;
     Ok(())
 }
@@ -223,11 +251,20 @@ impl ShadowReport {
     }
 }
 
-pub async fn report(db: &DatabaseConnection, actor: Option<&Account>, model_version_id: i64, limit: u64) -> Result<ShadowReport, ServiceError> {
+pub async fn report(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    model_version_id: i64,
+    limit: u64,
+) -> Result<ShadowReport, ServiceError> {
     require(actor, Role::Admin)?;
     let of_model = shadow_prediction::Column::ModelVersionId.eq(model_version_id);
     let compared = shadow_prediction::Entity::find().filter(of_model.clone()).count(db).await?;
-    let agreed = shadow_prediction::Entity::find().filter(of_model.clone()).filter(shadow_prediction::Column::Agrees.eq(true)).count(db).await?;
+    let agreed = shadow_prediction::Entity::find()
+        .filter(of_model.clone())
+        .filter(shadow_prediction::Column::Agrees.eq(true))
+        .count(db)
+        .await?;
     let mean_millis: Option<f64> = shadow_prediction::Entity::find()
         .select_only()
         .column_as(shadow_prediction::Column::Millis.sum(), "total")
@@ -263,5 +300,11 @@ pub async fn report(db: &DatabaseConnection, actor: Option<&Account>, model_vers
             at: r.created_at,
         })
         .collect();
-    Ok(ShadowReport { model_version_id, compared, agreed, mean_millis: mean_millis.unwrap_or(0.0) / compared.max(1) as f64, disagreements })
+    Ok(ShadowReport {
+        model_version_id,
+        compared,
+        agreed,
+        mean_millis: mean_millis.unwrap_or(0.0) / compared.max(1) as f64,
+        disagreements,
+    })
 }

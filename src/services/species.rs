@@ -15,7 +15,12 @@ pub fn get(key: &str) -> Result<&'static Species, ServiceError> {
 
 /// The caller's own identifications whose top class is this species, newest first. Nobody
 /// else's: a sighting says where someone's photo was taken, which is theirs to share.
-pub async fn sightings(db: &DatabaseConnection, actor: Option<&Account>, species: &Species, limit: u64) -> Result<Vec<IdentificationView>, ServiceError> {
+pub async fn sightings(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    species: &Species,
+    limit: u64,
+) -> Result<Vec<IdentificationView>, ServiceError> {
     let Some(actor) = actor else { return Ok(Vec::new()) };
     let rows = identification::Entity::find()
         .filter(identification::Column::UserId.eq(actor.id))

@@ -17,10 +17,8 @@ pub struct PortalStats {
 pub async fn portal_stats(db: &DatabaseConnection) -> Result<PortalStats, ServiceError> {
     let identifications = identification::Entity::find().count(db).await?;
     let since = Utc::now() - chrono::Duration::days(7);
-    let identifications_last_7_days = identification::Entity::find()
-        .filter(identification::Column::CreatedAt.gte(since))
-        .count(db)
-        .await?;
+    let identifications_last_7_days =
+        identification::Entity::find().filter(identification::Column::CreatedAt.gte(since)).count(db).await?;
     let distinct_photos = identification::Entity::find()
         .select_only()
         .column(identification::Column::ImageSha256)

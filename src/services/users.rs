@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,13 @@ fn summary(u: user::Model) -> UserSummary {
 }
 
 /// Users whose name, display name or email contains `search` (case-insensitive), by name.
-pub async fn list_users(db: &DatabaseConnection, actor: Option<&Account>, search: &str, page: u64, per_page: u64) -> Result<UserPage, ServiceError> {
+pub async fn list_users(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    search: &str,
+    page: u64,
+    per_page: u64,
+) -> Result<UserPage, ServiceError> {
     require(actor, Role::Admin)?;
     let per_page = per_page.clamp(1, 100);
     let mut query = user::Entity::find().order_by_asc(user::Column::UsernameKey);
@@ -95,8 +101,14 @@ pub(crate) async fn other_active_admins(db: &DatabaseConnection, except: i64) ->
 }
 
 async fn guard_last_admin(db: &DatabaseConnection, target: &user::Model, what: &str) -> Result<(), ServiceError> {
-    if target.role == Role::Admin.as_str() && target.status == status::ACTIVE && other_active_admins(db, target.id).await? == 0 {
-        return Err(ServiceError::Forbidden(format!("{} is the last administrator and cannot be {what}", target.username)));
+    if target.role == Role::Admin.as_str()
+        && target.status == status::ACTIVE
+        && other_active_admins(db, target.id).await? == 0
+    {
+        return Err(ServiceError::Forbidden(format!(
+            "{} is the last administrator and cannot be {what}",
+            target.username
+        )));
     }
     Ok(())
 }
@@ -109,7 +121,11 @@ pub(crate) async fn end_sessions(db: &DatabaseConnection, user_id: i64) -> Resul
 
 /// Removes a user's identifications, feedback and label votes, and the photos nothing else uses
 /// (a photo that became part of a dataset stays with it).
-pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore, user_id: i64) -> Result<(), ServiceError> {
+pub(crate) async fn erase_user_data(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    user_id: i64,
+) -> Result<(), ServiceError> {
     let shas: Vec<String> = identification::Entity::find()
         .select_only()
         .column(identification::Column::ImageSha256)
@@ -139,7 +155,13 @@ pub(crate) async fn erase_user_data(db: &DatabaseConnection, photos: &PhotoStore
     Ok(())
 }
 
-pub async fn set_role(db: &DatabaseConnection, actor: Option<&Account>, id: i64, role: Role, client_addr: Option<&str>) -> Result<(), ServiceError> {
+pub async fn set_role(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    id: i64,
+    role: Role,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
     let user = target(db, id).await?;
     if role != Role::Admin {
@@ -149,11 +171,25 @@ pub async fn set_role(db: &DatabaseConnection, actor: Option<&Account>, id: i64,
     let mut row = user.into_active_model();
     row.role = Set(role.as_str().to_string());
     row.update(db).await?;
-    audit::record(db, Actor::Account(actor), "user.role_changed", &name, &format!("{before} → {}", role.as_str()), client_addr).await
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "user.role_changed",
+        &name,
+        &format!("{before} → {}", role.as_str()),
+        client_addr,
+    )
+    .await
 }
 
 /// Enables (or approves) and disables accounts; a disabled user's sessions end at once.
-pub async fn set_active(db: &DatabaseConnection, actor: Option<&Account>, id: i64, active: bool, client_addr: Option<&str>) -> Result<(), ServiceError> {
+pub async fn set_active(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    id: i64,
+    active: bool,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
     let user = target(db, id).await?;
     if !active {
@@ -170,7 +206,13 @@ pub async fn set_active(db: &DatabaseConnection, actor: Option<&Account>, id: i6
     audit::record(db, Actor::Account(actor), action, &name, "", client_addr).await
 }
 
-pub async fn reset_password(db: &DatabaseConnection, actor: Option<&Account>, id: i64, new_password: &str, client_addr: Option<&str>) -> Result<(), ServiceError> {
+pub async fn reset_password(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    id: i64,
+    new_password: &str,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
     let user = target(db, id).await?;
     passwords::check_strength(new_password, &user.username).map_err(ServiceError::InvalidInput)?;
@@ -182,13 +224,27 @@ pub async fn reset_password(db: &DatabaseConnection, actor: Option<&Account>, id
     audit::record(db, Actor::Account(actor), "user.password_reset", &name, "sessions ended", client_addr).await
 }
 
-pub async fn delete_user(db: &DatabaseConnection, photos: &PhotoStore, actor: Option<&Account>, id: i64, client_addr: Option<&str>) -> Result<(), ServiceError> {
+pub async fn delete_user(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    actor: Option<&Account>,
+    id: i64,
+    client_addr: Option<&str>,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
     let user = target(db, id).await?;
     guard_last_admin(db, &user, "deleted").await?;
     erase_user_data(db, photos, id).await?;
     user::Entity::delete_by_id(id).exec(db).await?;
-    audit::record(db, Actor::Account(actor), "user.deleted", &user.username, "identifications and unshared photos removed", client_addr).await
+    audit::record(
+        db,
+        Actor::Account(actor),
+        "user.deleted",
+        &user.username,
+        "identifications and unshared photos removed",
+        client_addr,
+    )
+    .await
 }
 
 /// A person's name for lists (labeler counts, reviews); "deleted account" once they are gone.

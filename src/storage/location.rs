@@ -65,14 +65,17 @@ impl StoreLocation {
                 std::fs::create_dir_all(dir.join("sha256"))?;
                 let root = dir.canonicalize()?;
                 // fsync: the photo must be on the disk before the row that names it commits.
-                let local = LocalFileSystem::new_with_prefix(&root).map_err(|e| io::Error::other(e.to_string()))?.with_fsync(true);
+                let local = LocalFileSystem::new_with_prefix(&root)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .with_fsync(true);
                 Ok((Arc::new(local), Some(root)))
             }
             StoreLocation::S3 { bucket, prefix } => {
                 // reqwest is built without a default TLS provider; ring is the one the tree uses.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 // An upload waits on the store: give up within seconds, not the default minutes.
-                let retry = RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(10), ..Default::default() };
+                let retry =
+                    RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(10), ..Default::default() };
                 // Set key by key: replacing the client options would drop AWS_ALLOW_HTTP and the like.
                 let s3 = s3
                     .with_bucket_name(bucket)

@@ -140,7 +140,10 @@ impl PhotoStore {
         let sha = sha256_hex(bytes);
         if !self.contains(&sha).await? {
             tracing::info!(sha, "a photo removed while it was uploaded again is stored again");
-            self.objects.put(&photo_key(&sha).ok_or_else(not_a_digest)?, PutPayload::from(bytes.to_vec())).await.map_err(io_error)?;
+            self.objects
+                .put(&photo_key(&sha).ok_or_else(not_a_digest)?, PutPayload::from(bytes.to_vec()))
+                .await
+                .map_err(io_error)?;
         }
         Ok(())
     }
@@ -221,10 +224,11 @@ impl PhotoStore {
         }
         let bytes = self.read(sha256).await?;
         let size = crate::inference::preprocess::probe(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;
-        let permit = crate::inference::decode_budget::DecodeBudget::global().reserve(&size).await.map_err(|e| match e {
-            crate::inference::InferenceError::Busy => io::Error::new(io::ErrorKind::WouldBlock, e),
-            other => io::Error::other(other),
-        })?;
+        let permit =
+            crate::inference::decode_budget::DecodeBudget::global().reserve(&size).await.map_err(|e| match e {
+                crate::inference::InferenceError::Busy => io::Error::new(io::ErrorKind::WouldBlock, e),
+                other => io::Error::other(other),
+            })?;
         let small = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
             let _permit = permit;
             let image = crate::inference::preprocess::decode(&bytes, Some(THUMB_SIDE)).map_err(io::Error::other)?;

@@ -91,8 +91,17 @@ async fn fs_leftovers_are_found_and_only_they_are_removed(store: &PhotoStore, ph
     let found: Vec<PathBuf> = store.temp_files().await.unwrap().into_iter().map(|(p, _)| p).collect();
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.contains(&staging) && found.contains(&old_tmp.join("abc.123.0")));
-    assert!(!store.list().await.unwrap().iter().any(|(s, _)| staging.to_string_lossy().contains(s.as_str()) && s.len() != 64));
-    assert_eq!(store.remove_temp(photo).await.unwrap_err().kind(), io::ErrorKind::InvalidInput, "a photo is not a leftover");
+    assert!(!store
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .any(|(s, _)| staging.to_string_lossy().contains(s.as_str()) && s.len() != 64));
+    assert_eq!(
+        store.remove_temp(photo).await.unwrap_err().kind(),
+        io::ErrorKind::InvalidInput,
+        "a photo is not a leftover"
+    );
     for path in found {
         store.remove_temp(&path).await.unwrap();
     }
@@ -126,13 +135,17 @@ fn locations_are_parsed_strictly() {
     let parse = |s: &str| s.parse::<StoreLocation>();
     assert_eq!(parse("/var/lib/insectid/photos"), Ok(StoreLocation::Local("/var/lib/insectid/photos".into())));
     assert_eq!(parse("file:///srv/photos"), Ok(StoreLocation::Local("/srv/photos".into())));
-    assert_eq!(parse("s3://insect-photos"), Ok(StoreLocation::S3 { bucket: "insect-photos".into(), prefix: String::new() }));
+    assert_eq!(
+        parse("s3://insect-photos"),
+        Ok(StoreLocation::S3 { bucket: "insect-photos".into(), prefix: String::new() })
+    );
     assert_eq!(
         parse("s3://insect-photos/prod/eu/"),
         Ok(StoreLocation::S3 { bucket: "insect-photos".into(), prefix: "prod/eu".into() })
     );
     assert_eq!(parse("s3://insect-photos/prod").unwrap().to_string(), "s3://insect-photos/prod");
-    for bad in ["", "gs://bucket", "s3://", "s3://Upper", "s3://ab", "s3://b_u", "s3://bucket/a//b", "s3://bucket/../x"] {
+    for bad in ["", "gs://bucket", "s3://", "s3://Upper", "s3://ab", "s3://b_u", "s3://bucket/a//b", "s3://bucket/../x"]
+    {
         let err = parse(bad).unwrap_err();
         assert!(err.contains("bucket") || err.contains("prefix") || err.contains("neither"), "{bad}: {err}");
     }

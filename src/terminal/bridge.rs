@@ -21,11 +21,18 @@ pub enum Frame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Resize { cols: u32, rows: u32 },
+    Resize {
+        cols: u32,
+        rows: u32,
+    },
     /// The browser's clock, echoed back so it can show the latency.
-    Ping { t: f64 },
+    Ping {
+        t: f64,
+    },
     /// Typed text, for clients that do not send binary frames.
-    Input { data: String },
+    Input {
+        data: String,
+    },
 }
 
 /// Messages to the browser (terminal output goes as binary frames).
@@ -104,7 +111,14 @@ where
 }
 
 /// [`bridge`], also ended as soon as `revoked` resolves (with why access ended).
-pub async fn bridge_until<Si, St, E, P, R>(mut sink: Si, mut stream: St, mut pty: P, idle: Duration, max_frame: usize, revoked: R) -> EndReason
+pub async fn bridge_until<Si, St, E, P, R>(
+    mut sink: Si,
+    mut stream: St,
+    mut pty: P,
+    idle: Duration,
+    max_frame: usize,
+    revoked: R,
+) -> EndReason
 where
     Si: Sink<Frame> + Unpin,
     St: Stream<Item = Result<Frame, E>> + Unpin,

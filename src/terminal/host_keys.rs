@@ -11,7 +11,11 @@ use crate::ServiceError;
 
 /// The check a connection to `preset` must pass, given the fingerprint the administrator
 /// confirmed in this request (if any).
-pub async fn check_for(db: &DatabaseConnection, preset: &Preset, confirmed: Option<String>) -> Result<HostKeyCheck, ServiceError> {
+pub async fn check_for(
+    db: &DatabaseConnection,
+    preset: &Preset,
+    confirmed: Option<String>,
+) -> Result<HostKeyCheck, ServiceError> {
     if let Some(fixed) = &preset.fingerprint {
         return Ok(HostKeyCheck::Pinned(fixed.clone()));
     }
@@ -22,7 +26,11 @@ pub async fn check_for(db: &DatabaseConnection, preset: &Preset, confirmed: Opti
 }
 
 pub async fn pinned(db: &DatabaseConnection, preset: &str) -> Result<Option<String>, ServiceError> {
-    Ok(ssh_host_key::Entity::find().filter(ssh_host_key::Column::Preset.eq(preset)).one(db).await?.map(|k| k.fingerprint))
+    Ok(ssh_host_key::Entity::find()
+        .filter(ssh_host_key::Column::Preset.eq(preset))
+        .one(db)
+        .await?
+        .map(|k| k.fingerprint))
 }
 
 /// Pins the fingerprint for the preset, unless one is pinned already.
@@ -44,5 +52,10 @@ pub async fn pin(db: &DatabaseConnection, preset: &str, fingerprint: &str, by: &
 
 /// Forgets a pin (after the host's key was changed on purpose).
 pub async fn unpin(db: &DatabaseConnection, preset: &str) -> Result<bool, ServiceError> {
-    Ok(ssh_host_key::Entity::delete_many().filter(ssh_host_key::Column::Preset.eq(preset)).exec(db).await?.rows_affected > 0)
+    Ok(ssh_host_key::Entity::delete_many()
+        .filter(ssh_host_key::Column::Preset.eq(preset))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
 }

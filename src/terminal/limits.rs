@@ -42,7 +42,10 @@ impl SessionRegistry {
         }
         let mine = open.entry(user).or_insert(0);
         if *mine >= limits.per_user {
-            return Err(TerminalError::Limit(format!("you already have {mine} terminal sessions open (at most {})", limits.per_user)));
+            return Err(TerminalError::Limit(format!(
+                "you already have {mine} terminal sessions open (at most {})",
+                limits.per_user
+            )));
         }
         *mine += 1;
         Ok(SessionPermit { registry: self.clone(), user })

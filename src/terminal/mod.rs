@@ -23,7 +23,9 @@ pub enum TerminalError {
     /// The host's key is not pinned yet: the administrator must confirm this fingerprint.
     #[error("the host key of {preset} is not known yet: {fingerprint}")]
     UnknownHostKey { preset: String, fingerprint: String },
-    #[error("HOST KEY CHANGED for {preset}: expected {expected}, the server presented {presented}. Refusing to connect.")]
+    #[error(
+        "HOST KEY CHANGED for {preset}: expected {expected}, the server presented {presented}. Refusing to connect."
+    )]
     HostKeyChanged { preset: String, expected: String, presented: String },
     #[error("authentication failed for {0}")]
     AuthFailed(String),

@@ -47,7 +47,9 @@ impl Presets {
 
     pub fn new(list: Vec<Preset>) -> Result<Presets, String> {
         for (i, p) in list.iter().enumerate() {
-            let ok_name = !p.name.is_empty() && p.name.len() <= 64 && p.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            let ok_name = !p.name.is_empty()
+                && p.name.len() <= 64
+                && p.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if !ok_name {
                 return Err(format!("preset {i}: name {:?} must be 1 to 64 letters, digits, '-', '_' or '.'", p.name));
             }

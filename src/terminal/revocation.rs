@@ -13,11 +13,18 @@ use crate::ServiceError;
 
 /// Why the terminal must close now, or None while access stands. `password_hash` is the
 /// account's hash when the terminal opened.
-pub async fn revoked(db: &DatabaseConnection, user_id: i64, session_id: &str, password_hash: &str) -> Result<Option<String>, ServiceError> {
+pub async fn revoked(
+    db: &DatabaseConnection,
+    user_id: i64,
+    session_id: &str,
+    password_hash: &str,
+) -> Result<Option<String>, ServiceError> {
     let session = session::Entity::find_by_id(session_id.to_string()).one(db).await?;
     match session {
         None => return Ok(Some("signed out".into())),
-        Some(s) if s.user_id != Some(user_id) || s.expires_at <= Utc::now() => return Ok(Some("the session ended".into())),
+        Some(s) if s.user_id != Some(user_id) || s.expires_at <= Utc::now() => {
+            return Ok(Some("the session ended".into()))
+        }
         Some(_) => {}
     }
     let Some(account) = user::Entity::find_by_id(user_id).one(db).await? else {
@@ -42,7 +49,13 @@ pub async fn password_hash(db: &DatabaseConnection, user_id: i64) -> Result<Stri
 
 /// Resolves with the reason once access is revoked, checking every `every`. A check that
 /// fails (database unreachable) is retried; three in a row close the terminal.
-pub async fn watch(db: DatabaseConnection, user_id: i64, session_id: String, password_hash: String, every: Duration) -> String {
+pub async fn watch(
+    db: DatabaseConnection,
+    user_id: i64,
+    session_id: String,
+    password_hash: String,
+    every: Duration,
+) -> String {
     let mut failures = 0;
     loop {
         tokio::time::sleep(every).await;

@@ -57,7 +57,13 @@ pub struct SshShell {
 }
 
 /// Connects to the preset, checks the host key, authenticates and starts a shell on a PTY.
-pub async fn connect(preset: &Preset, check: HostKeyCheck, password: Option<&str>, cols: u32, rows: u32) -> Result<SshShell, TerminalError> {
+pub async fn connect(
+    preset: &Preset,
+    check: HostKeyCheck,
+    password: Option<&str>,
+    cols: u32,
+    rows: u32,
+) -> Result<SshShell, TerminalError> {
     let config = Arc::new(client::Config {
         inactivity_timeout: Some(Duration::from_secs(3600)),
         keepalive_interval: Some(Duration::from_secs(30)),
@@ -74,13 +80,17 @@ pub async fn connect(preset: &Preset, check: HostKeyCheck, password: Option<&str
         Ok(Err(e)) => {
             // A refused key ends the handshake; say which key and why.
             return Err(match (seen(), &check) {
-                (Some(p), HostKeyCheck::Pinned(expected)) if *expected != p => {
-                    TerminalError::HostKeyChanged { preset: preset.name.clone(), expected: expected.clone(), presented: p }
-                }
+                (Some(p), HostKeyCheck::Pinned(expected)) if *expected != p => TerminalError::HostKeyChanged {
+                    preset: preset.name.clone(),
+                    expected: expected.clone(),
+                    presented: p,
+                },
                 (Some(p), HostKeyCheck::Unpinned { confirmed }) if confirmed.as_deref() != Some(p.as_str()) => {
                     TerminalError::UnknownHostKey { preset: preset.name.clone(), fingerprint: p }
                 }
-                (None, _) if matches!(e, russh::Error::IO(_)) => TerminalError::Unreachable(format!("{}:{} ({e})", preset.host, preset.port)),
+                (None, _) if matches!(e, russh::Error::IO(_)) => {
+                    TerminalError::Unreachable(format!("{}:{} ({e})", preset.host, preset.port))
+                }
                 _ => TerminalError::Ssh(e.to_string()),
             });
         }
@@ -92,7 +102,8 @@ pub async fn connect(preset: &Preset, check: HostKeyCheck, password: Option<&str
             handle.authenticate_password(preset.user.clone(), password).await?
         }
         PresetAuth::Key { path } => {
-            let key = russh::keys::load_secret_key(path, None).map_err(|e| TerminalError::Config(format!("key {}: {e}", path.display())))?;
+            let key = russh::keys::load_secret_key(path, None)
+                .map_err(|e| TerminalError::Config(format!("key {}: {e}", path.display())))?;
             let hash = handle.best_supported_rsa_hash().await?.flatten();
             handle.authenticate_publickey(preset.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await?
         }

@@ -47,7 +47,15 @@ pub struct HeadConfig {
 
 impl Default for HeadConfig {
     fn default() -> Self {
-        HeadConfig { hidden: 512, max_epochs: 60, patience: 10, learning_rate: 1e-3, weight_decay: 1e-3, batch_size: 64, seed: 1 }
+        HeadConfig {
+            hidden: 512,
+            max_epochs: 60,
+            patience: 10,
+            learning_rate: 1e-3,
+            weight_decay: 1e-3,
+            batch_size: 64,
+            seed: 1,
+        }
     }
 }
 
@@ -80,7 +88,8 @@ pub fn extract_features(
         }
         let mut inputs = Vec::new();
         for (i, bytes) in chunk.iter().enumerate() {
-            let image = preprocess::decode(bytes, Some(prep.resize_shorter)).map_err(|e| TrainingError::Input(e.to_string()))?;
+            let image = preprocess::decode(bytes, Some(prep.resize_shorter))
+                .map_err(|e| TrainingError::Input(e.to_string()))?;
             let image = augment::apply(image, view, finished + i);
             inputs.extend(preprocess::model_input(&image, prep).map_err(|e| TrainingError::Input(e.to_string()))?);
         }
@@ -129,10 +138,12 @@ fn head(path: &nn::Path, dim: i64, hidden: i64, classes: i64) -> nn::Sequential 
     if hidden == 0 {
         return nn::seq().add(nn::linear(path / "out", dim, classes, Default::default()));
     }
-    nn::seq()
-        .add(nn::linear(path / "hidden", dim, hidden, Default::default()))
-        .add_fn(|x| x.relu())
-        .add(nn::linear(path / "out", hidden, classes, Default::default()))
+    nn::seq().add(nn::linear(path / "hidden", dim, hidden, Default::default())).add_fn(|x| x.relu()).add(nn::linear(
+        path / "out",
+        hidden,
+        classes,
+        Default::default(),
+    ))
 }
 
 fn accuracy(logits: &Tensor, labels: &Tensor) -> f64 {
@@ -184,14 +195,25 @@ pub fn train_head(
         while start < n {
             let idx = order.narrow(0, start, config.batch_size.min(n - start));
             let logits = net.forward(&xt.index_select(0, &idx));
-            let loss = logits.cross_entropy_loss::<Tensor>(&train_y.index_select(0, &idx), Some(weights.shallow_clone()), tch::Reduction::Mean, -100, 0.1);
+            let loss = logits.cross_entropy_loss::<Tensor>(
+                &train_y.index_select(0, &idx),
+                Some(weights.shallow_clone()),
+                tch::Reduction::Mean,
+                -100,
+                0.1,
+            );
             opt.backward_step(&loss);
             total += loss.double_value(&[]);
             batches += 1;
             start += config.batch_size;
         }
         let val_accuracy = tch::no_grad(|| accuracy(&net.forward(&xv), val_y));
-        let e = Epoch { epoch, train_loss: total / batches.max(1) as f64, val_accuracy, seconds: started.elapsed().as_secs_f64() };
+        let e = Epoch {
+            epoch,
+            train_loss: total / batches.max(1) as f64,
+            val_accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
         progress(&e);
         history.push(e);
         if val_accuracy > best.0 {
@@ -237,7 +259,11 @@ pub fn export_bundle(
     out: &Path,
 ) -> Result<Manifest, TrainingError> {
     let base = Manifest::read(base_dir).map_err(|e| TrainingError::Input(e.to_string()))?;
-    let features_file = base.files.features.clone().ok_or_else(|| TrainingError::Input("the base bundle has no features.pt to fine-tune".into()))?;
+    let features_file = base
+        .files
+        .features
+        .clone()
+        .ok_or_else(|| TrainingError::Input("the base bundle has no features.pt to fine-tune".into()))?;
     std::fs::create_dir_all(out).map_err(|e| TrainingError::Input(e.to_string()))?;
     // The head alone is traced (pure tensor operations); the bundle runs backbone then head.
     let dim = trained.mean.size()[1];
@@ -248,14 +274,20 @@ pub fn export_bundle(
     match backbone {
         Some(b) => b.save(out.join("features.pt"))?,
         None => {
-            std::fs::copy(base_dir.join(&features_file), out.join("features.pt")).map_err(|e| TrainingError::Input(e.to_string()))?;
+            std::fs::copy(base_dir.join(&features_file), out.join("features.pt"))
+                .map_err(|e| TrainingError::Input(e.to_string()))?;
         }
     }
     let mut manifest = base.clone();
     manifest.name = name.to_string();
     manifest.version = version.to_string();
     let what = if backbone.is_some() { "last blocks and head" } else { "head" };
-    manifest.description = format!("{} fine-tuned on {} classes ({what}, temperature {:.2})", base.name, labels.len(), trained.temperature);
+    manifest.description = format!(
+        "{} fine-tuned on {} classes ({what}, temperature {:.2})",
+        base.name,
+        labels.len(),
+        trained.temperature
+    );
     manifest.labels = labels;
     // The backbone trained and saved here is the base's fp32 one, whatever the base ran.
     manifest.precision = crate::inference::Precision::Fp32;
@@ -267,7 +299,8 @@ pub fn export_bundle(
     manifest.sha256.clear();
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| TrainingError::Input(e.to_string()))?;
     std::fs::write(out.join("manifest.json"), text).map_err(|e| TrainingError::Input(e.to_string()))?;
-    ModelBundle::load(out, Device::Cpu).map_err(|e| TrainingError::Input(format!("the exported bundle does not load: {e}")))?;
+    ModelBundle::load(out, Device::Cpu)
+        .map_err(|e| TrainingError::Input(format!("the exported bundle does not load: {e}")))?;
     let _ = &trained.vs;
     Ok(manifest)
 }

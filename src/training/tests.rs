@@ -23,25 +23,51 @@ fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
     let (val, val_labels) = set(3, 100);
     let never = AtomicBool::new(false);
     let mut reported = Vec::new();
-    let train_x = extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |n| reported.push(n)).unwrap();
+    let train_x =
+        extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |n| reported.push(n))
+            .unwrap();
     assert_eq!(reported.last(), Some(&18), "progress reaches every photo");
     let val_x = extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &never, |_| {}).unwrap();
-    let stopped = extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &AtomicBool::new(true), |_| {});
+    let stopped =
+        extract_features(&features, Device::Cpu, prep, &val, augment::View::Plain, &AtomicBool::new(true), |_| {});
     assert!(matches!(stopped, Err(TrainingError::Cancelled)));
     assert_eq!(train_x.size(), [18, manifest.feature_dim.unwrap_or(1280) as i64]);
     let config = HeadConfig { hidden: 0, max_epochs: 30, patience: 5, ..Default::default() };
     let mut seen = Vec::new();
-    let trained = train_head(&train_x, &Tensor::from_slice(&train_labels), &val_x, &Tensor::from_slice(&val_labels), 3, config, &AtomicBool::new(false), |e| seen.push(e.epoch)).unwrap();
+    let trained = train_head(
+        &train_x,
+        &Tensor::from_slice(&train_labels),
+        &val_x,
+        &Tensor::from_slice(&val_labels),
+        3,
+        config,
+        &AtomicBool::new(false),
+        |e| seen.push(e.epoch),
+    )
+    .unwrap();
     assert!(trained.best_val_accuracy > 0.5, "beats chance (1/3): {}", trained.best_val_accuracy);
     assert_eq!(seen, (1..=seen.len()).collect::<Vec<_>>());
     assert!(trained.temperature > 0.0);
 
-    let cancelled = train_head(&train_x, &Tensor::from_slice(&train_labels), &val_x, &Tensor::from_slice(&val_labels), 3, config, &AtomicBool::new(true), |_| {});
+    let cancelled = train_head(
+        &train_x,
+        &Tensor::from_slice(&train_labels),
+        &val_x,
+        &Tensor::from_slice(&val_labels),
+        3,
+        config,
+        &AtomicBool::new(true),
+        |_| {},
+    );
     assert!(matches!(cancelled, Err(TrainingError::Cancelled)));
 
     let out = std::env::temp_dir().join(format!("insectid-finetune-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let labels = ["red", "green", "blue"].iter().enumerate().map(|(i, n)| Label { index: i, name: n.to_string(), taxon: None }).collect();
+    let labels = ["red", "green", "blue"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Label { index: i, name: n.to_string(), taxon: None })
+        .collect();
     let written = export_bundle(&base, &trained, None, labels, "colours", "0.1.0", &out).unwrap();
     assert_eq!(written.labels.len(), 3);
     let bundle = ModelBundle::load(&out, Device::Cpu).unwrap();
@@ -72,7 +98,8 @@ fn unfreezing_the_last_block_trains_with_finite_losses() {
     }
     let inputs = |photos: &[Vec<u8>]| {
         let size = prep.input_size as i64;
-        let all: Vec<f32> = photos.iter().flat_map(|b| crate::inference::preprocess::prepare(b, prep).unwrap()).collect();
+        let all: Vec<f32> =
+            photos.iter().flat_map(|b| crate::inference::preprocess::prepare(b, prep).unwrap()).collect();
         Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size])
     };
     let train_x = extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |_| {}).unwrap();
@@ -83,7 +110,19 @@ fn unfreezing_the_last_block_trains_with_finite_losses() {
     let head_epochs = head.history.len();
     let stage = unfreeze::UnfreezeConfig { blocks: 1, max_epochs: 3, patience: 3, batch_size: 6, ..Default::default() };
     let mut seen = Vec::new();
-    let backbone = unfreeze::train_backbone(&features_path, Device::Cpu, &mut head, &inputs(&train), &ty, &inputs(&val), &vy, stage, &never, |e| seen.push(e.clone())).unwrap();
+    let backbone = unfreeze::train_backbone(
+        &features_path,
+        Device::Cpu,
+        &mut head,
+        &inputs(&train),
+        &ty,
+        &inputs(&val),
+        &vy,
+        stage,
+        &never,
+        |e| seen.push(e.clone()),
+    )
+    .unwrap();
     assert_eq!(seen.len(), 3, "three epochs of the unfrozen stage");
     for e in &seen {
         assert!(e.train_loss.is_finite() && e.train_loss > 0.0, "{e:?}");

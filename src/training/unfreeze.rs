@@ -42,7 +42,9 @@ fn trains(name: &str, first_block: usize) -> bool {
 fn block_count(vs: &nn::VarStore) -> usize {
     vs.variables()
         .keys()
-        .filter_map(|k| k.strip_prefix("net__blocks_").and_then(|r| r.split('_').next()).and_then(|n| n.parse::<usize>().ok()))
+        .filter_map(|k| {
+            k.strip_prefix("net__blocks_").and_then(|r| r.split('_').next()).and_then(|n| n.parse::<usize>().ok())
+        })
         .max()
         .map_or(0, |m| m + 1)
 }
@@ -120,7 +122,9 @@ pub fn train_backbone(
         })
     };
     let mut best = (accuracy(&evaluate(&backbone, head)?, val_y), 0usize);
-    let snapshot = |vs: &nn::VarStore| -> Vec<(String, Tensor)> { vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect() };
+    let snapshot = |vs: &nn::VarStore| -> Vec<(String, Tensor)> {
+        vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
+    };
     let mut best_state = (snapshot(&vs), snapshot(&head.vs));
     let started = Instant::now();
     for epoch in 1..=config.max_epochs {
@@ -138,7 +142,8 @@ pub fn train_backbone(
             let x = augment(&train_x.index_select(0, &idx).to_device(device));
             let y = train_y.index_select(0, &idx).to_device(device);
             let logits = head.raw_logits(&backbone.forward_ts(&[x])?);
-            let loss = logits.cross_entropy_loss::<Tensor>(&y, Some(weights.shallow_clone()), tch::Reduction::Mean, -100, 0.1);
+            let loss =
+                logits.cross_entropy_loss::<Tensor>(&y, Some(weights.shallow_clone()), tch::Reduction::Mean, -100, 0.1);
             opt_backbone.zero_grad();
             opt_head.zero_grad();
             loss.backward();
@@ -149,7 +154,12 @@ pub fn train_backbone(
             start += config.batch_size;
         }
         let val_accuracy = accuracy(&evaluate(&backbone, head)?, val_y);
-        let e = Epoch { epoch, train_loss: total / f64::from(batches.max(1)), val_accuracy, seconds: started.elapsed().as_secs_f64() };
+        let e = Epoch {
+            epoch,
+            train_loss: total / f64::from(batches.max(1)),
+            val_accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
         progress(&e);
         head.history.push(e);
         if val_accuracy > best.0 {

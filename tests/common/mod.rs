@@ -10,7 +10,19 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 const GOOD: &str = "violet-moth-harvest-42";
 
 pub async fn account(db: &DatabaseConnection, name: &str, role: Role) -> Account {
-    let created = accounts::sign_up(db, accounts::SignUp { username: name.into(), display_name: String::new(), email: String::new(), password: GOOD.into() }, true, None).await.unwrap();
+    let created = accounts::sign_up(
+        db,
+        accounts::SignUp {
+            username: name.into(),
+            display_name: String::new(),
+            email: String::new(),
+            password: GOOD.into(),
+        },
+        true,
+        None,
+    )
+    .await
+    .unwrap();
     let mut row: user::ActiveModel = created.into();
     row.role = Set(role.as_str().into());
     row.update(db).await.unwrap();
@@ -18,9 +30,18 @@ pub async fn account(db: &DatabaseConnection, name: &str, role: Role) -> Account
 }
 
 /// An identification of a generated photo: its id and the photo's digest.
-pub async fn identified(db: &DatabaseConnection, photos: &PhotoStore, owner: i64, seed: u8, label: &str, p: f64) -> (i64, String) {
+pub async fn identified(
+    db: &DatabaseConnection,
+    photos: &PhotoStore,
+    owner: i64,
+    seed: u8,
+    label: &str,
+    p: f64,
+) -> (i64, String) {
     let mut png = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([seed, x as u8, y as u8])).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([seed, x as u8, y as u8]))
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
     let sha = photos.put(png.get_ref()).await.unwrap();
     let answer = serde_json::json!({
         "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
@@ -44,4 +65,3 @@ pub async fn identified(db: &DatabaseConnection, photos: &PhotoStore, owner: i64
     .unwrap();
     (row.id, sha)
 }
-

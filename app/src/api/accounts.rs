@@ -59,7 +59,13 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
 }
 
 #[server(endpoint = "sign_up")]
-pub async fn sign_up(username: String, display_name: String, email: String, password: String, password_again: String) -> Result<(), AppError> {
+pub async fn sign_up(
+    username: String,
+    display_name: String,
+    email: String,
+    password: String,
+    password_again: String,
+) -> Result<(), AppError> {
     use crate::state::{answer, app_state, client_addr, fail};
     use insectid::services::accounts;
     if password != password_again {
@@ -98,7 +104,9 @@ async fn signed_in() -> Result<insectid::auth::Account, AppError> {
 pub async fn update_profile(display_name: String, email: String, language: String) -> Result<(), AppError> {
     let account = signed_in().await?;
     let state = crate::state::app_state()?;
-    let updated = crate::state::answer(insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await)?;
+    let updated = crate::state::answer(
+        insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await,
+    )?;
     let mut session = crate::state::auth_session().await?;
     session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
     remember_language(&updated.language)?;
@@ -115,7 +123,8 @@ pub async fn change_password(current: String, new: String, new_again: String) ->
     }
     let state = app_state()?;
     let addr = client_addr().await;
-    let updated = answer(insectid::services::accounts::change_password(&state.db, &account, &current, &new, Some(&addr)).await)?;
+    let updated =
+        answer(insectid::services::accounts::change_password(&state.db, &account, &current, &new, Some(&addr)).await)?;
     // Every session of the account ended; this browser continues with a fresh one.
     let mut session = auth_session().await?;
     session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
@@ -129,7 +138,10 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let account = signed_in().await?;
     let state = app_state()?;
     let addr = client_addr().await;
-    answer(insectid::services::accounts::delete_own_account(&state.db, &state.photos, &account, &password, Some(&addr)).await)?;
+    answer(
+        insectid::services::accounts::delete_own_account(&state.db, &state.photos, &account, &password, Some(&addr))
+            .await,
+    )?;
     let mut session = auth_session().await?;
     session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
     leptos_axum::redirect("/?account_deleted=1");
@@ -160,7 +172,8 @@ pub async fn set_language(lang: String, back: String) -> Result<(), AppError> {
     };
     if let Some(account) = crate::state::current_account().await? {
         let state = crate::state::app_state()?;
-        let updated = crate::state::answer(insectid::services::accounts::set_language(&state.db, &account, chosen.code()).await)?;
+        let updated =
+            crate::state::answer(insectid::services::accounts::set_language(&state.db, &account, chosen.code()).await)?;
         let mut session = crate::state::auth_session().await?;
         session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
     }
@@ -191,9 +204,27 @@ mod tests {
     #[test]
     fn only_paths_on_this_site_are_redirected_to() {
         let attacks = [
-            "//evil", "/\\evil", "\\/evil", "/\t/evil", "/\n/evil", "/\r/evil", "/ /evil", "https://evil",
-            "evil", "", "/%09/evil", "/%0a/evil", "/%0D/evil", "/%5c/evil", "/%5Cevil", "/a\\b", "/a b",
-            "/\u{0}x", "/\u{a0}/evil", "/\u{2028}/evil", "javascript:alert(1)",
+            "//evil",
+            "/\\evil",
+            "\\/evil",
+            "/\t/evil",
+            "/\n/evil",
+            "/\r/evil",
+            "/ /evil",
+            "https://evil",
+            "evil",
+            "",
+            "/%09/evil",
+            "/%0a/evil",
+            "/%0D/evil",
+            "/%5c/evil",
+            "/%5Cevil",
+            "/a\\b",
+            "/a b",
+            "/\u{0}x",
+            "/\u{a0}/evil",
+            "/\u{2028}/evil",
+            "javascript:alert(1)",
         ];
         for back in attacks {
             assert!(!is_local_path(back), "{back:?} must not be redirected to");

@@ -51,7 +51,8 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
     use crate::state::{answer, app_state, current_account};
     let state = app_state()?;
     let actor = current_account().await?;
-    let p = answer(insectid::services::users::list_users(&state.db, actor.as_ref(), &search, page, USERS_PER_PAGE).await)?;
+    let p =
+        answer(insectid::services::users::list_users(&state.db, actor.as_ref(), &search, page, USERS_PER_PAGE).await)?;
     Ok(UsersPage {
         users: p
             .users
@@ -75,7 +76,7 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
 
 #[server(endpoint = "set_user_role")]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
-    use crate::state::{answer, caller, Caller, fail};
+    use crate::state::{answer, caller, fail, Caller};
     let Some(role) = insectid::auth::Role::parse(&role) else {
         return fail(AppError::InvalidInput(format!("unknown role {role:?}")));
     };
@@ -99,7 +100,7 @@ pub async fn reset_user_password(id: i64, password: String) -> Result<(), AppErr
 
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(id: i64, confirm: Option<String>) -> Result<(), AppError> {
-    use crate::state::{answer, caller, Caller, fail};
+    use crate::state::{answer, caller, fail, Caller};
     if confirm.as_deref() != Some("yes") {
         return fail(AppError::InvalidInput("tick the box to confirm the deletion".into()));
     }
@@ -117,7 +118,14 @@ pub async fn get_audit_log(page: u64) -> Result<AuditLog, AppError> {
         events: p
             .events
             .into_iter()
-            .map(|e| AuditRow { at: e.at, actor: e.actor, action: e.action, target: e.target, detail: e.detail, client_addr: e.client_addr })
+            .map(|e| AuditRow {
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+                client_addr: e.client_addr,
+            })
             .collect(),
         total: p.total,
         page: p.page,

@@ -22,7 +22,9 @@ pub struct DownloadView {
 pub async fn export_dataset(spec: String, layout: String) -> Result<i64, AppError> {
     let c = crate::state::caller().await?;
     crate::state::answer(c.state.disk.check())?;
-    let job = crate::state::answer(insectid::services::dataset_export::request(&c.state.db, c.actor.as_ref(), &spec, &layout).await)?;
+    let job = crate::state::answer(
+        insectid::services::dataset_export::request(&c.state.db, c.actor.as_ref(), &spec, &layout).await,
+    )?;
     c.state.jobs.wake.notify_one();
     leptos_axum::redirect("/datasets");
     Ok(job.id)
@@ -35,6 +37,13 @@ pub async fn get_my_downloads() -> Result<Vec<DownloadView>, AppError> {
     let list = crate::state::answer(list)?;
     Ok(list
         .into_iter()
-        .map(|e| DownloadView { job_id: e.job_id, dataset: e.dataset, layout: e.layout, state: e.state, ready: e.ready, error: e.error })
+        .map(|e| DownloadView {
+            job_id: e.job_id,
+            dataset: e.dataset,
+            layout: e.layout,
+            state: e.state,
+            ready: e.ready,
+            error: e.error,
+        })
         .collect())
 }

@@ -90,14 +90,28 @@ pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
     let admin = caller.actor.as_ref().is_some_and(|a| a.role == insectid::auth::Role::Admin);
     let labelled_photos = crate::state::answer(insectid::services::labels::labelled_count(db).await)?;
     let pending_imports = crate::state::answer(insectid::jobs::queue::pending_of_kind(db, "import_dataset").await)?;
-    Ok(DatasetsOverview { versions, imports, import_dir: admin.then(|| caller.state.import_dir.display().to_string()), labelled_photos, pending_imports })
+    Ok(DatasetsOverview {
+        versions,
+        imports,
+        import_dir: admin.then(|| caller.state.import_dir.display().to_string()),
+        labelled_photos,
+        pending_imports,
+    })
 }
 
 /// A new version of `name` from every photo's decided label.
 #[server(endpoint = "create_dataset_version")]
 pub async fn create_dataset_version(name: String, seed: Option<u64>) -> Result<i32, AppError> {
     let caller = crate::state::caller().await?;
-    let v = crate::state::answer(insectid::services::datasets::create_from_labels(&caller.state.db, caller.actor.as_ref(), &name, seed.unwrap_or(1)).await)?;
+    let v = crate::state::answer(
+        insectid::services::datasets::create_from_labels(
+            &caller.state.db,
+            caller.actor.as_ref(),
+            &name,
+            seed.unwrap_or(1),
+        )
+        .await,
+    )?;
     leptos_axum::redirect("/datasets");
     Ok(v.version)
 }
@@ -107,8 +121,11 @@ pub async fn create_dataset_version(name: String, seed: Option<u64>) -> Result<i
 #[server(endpoint = "import_dataset")]
 pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppError> {
     let caller = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
-    let dir = crate::state::answer(insectid::services::dataset_import::folder_inside(&caller.state.import_dir, &folder))?;
+    crate::state::answer(
+        insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
+    let dir =
+        crate::state::answer(insectid::services::dataset_import::folder_inside(&caller.state.import_dir, &folder))?;
     let job = start_import(&caller.state, caller.actor.as_ref(), &name, &dir).await?;
     leptos_axum::redirect("/datasets");
     Ok(job)
@@ -119,7 +136,9 @@ pub async fn import_dataset(name: String, folder: String) -> Result<i64, AppErro
 #[server(endpoint = "upload_dataset", input = MultipartFormData)]
 pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     let caller = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(
+        insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
     crate::state::answer(caller.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
@@ -131,16 +150,29 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     let mut name = String::new();
     let mut received = 0usize;
     let outcome: Result<(), AppError> = async {
-        while let Some(mut field) = multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))? {
+        while let Some(mut field) =
+            multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))?
+        {
             match field.name().unwrap_or_default() {
-                "name" => name = crate::upload::small_field(&mut field, crate::upload::MAX_SMALL_FIELD_BYTES).await?.trim().to_string(),
+                "name" => {
+                    name = crate::upload::small_field(&mut field, crate::upload::MAX_SMALL_FIELD_BYTES)
+                        .await?
+                        .trim()
+                        .to_string()
+                }
                 "archive" => {
                     // Streamed to disk: an archive of gigabytes never sits in memory.
-                    let mut file = tokio::fs::File::create(&archive_path).await.map_err(|e| AppError::Internal(e.to_string()))?;
-                    while let Some(chunk) = field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))? {
+                    let mut file =
+                        tokio::fs::File::create(&archive_path).await.map_err(|e| AppError::Internal(e.to_string()))?;
+                    while let Some(chunk) =
+                        field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))?
+                    {
                         received += chunk.len();
                         if received > insectid::services::archive::MAX_ARCHIVE_BYTES {
-                            return Err(AppError::TooLarge(format!("the archive is larger than {} MB", insectid::services::archive::MAX_ARCHIVE_BYTES / 1024 / 1024)));
+                            return Err(AppError::TooLarge(format!(
+                                "the archive is larger than {} MB",
+                                insectid::services::archive::MAX_ARCHIVE_BYTES / 1024 / 1024
+                            )));
                         }
                         file.write_all(&chunk).await.map_err(|e| AppError::Internal(e.to_string()))?;
                     }
@@ -180,11 +212,19 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
 /// Queues the import as a background job (any instance's runner takes it; an interrupted
 /// import resumes into the same version).
 #[cfg(feature = "ssr")]
-async fn start_import(state: &crate::state::AppState, actor: Option<&insectid::auth::Account>, name: &str, dir: &std::path::Path) -> Result<i64, AppError> {
+async fn start_import(
+    state: &crate::state::AppState,
+    actor: Option<&insectid::auth::Account>,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<i64, AppError> {
     crate::state::answer(state.disk.check())?;
     let base = state.import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
-    let folder = dir.strip_prefix(&base).map_err(|_| AppError::InvalidInput("the folder is not inside the import directory".into()))?;
-    let spec = insectid::jobs::JobSpec::ImportDataset { name: name.trim().to_string(), folder: folder.display().to_string() };
+    let folder = dir
+        .strip_prefix(&base)
+        .map_err(|_| AppError::InvalidInput("the folder is not inside the import directory".into()))?;
+    let spec =
+        insectid::jobs::JobSpec::ImportDataset { name: name.trim().to_string(), folder: folder.display().to_string() };
     let job = crate::state::answer(insectid::jobs::queue::submit(&state.db, actor, &spec, "import-dataset").await)?;
     state.jobs.wake.notify_one();
     Ok(job.id)

@@ -55,14 +55,18 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
     let (verdict_name, verdict_rank, verdict_probability) = match &i.answer.verdict {
         Verdict::Confident { label, probability, .. } => (label.clone(), String::new(), *probability),
         Verdict::RolledUp { rank, name, probability, .. } => (name.clone(), rank.clone(), *probability),
-        Verdict::Uncertain { arthropod_probability } | Verdict::NoInsect { arthropod_probability } => (String::new(), String::new(), *arthropod_probability),
+        Verdict::Uncertain { arthropod_probability } | Verdict::NoInsect { arthropod_probability } => {
+            (String::new(), String::new(), *arthropod_probability)
+        }
     };
     let species = match &i.answer.verdict {
         Verdict::Confident { label, .. } => catalogue::for_label(label).map(super::species::summary_of),
         _ => None,
     };
     let family_species = match &i.answer.verdict {
-        Verdict::RolledUp { rank, name, .. } if rank == "family" => catalogue::in_family(name).into_iter().map(super::species::summary_of).collect(),
+        Verdict::RolledUp { rank, name, .. } if rank == "family" => {
+            catalogue::in_family(name).into_iter().map(super::species::summary_of).collect()
+        }
         _ => Vec::new(),
     };
     ResultView {
@@ -96,12 +100,20 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     use crate::state::{answer, app_state, current_account};
     let state = app_state()?;
     let actor = current_account().await?;
-    let mut view = result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
-    view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?.map(super::labelling::feedback_view);
+    let mut view =
+        result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
+    view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
+        .map(super::labelling::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.
     if view.verdict != "no_insect" {
         if let Some(top) = view.top.first() {
-            view.similar = state.engine.active().similar_classes(&top.label, 4).into_iter().map(|(l, s)| ClassScore::new(&l, s)).collect();
+            view.similar = state
+                .engine
+                .active()
+                .similar_classes(&top.label, 4)
+                .into_iter()
+                .map(|(l, s)| ClassScore::new(&l, s))
+                .collect();
         }
     }
     Ok(view)
@@ -113,7 +125,12 @@ pub async fn get_history(label: String, page: u64) -> Result<History, AppError> 
     let state = app_state()?;
     let actor = current_account().await?;
     let p = answer(insectid::services::history::list(&state.db, actor.as_ref(), &label, page, HISTORY_PER_PAGE).await)?;
-    Ok(History { items: p.items.into_iter().map(result_view).collect(), total: p.total, page: p.page, per_page: p.per_page })
+    Ok(History {
+        items: p.items.into_iter().map(result_view).collect(),
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,10 +145,17 @@ pub async fn get_model_identifications(id: i64, page: u64) -> Result<VersionHist
     use crate::state::{answer, app_state, current_account};
     let state = app_state()?;
     let actor = current_account().await?;
-    let (version, p) = answer(insectid::services::history::of_model_version(&state.db, actor.as_ref(), id, page, HISTORY_PER_PAGE).await)?;
+    let (version, p) = answer(
+        insectid::services::history::of_model_version(&state.db, actor.as_ref(), id, page, HISTORY_PER_PAGE).await,
+    )?;
     Ok(VersionHistory {
         model: format!("{} {}", version.name, version.version),
-        history: History { items: p.items.into_iter().map(result_view).collect(), total: p.total, page: p.page, per_page: p.per_page },
+        history: History {
+            items: p.items.into_iter().map(result_view).collect(),
+            total: p.total,
+            page: p.page,
+            per_page: p.per_page,
+        },
     })
 }
 
@@ -150,7 +174,8 @@ pub async fn rerun_identification(id: i64) -> Result<i64, AppError> {
     use crate::state::{answer, app_state, current_account};
     let state = app_state()?;
     let actor = current_account().await?;
-    let new = answer(insectid::services::history::rerun(&state.db, &state.engine, &state.photos, actor.as_ref(), id).await)?;
+    let new =
+        answer(insectid::services::history::rerun(&state.db, &state.engine, &state.photos, actor.as_ref(), id).await)?;
     let new_id = new.id.unwrap_or_default();
     leptos_axum::redirect(&format!("/results/{new_id}?previous={id}"));
     Ok(new_id)

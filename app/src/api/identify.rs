@@ -83,12 +83,7 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
             image_sha256: identified.image_sha256,
             summary: identified.summary,
             verdict: verdict_kind(&identified.answer.verdict).to_string(),
-            top: identified
-                .answer
-                .top
-                .iter()
-                .map(|t| ClassScore::new(&t.label, t.probability))
-                .collect(),
+            top: identified.answer.top.iter().map(|t| ClassScore::new(&t.label, t.probability)).collect(),
             model_name: identified.model_name,
             model_version: identified.model_version,
             total_ms: identified.timings.total_ms,

@@ -74,9 +74,18 @@ fn summary_of(job: &insectid::entities::job::Model) -> String {
     let pct = |k: &str| r.get(k).and_then(|v| v.as_f64()).map(|x| format!("{:.2} %", x * 100.0)).unwrap_or_default();
     match (job.state.as_str(), job.kind.as_str()) {
         ("failed", _) => job.error.clone(),
-        ("succeeded", "fine_tune") => format!("{} · best val top-1 {}", r["model"].as_str().unwrap_or_default(), pct("best_val_accuracy")),
-        ("succeeded", "evaluate") => format!("{} · top-1 {} · top-5 {}", r["model"].as_str().unwrap_or_default(), pct("top1"), pct("top5")),
-        ("succeeded", _) => r.as_object().map(|o| o.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")).unwrap_or_default(),
+        ("succeeded", "fine_tune") => {
+            format!("{} · best val top-1 {}", r["model"].as_str().unwrap_or_default(), pct("best_val_accuracy"))
+        }
+        ("succeeded", "evaluate") => {
+            format!("{} · top-1 {} · top-5 {}", r["model"].as_str().unwrap_or_default(), pct("top1"), pct("top5"))
+        }
+        ("succeeded", _) => r
+            .as_object()
+            .map(|o| {
+                o.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")
+            })
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -98,13 +107,22 @@ fn row(job: &insectid::entities::job::Model) -> JobRow {
 
 /// Options of the list-valued parameter kinds, from the registry, datasets and import folder.
 #[cfg(feature = "ssr")]
-async fn options_for(state: &crate::state::AppState, actor: Option<&insectid::auth::Account>, kind: insectid::jobs::commands::ParamKind) -> Result<Vec<(String, String)>, insectid::ServiceError> {
+async fn options_for(
+    state: &crate::state::AppState,
+    actor: Option<&insectid::auth::Account>,
+    kind: insectid::jobs::commands::ParamKind,
+) -> Result<Vec<(String, String)>, insectid::ServiceError> {
     use insectid::jobs::commands::ParamKind;
     Ok(match kind {
         ParamKind::Model => insectid::services::models::list(&state.db, actor)
             .await?
             .into_iter()
-            .map(|v| (v.model.id.to_string(), format!("{} {}{}", v.model.name, v.model.version, if v.model.active { " (active)" } else { "" })))
+            .map(|v| {
+                (
+                    v.model.id.to_string(),
+                    format!("{} {}{}", v.model.name, v.model.version, if v.model.active { " (active)" } else { "" }),
+                )
+            })
             .collect(),
         ParamKind::Dataset => insectid::services::datasets::list_all(&state.db)
             .await?
@@ -118,7 +136,13 @@ async fn options_for(state: &crate::state::AppState, actor: Option<&insectid::au
             .collect(),
         ParamKind::ImportFolder => {
             let mut folders: Vec<(String, String)> = std::fs::read_dir(&state.import_dir)
-                .map(|d| d.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.file_name().to_string_lossy().into_owned()).map(|n| (n.clone(), n)).collect())
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .map(|n| (n.clone(), n))
+                        .collect()
+                })
                 .unwrap_or_default();
             folders.sort();
             folders
@@ -143,7 +167,10 @@ pub async fn get_commands() -> Result<CommandsOverview, AppError> {
             params.push(ParamView {
                 name: p.name.clone(),
                 label: if p.label.is_empty() { p.name.clone() } else { p.label.clone() },
-                kind: serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                kind: serde_json::to_value(p.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 options,
                 default: p.default.clone().unwrap_or_default(),
                 min: p.min,
@@ -151,16 +178,26 @@ pub async fn get_commands() -> Result<CommandsOverview, AppError> {
                 optional: p.optional,
             });
         }
-        commands.push(CommandView { name: command.name.clone(), title: command.title.clone(), description: command.description.clone(), params });
+        commands.push(CommandView {
+            name: command.name.clone(),
+            title: command.title.clone(),
+            description: command.description.clone(),
+            params,
+        });
     }
     Ok(CommandsOverview { commands, jobs: jobs.iter().map(row).collect() })
 }
 
 /// Queues a predefined command with the chosen values (`values[name]=…` in a form).
 #[server(endpoint = "run_command")]
-pub async fn run_command(command: String, #[server(default)] values: BTreeMap<String, String>) -> Result<i64, AppError> {
+pub async fn run_command(
+    command: String,
+    #[server(default)] values: BTreeMap<String, String>,
+) -> Result<i64, AppError> {
     let c = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(
+        insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
     let Some(declared) = c.state.jobs.commands.find(&command) else {
         return crate::state::fail(AppError::NotFound(format!("there is no command {command:?}")));
     };
@@ -168,7 +205,8 @@ pub async fn run_command(command: String, #[server(default)] values: BTreeMap<St
         Ok(s) => s,
         Err(e) => return crate::state::fail(AppError::InvalidInput(e)),
     };
-    let job = crate::state::answer(insectid::jobs::queue::submit(&c.state.db, c.actor.as_ref(), &spec, &command).await)?;
+    let job =
+        crate::state::answer(insectid::jobs::queue::submit(&c.state.db, c.actor.as_ref(), &spec, &command).await)?;
     c.state.jobs.wake.notify_one();
     leptos_axum::redirect(&format!("/jobs/{}", job.id));
     Ok(job.id)
@@ -220,8 +258,17 @@ pub async fn get_job(id: i64) -> Result<JobView, AppError> {
         })
         .unwrap_or_default();
     let result: serde_json::Value = serde_json::from_str(&job.result).unwrap_or_default();
-    let files = result.get("files").and_then(|f| f.as_array()).map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-    let pretty = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_else(|| text.to_string());
+    let files = result
+        .get("files")
+        .and_then(|f| f.as_array())
+        .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let pretty = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| text.to_string())
+    };
     Ok(JobView {
         row: row(&job),
         params: pretty(&job.params),

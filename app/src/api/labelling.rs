@@ -60,14 +60,20 @@ pub async fn get_label_choices() -> Result<Vec<String>, AppError> {
 
 /// Sends or edits the caller's feedback on an identification, then shows the result again.
 #[server(endpoint = "send_feedback")]
-pub async fn send_feedback(identification: i64, kind: String, label: Option<String>, comment: Option<String>) -> Result<FeedbackView, AppError> {
+pub async fn send_feedback(
+    identification: i64,
+    kind: String,
+    label: Option<String>,
+    comment: Option<String>,
+) -> Result<FeedbackView, AppError> {
     use insectid::services::feedback::{submit, FeedbackForm, Kind};
     let caller = crate::state::caller().await?;
     let kind = crate::state::answer(Kind::parse(&kind))?;
     let choices = label_choices(&caller.state);
     let known = |typed: &str| choices.iter().find(|c| c.eq_ignore_ascii_case(typed)).cloned();
     let form = FeedbackForm { kind, label: label.unwrap_or_default(), comment: comment.unwrap_or_default() };
-    let saved = crate::state::answer(submit(&caller.state.db, caller.actor.as_ref(), identification, form, &known).await)?;
+    let saved =
+        crate::state::answer(submit(&caller.state.db, caller.actor.as_ref(), identification, form, &known).await)?;
     leptos_axum::redirect(&format!("/results/{identification}?feedback=sent#feedback"));
     Ok(feedback_view(saved))
 }
@@ -83,32 +89,53 @@ pub struct FeedbackQueue {
 pub const FEEDBACK_PER_PAGE: u64 = 25;
 
 #[server(endpoint = "feedback_queue")]
-pub async fn get_feedback_queue(state: String, species: String, model_version: String, from: String, to: String, page: u64) -> Result<FeedbackQueue, AppError> {
+pub async fn get_feedback_queue(
+    state: String,
+    species: String,
+    model_version: String,
+    from: String,
+    to: String,
+    page: u64,
+) -> Result<FeedbackQueue, AppError> {
     use insectid::services::feedback::{queue, QueueFilter};
     let caller = crate::state::caller().await?;
     let date = |s: &str, what: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
         if s.trim().is_empty() {
             return Ok(None);
         }
-        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map(Some).map_err(|_| AppError::InvalidInput(format!("{what} must be a date like 2026-11-28")))
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::InvalidInput(format!("{what} must be a date like 2026-11-28")))
     };
     let filter = match (date(&from, "from"), date(&to, "to")) {
         (Ok(from), Ok(to)) => QueueFilter { state, species, model_version, from, to },
         (Err(e), _) | (_, Err(e)) => return crate::state::fail(e),
     };
-    let p = crate::state::answer(queue(&caller.state.db, caller.actor.as_ref(), &filter, page, FEEDBACK_PER_PAGE).await)?;
-    Ok(FeedbackQueue { items: p.items.into_iter().map(feedback_view).collect(), total: p.total, page: p.page, per_page: p.per_page })
+    let p =
+        crate::state::answer(queue(&caller.state.db, caller.actor.as_ref(), &filter, page, FEEDBACK_PER_PAGE).await)?;
+    Ok(FeedbackQueue {
+        items: p.items.into_iter().map(feedback_view).collect(),
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    })
 }
 
 /// Accepts or rejects the chosen feedback (`ids` from the queue's check boxes).
 #[server(endpoint = "review_feedback")]
-pub async fn review_feedback(#[server(default)] ids: Vec<i64>, decision: String, reason: Option<String>) -> Result<usize, AppError> {
+pub async fn review_feedback(
+    #[server(default)] ids: Vec<i64>,
+    decision: String,
+    reason: Option<String>,
+) -> Result<usize, AppError> {
     use insectid::services::feedback::{review, Decision};
     let caller = crate::state::caller().await?;
     let decision = match decision.as_str() {
         "accept" => Decision::Accept,
         "reject" => Decision::Reject { reason: reason.unwrap_or_default() },
-        other => return crate::state::fail(AppError::InvalidInput(format!("unknown decision {other:?} (accept or reject)"))),
+        other => {
+            return crate::state::fail(AppError::InvalidInput(format!("unknown decision {other:?} (accept or reject)")))
+        }
     };
     let required = caller.state.labels_per_photo;
     crate::state::answer(review(&caller.state.db, caller.actor.as_ref(), &ids, decision, required).await)
@@ -162,7 +189,13 @@ pub async fn get_label_task() -> Result<LabelTask, AppError> {
 /// Labels a photo (a suggestion `pick`ed, or a typed `label`), skips it (`skip` set), or takes
 /// back the last one (`undo` set).
 #[server(endpoint = "label_photo")]
-pub async fn label_photo(sha: String, pick: Option<String>, label: Option<String>, skip: Option<String>, undo: Option<String>) -> Result<Option<String>, AppError> {
+pub async fn label_photo(
+    sha: String,
+    pick: Option<String>,
+    label: Option<String>,
+    skip: Option<String>,
+    undo: Option<String>,
+) -> Result<Option<String>, AppError> {
     use insectid::services::labels;
     let caller = crate::state::caller().await?;
     let (db, required) = (&caller.state.db, caller.state.labels_per_photo);

@@ -78,7 +78,9 @@ pub struct ComparisonView {
 #[server(endpoint = "compare_evaluations")]
 pub async fn compare_evaluations(a: i64, b: i64) -> Result<ComparisonView, AppError> {
     let c = crate::state::caller().await?;
-    let x = crate::state::answer(insectid::jobs::reports::compare(&c.state.db, c.actor.as_ref(), &c.state.jobs.dir, a, b).await)?;
+    let x = crate::state::answer(
+        insectid::jobs::reports::compare(&c.state.db, c.actor.as_ref(), &c.state.jobs.dir, a, b).await,
+    )?;
     let side = |job: i64, s: insectid::services::comparison::Side| SideView {
         job,
         model: s.model,
@@ -91,7 +93,11 @@ pub async fn compare_evaluations(a: i64, b: i64) -> Result<ComparisonView, AppEr
         dataset: x.dataset,
         a: side(a, x.a),
         b: side(b, x.b),
-        per_class: x.per_class.into_iter().map(|p| ClassPairView { name: p.name, support: p.support, recall: p.recall, precision: p.precision }).collect(),
+        per_class: x
+            .per_class
+            .into_iter()
+            .map(|p| ClassPairView { name: p.name, support: p.support, recall: p.recall, precision: p.precision })
+            .collect(),
         photos: x.photos,
         both_right: x.both_right,
         only_a_right: x.only_a_right,
@@ -126,11 +132,14 @@ pub struct ShadowView {
 #[server(endpoint = "shadow")]
 pub async fn get_shadow() -> Result<Option<ShadowView>, AppError> {
     let c = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(
+        insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
     let Some(version) = c.state.shadow.version() else {
         return Ok(None);
     };
-    let r = crate::state::answer(insectid::services::shadow::report(&c.state.db, c.actor.as_ref(), version.id, 20).await)?;
+    let r =
+        crate::state::answer(insectid::services::shadow::report(&c.state.db, c.actor.as_ref(), version.id, 20).await)?;
     let pct = |p: f64| format!("{:.1} %", p * 100.0);
     Ok(Some(ShadowView {
         model_id: version.id,
@@ -156,7 +165,10 @@ pub async fn get_shadow() -> Result<Option<ShadowView>, AppError> {
 #[server(endpoint = "shadow_on")]
 pub async fn shadow_on(id: i64) -> Result<(), AppError> {
     let c = crate::state::caller().await?;
-    crate::state::answer(insectid::services::shadow::enable(&c.state.db, &c.state.shadow, &c.state.jobs.engine, c.actor.as_ref(), id).await)?;
+    crate::state::answer(
+        insectid::services::shadow::enable(&c.state.db, &c.state.shadow, &c.state.jobs.engine, c.actor.as_ref(), id)
+            .await,
+    )?;
     leptos_axum::redirect("/models");
     Ok(())
 }

@@ -28,7 +28,9 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
     let list = crate::state::answer(insectid::services::models::list(&caller.state.db, caller.actor.as_ref()).await)?;
     // Newest first, so the first seen per version is its latest evaluation.
     let mut evaluations = std::collections::HashMap::new();
-    for j in crate::state::answer(insectid::jobs::reports::evaluations(&caller.state.db, caller.actor.as_ref(), 200).await)? {
+    for j in
+        crate::state::answer(insectid::jobs::reports::evaluations(&caller.state.db, caller.actor.as_ref(), 200).await)?
+    {
         let r: serde_json::Value = serde_json::from_str(&j.result).unwrap_or_default();
         if let Some(id) = r["model_version_id"].as_i64() {
             evaluations.entry(id).or_insert_with(|| {
@@ -66,7 +68,11 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
 pub async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
     let manifest = state.engine.active().manifest.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        insectid::inference::heatmap::HeatMapper::load(std::path::Path::new(&dir), &manifest, tch::Device::cuda_if_available())
+        insectid::inference::heatmap::HeatMapper::load(
+            std::path::Path::new(&dir),
+            &manifest,
+            tch::Device::cuda_if_available(),
+        )
     })
     .await;
     let mapper = match loaded {
@@ -87,7 +93,9 @@ pub async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
 #[server(endpoint = "activate_model")]
 pub async fn activate_model(id: i64) -> Result<(), AppError> {
     let c = crate::state::caller().await?;
-    let row = crate::state::answer(insectid::services::models::activate(&c.state.db, &c.state.engine, c.actor.as_ref(), id, Some(&c.addr)).await)?;
+    let row = crate::state::answer(
+        insectid::services::models::activate(&c.state.db, &c.state.engine, c.actor.as_ref(), id, Some(&c.addr)).await,
+    )?;
     reload_heatmaps(&c.state, row.dir).await;
     leptos_axum::redirect("/models");
     Ok(())
@@ -96,7 +104,9 @@ pub async fn activate_model(id: i64) -> Result<(), AppError> {
 #[server(endpoint = "rollback_model")]
 pub async fn rollback_model() -> Result<(), AppError> {
     let c = crate::state::caller().await?;
-    let row = crate::state::answer(insectid::services::models::rollback(&c.state.db, &c.state.engine, c.actor.as_ref(), Some(&c.addr)).await)?;
+    let row = crate::state::answer(
+        insectid::services::models::rollback(&c.state.db, &c.state.engine, c.actor.as_ref(), Some(&c.addr)).await,
+    )?;
     reload_heatmaps(&c.state, row.dir).await;
     leptos_axum::redirect("/models");
     Ok(())
@@ -115,21 +125,28 @@ pub async fn delete_model(id: i64) -> Result<(), AppError> {
 pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
     use tokio::io::AsyncWriteExt;
     let c = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(
+        insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
     crate::state::answer(c.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
         return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
     };
     let models_dir = c.state.models_dir.clone();
-    let archive = models_dir.join(format!(".upload-{}.zip", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()));
+    let archive =
+        models_dir.join(format!(".upload-{}.zip", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()));
     let received: Result<usize, AppError> = async {
         let mut n = 0usize;
-        while let Some(mut field) = multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))? {
+        while let Some(mut field) =
+            multipart.next_field().await.map_err(|e| AppError::InvalidInput(format!("malformed upload: {e}")))?
+        {
             if field.name() != Some("bundle") {
                 return Err(AppError::InvalidInput("send the bundle in a field named \"bundle\"".into()));
             }
             let mut file = tokio::fs::File::create(&archive).await.map_err(|e| AppError::Internal(e.to_string()))?;
-            while let Some(chunk) = field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))? {
+            while let Some(chunk) =
+                field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))?
+            {
                 n += chunk.len();
                 if n > insectid::services::archive::MAX_ARCHIVE_BYTES {
                     return Err(AppError::TooLarge("the bundle is larger than 2 GB".into()));
@@ -143,7 +160,12 @@ pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
     .await;
     let outcome = match received {
         Ok(0) => Err(AppError::InvalidInput("choose a bundle (.zip) to upload".into())),
-        Ok(_) => insectid::services::models::install_zip(&c.state.db, c.actor.as_ref(), &models_dir, &archive, Some(&c.addr)).await.map(|_| ()).map_err(AppError::from),
+        Ok(_) => {
+            insectid::services::models::install_zip(&c.state.db, c.actor.as_ref(), &models_dir, &archive, Some(&c.addr))
+                .await
+                .map(|_| ())
+                .map_err(AppError::from)
+        }
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&archive);

@@ -89,11 +89,6 @@ pub fn model_status_of(s: &insectid::inference::ModelStatus) -> ModelStatus {
         loaded_at: s.loaded_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         load_ms: s.load_ms,
         warmup_ms: s.warmup_ms,
-        warmup_top: s
-            .warmup_top
-            .iter()
-            .map(|t| ClassScore::new(&t.label, t.probability))
-            .collect(),
+        warmup_top: s.warmup_top.iter().map(|t| ClassScore::new(&t.label, t.probability)).collect(),
     }
 }
-

@@ -82,6 +82,10 @@ pub async fn get_species(key: String) -> Result<SpeciesDetail, AppError> {
         control: s.control.clone(),
         known_to_model,
         sightings: sightings.into_iter().map(super::history::result_view).collect(),
-        relatives: insectid::catalogue::in_family(&s.family).into_iter().filter(|r| r.key != s.key).map(summary_of).collect(),
+        relatives: insectid::catalogue::in_family(&s.family)
+            .into_iter()
+            .filter(|r| r.key != s.key)
+            .map(summary_of)
+            .collect(),
     })
 }

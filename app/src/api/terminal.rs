@@ -20,7 +20,9 @@ pub struct PresetView {
 pub async fn get_terminal_presets() -> Result<Vec<PresetView>, AppError> {
     use insectid::terminal::PresetAuth;
     let caller = crate::state::caller().await?;
-    crate::state::answer(insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()))?;
+    crate::state::answer(
+        insectid::services::users::require(caller.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
+    )?;
     let mut out = Vec::new();
     for p in caller.state.terminal.presets.all() {
         let pinned = crate::state::answer(insectid::terminal::host_keys::pinned(&caller.state.db, &p.name).await)?;

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_commands, get_job, CancelJob, EpochPoint, JobRow, ResumeJob, RestartJob, RunCommand};
+use crate::api::{get_commands, get_job, CancelJob, EpochPoint, JobRow, RestartJob, ResumeJob, RunCommand};
 use crate::auth::action_error;
 use crate::i18n::use_lang;
 
@@ -18,8 +18,20 @@ pub fn CommandsPage() -> impl IntoView {
     let overview = Resource::new(move || (run.version().get(), tick.get()), |_| get_commands());
     #[cfg(feature = "hydrate")]
     {
-        let busy = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.jobs.iter().any(|j| j.state == "queued" || j.state == "running"));
-        if let Ok(handle) = set_interval_with_handle(move || if busy() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(2)) {
+        let busy = move || {
+            overview
+                .get()
+                .and_then(|r| r.ok())
+                .is_some_and(|o| o.jobs.iter().any(|j| j.state == "queued" || j.state == "running"))
+        };
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if busy() {
+                    tick.update(|t| *t += 1)
+                }
+            },
+            std::time::Duration::from_secs(2),
+        ) {
             on_cleanup(move || handle.clear());
         }
     }
@@ -135,7 +147,12 @@ fn LossCurve(history: Vec<EpochPoint>) -> impl IntoView {
     let n = history.len().max(2) as f64 - 1.0;
     let max_loss = history.iter().map(|e| e.train_loss).fold(f64::MIN_POSITIVE, f64::max);
     let points = |f: &dyn Fn(&EpochPoint) -> f64| {
-        history.iter().enumerate().map(|(i, e)| format!("{:.1},{:.1}", i as f64 / n * w, h - f(e).clamp(0.0, 1.0) * h)).collect::<Vec<_>>().join(" ")
+        history
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{:.1},{:.1}", i as f64 / n * w, h - f(e).clamp(0.0, 1.0) * h))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let loss = points(&|e| e.train_loss / max_loss);
     let accuracy = points(&|e| e.val_accuracy);
@@ -161,16 +178,28 @@ pub fn JobPage() -> impl IntoView {
     let lang = use_lang();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or_default());
-    let (cancel, resume, restart) = (ServerAction::<CancelJob>::new(), ServerAction::<ResumeJob>::new(), ServerAction::<RestartJob>::new());
+    let (cancel, resume, restart) =
+        (ServerAction::<CancelJob>::new(), ServerAction::<ResumeJob>::new(), ServerAction::<RestartJob>::new());
     let errors = (action_error(cancel), action_error(resume), action_error(restart));
     let error = move || errors.0().or_else(errors.1).or_else(errors.2);
     let tick = RwSignal::new(0u32);
-    let job = Resource::new(move || (id(), tick.get(), cancel.version().get(), resume.version().get()), |(id, ..)| get_job(id));
+    let job = Resource::new(
+        move || (id(), tick.get(), cancel.version().get(), resume.version().get()),
+        |(id, ..)| get_job(id),
+    );
     #[cfg(feature = "hydrate")]
-    let live = move || job.get().and_then(|r| r.ok()).is_some_and(|j| j.row.state == "queued" || j.row.state == "running");
+    let live =
+        move || job.get().and_then(|r| r.ok()).is_some_and(|j| j.row.state == "queued" || j.row.state == "running");
     #[cfg(feature = "hydrate")]
     {
-        if let Ok(handle) = set_interval_with_handle(move || if live() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(1)) {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if live() {
+                    tick.update(|t| *t += 1)
+                }
+            },
+            std::time::Duration::from_secs(1),
+        ) {
             on_cleanup(move || handle.clear());
         }
     }

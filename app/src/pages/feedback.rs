@@ -96,7 +96,17 @@ pub fn FeedbackQueuePage() -> impl IntoView {
     let review = ServerAction::<ReviewFeedback>::new();
     let review_error = action_error(review);
     let queue = Resource::new(
-        move || (get("state"), get("species"), get("model"), get("from"), get("to"), get("page").parse::<u64>().unwrap_or(0), review.version().get()),
+        move || {
+            (
+                get("state"),
+                get("species"),
+                get("model"),
+                get("from"),
+                get("to"),
+                get("page").parse::<u64>().unwrap_or(0),
+                review.version().get(),
+            )
+        },
         |(state, species, model, from, to, page, _)| get_feedback_queue(state, species, model, from, to, page),
     );
     view! {

@@ -139,7 +139,8 @@ fn SpeciesCard(result: ResultView) -> impl IntoView {
                 }}</p>
                 <a class="button" href=format!("/species/{}", s.key)>{lang.t("Species card")}</a>
             </section>
-        }.into_any();
+        }
+        .into_any();
     }
     if result.family_species.is_empty() {
         return ().into_any();
@@ -151,7 +152,8 @@ fn SpeciesCard(result: ResultView) -> impl IntoView {
                 {result.family_species.into_iter().map(|s| view! { <li><SpeciesLink species=s/></li> }).collect_view()}
             </ul>
         </section>
-    }.into_any()
+    }
+    .into_any()
 }
 
 /// Species the model finds most alike, to compare before trusting the answer.

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::feedback::LabelChoices;
-use crate::api::{get_datasets, get_label_task, get_my_downloads, CreateDatasetVersion, ExportDataset, ImportDataset, LabelPhoto};
+use crate::api::{
+    get_datasets, get_label_task, get_my_downloads, CreateDatasetVersion, ExportDataset, ImportDataset, LabelPhoto,
+};
 use crate::auth::action_error;
 use crate::i18n::use_lang;
 
@@ -21,7 +23,10 @@ pub fn LabelPage() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-            let typing = ev.target().and_then(|t| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlInputElement>(t).ok()).is_some();
+            let typing = ev
+                .target()
+                .and_then(|t| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlInputElement>(t).ok())
+                .is_some();
             if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
                 return;
             }
@@ -36,7 +41,11 @@ pub fn LabelPage() -> impl IntoView {
             if let Ok(Some(el)) = f.query_selector(&selector) {
                 ev.prevent_default();
                 if let Ok(input) = leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(el) {
-                    if selector == "#free-label" { let _ = input.focus(); } else { input.click(); }
+                    if selector == "#free-label" {
+                        let _ = input.focus();
+                    } else {
+                        input.click();
+                    }
                 }
             }
         });
@@ -111,15 +120,33 @@ pub fn DatasetsPage() -> impl IntoView {
     let export = ServerAction::<ExportDataset>::new();
     let (create_error, import_error, export_error) = (action_error(create), action_error(import), action_error(export));
     let tick = RwSignal::new(0u32);
-    let overview = Resource::new(move || (create.version().get(), import.version().get(), tick.get()), |_| get_datasets());
+    let overview =
+        Resource::new(move || (create.version().get(), import.version().get(), tick.get()), |_| get_datasets());
     let downloads = Resource::new(move || (export.version().get(), tick.get()), |_| get_my_downloads());
     // While an import runs, the page follows it (once running its script).
     #[cfg(feature = "hydrate")]
     {
-        let importing = move || overview.get().and_then(|r| r.ok()).is_some_and(|o| o.pending_imports > 0 || o.imports.iter().any(|i| i.state == "running"));
-        let exporting = move || downloads.get().and_then(|r| r.ok()).is_some_and(|d| d.iter().any(|e| e.state == "queued" || e.state == "running"));
+        let importing = move || {
+            overview
+                .get()
+                .and_then(|r| r.ok())
+                .is_some_and(|o| o.pending_imports > 0 || o.imports.iter().any(|i| i.state == "running"))
+        };
+        let exporting = move || {
+            downloads
+                .get()
+                .and_then(|r| r.ok())
+                .is_some_and(|d| d.iter().any(|e| e.state == "queued" || e.state == "running"))
+        };
         let running = move || importing() || exporting();
-        if let Ok(handle) = set_interval_with_handle(move || if running() { tick.update(|t| *t += 1) }, std::time::Duration::from_secs(1)) {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if running() {
+                    tick.update(|t| *t += 1)
+                }
+            },
+            std::time::Duration::from_secs(1),
+        ) {
             on_cleanup(move || handle.clear());
         }
     }

@@ -137,7 +137,14 @@ pub fn ShadowButton(id: i64, action: ServerAction<ShadowOn>) -> impl IntoView {
 pub fn ComparePage() -> impl IntoView {
     let lang = use_lang();
     let query = use_query_map();
-    let ids = move || query.with(|q| (q.get("a").and_then(|s| s.parse().ok()).unwrap_or(0i64), q.get("b").and_then(|s| s.parse().ok()).unwrap_or(0i64)));
+    let ids = move || {
+        query.with(|q| {
+            (
+                q.get("a").and_then(|s| s.parse().ok()).unwrap_or(0i64),
+                q.get("b").and_then(|s| s.parse().ok()).unwrap_or(0i64),
+            )
+        })
+    };
     let comparison = Resource::new(ids, |(a, b)| compare_evaluations(a, b));
     view! {
         <Title text=lang.t("Comparison")/>

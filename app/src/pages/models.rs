@@ -60,15 +60,23 @@ pub fn ModelRegistry(shadow: ServerAction<crate::api::ShadowOn>) -> impl IntoVie
     let activate = ServerAction::<crate::api::ActivateModel>::new();
     let rollback = ServerAction::<crate::api::RollbackModel>::new();
     let delete = ServerAction::<crate::api::DeleteModel>::new();
-    let errors = (crate::auth::action_error(activate), crate::auth::action_error(rollback), crate::auth::action_error(delete), crate::auth::action_error(shadow));
+    let errors = (
+        crate::auth::action_error(activate),
+        crate::auth::action_error(rollback),
+        crate::auth::action_error(delete),
+        crate::auth::action_error(shadow),
+    );
     // The install form is a plain multipart post: a refusal comes back in the URL.
     let upload_error = StoredValue::new({
         use leptos::server_fn::ServerFn;
         use_context::<leptos::server::ServerActionError>()
             .filter(|e| e.path() == <crate::api::UploadModel as ServerFn>::PATH)
-            .map(|e| leptos::server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(e.err()).to_string())
+            .map(|e| {
+                leptos::server_fn::error::ServerFnUrlError::<crate::error::AppError>::decode_err(e.err()).to_string()
+            })
     });
-    let error = move || errors.0().or_else(errors.1).or_else(errors.2).or_else(errors.3).or_else(|| upload_error.get_value());
+    let error =
+        move || errors.0().or_else(errors.1).or_else(errors.2).or_else(errors.3).or_else(|| upload_error.get_value());
     let versions = Resource::new(
         move || (activate.version().get(), rollback.version().get(), delete.version().get(), shadow.version().get()),
         |_| crate::api::get_model_versions(),

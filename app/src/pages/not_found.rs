@@ -1,6 +1,6 @@
+use crate::i18n::use_lang;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use crate::i18n::use_lang;
 
 #[component]
 pub fn NotFound() -> impl IntoView {

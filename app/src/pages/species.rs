@@ -158,5 +158,9 @@ pub fn SpeciesPage() -> impl IntoView {
 }
 
 fn or_dash(s: &str) -> String {
-    if s.is_empty() { "—".into() } else { s.to_string() }
+    if s.is_empty() {
+        "—".into()
+    } else {
+        s.to_string()
+    }
 }

@@ -21,7 +21,10 @@ pub enum Progress {
     Sending(f64),
     /// All sent; the server is identifying it.
     Identifying,
-    Done { href: String, summary: String },
+    Done {
+        href: String,
+        summary: String,
+    },
     Failed(String),
 }
 
@@ -83,9 +86,16 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
     let problem = move || {
         chosen.with(|c| {
             if c.len() > rules.max_files {
-                Some(format!("{} {} {}", c.len(), lang.t("photos chosen; at most this many per upload:"), rules.max_files))
+                Some(format!(
+                    "{} {} {}",
+                    c.len(),
+                    lang.t("photos chosen; at most this many per upload:"),
+                    rules.max_files
+                ))
             } else {
-                c.iter().find(|f| f.too_big).map(|f| format!("{}: {} {} MB", f.name, lang.t("larger than"), rules.max_file_mb))
+                c.iter()
+                    .find(|f| f.too_big)
+                    .map(|f| format!("{}: {} {} MB", f.name, lang.t("larger than"), rules.max_file_mb))
             }
         })
     };
@@ -196,7 +206,8 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
 
 #[component]
 fn ProgressView(progress: RwSignal<Progress>, lang: Lang) -> impl IntoView {
-    move || match progress.get() {
+    move || {
+        match progress.get() {
         Progress::Waiting => ().into_any(),
         Progress::Sending(f) => view! {
             <progress class="upload-progress" max="100" value=format!("{:.0}", f * 100.0) aria-label=lang.t("Sending")></progress>
@@ -206,5 +217,6 @@ fn ProgressView(progress: RwSignal<Progress>, lang: Lang) -> impl IntoView {
             <a class="upload-state done" href=href>{summary}</a>
         }.into_any(),
         Progress::Failed(message) => view! { <span class="error upload-state" role="alert">{message}</span> }.into_any(),
+    }
     }
 }

@@ -50,7 +50,9 @@ pub fn send(file: web_sys::File, progress: RwSignal<Progress>, finished: impl Fn
     let fail = |m: &str| progress.set(Progress::Failed(m.to_string()));
     let Ok(xhr) = XmlHttpRequest::new() else { return fail("this browser cannot send files") };
     let Ok(form) = FormData::new() else { return fail("this browser cannot send files") };
-    if form.append_with_blob_and_filename("image", &file, &file.name()).is_err() || xhr.open("POST", "/api/v1/identify").is_err() {
+    if form.append_with_blob_and_filename("image", &file, &file.name()).is_err()
+        || xhr.open("POST", "/api/v1/identify").is_err()
+    {
         return fail("this browser cannot send files");
     }
     let _ = xhr.set_request_header("Accept", "application/json");

@@ -30,7 +30,12 @@ pub fn UsersPage() -> impl IntoView {
         delete: ServerAction::new(),
     };
     let versions = move || {
-        (actions.set_role.version().get(), actions.set_active.version().get(), actions.reset_password.version().get(), actions.delete.version().get())
+        (
+            actions.set_role.version().get(),
+            actions.set_active.version().get(),
+            actions.reset_password.version().get(),
+            actions.delete.version().get(),
+        )
     };
     let users = Resource::new(move || (search(), page(), versions()), |(s, p, _)| get_users(s, p));
     let audit = Resource::new(move || (audit_page(), versions()), |(p, _)| get_audit_log(p));

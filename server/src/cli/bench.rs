@@ -39,7 +39,10 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
         let rate = (passes * inputs.len()) as f64 / elapsed;
         let median = times[times.len() / 2];
         if !json {
-            println!("batch {:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms   ({passes} passes)", inputs.len());
+            println!(
+                "batch {:>3}: {rate:>8.1} images/s   median pass {median:>8.2} ms   ({passes} passes)",
+                inputs.len()
+            );
         }
         rows.push(serde_json::json!({ "batch": inputs.len(), "workers": 1, "threads": tch::get_num_threads(), "images_per_second": rate, "median_pass_ms": median }));
     }
@@ -69,7 +72,14 @@ pub fn bench_forward(config: &Config, batches: &[usize], seconds: f64, json: boo
 
 /// Images per second and median pass time of `workers` threads running passes at once, each
 /// computing on `threads` threads.
-fn parallel_rate(bundle: &ModelBundle, input: &[f32], batch: usize, workers: usize, threads: usize, seconds: f64) -> Result<(f64, f64), StartError> {
+fn parallel_rate(
+    bundle: &ModelBundle,
+    input: &[f32],
+    batch: usize,
+    workers: usize,
+    threads: usize,
+    seconds: f64,
+) -> Result<(f64, f64), StartError> {
     let inputs: Vec<&[f32]> = vec![input; batch];
     let started = Instant::now();
     let per_worker: Vec<Result<Vec<f64>, String>> = std::thread::scope(|scope| {

@@ -20,7 +20,8 @@ pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), Start
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  eta {eta}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let done = dataset_import::run(&db, &photos, job.id, |p| bar.set_position(p.done as u64)).await.map_err(fail)?;
+            let done =
+                dataset_import::run(&db, &photos, job.id, |p| bar.set_position(p.done as u64)).await.map_err(fail)?;
             bar.finish();
             let skipped: Vec<dataset_import::Skipped> = serde_json::from_str(&done.skipped).unwrap_or_default();
             for s in &skipped {
@@ -29,7 +30,12 @@ pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), Start
             let (_, version) = datasets::find_version(&db, &name).await.map_err(fail)?;
             println!(
                 "{name} version {}: {} photos imported of {} ({} skipped), {} classes, {:.1} s",
-                version.version, done.imported, done.total, skipped.len(), version.classes, done.seconds
+                version.version,
+                done.imported,
+                done.total,
+                skipped.len(),
+                version.classes,
+                done.seconds
             );
         }
         DatasetAction::Export { spec, out, layout } => {
@@ -46,7 +52,15 @@ pub async fn dataset(config: &Config, action: DatasetAction) -> Result<(), Start
                 let v = &s.version;
                 println!(
                     "{}@{}  {}  {} photos ({} train / {} val / {} test), {} classes, from {}",
-                    s.dataset, v.version, v.state, v.items, s.per_split[0], s.per_split[1], s.per_split[2], v.classes, v.origin
+                    s.dataset,
+                    v.version,
+                    v.state,
+                    v.items,
+                    s.per_split[0],
+                    s.per_split[1],
+                    s.per_split[2],
+                    v.classes,
+                    v.origin
                 );
             }
         }
@@ -64,7 +78,13 @@ impl insectid::services::fine_tune::FineTuneObserver for Printer {
         }
     }
     fn epoch(&self, e: &insectid::training::Epoch) {
-        println!("epoch {:>3}  loss {:.4}  val top-1 {:.2} %  {:.0} s", e.epoch, e.train_loss, e.val_accuracy * 100.0, e.seconds);
+        println!(
+            "epoch {:>3}  loss {:.4}  val top-1 {:.2} %  {:.0} s",
+            e.epoch,
+            e.train_loss,
+            e.val_accuracy * 100.0,
+            e.seconds
+        );
     }
     fn note(&self, line: &str) {
         println!("{line}");
@@ -73,7 +93,16 @@ impl insectid::services::fine_tune::FineTuneObserver for Printer {
 
 /// `insectid finetune SPEC`: prints each epoch, then where the new version is.
 #[allow(clippy::too_many_arguments)]
-pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, patience: usize, views: usize, unfreeze: Option<usize>, unfreeze_epochs: usize) -> Result<(), StartError> {
+pub async fn finetune(
+    config: &Config,
+    spec: &str,
+    hidden: i64,
+    epochs: usize,
+    patience: usize,
+    views: usize,
+    unfreeze: Option<usize>,
+    unfreeze_epochs: usize,
+) -> Result<(), StartError> {
     use insectid::services::fine_tune::{self, FineTuneOptions};
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
     let photos = config.open_photos().map_err(fail)?;
@@ -84,7 +113,9 @@ pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, p
     let options = FineTuneOptions { head, views, cache_dir: None, unfreeze_blocks: unfreeze, unfreeze_epochs };
     println!("fine-tuning {} on {spec}", base.display());
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let result = fine_tune::run(&db, &photos, &base, &models_dir, spec, options, cancel, std::sync::Arc::new(Printer)).await.map_err(fail)?;
+    let result = fine_tune::run(&db, &photos, &base, &models_dir, spec, options, cancel, std::sync::Arc::new(Printer))
+        .await
+        .map_err(fail)?;
     println!(
         "best val top-1 {:.2} %, temperature {:.2}; features {:.0} s, whole job {:.0} s",
         result.best_val_accuracy * 100.0,
@@ -92,6 +123,11 @@ pub async fn finetune(config: &Config, spec: &str, hidden: i64, epochs: usize, p
         result.feature_seconds,
         result.total_seconds
     );
-    println!("installed {} {} at {} (inactive: activate it on the Models page)", result.model.name, result.model.version, result.bundle_dir.display());
+    println!(
+        "installed {} {} at {} (inactive: activate it on the Models page)",
+        result.model.name,
+        result.model.version,
+        result.bundle_dir.display()
+    );
     Ok(())
 }

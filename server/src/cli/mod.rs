@@ -64,12 +64,20 @@ pub async fn identify(config: &Config, files: &[PathBuf], json: bool, top_k: usi
 
 /// `insectid eval DIR`: prints the metrics and writes report.json, confusion.csv and
 /// confusion.png into `out`.
-pub async fn eval(config: &Config, dir: &Path, split: &str, out: &Path, json: bool, concurrency: usize) -> Result<(), StartError> {
+pub async fn eval(
+    config: &Config,
+    dir: &Path,
+    split: &str,
+    out: &Path,
+    json: bool,
+    concurrency: usize,
+) -> Result<(), StartError> {
     let dataset = if dir.is_dir() {
         scan_class_folders(dir).map_err(|e| StartError(e.to_string()))?
     } else {
         // Not a folder: a dataset version of this portal.
-        let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
+        let db =
+            insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
         let photos = config.open_photos().map_err(StartError)?;
         insectid::services::evaluation::from_dataset_version(&db, &photos, &dir.display().to_string(), split)
             .await
@@ -120,7 +128,9 @@ fn write_report(report: &EvalReport, out: &Path) -> std::io::Result<()> {
         csv.push('\n');
     }
     std::fs::write(out.join("confusion.csv"), csv)?;
-    insectid::services::evaluation::render_reliability(report).save(out.join("reliability.png")).map_err(std::io::Error::other)?;
+    insectid::services::evaluation::render_reliability(report)
+        .save(out.join("reliability.png"))
+        .map_err(std::io::Error::other)?;
     render_confusion(report).save(out.join("confusion.png")).map_err(std::io::Error::other)
 }
 
@@ -135,10 +145,16 @@ fn print_report(r: &EvalReport, total: usize, out: &Path) {
     );
     println!("{:<24} {:>7} {:>7} {:>9} {:>7} {:>7}", "class", "labels", "photos", "precision", "recall", "f1");
     for c in &r.per_class {
-        let f1 = if c.precision + c.recall > 0.0 { 2.0 * c.precision * c.recall / (c.precision + c.recall) } else { 0.0 };
+        let f1 =
+            if c.precision + c.recall > 0.0 { 2.0 * c.precision * c.recall / (c.precision + c.recall) } else { 0.0 };
         println!(
             "{:<24} {:>7} {:>7} {:>8.1}% {:>6.1}% {:>6.1}%",
-            c.name, c.matching_labels, c.support, c.precision * 100.0, c.recall * 100.0, f1 * 100.0
+            c.name,
+            c.matching_labels,
+            c.support,
+            c.precision * 100.0,
+            c.recall * 100.0,
+            f1 * 100.0
         );
     }
     for (file, reason) in &r.failed {
@@ -159,7 +175,9 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartEr
         }
     };
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(|e| StartError(e.to_string()))?;
-    let created = insectid::services::accounts::create_admin(&db, username, password).await.map_err(|e| StartError(e.to_string()))?;
+    let created = insectid::services::accounts::create_admin(&db, username, password)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
     println!("administrator {} created", created.username);
     Ok(())
 }
@@ -168,7 +186,10 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), StartEr
 pub async fn check(config: &Config, repair: bool, grace_minutes: u64, json: bool) -> Result<bool, StartError> {
     use insectid::services::integrity;
     let min = crate::running::MIN_GRACE_MINUTES_WHILE_RUNNING;
-    if repair && grace_minutes < min && crate::running::portal_running(&config.data_dir).map_err(|e| StartError(e.to_string()))? {
+    if repair
+        && grace_minutes < min
+        && crate::running::portal_running(&config.data_dir).map_err(|e| StartError(e.to_string()))?
+    {
         return Err(StartError(format!(
             "a portal is running on {}: a repair now needs --grace-minutes {min} or more, so photos of uploads still being committed are spared",
             config.data_dir.display()

@@ -45,8 +45,9 @@ pub async fn identify(
     }
     state.disk.check().map_err(|e| ApiError::Other(axum::http::StatusCode::INSUFFICIENT_STORAGE, e.to_string()))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into()))?;
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into())
+    })?;
     let multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints(&state.limits));
     let form = collect_uploads(multipart, state.limits).await?;
     let photos = form.files.iter().map(|u| u.bytes.clone());

@@ -60,12 +60,20 @@ pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instan
 
 /// One HTTP/1.1 request (closing the connection): status, headers, body.
 pub fn http(port: u16, method: &str, path: &str, cookie: Option<&str>, form: &str) -> (u16, String, String) {
-    let (status, head, body) = http_bytes(port, method, path, cookie, "application/x-www-form-urlencoded", form.as_bytes());
+    let (status, head, body) =
+        http_bytes(port, method, path, cookie, "application/x-www-form-urlencoded", form.as_bytes());
     (status, head, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// As [`http`], with any body and content type, and the answer's body as bytes.
-pub fn http_bytes(port: u16, method: &str, path: &str, cookie: Option<&str>, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn http_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let cookie = cookie.map(|c| [("Cookie", c)]);
     http_with(port, method, path, cookie.as_ref().map_or(&[][..], |c| &c[..]), content_type, body)
 }
@@ -87,9 +95,15 @@ pub fn session_cookie(head: &str) -> String {
         .expect("a session cookie")
 }
 
-
 /// As [`http_bytes`], with extra request headers (e.g. X-Forwarded-For).
-pub fn http_with(port: u16, method: &str, path: &str, headers: &[(&str, &str)], content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new(), Vec::new());
     };

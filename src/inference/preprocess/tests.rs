@@ -25,7 +25,11 @@ fn output_has_model_shape_and_range() {
 fn centre_crop_keeps_the_middle() {
     // Left and right thirds red, middle blue: the centred square is all blue.
     let img = DynamicImage::ImageRgb8(RgbImage::from_fn(900, 300, |x, _| {
-        if (300..600).contains(&x) { image::Rgb([0, 0, 255]) } else { image::Rgb([255, 0, 0]) }
+        if (300..600).contains(&x) {
+            image::Rgb([0, 0, 255])
+        } else {
+            image::Rgb([255, 0, 0])
+        }
     }));
     let sq = crop_square(&img, P);
     assert_eq!(sq.dimensions(), (263, 263), "224/256 of the shorter side");
@@ -54,7 +58,11 @@ fn grey_and_sixteen_bit_images_are_accepted() {
 fn exif_orientation_is_applied() {
     // A portrait photo stored landscape with orientation 6 (rotate 90° clockwise to view).
     let stored = DynamicImage::ImageRgb8(RgbImage::from_fn(400, 200, |x, _| {
-        if x < 200 { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) }
+        if x < 200 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
     }));
     let mut jpeg = encode(&stored, ImageFormat::Jpeg);
     jpeg.splice(2..2, exif_orientation_segment(6));
@@ -107,7 +115,9 @@ fn large_jpegs_decode_at_reduced_scale_and_agree_with_full_decoding() {
 #[test]
 fn bad_input_is_refused_with_a_reason() {
     assert!(matches!(prepare(&[], P), Err(InferenceError::BadImage(m)) if m.contains("empty")));
-    assert!(matches!(prepare(b"hello, not an image", P), Err(InferenceError::BadImage(m)) if m.contains("not a supported")));
+    assert!(
+        matches!(prepare(b"hello, not an image", P), Err(InferenceError::BadImage(m)) if m.contains("not a supported"))
+    );
     let png = encode(&gradient(100, 100), ImageFormat::Png);
     assert!(matches!(prepare(&png[..png.len() / 2], P), Err(InferenceError::BadImage(_))));
     let jpeg = encode(&gradient(300, 300), ImageFormat::Jpeg);

@@ -42,7 +42,9 @@ fn split_name(s: &str) -> Option<&'static str> {
 }
 
 fn is_image(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 pub(super) fn refuse(path: &Path, reason: &str) -> Skipped {
@@ -78,7 +80,8 @@ fn children(dir: &Path, refused: &mut Vec<Skipped>) -> std::io::Result<Vec<(Path
 /// A folder named relative to the import directory `base` that really is inside it (no `..`,
 /// no link leading out).
 pub fn folder_inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError> {
-    let base = base.canonicalize().map_err(|e| ServiceError::Storage(format!("import directory {}: {e}", base.display())))?;
+    let base =
+        base.canonicalize().map_err(|e| ServiceError::Storage(format!("import directory {}: {e}", base.display())))?;
     let real = base
         .join(folder.trim().trim_start_matches('/'))
         .canonicalize()
@@ -91,7 +94,8 @@ pub fn folder_inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError>
 
 /// Reads the directory and decides its layout.
 pub fn plan(root: &Path) -> Result<Plan, ServiceError> {
-    let meta = std::fs::symlink_metadata(root).map_err(|e| ServiceError::InvalidInput(format!("{}: {e}", root.display())))?;
+    let meta =
+        std::fs::symlink_metadata(root).map_err(|e| ServiceError::InvalidInput(format!("{}: {e}", root.display())))?;
     if !meta.is_dir() {
         return Err(ServiceError::InvalidInput(format!("{} is not a directory", root.display())));
     }
@@ -140,7 +144,10 @@ fn plan_ip102(root: &Path) -> std::io::Result<Plan> {
                     continue;
                 }
                 None => {
-                    refused.push(Skipped { path: where_, reason: format!("label {index:?} is not a class of classes.txt") });
+                    refused.push(Skipped {
+                        path: where_,
+                        reason: format!("label {index:?} is not a class of classes.txt"),
+                    });
                     continue;
                 }
             };
@@ -156,11 +163,17 @@ fn plan_ip102(root: &Path) -> std::io::Result<Plan> {
 fn plan_folders(root: &Path) -> std::io::Result<Plan> {
     let mut refused = Vec::new();
     let top = children(root, &mut refused)?;
-    let split_dirs: Vec<_> = top.iter().filter(|(p, dir)| *dir && p.file_name().and_then(|n| n.to_str()).and_then(split_name).is_some()).collect();
+    let split_dirs: Vec<_> = top
+        .iter()
+        .filter(|(p, dir)| *dir && p.file_name().and_then(|n| n.to_str()).and_then(split_name).is_some())
+        .collect();
     let class_roots: Vec<(PathBuf, Option<&'static str>)> = if split_dirs.is_empty() {
         vec![(root.to_path_buf(), None)]
     } else {
-        split_dirs.iter().map(|(p, _)| (p.clone(), p.file_name().and_then(|n| n.to_str()).and_then(split_name))).collect()
+        split_dirs
+            .iter()
+            .map(|(p, _)| (p.clone(), p.file_name().and_then(|n| n.to_str()).and_then(split_name)))
+            .collect()
     };
     let mut entries = Vec::new();
     for (dir, split) in class_roots {

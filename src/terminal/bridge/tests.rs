@@ -62,7 +62,10 @@ async fn keystrokes_resizes_and_pings_reach_their_side() {
     input.unbounded_send(Ok(Frame::Text(r#"{"type":"input","data":"pwd\r"}"#.into()))).unwrap();
     assert_eq!(text(&output.next().await.unwrap()), "pwd\r");
     input.unbounded_send(Ok(Frame::Text("{not json".into()))).unwrap();
-    assert!(text(&output.next().await.unwrap()).contains("message not understood"), "a bad message is answered, not fatal");
+    assert!(
+        text(&output.next().await.unwrap()).contains("message not understood"),
+        "a bad message is answered, not fatal"
+    );
     input.unbounded_send(Ok(Frame::Close)).unwrap();
     assert_eq!(task.await.unwrap(), EndReason::ClientClosed);
     assert!(text(&output.next().await.unwrap()).contains("closed by the browser"));
