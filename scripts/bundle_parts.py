@@ -2,6 +2,7 @@
 module fine-tuning trains on, the reference inputs the Rust tests rebuild bit for bit, and the
 files' digests the manifest records."""
 import hashlib
+import platform
 
 import torch
 
@@ -34,3 +35,23 @@ def sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def has_vnni():
+    """Whether this CPU adds u8*s8 products without saturating (AVX-512 VNNI, or not x86 at
+    all): the same test the Rust engine makes to choose an int8 bundle's 8-bit or 7-bit file."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512_vnni" in line for line in f)
+    except OSError:
+        return False
+
+
+def model_file(manifest):
+    """The model file of a bundle this CPU computes exactly."""
+    files = manifest["files"]
+    if files.get("model_7bit") and not has_vnni():
+        return files["model_7bit"]
+    return files["model"]

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_parts import model_file  # noqa: E402
 from reference_preprocess import preprocess  # noqa: E402
 
 RP11_ORDERS = {
@@ -99,7 +100,7 @@ def main():
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.bundle, "manifest.json")))
     labels = manifest["labels"]
-    model = torch.jit.load(os.path.join(args.bundle, manifest["files"]["model"]))
+    model = torch.jit.load(os.path.join(args.bundle, model_file(manifest)))
     model.eval()
     torch.set_num_threads(2)
 

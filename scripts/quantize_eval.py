@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_parts import model_file  # noqa: E402
 from measure_thresholds import RP11_ORDERS  # noqa: E402
 from reference_preprocess import preprocess  # noqa: E402
 
@@ -28,7 +29,7 @@ class Bundle:
     def __init__(self, path):
         self.manifest = json.load(open(os.path.join(path, "manifest.json")))
         files = self.manifest["files"]
-        self.model = torch.jit.load(os.path.join(path, files["model"])).eval()
+        self.model = torch.jit.load(os.path.join(path, model_file(self.manifest))).eval()
         self.head = torch.jit.load(os.path.join(path, files["head"])).eval() if files.get("head") else None
         self.labels = [label["name"] for label in self.manifest["labels"]]
         self.precision = self.manifest.get("precision", "fp32")

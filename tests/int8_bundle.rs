@@ -67,3 +67,17 @@ fn half_precision_leaves_int8_bundles_alone() {
     let engine = InferenceEngine::start(&test_int8_model_dir(), config).expect("int8 starts with INSECTID_HALF set");
     assert_eq!(engine.active().status.precision, Precision::Int8);
 }
+
+#[test]
+fn the_cpu_chooses_between_the_8_bit_and_the_7_bit_file() {
+    let manifest = insectid::inference::Manifest::read(&test_int8_model_dir()).unwrap();
+    let files = &manifest.files;
+    let seven_bit = files.model_7bit.as_ref().expect("the exporter writes a 7-bit file beside the 8-bit one");
+    assert_ne!(seven_bit, &files.model);
+    let chosen = files.model_for_this_cpu();
+    if insectid::inference::cpu_adds_int8_exactly() {
+        assert_eq!(chosen, &files.model, "VNNI adds 8-bit products exactly");
+    } else {
+        assert_eq!(chosen, seven_bit, "without VNNI 8-bit activations saturate");
+    }
+}

@@ -16,13 +16,14 @@ from aiohttp import web
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bundle_parts import model_file  # noqa: E402
 from reference_preprocess import preprocess  # noqa: E402
 
 
 def main():
     bundle, port = sys.argv[1], int(sys.argv[2])
     manifest = json.load(open(os.path.join(bundle, "manifest.json")))
-    model = torch.jit.load(os.path.join(bundle, manifest["files"]["model"]))
+    model = torch.jit.load(os.path.join(bundle, model_file(manifest)))
     model.eval()
     labels = [l["name"] for l in manifest["labels"]]
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)

@@ -173,6 +173,7 @@ mod tests {
                 cam_features: None,
                 cam_head: None,
                 head: None,
+                model_7bit: None,
             },
             sha256: Default::default(),
             labels,

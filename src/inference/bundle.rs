@@ -39,7 +39,8 @@ fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
         .chain(f.features.as_ref())
         .chain(f.cam_features.as_ref())
         .chain(f.cam_head.as_ref())
-        .chain(f.head.as_ref());
+        .chain(f.head.as_ref())
+        .chain(f.model_7bit.as_ref());
     for file in named {
         if !dir.join(file).is_file() {
             return Err(format!("{file} is missing"));
@@ -61,7 +62,17 @@ impl ModelBundle {
         let manifest = Manifest::read(dir)?;
         let device = manifest.precision.device(device);
         let invalid = |reason: String| InferenceError::InvalidBundle { path: dir.display().to_string(), reason };
-        let model_path = dir.join(&manifest.files.model);
+        let model_path = dir.join(manifest.files.model_for_this_cpu());
+        if manifest.precision == super::Precision::Int8
+            && manifest.files.model_7bit.is_none()
+            && !super::manifest::cpu_adds_int8_exactly()
+        {
+            // Exported before the 7-bit file existed: its answers may be wrong on this CPU.
+            tracing::warn!(
+                bundle = %dir.display(),
+                "this int8 bundle has no 7-bit model and this CPU has no VNNI: export it again (Make an int8 model)"
+            );
+        }
         verify_files(dir, &manifest).map_err(invalid)?;
         let mut module = CModule::load_on_device(&model_path, device)
             .map_err(|e| invalid(format!("TorchScript model does not load: {e}")))?;

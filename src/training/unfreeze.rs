@@ -100,7 +100,7 @@ pub fn train_backbone(
     if trained == 0 {
         return Err(TrainingError::Input("the backbone has no blocks to unfreeze".into()));
     }
-    head.to_device(device);
+    head.move_to(device);
     head.vs.unfreeze();
     let mut opt_backbone = nn::AdamW::default().wd(1e-4).build(&vs, config.learning_rate)?;
     let mut opt_head = nn::AdamW::default().wd(1e-3).build(&head.vs, config.learning_rate * 5.0)?;
@@ -182,7 +182,7 @@ pub fn train_backbone(
     head.vs.freeze();
     head.best_val_accuracy = best.0;
     head.temperature = fit_temperature(&evaluate(&backbone, head)?, val_y);
-    head.to_device(Device::Cpu);
+    head.move_to(Device::Cpu);
     backbone.set_eval();
     let _ = vs;
     Ok(backbone)
