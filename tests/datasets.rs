@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use insectid::auth::Role;
+use insectid::entities::dataset_version::VersionState;
 use insectid::entities::{dataset_item, dataset_version};
 use insectid::services::dataset_import::{self, plan};
 use insectid::services::datasets::{self, Layout};
@@ -267,7 +268,7 @@ async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
 
         // And a version that holds one (built by an older release) is not exported.
         let set = datasets::ensure_dataset(db, "older", "").await.unwrap();
-        let old = datasets::new_version(db, &set, "building", "test", 1).await.unwrap();
+        let old = datasets::new_version(db, &set, VersionState::Building, "test", 1).await.unwrap();
         dataset_item::ActiveModel {
             version_id: Set(old.id),
             image_sha256: Set(sha.clone()),

@@ -3,7 +3,7 @@
 use insectid::auth::Role;
 use insectid::entities::{identification, photo_label};
 use insectid::error::ErrorKind;
-use insectid::services::feedback::{self, Decision, FeedbackForm, Kind, QueueFilter};
+use insectid::services::feedback::{self, Decision, FeedbackForm, FeedbackState, Kind, QueueFilter};
 use insectid::services::{datasets, history, labels};
 use insectid::storage::PhotoStore;
 use insectid::testing::test_databases;
@@ -81,15 +81,17 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
             .to_string()
             .contains("choose \"correct\""));
         let long = FeedbackForm { kind: Kind::Correct, label: String::new(), comment: "x".repeat(2001) };
-        assert!(feedback::submit(db, Some(&ann), id, long, &known).await.is_err());
+        let err = feedback::submit(db, Some(&ann), id, long, &known).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("2000"), "{err}");
 
         let first = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "RICE WATER WEEVIL"), &known).await.unwrap();
         assert_eq!(first.label.as_deref(), Some("rice water weevil"), "the catalogue's spelling");
         // A second submission edits the first.
         let edited = feedback::submit(db, Some(&ann), id, form(Kind::Wrong, "beet weevil"), &known).await.unwrap();
         assert_eq!(
-            (edited.id, edited.label.as_deref(), edited.state.as_str()),
-            (first.id, Some("beet weevil"), "pending")
+            (edited.id, edited.label.as_deref(), edited.state),
+            (first.id, Some("beet weevil"), FeedbackState::Pending)
         );
         let other = feedback::submit(db, Some(&ann), id2, form(Kind::NotInsect, ""), &known).await.unwrap();
 
@@ -106,7 +108,7 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
             from: Some(today),
             to: Some(today),
             model_version: "m 1".into(),
-            state: "pending".into(),
+            state: Some(FeedbackState::Pending),
             ..Default::default()
         };
         assert_eq!(feedback::queue(db, Some(&lara), &dated, 0, 50).await.unwrap().total, 2);
@@ -117,10 +119,10 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
             kind(feedback::review(db, Some(&ann), &[first.id], Decision::Accept, 1).await),
             ErrorKind::Forbidden
         );
-        assert!(
-            feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }, 1).await.is_err(),
-            "a reason is required"
-        );
+        let err = feedback::review(db, Some(&lara), &[first.id], Decision::Reject { reason: " ".into() }, 1)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "a reason is required: {err}");
         assert_eq!(
             kind(feedback::review(db, Some(&lara), &[first.id, 999_999], Decision::Accept, 1).await),
             ErrorKind::NotFound
@@ -135,8 +137,8 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
             .unwrap();
         let seen = feedback::mine(db, Some(&ann), id2).await.unwrap().unwrap();
         assert_eq!(
-            (seen.state.as_str(), seen.reason.as_deref()),
-            ("rejected", Some("it is a ladybird")),
+            (seen.state, seen.reason.as_deref()),
+            (FeedbackState::Rejected, Some("it is a ladybird")),
             "the person sees the outcome"
         );
 
@@ -246,8 +248,9 @@ fn a_label_is_trimmed_its_spaces_collapsed_and_line_breaks_refused() {
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
         assert_eq!(err.to_string(), "the label may not contain line breaks or control characters", "{bad:?}");
     }
-    assert!(labels::clean_label(" ").is_err());
-    assert!(labels::clean_label(&"x".repeat(201)).is_err());
+    assert_eq!(labels::clean_label(" ").unwrap_err().kind(), ErrorKind::InvalidInput);
+    let long = labels::clean_label(&"x".repeat(201)).unwrap_err();
+    assert_eq!((long.kind(), long.to_string()), (ErrorKind::InvalidInput, "a label is at most 200 characters".into()));
     assert!(labels::clean_label(&"x".repeat(200)).is_ok());
 }
 
@@ -293,7 +296,7 @@ async fn labels_are_cleaned_wherever_they_enter() {
         assert_eq!((err.kind(), err.to_string().as_str()), (ErrorKind::InvalidInput, REFUSED));
         assert_eq!(label_of(db, &sha).await, None);
         let state = feedback_row::Entity::find_by_id(old.id).one(db).await.unwrap().unwrap().state;
-        assert_eq!(state, "pending", "all or nothing");
+        assert_eq!(state, FeedbackState::Pending, "all or nothing");
 
         // Nothing else that decides a label gets one through either.
         let err = labels::decide(db, &sha, "moth\u{2028}beetle", labels::LabelSource::Import).await.unwrap_err();
@@ -335,7 +338,7 @@ async fn own_feedback_is_no_vote_when_labelers_must_agree() {
             kind(feedback::review(db, Some(&lara), &[own_on_hers.id, own.id], Decision::Accept, 2).await),
             ErrorKind::Forbidden
         );
-        assert_eq!(feedback::mine(db, Some(&lara), mine_id).await.unwrap().unwrap().state, "pending");
+        assert_eq!(feedback::mine(db, Some(&lara), mine_id).await.unwrap().unwrap().state, FeedbackState::Pending);
 
         // Another labeler's review is the second pair of eyes.
         feedback::review(db, Some(&leo), &[own.id], Decision::Accept, 2).await.unwrap();

@@ -1,6 +1,7 @@
 //! Who may see and delete identifications, on SQLite and PostgreSQL.
 
 use insectid::auth::Role;
+use insectid::error::ErrorKind;
 use insectid::services::history;
 use insectid::storage::PhotoStore;
 use insectid::testing::test_databases;
@@ -57,23 +58,26 @@ async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
         assert!(history::get(db, Some(&admin), mine, None).await.is_ok());
         for (who, key) in [(Some(&bob), None), (None, None), (None, Some(my_sha.as_str()))] {
             let err = history::get(db, who, mine, key).await.unwrap_err();
-            assert_eq!(err.kind(), insectid::error::ErrorKind::NotFound, "hidden, not forbidden");
+            assert_eq!(err.kind(), ErrorKind::NotFound, "hidden, not forbidden");
         }
         assert!(history::get(db, None, anon, Some(&anon_sha)).await.is_ok(), "the uploader's link works");
-        assert!(history::get(db, None, anon, None).await.is_err());
-        assert!(history::get(db, None, anon, Some("0000")).await.is_err());
+        for key in [None, Some("0000")] {
+            let err = history::get(db, None, anon, key).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound, "an anonymous upload needs its own link: {key:?}");
+        }
 
         let page = history::list(db, Some(&ann), "", 0, 10).await.unwrap();
         assert_eq!(page.total, 2);
         assert_eq!(page.items[0].id, other, "newest first");
         assert_eq!(history::list(db, Some(&ann), "lady", 0, 10).await.unwrap().total, 1);
         assert_eq!(history::list(db, Some(&bob), "", 0, 10).await.unwrap().total, 0);
-        assert!(history::list(db, None, "", 0, 10).await.is_err());
+        assert_eq!(history::list(db, None, "", 0, 10).await.unwrap_err().kind(), ErrorKind::Unauthorized);
 
-        assert!(history::delete(db, &photos, Some(&bob), mine).await.is_err());
+        let err = history::delete(db, &photos, Some(&bob), mine).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "someone else's is hidden, not forbidden");
         history::delete(db, &photos, Some(&ann), mine).await.unwrap();
         assert!(!photos.contains(&my_sha).await.unwrap(), "its photo went with it");
-        assert!(history::get(db, Some(&ann), mine, None).await.is_err());
+        assert_eq!(history::get(db, Some(&ann), mine, None).await.unwrap_err().kind(), ErrorKind::NotFound);
         std::fs::remove_dir_all(root).ok();
         t.close().await;
     }

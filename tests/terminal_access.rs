@@ -4,7 +4,7 @@
 mod common;
 
 use common::account;
-use insectid::auth::{status, Role};
+use insectid::auth::{AccountStatus, Role};
 use insectid::entities::{session, user};
 use insectid::terminal::revocation;
 use insectid::testing::test_databases;
@@ -33,12 +33,12 @@ async fn access_ends_with_the_session_the_role_the_status_and_the_password() {
         let check = || revocation::revoked(db, admin.id, "terminal-session", &hash);
         assert_eq!(check().await.unwrap(), None, "access stands");
 
-        set_user(db, admin.id, |u| u.role = Set(Role::Labeler.as_str().into())).await;
+        set_user(db, admin.id, |u| u.role = Set(Role::Labeler)).await;
         assert_eq!(check().await.unwrap().as_deref(), Some("no longer an administrator"));
-        set_user(db, admin.id, |u| u.role = Set(Role::Admin.as_str().into())).await;
-        set_user(db, admin.id, |u| u.status = Set(status::DISABLED.into())).await;
+        set_user(db, admin.id, |u| u.role = Set(Role::Admin)).await;
+        set_user(db, admin.id, |u| u.status = Set(AccountStatus::Disabled)).await;
         assert_eq!(check().await.unwrap().as_deref(), Some("the account was disabled"));
-        set_user(db, admin.id, |u| u.status = Set(status::ACTIVE.into())).await;
+        set_user(db, admin.id, |u| u.status = Set(AccountStatus::Active)).await;
         set_user(db, admin.id, |u| u.password_hash = Set("$argon2id$changed".into())).await;
         assert_eq!(check().await.unwrap().as_deref(), Some("the password was changed"));
         set_user(db, admin.id, |u| u.password_hash = Set(hash.clone())).await;

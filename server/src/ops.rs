@@ -106,8 +106,9 @@ pub fn listener_app(state: AppState) -> axum::Router {
 /// `GET /metrics`, in Prometheus' text format.
 pub async fn metrics_page(State(state): State<AppState>) -> Response {
     if let Ok((queued, running)) = insectid::jobs::queue::depth(&state.db).await {
-        metrics::gauge!("insectid_jobs", "state" => "queued").set(queued as f64);
-        metrics::gauge!("insectid_jobs", "state" => "running").set(running as f64);
+        use insectid::jobs::JobState;
+        metrics::gauge!("insectid_jobs", "state" => JobState::Queued.as_str()).set(queued as f64);
+        metrics::gauge!("insectid_jobs", "state" => JobState::Running.as_str()).set(running as f64);
     }
     let mut response = metrics_handle().render().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));

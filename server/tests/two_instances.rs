@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use insectid::entities::job;
+use insectid::jobs::{JobKind, JobResult, JobState, Progress};
 use sea_orm::{EntityTrait, QueryOrder};
 
 mod common;
@@ -74,7 +75,8 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
         );
         assert!(status == 200 || status == 302, "{status} {body}");
     }
-    let jobs = wait_for(&db, "eight clean-ups", |j| j.len() == 8 && j.iter().all(|j| j.state == "succeeded")).await;
+    let jobs =
+        wait_for(&db, "eight clean-ups", |j| j.len() == 8 && j.iter().all(|j| j.state == JobState::Succeeded)).await;
     assert!(jobs.iter().all(|j| j.attempts == 1), "each ran once: {jobs:#?}");
     assert!(jobs.iter().all(|j| j.log.matches("started on").count() == 1));
 
@@ -83,7 +85,9 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     let (status, _, body) = http(a.port, "POST", "/api/run_command", Some(&cookie), form);
     assert!(status == 200 || status == 302, "{status} {body}");
     let running = wait_for(&db, "the fine-tune to start", |j| {
-        j.last().is_some_and(|j| j.kind == "fine_tune" && j.state == "running" && j.progress.contains("\"done\""))
+        j.last().is_some_and(|j| {
+            j.kind == JobKind::FineTune && j.state == JobState::Running && Progress::of(j).done.is_some()
+        })
     })
     .await;
     let tune = running.last().unwrap().clone();
@@ -92,7 +96,7 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     victim.child.kill().unwrap(); // SIGKILL: no goodbye, no final heartbeat
     victim.child.wait().unwrap();
     let done = wait_for(&db, "the other instance to finish the fine-tune", |j| {
-        j.iter().any(|j| j.id == tune.id && j.state == "succeeded")
+        j.iter().any(|j| j.id == tune.id && j.state == JobState::Succeeded)
     })
     .await;
     let finished = done.iter().find(|j| j.id == tune.id).unwrap();
@@ -100,17 +104,19 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     assert!(finished.worker.contains(&format!("-{}-", survivor.child.id())), "{}", finished.worker);
     assert!(finished.log.contains("stopped answering; queued again"), "{}", finished.log);
     // The model it made is in the registry both instances share.
-    let result: serde_json::Value = serde_json::from_str(&finished.result).unwrap();
-    assert!(result["model_version_id"].as_i64().is_some(), "{result}");
+    let Some(JobResult::FineTune(result)) = JobResult::of(finished) else {
+        panic!("a fine-tune's result: {}", finished.result);
+    };
+    assert!(result.model_version_id > 0, "{result:?}");
     let (status, _, _) = http(survivor.port, "GET", "/readyz", None, "");
     assert_eq!(status, 200);
 
     // A replacement instance joins; the new version activated on the survivor reaches it too.
     let replacement = start(&url, &data, &work.join("c.log"), &env);
-    let id = result["model_version_id"].as_i64().unwrap();
+    let id = result.model_version_id;
     let (status, _, body) = http(survivor.port, "POST", "/api/activate_model", Some(&cookie), &format!("id={id}"));
     assert!(status == 200 || status == 302, "{status} {body}");
-    let version = result["model"].as_str().unwrap().split(' ').nth(1).unwrap().to_string();
+    let version = result.model.split(' ').nth(1).unwrap().to_string();
     for instance in [&survivor, &replacement] {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use axum_login::{AuthnBackend, AuthzBackend, UserId};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use super::{status, Account, Role};
+use super::{Account, AccountStatus, Role};
 use crate::entities::user;
 use crate::services::accounts;
 use crate::ServiceError;
@@ -41,7 +41,7 @@ impl AuthnBackend for Backend {
 
     async fn get_user(&self, id: &UserId<Self>) -> Result<Option<Account>, ServiceError> {
         let found = user::Entity::find_by_id(*id).one(&self.db).await?;
-        Ok(found.filter(|u| u.status == status::ACTIVE).map(Account::from))
+        Ok(found.filter(|u| u.status == AccountStatus::Active).map(Account::from))
     }
 }
 

@@ -5,18 +5,25 @@ pub mod backend;
 pub mod passwords;
 pub mod session_store;
 
+use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
 use serde::{Deserialize, Serialize};
 
 use crate::entities::user;
 
 pub use backend::{Backend, Credentials, Permission};
 
-/// Roles, in increasing power: each role may do what the ones below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Roles, in increasing power: each role may do what the ones below it may. Stored as text.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, EnumIter, DeriveActiveEnum,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    #[sea_orm(string_value = "user")]
     User,
+    #[sea_orm(string_value = "labeler")]
     Labeler,
+    #[sea_orm(string_value = "admin")]
     Admin,
 }
 
@@ -39,12 +46,28 @@ impl Role {
     }
 }
 
-/// Account states. Only active accounts can sign in or keep a session.
-pub mod status {
-    pub const ACTIVE: &str = "active";
-    pub const DISABLED: &str = "disabled";
+/// Account states, stored as text. Only active accounts can sign in or keep a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "disabled")]
+    Disabled,
     /// Registered while registration needs an administrator's approval.
-    pub const PENDING: &str = "pending";
+    #[sea_orm(string_value = "pending")]
+    Pending,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Disabled => "disabled",
+            AccountStatus::Pending => "pending",
+        }
+    }
 }
 
 /// The signed-in account carried by a session.
@@ -76,7 +99,7 @@ impl From<user::Model> for Account {
             username: u.username,
             display_name: u.display_name,
             email: u.email,
-            role: Role::parse(&u.role).unwrap_or(Role::User),
+            role: u.role,
             language: u.language,
             password_hash: u.password_hash,
         }
@@ -99,5 +122,17 @@ impl axum_login::AuthUser for Account {
     /// A new password hash invalidates every session made with the old one.
     fn session_auth_hash(&self) -> &[u8] {
         self.password_hash.as_bytes()
+    }
+}
+
+impl std::fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -8,8 +8,7 @@ pub struct Model {
     pub id: i64,
     pub dataset_id: i64,
     pub version: i32,
-    /// building or ready.
-    pub state: String,
+    pub state: VersionState,
     /// Where the items came from: "labels" or the import's source.
     pub origin: String,
     pub seed: i64,
@@ -22,3 +21,29 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A dataset version is filled while `Building` and frozen once `Ready`. Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum VersionState {
+    #[sea_orm(string_value = "building")]
+    Building,
+    #[sea_orm(string_value = "ready")]
+    Ready,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Building => "building",
+            VersionState::Ready => "ready",
+        }
+    }
+}
+
+impl std::fmt::Display for VersionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

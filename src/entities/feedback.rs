@@ -14,14 +14,12 @@ pub struct Model {
     pub image_sha256: String,
     pub model_version: String,
     pub model_label: String,
-    /// correct, wrong or not_insect.
-    pub kind: String,
+    pub kind: FeedbackKind,
     /// The class the person says it is (wrong), or the model's (correct).
     pub label: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub comment: String,
-    /// pending, accepted or rejected.
-    pub state: String,
+    pub state: FeedbackState,
     #[sea_orm(column_type = "Text", nullable)]
     pub reason: Option<String>,
     pub reviewed_by: Option<i64>,
@@ -32,3 +30,62 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// What the person said, stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    #[sea_orm(string_value = "correct")]
+    Correct,
+    /// It is `label`.
+    #[sea_orm(string_value = "wrong")]
+    Wrong,
+    #[sea_orm(string_value = "not_insect")]
+    NotInsect,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Correct => "correct",
+            FeedbackKind::Wrong => "wrong",
+            FeedbackKind::NotInsect => "not_insect",
+        }
+    }
+}
+
+/// Where a feedback stands in the review queue, stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackState {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "accepted")]
+    Accepted,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+}
+
+impl FeedbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackState::Pending => "pending",
+            FeedbackState::Accepted => "accepted",
+            FeedbackState::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for FeedbackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for FeedbackState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

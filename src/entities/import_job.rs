@@ -13,8 +13,7 @@ pub struct Model {
     pub source: String,
     /// ip102 or folders.
     pub layout: String,
-    /// running, done, failed or interrupted.
-    pub state: String,
+    pub state: ImportState,
     pub total: i32,
     pub done: i32,
     pub imported: i32,
@@ -30,3 +29,36 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where an import stands, stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum ImportState {
+    #[sea_orm(string_value = "running")]
+    Running,
+    #[sea_orm(string_value = "done")]
+    Done,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Its process died; resumed from the photos already imported.
+    #[sea_orm(string_value = "interrupted")]
+    Interrupted,
+}
+
+impl ImportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportState::Running => "running",
+            ImportState::Done => "done",
+            ImportState::Failed => "failed",
+            ImportState::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for ImportState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

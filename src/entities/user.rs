@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+pub use crate::auth::{AccountStatus, Role};
+
 /// An account. `role` is user, labeler or admin; `status` active or disabled (or pending when
 /// registration needs an administrator's approval).
 #[derive(Clone, PartialEq, DeriveEntityModel)]
@@ -13,8 +15,8 @@ pub struct Model {
     pub display_name: String,
     pub email: Option<String>,
     pub password_hash: String,
-    pub role: String,
-    pub status: String,
+    pub role: Role,
+    pub status: AccountStatus,
     pub language: String,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::JobSpec;
+use super::{JobKind, JobSpec};
 
 /// The commands shipped with the portal (INSECTID_COMMANDS_FILE replaces them).
 pub const DEFAULT_COMMANDS: &str = include_str!("commands.json");
@@ -21,8 +21,8 @@ pub struct Command {
     pub title: String,
     #[serde(default)]
     pub description: String,
-    /// A [`JobSpec`] kind.
-    pub kind: String,
+    /// The job it queues (a command file naming an unknown kind is refused when read).
+    pub kind: JobKind,
     /// What the administrator chooses.
     #[serde(default)]
     pub params: Vec<Param>,
@@ -138,7 +138,7 @@ impl Command {
             return Err(format!("{} takes no parameter {extra:?}", self.name));
         }
         let mut object = self.fixed.clone();
-        object.insert("kind".into(), Value::String(self.kind.clone()));
+        object.insert("kind".into(), Value::String(self.kind.as_str().into()));
         for p in &self.params {
             let given = values.get(&p.name).map(|v| v.trim()).filter(|v| !v.is_empty());
             let Some(raw) = given.map(str::to_string).or_else(|| p.default.clone()) else {
@@ -197,20 +197,9 @@ mod tests {
     #[test]
     fn the_shipped_commands_cover_every_job_kind() {
         let commands = Commands::parse(DEFAULT_COMMANDS).unwrap();
-        let kinds: std::collections::BTreeSet<&str> = commands.0.iter().map(|c| c.kind.as_str()).collect();
-        assert_eq!(
-            kinds.into_iter().collect::<Vec<_>>(),
-            [
-                "clean_files",
-                "evaluate",
-                "export_dataset",
-                "fine_tune",
-                "import_dataset",
-                "quantize",
-                "repredict",
-                "vacuum"
-            ]
-        );
+        use sea_orm::Iterable;
+        let kinds: std::collections::HashSet<JobKind> = commands.0.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, JobKind::iter().collect());
     }
 
     #[test]
@@ -232,16 +221,20 @@ mod tests {
     #[test]
     fn a_file_naming_anything_but_a_job_kind_is_refused() {
         let shell = r#"{"commands":[{"name":"x","title":"X","kind":"shell","params":[]}]}"#;
-        assert!(Commands::parse(shell).unwrap_err().to_string().contains("not a valid shell job"));
+        let err = Commands::parse(shell).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `shell`"), "{err}");
         let smuggled = r#"{"commands":[{"name":"x","title":"X","kind":"vacuum","fixed":{"script":"ls"}}]}"#;
-        assert!(Commands::parse(smuggled).is_err());
+        let err = Commands::parse(smuggled).unwrap_err().to_string();
+        assert!(err.contains("not a valid vacuum job") && err.contains("script"), "{err}");
         let unknown_field = r#"{"commands":[{"name":"x","title":"X","kind":"vacuum","run":"ls"}]}"#;
-        assert!(Commands::parse(unknown_field).is_err());
+        let err = Commands::parse(unknown_field).unwrap_err().to_string();
+        assert!(err.contains("unknown field `run`"), "{err}");
         let twice =
             r#"{"commands":[{"name":"x","title":"X","kind":"vacuum"},{"name":"x","title":"Y","kind":"vacuum"}]}"#;
         assert!(Commands::parse(twice).unwrap_err().to_string().contains("twice"));
         let bad_range =
             r#"{"commands":[{"name":"x","title":"X","kind":"clean_files","fixed":{"grace_minutes":999999999}}]}"#;
-        assert!(Commands::parse(bad_range).is_err());
+        let err = Commands::parse(bad_range).unwrap_err().to_string();
+        assert!(err.contains("grace_minutes must be between 0 and 43200"), "{err}");
     }
 }

@@ -3,14 +3,19 @@
 //! [`JobSpec`]; nothing a person types ever becomes a shell command.
 
 pub mod commands;
+pub mod progress;
 mod quantize;
 pub mod queue;
 pub mod reports;
+pub mod results;
 pub mod runner;
 mod work;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::entities::job::{JobKind, JobState};
+pub use progress::{EpochPoint, Phase, Progress};
+pub use results::JobResult;
 pub use runner::{JobContext, JobHandle, JobRunner, RunnerSettings};
 
 /// What a job does, with its parameters. Stored as JSON in `job.params`; unknown fields are
@@ -110,16 +115,16 @@ fn default_grace() -> u64 {
 }
 
 impl JobSpec {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> JobKind {
         match self {
-            JobSpec::FineTune { .. } => "fine_tune",
-            JobSpec::Evaluate { .. } => "evaluate",
-            JobSpec::Quantize { .. } => "quantize",
-            JobSpec::ImportDataset { .. } => "import_dataset",
-            JobSpec::ExportDataset { .. } => "export_dataset",
-            JobSpec::Repredict { .. } => "repredict",
-            JobSpec::CleanFiles { .. } => "clean_files",
-            JobSpec::Vacuum {} => "vacuum",
+            JobSpec::FineTune { .. } => JobKind::FineTune,
+            JobSpec::Evaluate { .. } => JobKind::Evaluate,
+            JobSpec::Quantize { .. } => JobKind::Quantize,
+            JobSpec::ImportDataset { .. } => JobKind::ImportDataset,
+            JobSpec::ExportDataset { .. } => JobKind::ExportDataset,
+            JobSpec::Repredict { .. } => JobKind::Repredict,
+            JobSpec::CleanFiles { .. } => JobKind::CleanFiles,
+            JobSpec::Vacuum {} => JobKind::Vacuum,
         }
     }
 
@@ -169,50 +174,6 @@ fn check_split(split: &str) -> Result<(), String> {
     }
 }
 
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    /// Its server instance died while it ran; it is resumed automatically (a few attempts) or
-    /// by an administrator.
-    Interrupted,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-            JobState::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobState> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Cancelled,
-            JobState::Interrupted,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
-    /// Finished one way or another: it can be restarted (and, unless it succeeded, resumed).
-    pub fn is_final(self) -> bool {
-        !matches!(self, JobState::Queued | JobState::Running)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,8 +185,32 @@ mod tests {
         assert_eq!(json, r#"{"kind":"evaluate","model":3,"dataset":"rp11@1","split":"val"}"#);
         assert_eq!(serde_json::from_str::<JobSpec>(&json).unwrap(), spec);
         let smuggled = r#"{"kind":"vacuum","command":"rm -rf /"}"#;
-        assert!(serde_json::from_str::<JobSpec>(smuggled).is_err());
-        assert!(serde_json::from_str::<JobSpec>(r#"{"kind":"shell","cmd":"ls"}"#).is_err());
+        let err = serde_json::from_str::<JobSpec>(smuggled).unwrap_err().to_string();
+        assert!(err.contains("unknown field `command`"), "{err}");
+        let err = serde_json::from_str::<JobSpec>(r#"{"kind":"shell","cmd":"ls"}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `shell`"), "{err}");
+    }
+
+    #[test]
+    fn a_specs_kind_is_its_stored_tag() {
+        let specs = [
+            JobSpec::Evaluate { model: 1, dataset: "d@1".into(), split: "val".into() },
+            JobSpec::Vacuum {},
+            JobSpec::CleanFiles { grace_minutes: 5 },
+            JobSpec::ExportDataset { dataset: "d@1".into(), layout: "ip102".into(), zip: true },
+        ];
+        for spec in specs {
+            let json = serde_json::to_value(&spec).unwrap();
+            assert_eq!(json["kind"], spec.kind().as_str());
+            assert_eq!(serde_json::to_value(spec.kind()).unwrap(), json["kind"]);
+        }
+        use sea_orm::{ActiveEnum, Iterable};
+        for kind in JobKind::iter() {
+            assert_eq!(kind.to_value(), kind.as_str(), "the column holds what the code names");
+        }
+        for state in JobState::iter() {
+            assert_eq!(state.to_value(), state.as_str());
+        }
     }
 
     #[test]
@@ -240,8 +225,10 @@ mod tests {
             unfreeze: None,
         };
         assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
-        assert!(JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate().is_err());
-        assert!(JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into(), zip: false }.validate().is_err());
+        let split = JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate();
+        assert_eq!(split.unwrap_err(), r#"split must be train, val or test, not "everything""#);
+        let layout = JobSpec::ExportDataset { dataset: "d".into(), layout: "tar".into(), zip: false }.validate();
+        assert!(layout.unwrap_err().contains("tar"));
         assert!(JobSpec::Vacuum {}.validate().is_ok());
     }
 }

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{JobContext, JobHandle};
+use super::results::QuantizeResult;
+use super::{JobContext, JobHandle, JobResult, Phase};
 use crate::entities::model_version;
 use crate::inference::{Manifest, ModelBundle, Precision};
 use crate::services::dataset_export::RemoveOnDrop;
@@ -40,7 +40,7 @@ pub async fn run(
     parent: model_version::Model,
     dataset: &str,
     count: usize,
-) -> Result<Value, ServiceError> {
+) -> Result<JobResult, ServiceError> {
     let parent_dir = PathBuf::from(&parent.dir);
     let manifest = Manifest::read(&parent_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
     if manifest.precision != Precision::Fp32 {
@@ -85,13 +85,13 @@ pub async fn run(
     handle.log(format!("installed {} {} (inactive)", installed.name, installed.version));
 
     let mut figures = Vec::new();
-    for (row, what) in [(&parent, "fp32"), (&installed, "int8")] {
+    for (row, phase) in [(&parent, Phase::EvaluatingFp32), (&installed, Phase::EvaluatingInt8)] {
         if handle.cancelled() {
             return Err(ServiceError::Conflict(
                 "the evaluation was cancelled (the int8 version stays installed)".into(),
             ));
         }
-        figures.push(evaluate(ctx, handle, row, what, dataset).await?);
+        figures.push(evaluate(ctx, handle, row, phase, dataset).await?);
     }
     let (fp32, int8) = (&figures[0], &figures[1]);
     handle.log(format!(
@@ -102,10 +102,15 @@ pub async fn run(
         fp32.1,
         int8.1
     ));
-    Ok(json!({
-        "model_version_id": installed.id, "model": format!("{} {}", installed.name, installed.version),
-        "parent_version_id": parent.id, "calibration_photos": written,
-        "fp32_top1": fp32.0, "int8_top1": int8.0, "fp32_images_per_second": fp32.1, "int8_images_per_second": int8.1,
+    Ok(JobResult::Quantize(QuantizeResult {
+        model_version_id: installed.id,
+        model: format!("{} {}", installed.name, installed.version),
+        parent_version_id: parent.id,
+        calibration_photos: written,
+        fp32_top1: fp32.0,
+        int8_top1: int8.0,
+        fp32_images_per_second: fp32.1,
+        int8_images_per_second: int8.1,
     }))
 }
 
@@ -173,7 +178,7 @@ async fn run_exporter(ctx: &JobContext, handle: &JobHandle, args: &[std::ffi::Os
             line = stdout.next_line(), if out_open => match line {
                 Ok(Some(line)) => {
                     if let Some((done, total)) = calibration_progress(&line) {
-                        handle.progress(json!({ "phase": "calibrating", "done": done, "total": total }));
+                        handle.count(Phase::Calibrating, done, total);
                     } else if logged < LOG_LINES {
                         handle.log(&line);
                         logged += 1;
@@ -242,13 +247,13 @@ async fn evaluate(
     ctx: &JobContext,
     handle: &JobHandle,
     row: &model_version::Model,
-    what: &str,
+    phase: Phase,
     dataset: &str,
 ) -> Result<(f64, f64), ServiceError> {
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, "val").await?;
     let engine = models::engine_for(row, crate::inference::EngineConfig { half: false, ..ctx.engine.clone() }).await?;
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
-        handle.progress(json!({ "phase": format!("evaluating the {what} version"), "done": done, "total": total }));
+        handle.count(phase, done, total);
     })
     .await?;
     Ok((report.top1, report.images_per_second))

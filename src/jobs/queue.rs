@@ -13,7 +13,7 @@ use sea_orm::{
     QuerySelect, Set, TransactionTrait,
 };
 
-use super::{JobSpec, JobState};
+use super::{JobKind, JobResult, JobSpec, JobState, Progress};
 use crate::auth::{Account, Role};
 use crate::entities::job;
 use crate::services::audit::{self, Actor};
@@ -24,7 +24,15 @@ use crate::ServiceError;
 pub const MAX_LOG_BYTES: usize = 256 * 1024;
 
 fn state_is(s: JobState) -> sea_orm::sea_query::SimpleExpr {
-    job::Column::State.eq(s.as_str())
+    job::Column::State.eq(s)
+}
+
+/// Rows this version can read: a job of a kind only a newer instance knows (several
+/// instances on one database, upgraded one at a time) is left to that instance instead of
+/// failing every query that would read it.
+fn known_kind() -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::Iterable;
+    job::Column::Kind.is_in(JobKind::iter())
 }
 
 /// Puts a job in the queue (its spec validated first).
@@ -37,12 +45,12 @@ pub async fn enqueue<C: ConnectionTrait>(
     spec.validate().map_err(ServiceError::InvalidInput)?;
     let params = serde_json::to_string(spec).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
     Ok(job::ActiveModel {
-        kind: Set(spec.kind().into()),
+        kind: Set(spec.kind()),
         command: Set(command.into()),
         params: Set(params),
-        state: Set(JobState::Queued.as_str().into()),
+        state: Set(JobState::Queued),
         cancel_requested: Set(false),
-        progress: Set("{}".into()),
+        progress: Set(Progress::default().to_json()),
         log: Set(String::new()),
         result: Set("{}".into()),
         error: Set(String::new()),
@@ -64,6 +72,7 @@ pub async fn claim(db: &DatabaseConnection, worker: &str) -> Result<Option<job::
     let txn = db.begin().await?;
     let candidate = job::Entity::find()
         .filter(state_is(JobState::Queued))
+        .filter(known_kind())
         .order_by_asc(job::Column::Id)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .one(&txn)
@@ -74,7 +83,7 @@ pub async fn claim(db: &DatabaseConnection, worker: &str) -> Result<Option<job::
     };
     let now = Utc::now();
     let claimed = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(JobState::Running.as_str()))
+        .col_expr(job::Column::State, Expr::value(JobState::Running))
         .col_expr(job::Column::Worker, Expr::value(worker))
         .col_expr(job::Column::Attempts, Expr::col(job::Column::Attempts).add(1))
         .col_expr(job::Column::StartedAt, Expr::value(now))
@@ -105,12 +114,12 @@ pub async fn heartbeat(
     db: &DatabaseConnection,
     id: i64,
     worker: &str,
-    progress: Option<String>,
+    progress: Option<&Progress>,
     log: Option<String>,
 ) -> Result<Beat, ServiceError> {
     let mut update = job::Entity::update_many().col_expr(job::Column::HeartbeatAt, Expr::value(Utc::now()));
     if let Some(p) = progress {
-        update = update.col_expr(job::Column::Progress, Expr::value(p));
+        update = update.col_expr(job::Column::Progress, Expr::value(p.to_json()));
     }
     if let Some(l) = log {
         update = update.col_expr(job::Column::Log, Expr::value(l));
@@ -128,9 +137,20 @@ pub async fn heartbeat(
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded(serde_json::Value),
+    Succeeded(JobResult),
     Failed(String),
     Cancelled,
+}
+
+impl Outcome {
+    /// The state a job ends in.
+    pub fn state(&self) -> JobState {
+        match self {
+            Outcome::Succeeded(_) => JobState::Succeeded,
+            Outcome::Failed(_) => JobState::Failed,
+            Outcome::Cancelled => JobState::Cancelled,
+        }
+    }
 }
 
 /// Records the end of a run; ignored (false) when the job is no longer this worker's.
@@ -139,19 +159,20 @@ pub async fn finish(
     id: i64,
     worker: &str,
     outcome: Outcome,
-    progress: String,
+    progress: &Progress,
     log: String,
 ) -> Result<bool, ServiceError> {
-    let (state, result, error) = match outcome {
-        Outcome::Succeeded(v) => (JobState::Succeeded, v.to_string(), String::new()),
-        Outcome::Failed(e) => (JobState::Failed, "{}".to_string(), e),
-        Outcome::Cancelled => (JobState::Cancelled, "{}".to_string(), String::new()),
+    let state = outcome.state();
+    let (result, error) = match outcome {
+        Outcome::Succeeded(r) => (r.to_json(), String::new()),
+        Outcome::Failed(e) => ("{}".to_string(), e),
+        Outcome::Cancelled => ("{}".to_string(), String::new()),
     };
     let done = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(state.as_str()))
+        .col_expr(job::Column::State, Expr::value(state))
         .col_expr(job::Column::Result, Expr::value(result))
         .col_expr(job::Column::Error, Expr::value(error))
-        .col_expr(job::Column::Progress, Expr::value(progress))
+        .col_expr(job::Column::Progress, Expr::value(progress.to_json()))
         .col_expr(job::Column::Log, Expr::value(log))
         .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()))
         .filter(job::Column::Id.eq(id))
@@ -190,6 +211,7 @@ pub async fn reap(
     let cutoff = Utc::now() - chrono::Duration::from_std(stale).unwrap_or_else(|_| chrono::Duration::seconds(60));
     let dead = job::Entity::find()
         .filter(state_is(JobState::Running))
+        .filter(known_kind())
         .filter(job::Column::HeartbeatAt.lt(cutoff).or(job::Column::HeartbeatAt.is_null()))
         .all(db)
         .await?;
@@ -207,7 +229,7 @@ pub async fn reap(
         };
         let state = if resume { JobState::Queued } else { JobState::Interrupted };
         let changed = job::Entity::update_many()
-            .col_expr(job::Column::State, Expr::value(state.as_str()))
+            .col_expr(job::Column::State, Expr::value(state))
             .col_expr(job::Column::Log, Expr::value(append_log(&j.log, &note)))
             .col_expr(job::Column::Worker, Expr::value(""))
             .filter(job::Column::Id.eq(j.id))
@@ -227,23 +249,19 @@ async fn find(db: &DatabaseConnection, id: i64) -> Result<job::Model, ServiceErr
     job::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("job {id}")))
 }
 
-fn state_of(j: &job::Model) -> JobState {
-    JobState::parse(&j.state).unwrap_or(JobState::Failed)
-}
-
 /// Cancels a queued job at once; a running one stops at its next checkpoint.
 pub async fn cancel(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -> Result<job::Model, ServiceError> {
     let admin = require(actor, Role::Admin)?;
     let j = find(db, id).await?;
-    let state = state_of(&j);
+    let state = j.state;
     let mut row: job::ActiveModel = j.clone().into();
     match state {
         JobState::Queued | JobState::Interrupted => {
-            row.state = Set(JobState::Cancelled.as_str().into());
+            row.state = Set(JobState::Cancelled);
             row.finished_at = Set(Some(Utc::now()));
         }
         JobState::Running => row.cancel_requested = Set(true),
-        _ => return Err(ServiceError::Conflict(format!("job {id} has already ended ({})", j.state))),
+        _ => return Err(ServiceError::Conflict(format!("job {id} has already ended ({state})"))),
     }
     // A running job's log belongs to its runner, which notes the request itself.
     if state != JobState::Running {
@@ -259,14 +277,14 @@ pub async fn cancel(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -
 pub async fn resume(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -> Result<job::Model, ServiceError> {
     let admin = require(actor, Role::Admin)?;
     let j = find(db, id).await?;
-    if !matches!(state_of(&j), JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
+    if !matches!(j.state, JobState::Interrupted | JobState::Failed | JobState::Cancelled) {
         return Err(ServiceError::Conflict(format!(
             "job {id} is {}: only an interrupted, failed or cancelled job can be resumed",
             j.state
         )));
     }
     let mut row: job::ActiveModel = j.clone().into();
-    row.state = Set(JobState::Queued.as_str().into());
+    row.state = Set(JobState::Queued);
     row.cancel_requested = Set(false);
     row.error = Set(String::new());
     row.finished_at = Set(None);
@@ -280,7 +298,7 @@ pub async fn resume(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -
 pub async fn restart(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -> Result<job::Model, ServiceError> {
     let admin = require(actor, Role::Admin)?;
     let j = find(db, id).await?;
-    if !state_of(&j).is_final() {
+    if !j.state.is_final() {
         return Err(ServiceError::Conflict(format!("job {id} is still {}", j.state)));
     }
     let spec: JobSpec = serde_json::from_str(&j.params)
@@ -311,7 +329,7 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<job::Model>, ServiceError> {
     require(actor, Role::Admin)?;
-    Ok(job::Entity::find().order_by_desc(job::Column::Id).limit(limit).all(db).await?)
+    Ok(job::Entity::find().filter(known_kind()).order_by_desc(job::Column::Id).limit(limit).all(db).await?)
 }
 
 pub async fn get(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -> Result<job::Model, ServiceError> {
@@ -320,11 +338,11 @@ pub async fn get(db: &DatabaseConnection, actor: Option<&Account>, id: i64) -> R
 }
 
 /// Queued and running jobs of one kind.
-pub async fn pending_of_kind(db: &DatabaseConnection, kind: &str) -> Result<u64, ServiceError> {
+pub async fn pending_of_kind(db: &DatabaseConnection, kind: JobKind) -> Result<u64, ServiceError> {
     use sea_orm::PaginatorTrait;
     Ok(job::Entity::find()
         .filter(job::Column::Kind.eq(kind))
-        .filter(job::Column::State.is_in([JobState::Queued.as_str(), JobState::Running.as_str()]))
+        .filter(job::Column::State.is_in([JobState::Queued, JobState::Running]))
         .count(db)
         .await?)
 }

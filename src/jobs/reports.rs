@@ -7,6 +7,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use crate::auth::{Account, Role};
 use crate::entities::job;
+use crate::jobs::results::EvaluateResult;
+use crate::jobs::{JobKind, JobResult, JobState};
 use crate::services::comparison::{self, Comparison};
 use crate::services::evaluation::EvalReport;
 use crate::services::users::require;
@@ -20,25 +22,32 @@ pub fn file(jobs_dir: &Path, id: i64, name: &str) -> Option<PathBuf> {
     SERVED_FILES.contains(&name).then(|| jobs_dir.join(id.to_string()).join(name)).filter(|p| p.is_file())
 }
 
-/// Succeeded evaluations, newest first.
+/// Succeeded evaluations (job id and result), newest first.
 pub async fn evaluations(
     db: &DatabaseConnection,
     actor: Option<&Account>,
     limit: u64,
-) -> Result<Vec<job::Model>, ServiceError> {
+) -> Result<Vec<(i64, EvaluateResult)>, ServiceError> {
     require(actor, Role::Admin)?;
-    Ok(job::Entity::find()
-        .filter(job::Column::Kind.eq("evaluate"))
-        .filter(job::Column::State.eq("succeeded"))
+    let rows = job::Entity::find()
+        .filter(job::Column::Kind.eq(JobKind::Evaluate))
+        .filter(job::Column::State.eq(JobState::Succeeded))
         .order_by_desc(job::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match JobResult::of(row) {
+            Some(JobResult::Evaluate(result)) => Some((row.id, result)),
+            _ => None,
+        })
+        .collect())
 }
 
 async fn report(db: &DatabaseConnection, jobs_dir: &Path, id: i64) -> Result<EvalReport, ServiceError> {
     let j = job::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ServiceError::NotFound(format!("job {id}")))?;
-    if j.kind != "evaluate" || j.state != "succeeded" {
+    if j.kind != JobKind::Evaluate || j.state != JobState::Succeeded {
         return Err(ServiceError::InvalidInput(format!("job {id} is not a finished evaluation")));
     }
     let path = jobs_dir.join(id.to_string()).join("report.json");

@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use super::queue::{self, Outcome};
+use super::{Phase, Progress};
 use crate::entities::job;
 use crate::inference::EngineConfig;
 use crate::services::shadow::ShadowSlot;
@@ -61,7 +62,7 @@ impl Default for RunnerSettings {
 #[derive(Default)]
 struct Live {
     log: String,
-    progress: serde_json::Value,
+    progress: Progress,
     dirty: bool,
 }
 
@@ -75,7 +76,7 @@ pub struct JobHandle {
 
 impl JobHandle {
     fn new(job: &job::Model) -> Self {
-        let progress = serde_json::from_str(&job.progress).unwrap_or(serde_json::json!({}));
+        let progress = Progress::of(job);
         JobHandle {
             id: job.id,
             live: Arc::new(Mutex::new(Live { log: job.log.clone(), progress, dirty: false })),
@@ -97,19 +98,17 @@ impl JobHandle {
         });
     }
 
-    /// Replaces the progress object's fields named in `update`.
-    pub fn progress(&self, update: serde_json::Value) {
+    /// Changes the job's progress (saved with the next heartbeat).
+    pub fn progress(&self, change: impl FnOnce(&mut Progress)) {
         self.with(|l| {
-            match (&mut l.progress, update) {
-                (serde_json::Value::Object(p), serde_json::Value::Object(u)) => p.extend(u),
-                (p, u) => *p = u,
-            }
+            change(&mut l.progress);
             l.dirty = true;
         });
     }
 
-    pub fn progress_value(&self) -> serde_json::Value {
-        self.with(|l| l.progress.clone())
+    /// `done` of `total` in `phase`.
+    pub fn count(&self, phase: Phase, done: usize, total: usize) {
+        self.progress(|p| p.count(phase, done, total));
     }
 
     pub fn cancelled(&self) -> bool {
@@ -121,15 +120,15 @@ impl JobHandle {
     }
 
     /// Progress and log when changed since the last call.
-    fn take_dirty(&self) -> Option<(String, String)> {
+    fn take_dirty(&self) -> Option<(Progress, String)> {
         self.with(|l| {
             let dirty = std::mem::take(&mut l.dirty);
-            dirty.then(|| (l.progress.to_string(), l.log.clone()))
+            dirty.then(|| (l.progress.clone(), l.log.clone()))
         })
     }
 
-    fn snapshot(&self) -> (String, String) {
-        self.with(|l| (l.progress.to_string(), l.log.clone()))
+    fn snapshot(&self) -> (Progress, String) {
+        self.with(|l| (l.progress.clone(), l.log.clone()))
     }
 }
 
@@ -217,24 +216,19 @@ impl JobRunner {
             Err(e) => Outcome::Failed(format!("the job stopped unexpectedly: {e}")),
         };
         beat.abort();
-        let outcome_name = match &outcome {
-            Outcome::Succeeded(_) => "succeeded",
-            Outcome::Failed(_) => "failed",
-            Outcome::Cancelled => "cancelled",
-        };
-        metrics::counter!("insectid_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => outcome_name)
+        let outcome_name = outcome.state().as_str();
+        metrics::counter!("insectid_jobs_finished_total", "kind" => job.kind.as_str(), "outcome" => outcome_name)
             .increment(1);
         if let Some(started) = job.started_at {
             let seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0;
-            metrics::histogram!("insectid_job_duration_seconds", "kind" => job.kind.clone()).record(seconds);
+            metrics::histogram!("insectid_job_duration_seconds", "kind" => job.kind.as_str()).record(seconds);
         }
         match &outcome {
-            Outcome::Succeeded(_) => handle.log("succeeded"),
             Outcome::Failed(e) => handle.log(format!("failed: {e}")),
-            Outcome::Cancelled => handle.log("cancelled"),
+            _ => handle.log(outcome_name),
         }
         let (progress, log) = handle.snapshot();
-        let recorded = queue::finish(&self.ctx.db, job.id, &self.worker, outcome.clone(), progress, log).await?;
+        let recorded = queue::finish(&self.ctx.db, job.id, &self.worker, outcome.clone(), &progress, log).await?;
         if !recorded {
             tracing::warn!(job = job.id, "the job was taken over by another instance; this run's outcome is dropped");
         }
@@ -250,7 +244,7 @@ async fn heartbeat(db: DatabaseConnection, handle: JobHandle, worker: String, ev
             Some((p, l)) => (Some(p), Some(l)),
             None => (None, None),
         };
-        match queue::heartbeat(&db, handle.id, &worker, progress, log).await {
+        match queue::heartbeat(&db, handle.id, &worker, progress.as_ref(), log).await {
             Ok(beat) if !beat.owned || beat.cancel_requested => {
                 if !handle.cancel.swap(true, Ordering::Relaxed) {
                     handle.log(if beat.owned {

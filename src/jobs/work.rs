@@ -5,16 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
-use serde_json::{json, Value};
-
-use super::{JobContext, JobHandle, JobSpec};
+use super::results::*;
+use super::{EpochPoint, JobContext, JobHandle, JobResult, JobSpec, Phase};
 use crate::entities::{identification, job, model_version};
 use crate::services::{dataset_import, datasets, evaluation, fine_tune, integrity, models, shadow};
 use crate::ServiceError;
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
 
 /// Runs a claimed job; its value is stored as the job's result.
-pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> Result<Value, ServiceError> {
+pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> Result<JobResult, ServiceError> {
     let spec: JobSpec = serde_json::from_str(&job.params)
         .map_err(|e| ServiceError::InvalidInput(format!("the job's parameters: {e}")))?;
     let out = ctx.jobs_dir.join(job.id.to_string());
@@ -51,9 +50,12 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
                 handle
                     .log(format!("WARNING: {} identifications have lost their photo", report.rows_without_photo.len()));
             }
-            Ok(
-                json!({ "identifications": report.identifications, "photos": report.photos, "removed": report.removed, "rows_without_photo": report.rows_without_photo.len() }),
-            )
+            Ok(JobResult::CleanFiles(CleanFilesResult {
+                identifications: report.identifications,
+                photos: report.photos,
+                removed: report.removed,
+                rows_without_photo: report.rows_without_photo.len(),
+            }))
         }
         JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
     }
@@ -78,21 +80,19 @@ impl fine_tune::FineTuneObserver for FineTuneProgress {
     fn features(&self, done: usize, total: usize) {
         let elapsed = self.started.elapsed().as_secs_f64();
         let eta = if done > 0 { elapsed / done as f64 * (total - done) as f64 } else { 0.0 };
-        self.handle.progress(json!({ "phase": "features", "done": done, "total": total, "eta_seconds": eta.round() }));
+        self.handle.progress(|p| {
+            p.count(Phase::Features, done, total);
+            p.eta_seconds = Some(eta.round());
+        });
     }
 
     fn epoch(&self, e: &crate::training::Epoch) {
-        let mut history = self.handle.progress_value().get("history").cloned().unwrap_or(json!([]));
-        if let Value::Array(h) = &mut history {
-            h.push(json!({ "epoch": e.epoch, "train_loss": e.train_loss, "val_accuracy": e.val_accuracy }));
-        }
         let per_epoch = e.seconds / e.epoch.max(1) as f64;
-        self.handle.progress(json!({
-            "phase": "training", "done": e.epoch, "total": self.max_epochs,
-            "epoch": e.epoch, "train_loss": e.train_loss, "val_accuracy": e.val_accuracy,
-            "eta_seconds": (per_epoch * (self.max_epochs - e.epoch.min(self.max_epochs)) as f64).round(),
-            "history": history,
-        }));
+        self.handle.progress(|p| {
+            p.count(Phase::Training, e.epoch, self.max_epochs);
+            p.eta_seconds = Some((per_epoch * (self.max_epochs - e.epoch.min(self.max_epochs)) as f64).round());
+            p.history.push(EpochPoint { epoch: e.epoch, train_loss: e.train_loss, val_accuracy: e.val_accuracy });
+        });
         self.handle.log(format!(
             "epoch {:>3}  loss {:.4}  val top-1 {:.2} %",
             e.epoch,
@@ -113,7 +113,7 @@ async fn fine_tune_job(
     dataset: &str,
     base_model: Option<i64>,
     options: fine_tune::FineTuneOptions,
-) -> Result<Value, ServiceError> {
+) -> Result<JobResult, ServiceError> {
     let base_dir = match base_model {
         Some(id) => PathBuf::from(model_row(ctx, id).await?.dir),
         None => models::active_dir(&ctx.db)
@@ -122,7 +122,10 @@ async fn fine_tune_job(
     };
     handle.log(format!("fine-tuning {} on {dataset}", base_dir.display()));
     // The history restarts with the run (a resumed job trains its head again).
-    handle.progress(json!({ "phase": "features", "history": [] }));
+    handle.progress(|p| {
+        p.phase = Phase::Features;
+        p.history.clear();
+    });
     let observer = Arc::new(FineTuneProgress {
         handle: handle.clone(),
         started: Instant::now(),
@@ -141,10 +144,14 @@ async fn fine_tune_job(
     .await?;
     // The cached features are only worth keeping until the job has its model.
     let _ = std::fs::remove_dir_all(out.join("cache"));
-    Ok(json!({
-        "model_version_id": r.model.id, "model": format!("{} {}", r.model.name, r.model.version),
-        "best_val_accuracy": r.best_val_accuracy, "temperature": r.temperature, "epochs": r.history.len(),
-        "feature_seconds": r.feature_seconds, "total_seconds": r.total_seconds,
+    Ok(JobResult::FineTune(FineTuneResult {
+        model_version_id: r.model.id,
+        model: format!("{} {}", r.model.name, r.model.version),
+        best_val_accuracy: r.best_val_accuracy,
+        temperature: r.temperature,
+        epochs: r.history.len(),
+        feature_seconds: r.feature_seconds,
+        total_seconds: r.total_seconds,
     }))
 }
 
@@ -155,7 +162,7 @@ async fn evaluate_job(
     model: i64,
     dataset: &str,
     split: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<JobResult, ServiceError> {
     let row = model_row(ctx, model).await?;
     let data = evaluation::from_dataset_version(&ctx.db, &ctx.photos, dataset, split).await?;
     handle.log(format!(
@@ -171,7 +178,10 @@ async fn evaluate_job(
     let report = evaluation::evaluate(&engine, &data, 16, |done, total| {
         if done % 16 == 0 || done == total {
             let eta = started.elapsed().as_secs_f64() / done.max(1) as f64 * (total - done) as f64;
-            handle.progress(json!({ "phase": "evaluating", "done": done, "total": total, "eta_seconds": eta.round() }));
+            handle.progress(|p| {
+                p.count(Phase::Evaluating, done, total);
+                p.eta_seconds = Some(eta.round());
+            });
         }
     })
     .await?;
@@ -195,22 +205,31 @@ async fn evaluate_job(
         report.expected_calibration_error,
         report.images_per_second
     ));
-    Ok(json!({
-        "model_version_id": row.id, "model": format!("{} {}", row.name, row.version), "dataset": dataset, "split": split,
-        "images": report.images, "failed": report.failed.len(), "top1": report.top1, "top5": report.top5,
-        "expected_calibration_error": report.expected_calibration_error, "per_class": report.per_class,
-        "calibration": report.calibration, "seconds": report.seconds, "images_per_second": report.images_per_second,
-        "files": ["confusion.png", "reliability.png", "report.json"],
+    Ok(JobResult::Evaluate(EvaluateResult {
+        model_version_id: row.id,
+        model: format!("{} {}", row.name, row.version),
+        dataset: dataset.to_string(),
+        split: split.to_string(),
+        images: report.images,
+        failed: report.failed.len(),
+        top1: report.top1,
+        top5: report.top5,
+        expected_calibration_error: report.expected_calibration_error,
+        per_class: report.per_class,
+        calibration: report.calibration,
+        seconds: report.seconds,
+        images_per_second: report.images_per_second,
+        files: super::reports::SERVED_FILES.map(String::from).to_vec(),
     }))
 }
 
-async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &str) -> Result<Value, ServiceError> {
+async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &str) -> Result<JobResult, ServiceError> {
     let dir = dataset_import::folder_inside(&ctx.import_dir, folder)?;
     let import = dataset_import::start(&ctx.db, name, &dir, 1).await?;
     handle.log(format!("importing {} into {name} ({} photos listed)", dir.display(), import.total));
     let done = dataset_import::run(&ctx.db, &ctx.photos, import.id, |p| {
         if p.done % 25 == 0 || p.done == p.total {
-            handle.progress(json!({ "phase": "importing", "done": p.done, "total": p.total }));
+            handle.count(Phase::Importing, p.done, p.total);
         }
     })
     .await?;
@@ -219,10 +238,20 @@ async fn import_job(ctx: &JobContext, handle: &JobHandle, name: &str, folder: &s
         handle.log(format!("skipped {}: {}", s.path, s.reason));
     }
     handle.log(format!("imported {} photos, skipped {}", done.imported, skipped.len()));
-    Ok(json!({ "import": done.id, "imported": done.imported, "skipped": skipped.len(), "seconds": done.seconds }))
+    Ok(JobResult::Import(ImportResult {
+        import: done.id,
+        imported: done.imported.into(),
+        skipped: skipped.len(),
+        seconds: done.seconds,
+    }))
 }
 
-async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout: &str) -> Result<Value, ServiceError> {
+async fn export_job(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    dataset: &str,
+    layout: &str,
+) -> Result<JobResult, ServiceError> {
     let layout_kind = datasets::Layout::parse(layout)?;
     let (set, version) = datasets::find_version(&ctx.db, dataset).await?;
     let target = ctx.export_dir.join(format!("{}-{}-{layout}", set.name, version.version));
@@ -232,7 +261,7 @@ async fn export_job(ctx: &JobContext, handle: &JobHandle, dataset: &str, layout:
     handle.log(format!("exporting {}@{} to {} ({layout} layout)", set.name, version.version, target.display()));
     let photos = datasets::export(&ctx.db, &ctx.photos, dataset, layout_kind, &target).await?;
     handle.log(format!("{photos} photos written"));
-    Ok(json!({ "path": target.display().to_string(), "photos": photos }))
+    Ok(JobResult::Export(ExportResult { path: target.display().to_string(), photos }))
 }
 
 /// A dataset version as one .zip in the job's folder, for its requester to download. Written
@@ -242,7 +271,7 @@ async fn export_zip_job(
     handle: &JobHandle,
     dataset: &str,
     layout: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<JobResult, ServiceError> {
     use crate::services::dataset_export::{archive, RemoveOnDrop};
     let layout_kind = datasets::Layout::parse(layout)?;
     let folder = ctx.jobs_dir.join(handle.id.to_string());
@@ -254,10 +283,15 @@ async fn export_zip_job(
     std::fs::rename(&made, &target).map_err(|e| ServiceError::Storage(format!("{}: {e}", target.display())))?;
     let bytes = std::fs::metadata(&target).map(|m| m.len()).unwrap_or_default();
     handle.log(format!("{bytes} bytes ready to download"));
-    Ok(json!({ "zip": crate::services::dataset_export::ZIP_NAME, "bytes": bytes }))
+    Ok(JobResult::ExportZip(ExportZipResult { zip: crate::services::dataset_export::ZIP_NAME.into(), bytes }))
 }
 
-async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: u64) -> Result<Value, ServiceError> {
+async fn repredict_job(
+    ctx: &JobContext,
+    handle: &JobHandle,
+    model: i64,
+    limit: u64,
+) -> Result<JobResult, ServiceError> {
     let row = model_row(ctx, model).await?;
     let engine = models::engine_for(&row, ctx.engine.clone()).await?;
     let rows =
@@ -281,14 +315,14 @@ async fn repredict_job(ctx: &JobContext, handle: &JobHandle, model: i64, limit: 
         agreed +=
             u64::from(candidate.answer.top.first().is_some_and(|t| t.label.eq_ignore_ascii_case(&ident.top_label)));
         if n % 10 == 9 || n + 1 == rows.len() {
-            handle.progress(json!({ "phase": "predicting", "done": n + 1, "total": rows.len() }));
+            handle.count(Phase::Predicting, n + 1, rows.len());
         }
     }
     handle.log(format!("{compared} compared, {agreed} agree with the answer first given; {missing} photos missing"));
-    Ok(json!({ "model_version_id": row.id, "compared": compared, "agreed": agreed, "missing_photos": missing }))
+    Ok(JobResult::Repredict(RepredictResult { model_version_id: row.id, compared, agreed, missing_photos: missing }))
 }
 
-async fn vacuum_job(ctx: &JobContext, handle: &JobHandle) -> Result<Value, ServiceError> {
+async fn vacuum_job(ctx: &JobContext, handle: &JobHandle) -> Result<JobResult, ServiceError> {
     let started = Instant::now();
     let sql = match ctx.db.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => "VACUUM (ANALYZE)",
@@ -302,5 +336,5 @@ async fn vacuum_job(ctx: &JobContext, handle: &JobHandle) -> Result<Value, Servi
     }
     let seconds = started.elapsed().as_secs_f64();
     handle.log(format!("done in {seconds:.2} s"));
-    Ok(json!({ "statement": sql, "seconds": seconds }))
+    Ok(JobResult::Vacuum(VacuumResult { statement: sql.into(), seconds }))
 }

@@ -14,14 +14,14 @@ use super::datasets::{self, Layout};
 use super::users::require;
 use crate::auth::{Account, Role};
 use crate::entities::job;
-use crate::jobs::{queue, JobSpec, JobState};
+use crate::jobs::{queue, JobKind, JobSpec, JobState};
 use crate::ServiceError;
 
 /// The archive's name in its job's folder.
 pub const ZIP_NAME: &str = "export.zip";
 /// How long a finished archive stays downloadable.
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);
-const KIND: &str = "export_dataset";
+const KIND: JobKind = JobKind::ExportDataset;
 
 /// One of a person's downloads, as the Datasets page lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ pub struct ExportView {
     pub job_id: i64,
     pub dataset: String,
     pub layout: String,
-    pub state: String,
+    pub state: JobState,
     /// Whether the archive can be downloaded now.
     pub ready: bool,
     pub error: String,
@@ -46,7 +46,7 @@ pub async fn request(
     let who = require(actor, Role::Labeler)?;
     Layout::parse(layout)?;
     let (set, version) = datasets::find_version(db, spec).await?;
-    let waiting = [JobState::Queued.as_str(), JobState::Running.as_str()];
+    let waiting = [JobState::Queued, JobState::Running];
     let pending = job::Entity::find()
         .filter(job::Column::Kind.eq(KIND))
         .filter(job::Column::CreatedBy.eq(who.id))
@@ -97,7 +97,7 @@ pub async fn mine(
             else {
                 return None;
             };
-            let ready = row.state == JobState::Succeeded.as_str() && archive(jobs_dir, row.id).is_file();
+            let ready = row.state == JobState::Succeeded && archive(jobs_dir, row.id).is_file();
             Some(ExportView { job_id: row.id, dataset, layout, state: row.state, ready, error: row.error })
         })
         .collect())
@@ -120,7 +120,7 @@ pub async fn download(
     let Ok(JobSpec::ExportDataset { dataset, layout, .. }) = serde_json::from_str::<JobSpec>(&row.params) else {
         return Err(missing());
     };
-    if row.state != JobState::Succeeded.as_str() {
+    if row.state != JobState::Succeeded {
         return Err(ServiceError::Conflict(format!("the export of {dataset} is {}", row.state)));
     }
     let path = archive(jobs_dir, id);

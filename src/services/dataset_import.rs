@@ -19,13 +19,15 @@ use serde::Serialize;
 
 use super::datasets::{self, Layout};
 use super::labels::{decide, LabelSource};
+use crate::entities::dataset_version::VersionState;
+use crate::entities::import_job::ImportState;
 use crate::entities::{dataset_item, dataset_version, import_job};
 
 mod plan;
 use crate::storage::PhotoStore;
 use crate::ServiceError;
 use plan::refuse;
-pub use plan::{folder_inside, plan, Entry, Plan, Skipped, MAX_PHOTO_BYTES};
+pub use plan::{folder_inside, folders, plan, Entry, Plan, Skipped, MAX_PHOTO_BYTES};
 
 /// Reads, checks and stores one photo: its digest and bytes, or why it was skipped.
 async fn take(
@@ -86,12 +88,12 @@ pub async fn start(
     // An unfinished import of the same source into this dataset is resumed, not repeated.
     for job in import_job::Entity::find()
         .filter(import_job::Column::Source.eq(source_text.clone()))
-        .filter(import_job::Column::State.ne("done"))
+        .filter(import_job::Column::State.ne(ImportState::Done))
         .all(db)
         .await?
     {
         if let Some(v) = dataset_version::Entity::find_by_id(job.version_id).one(db).await? {
-            if v.dataset_id == set.id && v.state == "building" {
+            if v.dataset_id == set.id && v.state == VersionState::Building {
                 return Ok(job);
             }
         }
@@ -100,7 +102,7 @@ pub async fn start(
         let s = source.clone();
         tokio::task::spawn_blocking(move || plan(&s)).await.map_err(|e| ServiceError::Storage(e.to_string()))??
     };
-    let version = datasets::new_version(db, &set, "building", &source_text, seed).await?;
+    let version = datasets::new_version(db, &set, VersionState::Building, &source_text, seed).await?;
     let now = Utc::now();
     Ok(import_job::ActiveModel {
         created_at: Set(now),
@@ -112,7 +114,7 @@ pub async fn start(
             Layout::Folders => "folders",
         }
         .into()),
-        state: Set("running".into()),
+        state: Set(ImportState::Running),
         total: Set(plan.entries.len() as i32),
         done: Set(0),
         imported: Set(0),
@@ -139,7 +141,7 @@ pub async fn run(
     let result = run_job(db, photos, job.clone(), progress).await;
     if let Err(e) = &result {
         let mut failed = job.into_active_model();
-        failed.state = Set("failed".into());
+        failed.state = Set(ImportState::Failed);
         failed.error = Set(e.to_string());
         failed.updated_at = Set(Utc::now());
         failed.update(db).await?;
@@ -163,7 +165,7 @@ async fn run_job(
         .one(db)
         .await?
         .ok_or_else(|| ServiceError::NotFound("the import's dataset version".into()))?;
-    if version.state != "building" {
+    if version.state != VersionState::Building {
         return Err(ServiceError::Conflict(format!("dataset version {} is already complete", version.version)));
     }
     let mut skipped = plan.refused.clone();
@@ -172,7 +174,7 @@ async fn run_job(
     let total = plan.entries.len();
     let mut imported = 0usize;
     let mut job = job.into_active_model();
-    job.state = Set("running".into());
+    job.state = Set(ImportState::Running);
     job.total = Set(total as i32);
     for (n, entry) in plan.entries.iter().enumerate() {
         match take(photos, &root, &entry.path).await? {
@@ -206,7 +208,7 @@ async fn run_job(
         insert_item(db, version.id, &sha, &label, split).await?;
     }
     datasets::finish_version(db, version).await?;
-    job.state = Set("done".into());
+    job.state = Set(ImportState::Done);
     job.done = Set(total as i32);
     job.imported = Set(imported as i32);
     job.skipped = Set(serde_json::to_string(&skipped).unwrap_or_else(|_| "[]".into()));
@@ -240,11 +242,11 @@ async fn insert_item(
 
 /// Jobs a restart found "running": their process died. Marked interrupted, to be resumed.
 pub async fn mark_interrupted(db: &DatabaseConnection) -> Result<u64, ServiceError> {
-    let running = import_job::Entity::find().filter(import_job::Column::State.eq("running")).all(db).await?;
+    let running = import_job::Entity::find().filter(import_job::Column::State.eq(ImportState::Running)).all(db).await?;
     let n = running.len() as u64;
     for job in running {
         let mut j = job.into_active_model();
-        j.state = Set("interrupted".into());
+        j.state = Set(ImportState::Interrupted);
         j.updated_at = Set(Utc::now());
         j.update(db).await?;
     }

@@ -8,7 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     QueryOrder, Set,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::labels::{clean_label, decide, LabelSource, NO_INSECT};
 use super::users::require;
@@ -18,33 +18,22 @@ use crate::ServiceError;
 
 pub const MAX_COMMENT: usize = 2000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Correct,
-    Wrong,
-    NotInsect,
+pub use crate::entities::feedback::{FeedbackKind as Kind, FeedbackState};
+
+/// A feedback kind as a form sends it.
+pub fn parse_kind(s: &str) -> Result<Kind, ServiceError> {
+    use sea_orm::Iterable;
+    Kind::iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| ServiceError::InvalidInput(format!("unknown feedback {s:?} (correct, wrong or not_insect)")))
 }
 
-impl Kind {
-    pub fn parse(s: &str) -> Result<Kind, ServiceError> {
-        match s {
-            "correct" => Ok(Kind::Correct),
-            "wrong" => Ok(Kind::Wrong),
-            "not_insect" => Ok(Kind::NotInsect),
-            other => {
-                Err(ServiceError::InvalidInput(format!("unknown feedback {other:?} (correct, wrong or not_insect)")))
-            }
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Correct => "correct",
-            Kind::Wrong => "wrong",
-            Kind::NotInsect => "not_insect",
-        }
-    }
+/// A review-queue state as a filter names it.
+pub fn parse_state(s: &str) -> Result<FeedbackState, ServiceError> {
+    use sea_orm::Iterable;
+    FeedbackState::iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| ServiceError::InvalidInput(format!("unknown state {s:?}")))
 }
 
 /// What a person sends about one identification.
@@ -108,12 +97,12 @@ pub async fn submit(
     let saved = match existing {
         Some(old) => {
             let mut edit = old.into_active_model();
-            edit.kind = Set(form.kind.as_str().into());
+            edit.kind = Set(form.kind);
             edit.label = Set(label);
             edit.comment = Set(comment);
             edit.updated_at = Set(now);
             // An edited feedback is reviewed afresh.
-            edit.state = Set("pending".into());
+            edit.state = Set(FeedbackState::Pending);
             edit.reason = Set(None);
             edit.reviewed_by = Set(None);
             edit.reviewed_at = Set(None);
@@ -128,10 +117,10 @@ pub async fn submit(
                 image_sha256: Set(row.image_sha256.clone()),
                 model_version: Set(format!("{} {}", row.model_name, row.model_version)),
                 model_label: Set(row.top_label.clone()),
-                kind: Set(form.kind.as_str().into()),
+                kind: Set(form.kind),
                 label: Set(label),
                 comment: Set(comment),
-                state: Set("pending".into()),
+                state: Set(FeedbackState::Pending),
                 ..Default::default()
             }
             .insert(db)
@@ -157,8 +146,8 @@ pub async fn mine(
 
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
-    /// pending, accepted, rejected; empty for all.
-    pub state: String,
+    /// None for all.
+    pub state: Option<FeedbackState>,
     /// Matches the model's label or the one people gave.
     pub species: String,
     pub model_version: String,
@@ -189,11 +178,8 @@ pub async fn queue(
     require(actor, Role::Labeler)?;
     let per_page = per_page.clamp(1, 200);
     let mut q = feedback::Entity::find().order_by_asc(feedback::Column::CreatedAt).order_by_asc(feedback::Column::Id);
-    if !filter.state.is_empty() {
-        if !["pending", "accepted", "rejected"].contains(&filter.state.as_str()) {
-            return Err(ServiceError::InvalidInput(format!("unknown state {:?}", filter.state)));
-        }
-        q = q.filter(feedback::Column::State.eq(filter.state.clone()));
+    if let Some(state) = filter.state {
+        q = q.filter(feedback::Column::State.eq(state));
     }
     let species = filter.species.trim();
     if !species.is_empty() {
@@ -258,21 +244,21 @@ pub async fn review(
             return Err(ServiceError::Forbidden("you cannot review your own feedback".into()));
         }
         let sha = row.image_sha256.clone();
-        let label = match row.kind.as_str() {
-            "not_insect" => NO_INSECT.to_string(),
-            _ => row.label.clone().unwrap_or_else(|| row.model_label.clone()),
+        let label = match row.kind {
+            Kind::NotInsect => NO_INSECT.to_string(),
+            Kind::Correct | Kind::Wrong => row.label.clone().unwrap_or_else(|| row.model_label.clone()),
         };
         let mut edit = row.into_active_model();
         edit.reviewed_by = Set(Some(actor.id));
         edit.reviewed_at = Set(Some(now));
         match &decision {
             Decision::Accept => {
-                edit.state = Set("accepted".into());
+                edit.state = Set(FeedbackState::Accepted);
                 edit.reason = Set(None);
                 decide(&txn, &sha, &label, LabelSource::Feedback).await?;
             }
             Decision::Reject { reason } => {
-                edit.state = Set("rejected".into());
+                edit.state = Set(FeedbackState::Rejected);
                 edit.reason = Set(Some(reason.trim().to_string()));
             }
         }

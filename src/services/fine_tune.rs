@@ -136,6 +136,8 @@ fn cached(
 
 /// Fine-tunes `spec` (a dataset version) on the bundle at `base_dir`; the new bundle goes under
 /// `models_dir` and into the registry (inactive: evaluate it, then activate it).
+// The stores it reads and writes, what to train, and the job's two hooks (cancel, progress).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     db: &DatabaseConnection,
     photos: &PhotoStore,

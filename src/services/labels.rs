@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::users::require;
 use crate::auth::{Account, Role};
+use crate::entities::feedback::{FeedbackKind, FeedbackState};
 use crate::entities::{feedback, identification, label_vote, photo_label};
 use crate::ServiceError;
 
@@ -46,6 +47,17 @@ pub fn clean_label(label: &str) -> Result<String, ServiceError> {
         return Err(ServiceError::InvalidInput(format!("a label is at most {MAX_LABEL} characters")));
     }
     Ok(label)
+}
+
+/// Every class a person may name: the catalogue's species and the model's arthropods.
+pub fn choices(model: &crate::inference::Manifest) -> Vec<String> {
+    let mut all: Vec<String> = crate::catalogue::all().iter().map(|s| s.name_en.clone()).collect();
+    for l in model.labels.iter().filter(|l| l.taxon.is_some()) {
+        if !all.iter().any(|a| a.eq_ignore_ascii_case(&l.name)) {
+            all.push(l.name.clone());
+        }
+    }
+    all
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,8 +158,8 @@ pub async fn next(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Op
     let disputed = Query::select()
         .column(feedback::Column::ImageSha256)
         .from(feedback::Entity)
-        .and_where(feedback::Column::State.eq("pending"))
-        .and_where(feedback::Column::Kind.ne("correct"))
+        .and_where(feedback::Column::State.eq(FeedbackState::Pending))
+        .and_where(feedback::Column::Kind.ne(FeedbackKind::Correct))
         .to_owned();
     // The flag narrows the search to undecided photos through an index; the subquery still
     // rules out a photo decided while a new identification of it was being recorded.
@@ -188,13 +200,20 @@ pub async fn next(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Op
     let suggestions = serde_json::from_str::<super::identify::Identified>(&row.answer)
         .map(|i| i.answer.top.into_iter().map(|t| (t.label, t.probability)).collect())
         .unwrap_or_else(|_| vec![(row.top_label.clone(), row.top_probability as f32)]);
-    let proposed = feedback::Entity::find()
-        .filter(feedback::Column::ImageSha256.eq(sha.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|f| if f.kind == "not_insect" { NO_INSECT.to_string() } else { f.label.unwrap_or(f.model_label) })
-        .collect::<Vec<_>>();
+    let proposed =
+        feedback::Entity::find()
+            .filter(feedback::Column::ImageSha256.eq(sha.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|f| {
+                if f.kind == FeedbackKind::NotInsect {
+                    NO_INSECT.to_string()
+                } else {
+                    f.label.unwrap_or(f.model_label)
+                }
+            })
+            .collect::<Vec<_>>();
     let mut votes = BTreeMap::new();
     for v in label_vote::Entity::find().filter(label_vote::Column::ImageSha256.eq(sha.clone())).all(db).await? {
         if let Some(l) = v.label {

@@ -8,7 +8,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Actor};
-use crate::auth::{passwords, status, Account, Role};
+use crate::auth::{passwords, Account, AccountStatus, Role};
 use crate::entities::{identification, session, user};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
@@ -30,8 +30,8 @@ pub struct UserSummary {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
-    pub role: String,
-    pub status: String,
+    pub role: Role,
+    pub status: AccountStatus,
     pub created_at: String,
     pub last_login_at: Option<String>,
 }
@@ -94,15 +94,15 @@ async fn target(db: &DatabaseConnection, id: i64) -> Result<user::Model, Service
 pub(crate) async fn other_active_admins(db: &DatabaseConnection, except: i64) -> Result<u64, ServiceError> {
     Ok(user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin.as_str()))
-        .filter(user::Column::Status.eq(status::ACTIVE))
+        .filter(user::Column::Status.eq(AccountStatus::Active))
         .filter(user::Column::Id.ne(except))
         .count(db)
         .await?)
 }
 
 async fn guard_last_admin(db: &DatabaseConnection, target: &user::Model, what: &str) -> Result<(), ServiceError> {
-    if target.role == Role::Admin.as_str()
-        && target.status == status::ACTIVE
+    if target.role == Role::Admin
+        && target.status == AccountStatus::Active
         && other_active_admins(db, target.id).await? == 0
     {
         return Err(ServiceError::Forbidden(format!(
@@ -167,16 +167,16 @@ pub async fn set_role(
     if role != Role::Admin {
         guard_last_admin(db, &user, "demoted").await?;
     }
-    let (name, before) = (user.username.clone(), user.role.clone());
+    let (name, before) = (user.username.clone(), user.role);
     let mut row = user.into_active_model();
-    row.role = Set(role.as_str().to_string());
+    row.role = Set(role);
     row.update(db).await?;
     audit::record(
         db,
         Actor::Account(actor),
         "user.role_changed",
         &name,
-        &format!("{before} → {}", role.as_str()),
+        &format!("{} → {}", before.as_str(), role.as_str()),
         client_addr,
     )
     .await
@@ -197,7 +197,7 @@ pub async fn set_active(
     }
     let name = user.username.clone();
     let mut row = user.into_active_model();
-    row.status = Set(if active { status::ACTIVE } else { status::DISABLED }.to_string());
+    row.status = Set(if active { AccountStatus::Active } else { AccountStatus::Disabled });
     row.update(db).await?;
     if !active {
         end_sessions(db, id).await?;

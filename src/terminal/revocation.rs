@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use crate::auth::{status, Role};
+use crate::auth::{AccountStatus, Role};
 use crate::entities::{session, user};
 use crate::ServiceError;
 
@@ -30,9 +30,9 @@ pub async fn revoked(
     let Some(account) = user::Entity::find_by_id(user_id).one(db).await? else {
         return Ok(Some("the account was deleted".into()));
     };
-    Ok(if account.status != status::ACTIVE {
+    Ok(if account.status != AccountStatus::Active {
         Some("the account was disabled".into())
-    } else if account.role != Role::Admin.as_str() {
+    } else if account.role != Role::Admin {
         Some("no longer an administrator".into())
     } else if account.password_hash != password_hash {
         Some("the password was changed".into())

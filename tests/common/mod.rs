@@ -24,7 +24,7 @@ pub async fn account(db: &DatabaseConnection, name: &str, role: Role) -> Account
     .await
     .unwrap();
     let mut row: user::ActiveModel = created.into();
-    row.role = Set(role.as_str().into());
+    row.role = Set(role);
     row.update(db).await.unwrap();
     accounts::check_credentials(db, name, GOOD, "10.2.2.2").await.unwrap()
 }

@@ -62,8 +62,8 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
                 username: u.username,
                 display_name: u.display_name,
                 email: u.email,
-                role: u.role,
-                status: u.status,
+                role: u.role.as_str().to_string(),
+                status: u.status.as_str().to_string(),
                 created_at: u.created_at,
                 last_login_at: u.last_login_at,
             })
@@ -76,9 +76,9 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
 
 #[server(endpoint = "set_user_role")]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
-    use crate::state::{answer, caller, fail, Caller};
+    use crate::state::{answer, caller, Caller};
     let Some(role) = insectid::auth::Role::parse(&role) else {
-        return fail(AppError::InvalidInput(format!("unknown role {role:?}")));
+        return Err(AppError::InvalidInput(format!("unknown role {role:?}")));
     };
     let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::set_role(&state.db, actor.as_ref(), id, role, Some(&addr)).await)
@@ -100,9 +100,9 @@ pub async fn reset_user_password(id: i64, password: String) -> Result<(), AppErr
 
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(id: i64, confirm: Option<String>) -> Result<(), AppError> {
-    use crate::state::{answer, caller, fail, Caller};
+    use crate::state::{answer, caller, Caller};
     if confirm.as_deref() != Some("yes") {
-        return fail(AppError::InvalidInput("tick the box to confirm the deletion".into()));
+        return Err(AppError::InvalidInput("tick the box to confirm the deletion".into()));
     }
     let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::delete_user(&state.db, &state.photos, actor.as_ref(), id, Some(&addr)).await)

@@ -12,7 +12,7 @@ pub struct DownloadView {
     pub job_id: i64,
     pub dataset: String,
     pub layout: String,
-    pub state: String,
+    pub state: crate::api::JobStateView,
     pub ready: bool,
     pub error: String,
 }
@@ -41,7 +41,7 @@ pub async fn get_my_downloads() -> Result<Vec<DownloadView>, AppError> {
             job_id: e.job_id,
             dataset: e.dataset,
             layout: e.layout,
-            state: e.state,
+            state: e.state.into(),
             ready: e.ready,
             error: e.error,
         })

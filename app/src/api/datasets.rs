@@ -11,6 +11,8 @@ pub struct VersionView {
     pub dataset: String,
     pub version: i32,
     pub state: String,
+    /// Frozen and usable (exports, fine-tuning, evaluation).
+    pub ready: bool,
     pub origin: String,
     pub items: i32,
     pub classes: i32,
@@ -26,6 +28,7 @@ pub struct ImportView {
     pub source: String,
     pub layout: String,
     pub state: String,
+    pub running: bool,
     pub total: i32,
     pub done: i32,
     pub imported: i32,
@@ -57,7 +60,8 @@ pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
         .map(|s| VersionView {
             dataset: s.dataset,
             version: s.version.version,
-            state: s.version.state,
+            state: s.version.state.as_str().to_string(),
+            ready: s.version.state == insectid::entities::dataset_version::VersionState::Ready,
             origin: s.version.origin,
             items: s.version.items,
             classes: s.version.classes,
@@ -77,7 +81,8 @@ pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
                 version: s.version,
                 source: j.source,
                 layout: j.layout,
-                state: j.state,
+                state: j.state.as_str().to_string(),
+                running: j.state == insectid::entities::import_job::ImportState::Running,
                 total: j.total,
                 done: j.done,
                 imported: j.imported,
@@ -89,7 +94,8 @@ pub async fn get_datasets() -> Result<DatasetsOverview, AppError> {
         .collect();
     let admin = caller.actor.as_ref().is_some_and(|a| a.role == insectid::auth::Role::Admin);
     let labelled_photos = crate::state::answer(insectid::services::labels::labelled_count(db).await)?;
-    let pending_imports = crate::state::answer(insectid::jobs::queue::pending_of_kind(db, "import_dataset").await)?;
+    let pending_imports =
+        crate::state::answer(insectid::jobs::queue::pending_of_kind(db, insectid::jobs::JobKind::ImportDataset).await)?;
     Ok(DatasetsOverview {
         versions,
         imports,
@@ -141,9 +147,8 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     )?;
     crate::state::answer(caller.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
-        return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
+        return Err(AppError::InvalidInput("the upload arrived without a body".into()));
     };
-    use tokio::io::AsyncWriteExt;
     let import_dir = caller.state.import_dir.clone();
     let stamp = format!("upload-{}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), std::process::id());
     let archive_path = import_dir.join(format!("{stamp}.zip"));
@@ -161,22 +166,7 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
                         .to_string()
                 }
                 "archive" => {
-                    // Streamed to disk: an archive of gigabytes never sits in memory.
-                    let mut file =
-                        tokio::fs::File::create(&archive_path).await.map_err(|e| AppError::Internal(e.to_string()))?;
-                    while let Some(chunk) =
-                        field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))?
-                    {
-                        received += chunk.len();
-                        if received > insectid::services::archive::MAX_ARCHIVE_BYTES {
-                            return Err(AppError::TooLarge(format!(
-                                "the archive is larger than {} MB",
-                                insectid::services::archive::MAX_ARCHIVE_BYTES / 1024 / 1024
-                            )));
-                        }
-                        file.write_all(&chunk).await.map_err(|e| AppError::Internal(e.to_string()))?;
-                    }
-                    file.flush().await.map_err(|e| AppError::Internal(e.to_string()))?;
+                    received = insectid::services::archive::receive(&mut field, &archive_path, "the archive").await?
                 }
                 other => return Err(AppError::InvalidInput(format!("unexpected field {other:?}"))),
             }
@@ -189,19 +179,19 @@ pub async fn upload_dataset(data: MultipartData) -> Result<i64, AppError> {
     .await;
     if let Err(e) = outcome {
         let _ = std::fs::remove_file(&archive_path);
-        return crate::state::fail(e);
+        return Err(e);
     }
     let target = import_dir.join(&stamp);
     let (from, to) = (archive_path.clone(), target.clone());
     let unpacked = tokio::task::spawn_blocking(move || insectid::services::archive::unpack_zip_file(&from, &to))
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(AppError::internal)?;
     let _ = std::fs::remove_file(&archive_path);
     let root = match unpacked {
         Ok(root) => root,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&target);
-            return crate::state::fail(AppError::InvalidInput(format!("the archive was refused: {e}")));
+            return Err(AppError::InvalidInput(format!("the archive was refused: {e}")));
         }
     };
     let job = start_import(&caller.state, caller.actor.as_ref(), &name, &root).await?;
@@ -219,7 +209,7 @@ async fn start_import(
     dir: &std::path::Path,
 ) -> Result<i64, AppError> {
     crate::state::answer(state.disk.check())?;
-    let base = state.import_dir.canonicalize().map_err(|e| AppError::Internal(format!("import directory: {e}")))?;
+    let base = state.import_dir.canonicalize().map_err(|e| AppError::internal(format!("import directory: {e}")))?;
     let folder = dir
         .strip_prefix(&base)
         .map_err(|_| AppError::InvalidInput("the folder is not inside the import directory".into()))?;

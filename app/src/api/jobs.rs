@@ -35,12 +35,64 @@ pub struct JobRow {
     pub id: i64,
     pub kind: String,
     pub command: String,
-    pub state: String,
+    pub state: JobStateView,
     /// 0..=1 when known.
     pub fraction: Option<f64>,
     pub phase: String,
     pub created_at: String,
     pub summary: String,
+}
+
+/// Where a job stands, as the pages show it (the server's `JobState`, which the browser's
+/// build cannot link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStateView {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl JobStateView {
+    /// The state's name: its CSS class suffix and its translation key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStateView::Queued => "queued",
+            JobStateView::Running => "running",
+            JobStateView::Succeeded => "succeeded",
+            JobStateView::Failed => "failed",
+            JobStateView::Cancelled => "cancelled",
+            JobStateView::Interrupted => "interrupted",
+        }
+    }
+
+    /// Waiting or running: the page keeps refreshing.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStateView::Queued | JobStateView::Running)
+    }
+
+    /// Ended without success: it can be resumed from its checkpoints.
+    pub fn is_resumable(self) -> bool {
+        matches!(self, JobStateView::Interrupted | JobStateView::Failed | JobStateView::Cancelled)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<insectid::jobs::JobState> for JobStateView {
+    fn from(state: insectid::jobs::JobState) -> Self {
+        use insectid::jobs::JobState;
+        match state {
+            JobState::Queued => JobStateView::Queued,
+            JobState::Running => JobStateView::Running,
+            JobState::Succeeded => JobStateView::Succeeded,
+            JobState::Failed => JobStateView::Failed,
+            JobState::Cancelled => JobStateView::Cancelled,
+            JobState::Interrupted => JobStateView::Interrupted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,54 +106,25 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-#[cfg(feature = "ssr")]
-fn progress_of(job: &insectid::entities::job::Model) -> (Option<f64>, String, serde_json::Value) {
-    let p: serde_json::Value = serde_json::from_str(&job.progress).unwrap_or_default();
-    let num = |k: &str| p.get(k).and_then(|v| v.as_f64());
-    let fraction = match (num("done"), num("total")) {
-        (Some(d), Some(t)) if t > 0.0 => Some((d / t).clamp(0.0, 1.0)),
-        _ => None,
-    };
-    let fraction = if job.state == "succeeded" { Some(1.0) } else { fraction };
-    let phase = p.get("phase").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    (fraction, phase, p)
-}
-
-/// One line about what a finished job produced.
-#[cfg(feature = "ssr")]
-fn summary_of(job: &insectid::entities::job::Model) -> String {
-    let r: serde_json::Value = serde_json::from_str(&job.result).unwrap_or_default();
-    let pct = |k: &str| r.get(k).and_then(|v| v.as_f64()).map(|x| format!("{:.2} %", x * 100.0)).unwrap_or_default();
-    match (job.state.as_str(), job.kind.as_str()) {
-        ("failed", _) => job.error.clone(),
-        ("succeeded", "fine_tune") => {
-            format!("{} · best val top-1 {}", r["model"].as_str().unwrap_or_default(), pct("best_val_accuracy"))
-        }
-        ("succeeded", "evaluate") => {
-            format!("{} · top-1 {} · top-5 {}", r["model"].as_str().unwrap_or_default(), pct("top1"), pct("top5"))
-        }
-        ("succeeded", _) => r
-            .as_object()
-            .map(|o| {
-                o.iter().filter(|(_, v)| v.is_number()).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")
-            })
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
+/// A job row as the lists show it; its progress and result read through their structs.
 #[cfg(feature = "ssr")]
 fn row(job: &insectid::entities::job::Model) -> JobRow {
-    let (fraction, phase, _) = progress_of(job);
+    use insectid::jobs::{JobResult, JobState, Progress};
+    let progress = Progress::of(job);
+    let summary = match job.state {
+        JobState::Failed => job.error.clone(),
+        JobState::Succeeded => JobResult::of(job).map(|r| r.summary()).unwrap_or_default(),
+        _ => String::new(),
+    };
     JobRow {
         id: job.id,
-        kind: job.kind.clone(),
+        kind: job.kind.as_str().to_string(),
         command: job.command.clone(),
-        state: job.state.clone(),
-        fraction,
-        phase,
+        state: job.state.into(),
+        fraction: if job.state == JobState::Succeeded { Some(1.0) } else { progress.fraction() },
+        phase: progress.phase.text().to_string(),
         created_at: when(job.created_at),
-        summary: summary_of(job),
+        summary,
     }
 }
 
@@ -127,26 +150,18 @@ async fn options_for(
         ParamKind::Dataset => insectid::services::datasets::list_all(&state.db)
             .await?
             .into_iter()
-            .filter(|s| s.version.state == "ready")
+            .filter(|s| s.version.state == insectid::entities::dataset_version::VersionState::Ready)
             .map(|s| {
                 let spec = format!("{}@{}", s.dataset, s.version.version);
                 let text = format!("{spec} ({} photos, {} classes)", s.version.items, s.version.classes);
                 (spec, text)
             })
             .collect(),
-        ParamKind::ImportFolder => {
-            let mut folders: Vec<(String, String)> = std::fs::read_dir(&state.import_dir)
-                .map(|d| {
-                    d.flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .map(|n| (n.clone(), n))
-                        .collect()
-                })
-                .unwrap_or_default();
-            folders.sort();
-            folders
-        }
+        ParamKind::ImportFolder => insectid::services::dataset_import::folders(&state.import_dir)
+            .await
+            .into_iter()
+            .map(|n| (n.clone(), n))
+            .collect(),
         ParamKind::Choice | ParamKind::Integer | ParamKind::Name => Vec::new(),
     })
 }
@@ -199,11 +214,11 @@ pub async fn run_command(
         insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
     )?;
     let Some(declared) = c.state.jobs.commands.find(&command) else {
-        return crate::state::fail(AppError::NotFound(format!("there is no command {command:?}")));
+        return Err(AppError::NotFound(format!("there is no command {command:?}")));
     };
     let spec = match declared.spec(&values) {
         Ok(s) => s,
-        Err(e) => return crate::state::fail(AppError::InvalidInput(e)),
+        Err(e) => return Err(AppError::InvalidInput(e)),
     };
     let job =
         crate::state::answer(insectid::jobs::queue::submit(&c.state.db, c.actor.as_ref(), &spec, &command).await)?;
@@ -243,26 +258,13 @@ pub struct JobView {
 pub async fn get_job(id: i64) -> Result<JobView, AppError> {
     let c = crate::state::caller().await?;
     let job = crate::state::answer(insectid::jobs::queue::get(&c.state.db, c.actor.as_ref(), id).await)?;
-    let (_, _, p) = progress_of(&job);
-    let history = p
-        .get("history")
-        .and_then(|h| h.as_array())
-        .map(|h| {
-            h.iter()
-                .map(|e| EpochPoint {
-                    epoch: e["epoch"].as_u64().unwrap_or_default() as u32,
-                    train_loss: e["train_loss"].as_f64().unwrap_or_default(),
-                    val_accuracy: e["val_accuracy"].as_f64().unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let result: serde_json::Value = serde_json::from_str(&job.result).unwrap_or_default();
-    let files = result
-        .get("files")
-        .and_then(|f| f.as_array())
-        .map(|f| f.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-        .unwrap_or_default();
+    let progress = insectid::jobs::Progress::of(&job);
+    let history = progress
+        .history
+        .iter()
+        .map(|e| EpochPoint { epoch: e.epoch as u32, train_loss: e.train_loss, val_accuracy: e.val_accuracy })
+        .collect();
+    let result = insectid::jobs::JobResult::of(&job);
     let pretty = |text: &str| {
         serde_json::from_str::<serde_json::Value>(text)
             .ok()
@@ -272,18 +274,18 @@ pub async fn get_job(id: i64) -> Result<JobView, AppError> {
     Ok(JobView {
         row: row(&job),
         params: pretty(&job.params),
-        done: p.get("done").and_then(|v| v.as_f64()),
-        total: p.get("total").and_then(|v| v.as_f64()),
-        eta_seconds: p.get("eta_seconds").and_then(|v| v.as_f64()),
+        done: progress.done.map(|d| d as f64),
+        total: progress.total.map(|t| t as f64),
+        eta_seconds: progress.eta_seconds,
         history,
         log: job.log.clone(),
-        result: if job.state == "succeeded" { pretty(&job.result) } else { String::new() },
+        result: if result.is_some() { pretty(&job.result) } else { String::new() },
         error: job.error.clone(),
         attempts: job.attempts,
         worker: job.worker.clone(),
         started_at: job.started_at.map(when),
         finished_at: job.finished_at.map(when),
-        files,
+        files: result.map(|r| r.files().to_vec()).unwrap_or_default(),
         cancel_requested: job.cancel_requested,
     })
 }

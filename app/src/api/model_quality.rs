@@ -24,20 +24,15 @@ pub async fn get_evaluations() -> Result<Vec<EvaluationRow>, AppError> {
     let jobs = crate::state::answer(insectid::jobs::reports::evaluations(&c.state.db, c.actor.as_ref(), 50).await)?;
     Ok(jobs
         .into_iter()
-        .map(|j| {
-            let r: serde_json::Value = serde_json::from_str(&j.result).unwrap_or_default();
-            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            let f = |k: &str| r[k].as_f64().unwrap_or_default();
-            EvaluationRow {
-                job: j.id,
-                model: s("model"),
-                dataset: s("dataset"),
-                split: s("split"),
-                top1: f("top1"),
-                top5: f("top5"),
-                ece: f("expected_calibration_error"),
-                images: r["images"].as_u64().unwrap_or_default(),
-            }
+        .map(|(job, r)| EvaluationRow {
+            job,
+            model: r.model,
+            dataset: r.dataset,
+            split: r.split,
+            top1: r.top1,
+            top5: r.top5,
+            ece: r.expected_calibration_error,
+            images: r.images as u64,
         })
         .collect())
 }

@@ -28,21 +28,12 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
     let list = crate::state::answer(insectid::services::models::list(&caller.state.db, caller.actor.as_ref()).await)?;
     // Newest first, so the first seen per version is its latest evaluation.
     let mut evaluations = std::collections::HashMap::new();
-    for j in
+    for (_, r) in
         crate::state::answer(insectid::jobs::reports::evaluations(&caller.state.db, caller.actor.as_ref(), 200).await)?
     {
-        let r: serde_json::Value = serde_json::from_str(&j.result).unwrap_or_default();
-        if let Some(id) = r["model_version_id"].as_i64() {
-            evaluations.entry(id).or_insert_with(|| {
-                format!(
-                    "top-1 {:.1} %, top-5 {:.1} % on {} ({})",
-                    r["top1"].as_f64().unwrap_or_default() * 100.0,
-                    r["top5"].as_f64().unwrap_or_default() * 100.0,
-                    r["dataset"].as_str().unwrap_or_default(),
-                    r["split"].as_str().unwrap_or_default()
-                )
-            });
-        }
+        evaluations.entry(r.model_version_id).or_insert_with(|| {
+            format!("top-1 {:.1} %, top-5 {:.1} % on {} ({})", r.top1 * 100.0, r.top5 * 100.0, r.dataset, r.split)
+        });
     }
     let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     Ok(list
@@ -63,40 +54,13 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
         .collect())
 }
 
-/// After a switch, heat maps come from the new model's own modules.
-#[cfg(feature = "ssr")]
-pub async fn reload_heatmaps(state: &crate::state::AppState, dir: String) {
-    let manifest = state.engine.active().manifest.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        insectid::inference::heatmap::HeatMapper::load(
-            std::path::Path::new(&dir),
-            &manifest,
-            tch::Device::cuda_if_available(),
-        )
-    })
-    .await;
-    let mapper = match loaded {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "no heat maps for the new model");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "no heat maps for the new model");
-            None
-        }
-    };
-    // A panic while drawing left the lock poisoned, not the mapper: replace it all the same.
-    *state.heatmaps.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = mapper;
-}
-
 #[server(endpoint = "activate_model")]
 pub async fn activate_model(id: i64) -> Result<(), AppError> {
     let c = crate::state::caller().await?;
     let row = crate::state::answer(
         insectid::services::models::activate(&c.state.db, &c.state.engine, c.actor.as_ref(), id, Some(&c.addr)).await,
     )?;
-    reload_heatmaps(&c.state, row.dir).await;
+    c.state.heatmaps.reload(row.dir.into(), c.state.engine.active().manifest.clone()).await;
     leptos_axum::redirect("/models");
     Ok(())
 }
@@ -107,7 +71,7 @@ pub async fn rollback_model() -> Result<(), AppError> {
     let row = crate::state::answer(
         insectid::services::models::rollback(&c.state.db, &c.state.engine, c.actor.as_ref(), Some(&c.addr)).await,
     )?;
-    reload_heatmaps(&c.state, row.dir).await;
+    c.state.heatmaps.reload(row.dir.into(), c.state.engine.active().manifest.clone()).await;
     leptos_axum::redirect("/models");
     Ok(())
 }
@@ -123,14 +87,13 @@ pub async fn delete_model(id: i64) -> Result<(), AppError> {
 /// A bundle as a .zip (manifest.json, model.pt, …), streamed to disk, then validated.
 #[server(endpoint = "upload_model", input = MultipartFormData)]
 pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
-    use tokio::io::AsyncWriteExt;
     let c = crate::state::caller().await?;
     crate::state::answer(
         insectid::services::users::require(c.actor.as_ref(), insectid::auth::Role::Admin).map(|_| ()),
     )?;
     crate::state::answer(c.state.disk.check())?;
     let Some(mut multipart) = data.into_inner() else {
-        return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
+        return Err(AppError::InvalidInput("the upload arrived without a body".into()));
     };
     let models_dir = c.state.models_dir.clone();
     let archive =
@@ -143,17 +106,7 @@ pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
             if field.name() != Some("bundle") {
                 return Err(AppError::InvalidInput("send the bundle in a field named \"bundle\"".into()));
             }
-            let mut file = tokio::fs::File::create(&archive).await.map_err(|e| AppError::Internal(e.to_string()))?;
-            while let Some(chunk) =
-                field.chunk().await.map_err(|e| AppError::InvalidInput(format!("the upload broke off: {e}")))?
-            {
-                n += chunk.len();
-                if n > insectid::services::archive::MAX_ARCHIVE_BYTES {
-                    return Err(AppError::TooLarge("the bundle is larger than 2 GB".into()));
-                }
-                file.write_all(&chunk).await.map_err(|e| AppError::Internal(e.to_string()))?;
-            }
-            file.flush().await.map_err(|e| AppError::Internal(e.to_string()))?;
+            n = insectid::services::archive::receive(&mut field, &archive, "the bundle").await?;
         }
         Ok(n)
     }
@@ -174,6 +127,6 @@ pub async fn upload_model(data: MultipartData) -> Result<(), AppError> {
             leptos_axum::redirect("/models");
             Ok(())
         }
-        Err(e) => crate::state::fail(e),
+        Err(e) => Err(e),
     }
 }
