@@ -81,8 +81,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("models/compare") view=pages::model_quality::ComparePage ssr=SsrMode::Async/>
                     <Route path=path!("models/:id/identifications") view=pages::model_quality::VersionIdentificationsPage ssr=SsrMode::Async/>
                     <Route path=path!("upload") view=pages::upload::UploadPage ssr=SsrMode::Async/>
-                    <Route path=path!("results/:id") view=pages::identify::ResultPage ssr=SsrMode::Async/>
-                    <Route path=path!("history") view=pages::identify::HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("results/:id") view=pages::result::ResultPage ssr=SsrMode::Async/>
+                    <Route path=path!("history") view=pages::history::HistoryPage ssr=SsrMode::Async/>
                     <Route path=path!("species") view=pages::species::SpeciesListPage ssr=SsrMode::Async/>
                     <Route path=path!("species/:key") view=pages::species::SpeciesPage ssr=SsrMode::Async/>
                     <Route path=path!("me") view=pages::account::MePage ssr=SsrMode::Async/>
@@ -91,9 +91,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=pages::users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("feedback") view=pages::feedback::FeedbackQueuePage ssr=SsrMode::Async/>
                     <Route path=path!("label") view=pages::label::LabelPage ssr=SsrMode::Async/>
-                    <Route path=path!("datasets") view=pages::label::DatasetsPage ssr=SsrMode::Async/>
+                    <Route path=path!("datasets") view=pages::datasets::DatasetsPage ssr=SsrMode::Async/>
                     <Route path=path!("commands") view=pages::commands::CommandsPage ssr=SsrMode::Async/>
-                    <Route path=path!("jobs/:id") view=pages::commands::JobPage ssr=SsrMode::Async/>
+                    <Route path=path!("jobs/:id") view=pages::jobs::JobPage ssr=SsrMode::Async/>
                     <Route path=path!("terminal") view=pages::terminal::TerminalPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>

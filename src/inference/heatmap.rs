@@ -2,13 +2,14 @@
 //! The gradient of the chosen class's logit with respect to the block's activations weights
 //! each channel; their weighted sum, rectified, is the heat map.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use image::{DynamicImage, Rgb, RgbImage};
 use tch::{CModule, Device, Kind, Tensor};
 
 use super::preprocess::{self, Preprocessing};
-use super::{InferenceError, Manifest};
+use super::{DevicePreference, InferenceError, Manifest};
 
 pub struct HeatMapper {
     features: CModule,
@@ -99,4 +100,51 @@ fn colormap(v: f32) -> [u8; 3] {
         }
     }
     [220, 30, 30]
+}
+
+/// The active model's heat-map modules, shared by the requests that draw them and replaced
+/// whenever the active model changes. They load on the device the engine is configured for.
+#[derive(Clone)]
+pub struct HeatMaps {
+    mapper: Arc<Mutex<Option<HeatMapper>>>,
+    device: DevicePreference,
+}
+
+impl HeatMaps {
+    /// The modules of the bundle in `dir`; a bundle that has them but cannot load them fails.
+    pub async fn load(dir: PathBuf, manifest: Manifest, device: DevicePreference) -> Result<Self, InferenceError> {
+        let mapper = Self::load_blocking(dir, manifest, device).await?;
+        Ok(HeatMaps { mapper: Arc::new(Mutex::new(mapper)), device })
+    }
+
+    /// After a switch: the new model's modules, or none (with a warning) when they do not load,
+    /// so that heat maps never explain another model than the one that answered.
+    pub async fn reload(&self, dir: PathBuf, manifest: Manifest) {
+        let mapper = match Self::load_blocking(dir, manifest, self.device).await {
+            Ok(mapper) => mapper,
+            Err(e) => {
+                tracing::warn!(error = %e, "no heat maps for the new model");
+                None
+            }
+        };
+        *self.mapper.lock().unwrap_or_else(PoisonError::into_inner) = mapper;
+    }
+
+    /// Runs `draw` with the modules (None when the model has none). A panic while drawing
+    /// poisons the lock but leaves the modules as they were, so later requests use them.
+    pub fn with<T>(&self, draw: impl FnOnce(Option<&HeatMapper>) -> T) -> T {
+        let guard = self.mapper.lock().unwrap_or_else(PoisonError::into_inner);
+        draw(guard.as_ref())
+    }
+
+    async fn load_blocking(
+        dir: PathBuf,
+        manifest: Manifest,
+        device: DevicePreference,
+    ) -> Result<Option<HeatMapper>, InferenceError> {
+        let device = device.resolve()?;
+        tokio::task::spawn_blocking(move || HeatMapper::load(&dir, &manifest, device))
+            .await
+            .map_err(|e| InferenceError::Device(format!("loading the heat-map modules stopped: {e}")))?
+    }
 }

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::audit::{self, Actor};
 use super::users::{end_sessions, erase_user_data, other_active_admins};
-use crate::auth::{passwords, status, Account, Role};
+use crate::auth::{passwords, Account, AccountStatus, Role};
 use crate::entities::{login_failure, user};
 use crate::storage::PhotoStore;
 use crate::ServiceError;
@@ -86,7 +86,7 @@ async fn insert_user(
     email: Option<String>,
     password_hash: String,
     role: Role,
-    state: &str,
+    state: AccountStatus,
 ) -> Result<user::Model, ServiceError> {
     let row = user::ActiveModel {
         username: Set(username.to_string()),
@@ -94,8 +94,8 @@ async fn insert_user(
         display_name: Set(display_name),
         email: Set(email),
         password_hash: Set(password_hash),
-        role: Set(role.as_str().to_string()),
-        status: Set(state.to_string()),
+        role: Set(role),
+        status: Set(state),
         language: Set("en".into()),
         created_at: Set(Utc::now()),
         last_login_at: Set(None),
@@ -121,12 +121,35 @@ pub async fn sign_up(
     let display_name = clean_display_name(&form.display_name, username)?;
     let email = clean_email(&form.email)?;
     passwords::check_strength(&form.password, username).map_err(ServiceError::InvalidInput)?;
-    let state = if open_registration { status::ACTIVE } else { status::PENDING };
+    let state = if open_registration { AccountStatus::Active } else { AccountStatus::Pending };
     let hash = passwords::hash(form.password).await?;
     let created = insert_user(db, username, display_name, email, hash, Role::User, state).await?;
-    audit::record(db, Actor::Named(&created.username), "account.sign_up", &created.username, state, client_addr)
-        .await?;
+    audit::record(
+        db,
+        Actor::Named(&created.username),
+        "account.sign_up",
+        &created.username,
+        state.as_str(),
+        client_addr,
+    )
+    .await?;
     Ok(created)
+}
+
+/// The first administrator, from the environment at start-up: created when the portal has
+/// no administrator yet, otherwise nothing happens (the password given is not applied).
+/// True when it was created.
+pub async fn ensure_first_admin(
+    db: &DatabaseConnection,
+    username: &str,
+    password: String,
+) -> Result<bool, ServiceError> {
+    let admins = user::Entity::find().filter(user::Column::Role.eq(Role::Admin)).count(db).await?;
+    if admins > 0 {
+        return Ok(false);
+    }
+    create_admin(db, username, password).await?;
+    Ok(true)
 }
 
 /// The first administrator (or another), from the command line or the environment.
@@ -138,7 +161,8 @@ pub async fn create_admin(
     validate_username(username)?;
     passwords::check_strength(&password, username).map_err(ServiceError::InvalidInput)?;
     let hash = passwords::hash(password).await?;
-    let created = insert_user(db, username, username.to_string(), None, hash, Role::Admin, status::ACTIVE).await?;
+    let created =
+        insert_user(db, username, username.to_string(), None, hash, Role::Admin, AccountStatus::Active).await?;
     audit::record(db, Actor::Named("command line"), "user.admin_created", username, "", None).await?;
     Ok(created)
 }
@@ -273,9 +297,9 @@ pub async fn check_credentials(
         .filter(login_failure::Column::ClientAddr.eq(reserved.client_addr.clone()))
         .exec(db)
         .await?;
-    match found.status.as_str() {
-        status::ACTIVE => {}
-        status::PENDING => {
+    match found.status {
+        AccountStatus::Active => {}
+        AccountStatus::Pending => {
             return Err(ServiceError::Forbidden("this account is waiting for an administrator's approval".into()))
         }
         _ => {

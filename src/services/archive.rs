@@ -5,9 +5,50 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::ServiceError;
+
 pub const MAX_ARCHIVE_BYTES: usize = 2 * 1024 * 1024 * 1024;
 pub const MAX_UNPACKED_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 pub const MAX_ENTRIES: usize = 200_000;
+
+/// Streams an uploaded archive to `path` as it arrives, so that gigabytes never sit in memory.
+/// More than [`MAX_ARCHIVE_BYTES`] is refused; on any error the partial file is removed.
+/// Returns the bytes written (0 when the upload was empty).
+pub async fn receive<B, E>(
+    mut chunks: impl futures::Stream<Item = Result<B, E>> + Unpin,
+    path: &Path,
+    what: &str,
+) -> Result<usize, ServiceError>
+where
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let storage = |e: std::io::Error| ServiceError::Storage(format!("{}: {e}", path.display()));
+    let written: Result<usize, ServiceError> = async {
+        let mut file = tokio::fs::File::create(path).await.map_err(storage)?;
+        let mut received = 0usize;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| ServiceError::InvalidInput(format!("the upload broke off: {e}")))?;
+            received += chunk.as_ref().len();
+            if received > MAX_ARCHIVE_BYTES {
+                return Err(ServiceError::TooLarge(format!(
+                    "{what} is larger than {} MB",
+                    MAX_ARCHIVE_BYTES / 1024 / 1024
+                )));
+            }
+            file.write_all(chunk.as_ref()).await.map_err(storage)?;
+        }
+        file.flush().await.map_err(storage)?;
+        Ok(received)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    written
+}
 
 /// Unpacks `bytes` into `target` (created) and returns the dataset's root: `target` itself, or
 /// the single folder the archive wraps everything in.

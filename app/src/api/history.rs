@@ -103,7 +103,7 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     let mut view =
         result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
-        .map(super::labelling::feedback_view);
+        .map(super::feedback::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.
     if view.verdict != "no_insect" {
         if let Some(top) = view.top.first() {

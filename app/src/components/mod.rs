@@ -1,1 +1,2 @@
 pub mod nav;
+pub mod verdict;

@@ -237,7 +237,7 @@ pub fn VersionIdentificationsPage() -> impl IntoView {
                                         <img src=format!("/photos/{}/thumb", r.image_sha256) alt="" loading="lazy" width="96" height="96"/>
                                     </a>
                                     <div>
-                                        <a href=format!("/results/{}", r.id)><strong>{crate::pages::identify::verdict_text(lang, &r)}</strong></a>
+                                        <a href=format!("/results/{}", r.id)><strong>{crate::components::verdict::verdict_text(lang, &r)}</strong></a>
                                         <p class="hint">{r.created_at.clone()}</p>
                                     </div>
                                 </li>

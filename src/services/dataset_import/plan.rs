@@ -92,6 +92,25 @@ pub fn folder_inside(base: &Path, folder: &str) -> Result<PathBuf, ServiceError>
     Ok(real)
 }
 
+/// The folders an import may name: the import directory's subfolders, sorted (none when the
+/// directory is missing). Read off the async runtime: a large or slow directory blocks.
+pub async fn folders(base: &Path) -> Vec<String> {
+    let base = base.to_path_buf();
+    let listed = tokio::task::spawn_blocking(move || {
+        let mut names: Vec<String> = std::fs::read_dir(&base)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    });
+    listed.await.unwrap_or_default()
+}
+
 /// Reads the directory and decides its layout.
 pub fn plan(root: &Path) -> Result<Plan, ServiceError> {
     let meta =

@@ -1,0 +1,131 @@
+//! Feedback on results (sent by anyone signed in) and its review (labelers), and the
+//! classes a person may name.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// One's own feedback on a result, as the result page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackView {
+    pub id: i64,
+    pub identification_id: i64,
+    pub image_sha256: String,
+    pub user_id: i64,
+    pub kind: String,
+    pub label: Option<String>,
+    pub model_label: String,
+    pub model_version: String,
+    pub comment: String,
+    /// pending, accepted or rejected.
+    pub state: String,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn feedback_view(f: insectid::entities::feedback::Model) -> FeedbackView {
+    FeedbackView {
+        id: f.id,
+        identification_id: f.identification_id,
+        image_sha256: f.image_sha256,
+        user_id: f.user_id,
+        kind: f.kind.as_str().to_string(),
+        label: f.label,
+        model_label: f.model_label,
+        model_version: f.model_version,
+        comment: f.comment,
+        state: f.state.as_str().to_string(),
+        reason: f.reason,
+        created_at: f.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+#[server(endpoint = "label_choices")]
+pub async fn get_label_choices() -> Result<Vec<String>, AppError> {
+    let state = crate::state::app_state()?;
+    Ok(insectid::services::labels::choices(&state.engine.active().manifest))
+}
+
+/// Sends or edits the caller's feedback on an identification, then shows the result again.
+#[server(endpoint = "send_feedback")]
+pub async fn send_feedback(
+    identification: i64,
+    kind: String,
+    label: Option<String>,
+    comment: Option<String>,
+) -> Result<FeedbackView, AppError> {
+    use insectid::services::feedback::{parse_kind, submit, FeedbackForm};
+    let caller = crate::state::caller().await?;
+    let kind = crate::state::answer(parse_kind(&kind))?;
+    let choices = insectid::services::labels::choices(&caller.state.engine.active().manifest);
+    let known = |typed: &str| choices.iter().find(|c| c.eq_ignore_ascii_case(typed)).cloned();
+    let form = FeedbackForm { kind, label: label.unwrap_or_default(), comment: comment.unwrap_or_default() };
+    let saved =
+        crate::state::answer(submit(&caller.state.db, caller.actor.as_ref(), identification, form, &known).await)?;
+    leptos_axum::redirect(&format!("/results/{identification}?feedback=sent#feedback"));
+    Ok(feedback_view(saved))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackQueue {
+    pub items: Vec<FeedbackView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub const FEEDBACK_PER_PAGE: u64 = 25;
+
+#[server(endpoint = "feedback_queue")]
+pub async fn get_feedback_queue(
+    state: String,
+    species: String,
+    model_version: String,
+    from: String,
+    to: String,
+    page: u64,
+) -> Result<FeedbackQueue, AppError> {
+    use insectid::services::feedback::{parse_state, queue, QueueFilter};
+    let caller = crate::state::caller().await?;
+    let state = if state.trim().is_empty() { None } else { Some(crate::state::answer(parse_state(state.trim()))?) };
+    let date = |s: &str, what: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::InvalidInput(format!("{what} must be a date like 2026-11-28")))
+    };
+    let filter = match (date(&from, "from"), date(&to, "to")) {
+        (Ok(from), Ok(to)) => QueueFilter { state, species, model_version, from, to },
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let p =
+        crate::state::answer(queue(&caller.state.db, caller.actor.as_ref(), &filter, page, FEEDBACK_PER_PAGE).await)?;
+    Ok(FeedbackQueue {
+        items: p.items.into_iter().map(feedback_view).collect(),
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    })
+}
+
+/// Accepts or rejects the chosen feedback (`ids` from the queue's check boxes).
+#[server(endpoint = "review_feedback")]
+pub async fn review_feedback(
+    #[server(default)] ids: Vec<i64>,
+    decision: String,
+    reason: Option<String>,
+) -> Result<usize, AppError> {
+    use insectid::services::feedback::{review, Decision};
+    let caller = crate::state::caller().await?;
+    let decision = match decision.as_str() {
+        "accept" => Decision::Accept,
+        "reject" => Decision::Reject { reason: reason.unwrap_or_default() },
+        other => return Err(AppError::InvalidInput(format!("unknown decision {other:?} (accept or reject)"))),
+    };
+    let required = caller.state.labels_per_photo;
+    crate::state::answer(review(&caller.state.db, caller.actor.as_ref(), &ids, decision, required).await)
+}
