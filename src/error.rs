@@ -34,7 +34,7 @@ pub enum ServiceError {
 }
 
 /// The transport-neutral class of an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     InvalidInput,
     Unauthorized,
@@ -43,9 +43,50 @@ pub enum ErrorKind {
     Conflict,
     TooManyRequests,
     TooLarge,
+    /// A file of a type the request may not carry (an upload that is no image).
+    UnsupportedMediaType,
     InsufficientStorage,
     Busy,
     Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::TooManyRequests,
+        ErrorKind::TooLarge,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::InsufficientStorage,
+        ErrorKind::Busy,
+        ErrorKind::Internal,
+    ];
+
+    /// The HTTP status an error of this kind is answered with: the one mapping, used by the
+    /// server functions, the REST API and the file routes alike.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidInput => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::TooManyRequests => 429,
+            ErrorKind::Internal => 500,
+            ErrorKind::Busy => 503,
+            ErrorKind::InsufficientStorage => 507,
+        }
+    }
+
+    /// Worth retrying shortly (answered with `Retry-After`).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorKind::Busy | ErrorKind::TooManyRequests)
+    }
 }
 
 impl ServiceError {

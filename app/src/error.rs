@@ -26,29 +26,50 @@ pub enum AppError {
     NotFound(String),
     #[error("the server is busy; retry in a moment")]
     Busy,
-    #[error("something went wrong on the server: {0}")]
+    /// What went wrong stays in the server's log under this request id; only the id is sent.
+    #[error("something went wrong on the server (request {0}); it was logged")]
     Internal(String),
     #[error("the request failed: {0}")]
     Request(ServerFnErrorErr),
 }
 
 impl AppError {
-    /// The HTTP status this error is answered with.
-    pub fn status(&self) -> u16 {
+    /// The kind of error this is; its HTTP status is [`ErrorKind::http_status`]'s.
+    ///
+    /// [`ErrorKind::http_status`]: insectid::error::ErrorKind::http_status
+    #[cfg(feature = "ssr")]
+    pub fn kind(&self) -> insectid::error::ErrorKind {
+        use insectid::error::ErrorKind;
         match self {
-            AppError::InvalidInput(_) => 400,
-            AppError::TooLarge(_) => 413,
-            AppError::UnsupportedType(_) => 415,
-            AppError::Unauthorized(_) => 401,
-            AppError::Forbidden(_) => 403,
-            AppError::Conflict(_) => 409,
-            AppError::TooManyRequests(_) => 429,
-            AppError::InsufficientStorage(_) => 507,
-            AppError::NotFound(_) => 404,
-            AppError::Busy => 503,
-            AppError::Internal(_) => 500,
-            AppError::Request(_) => 400,
+            AppError::InvalidInput(_) | AppError::Request(_) => ErrorKind::InvalidInput,
+            AppError::TooLarge(_) => ErrorKind::TooLarge,
+            AppError::UnsupportedType(_) => ErrorKind::UnsupportedMediaType,
+            AppError::Unauthorized(_) => ErrorKind::Unauthorized,
+            AppError::Forbidden(_) => ErrorKind::Forbidden,
+            AppError::Conflict(_) => ErrorKind::Conflict,
+            AppError::TooManyRequests(_) => ErrorKind::TooManyRequests,
+            AppError::InsufficientStorage(_) => ErrorKind::InsufficientStorage,
+            AppError::NotFound(_) => ErrorKind::NotFound,
+            AppError::Busy => ErrorKind::Busy,
+            AppError::Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The HTTP status this error is answered with.
+    #[cfg(feature = "ssr")]
+    pub fn status(&self) -> u16 {
+        self.kind().http_status()
+    }
+
+    /// An error the caller can do nothing about: `detail` goes to the log with the request's
+    /// id, and only the id to the caller (who can quote it to an administrator).
+    #[cfg(feature = "ssr")]
+    pub fn internal(detail: impl std::fmt::Display) -> AppError {
+        let id = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string))
+            .unwrap_or_else(|| "-".into());
+        tracing::error!(request_id = %id, error = %detail, "a server function failed");
+        AppError::Internal(id)
     }
 
     /// Answers the page being rendered with this error's status, so a page that shows an
@@ -68,6 +89,20 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server, a failure of the server itself (its answer not serialisable, a
+        // middleware error) is internal: logged, never sent. What the request got wrong (its
+        // arguments, its method) stays a 400 that says so.
+        #[cfg(feature = "ssr")]
+        if matches!(
+            value,
+            ServerFnErrorErr::Registration(_)
+                | ServerFnErrorErr::ServerError(_)
+                | ServerFnErrorErr::MiddlewareError(_)
+                | ServerFnErrorErr::Serialization(_)
+                | ServerFnErrorErr::Response(_)
+        ) {
+            return AppError::internal(value);
+        }
         AppError::Request(value)
     }
 }
@@ -85,11 +120,9 @@ impl From<insectid::ServiceError> for AppError {
             ErrorKind::TooLarge => AppError::TooLarge(e.to_string()),
             ErrorKind::InsufficientStorage => AppError::InsufficientStorage(e.to_string()),
             ErrorKind::NotFound => AppError::NotFound(e.to_string()),
+            ErrorKind::UnsupportedMediaType => AppError::UnsupportedType(e.to_string()),
             ErrorKind::Busy => AppError::Busy,
-            ErrorKind::Internal => {
-                tracing::error!(error = %e, "service failed");
-                AppError::Internal("see the server log".into())
-            }
+            ErrorKind::Internal => AppError::internal(e),
         }
     }
 }

@@ -25,7 +25,7 @@ pub struct AppState {
     /// Session cookies marked Secure (the portal is behind HTTPS).
     pub secure_cookies: bool,
     /// Grad-CAM for the result pages (None when the bundle has no heat-map modules).
-    pub heatmaps: Arc<std::sync::Mutex<Option<insectid::inference::heatmap::HeatMapper>>>,
+    pub heatmaps: insectid::inference::heatmap::HeatMaps,
     /// Labelers who must agree before a photo's label is decided.
     pub labels_per_photo: u32,
     /// The only place the Datasets page imports from; uploaded archives are unpacked here.
@@ -106,33 +106,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 /// The state inside a server function; its absence is a wiring bug, reported as such.
 pub fn app_state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| AppError::Internal("application state is not provided".into()))
-}
-
-/// Server functions set the HTTP status of their errors through this. A plain HTML form post
-/// (no JavaScript) keeps the redirect back to its page, which shows the error from the URL;
-/// a status set here would replace that redirect with a bare error body.
-pub fn fail<T>(error: AppError) -> Result<T, AppError> {
-    let Some(parts) = use_context::<axum::http::request::Parts>() else {
-        return Err(error);
-    };
-    let plain_form = parts
-        .headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    // A page rendering on the server calls server functions directly: the page shows the
-    // error itself and keeps its own status.
-    let page_render = !parts.uri.path().starts_with("/api/");
-    if plain_form || page_render {
-        return Err(error);
-    }
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(code) = axum::http::StatusCode::from_u16(error.status()) {
-            response.set_status(code);
-        }
-    }
-    Err(error)
+    use_context::<AppState>().ok_or_else(|| AppError::internal("application state is not provided"))
 }
 
 pub type AuthSession = axum_login::AuthSession<insectid::auth::Backend>;
@@ -141,7 +115,7 @@ pub type AuthSession = axum_login::AuthSession<insectid::auth::Backend>;
 pub async fn auth_session() -> Result<AuthSession, AppError> {
     leptos_axum::extract::<AuthSession>()
         .await
-        .map_err(|e| AppError::Internal(format!("no authentication session: {e}")))
+        .map_err(|e| AppError::internal(format!("no authentication session: {e}")))
 }
 
 /// The signed-in account, if any. Services check what it may do.
@@ -161,12 +135,10 @@ pub async fn client_addr() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// Runs a service call and turns its error into the server function's, with its status.
+/// A service call's result as the server function's. Its status is set in one place for
+/// every server function, from the error's kind (the server's `server_fn_errors` layer).
 pub fn answer<T>(result: Result<T, insectid::ServiceError>) -> Result<T, AppError> {
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => fail(e.into()),
-    }
+    result.map_err(AppError::from)
 }
 
 /// What most server functions start from: the state, who is calling, and from where.

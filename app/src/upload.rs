@@ -25,6 +25,17 @@ pub enum UploadError {
     UnsupportedType(String),
 }
 
+impl UploadError {
+    pub fn kind(&self) -> insectid::error::ErrorKind {
+        use insectid::error::ErrorKind;
+        match self {
+            UploadError::BadRequest(_) => ErrorKind::InvalidInput,
+            UploadError::TooLarge(_) => ErrorKind::TooLarge,
+            UploadError::UnsupportedType(_) => ErrorKind::UnsupportedMediaType,
+        }
+    }
+}
+
 /// Field names that carry photos; anything else but `top_k` is refused.
 pub const FILE_FIELDS: [&str; 3] = ["image", "images", "file"];
 

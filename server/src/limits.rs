@@ -97,7 +97,7 @@ pub async fn guard_api(State(guards): State<Arc<ApiGuards>>, request: Request<Bo
     };
     if let Some(limit) = guard.rate {
         if let Err(refused) = crate::rate_limit::admit(limit, &request) {
-            return refused;
+            return *refused;
         }
     }
     if guard.multipart && request.method() == Method::POST && !has_boundary(&request) {
@@ -130,7 +130,8 @@ pub async fn guard_api(State(guards): State<Arc<ApiGuards>>, request: Request<Bo
         false => None,
     };
     // A body without a declared length is cut off at the limit; whatever the handler then
-    // answers, the client is told why.
+    // answers (a server function reads a cut-off form as malformed: 400), the client is told
+    // why.
     let limit = guard.body_bytes;
     let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = cut_off.clone();
@@ -144,7 +145,7 @@ pub async fn guard_api(State(guards): State<Arc<ApiGuards>>, request: Request<Bo
         Body::new(limited)
     });
     let response = next.run(request).await;
-    if cut_off.load(std::sync::atomic::Ordering::Relaxed) && !response.status().is_client_error() {
+    if cut_off.load(std::sync::atomic::Ordering::Relaxed) && response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return too_large();
     }
     response

@@ -3,26 +3,27 @@
 
 use app::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use insectid::error::ErrorKind;
+
+use crate::http_error::HttpError;
 
 /// The photo is served without its personal metadata (place, time, device, comments): the
 /// link is shared with anyone who sees the result.
-pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
+pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Result<Response, HttpError> {
     let Ok(original) = state.photos.read(&sha).await else {
-        return (StatusCode::NOT_FOUND, "no such photo").into_response();
+        return Err(HttpError::new(ErrorKind::NotFound, "no such photo"));
     };
     use insectid::inference::{decode_budget::DecodeBudget, preprocess};
     use insectid::storage::metadata;
     // A TIFF is written anew from its pixels: that decode takes its place in the budget.
     let permit = if metadata::strip_decodes(&original) {
-        let size = match preprocess::probe(&original, None) {
-            Ok(size) => size,
-            Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
-        };
+        let size =
+            preprocess::probe(&original, None).map_err(|e| HttpError::new(ErrorKind::NotFound, e.to_string()))?;
         match DecodeBudget::global().reserve(&size).await {
             Ok(permit) => Some(permit),
-            Err(_) => return busy("the server is decoding other photos"),
+            Err(_) => return Err(busy("the server is decoding other photos")),
         }
     } else {
         None
@@ -33,11 +34,8 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
     });
     let bytes = match stripped.await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(reason)) => return (StatusCode::UNPROCESSABLE_ENTITY, reason).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "stripping a photo's metadata failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Ok(Err(reason)) => return Err(HttpError::internal(format!("stripping photo {sha}'s metadata: {reason}"))),
+        Err(e) => return Err(HttpError::internal(format!("stripping photo {sha}'s metadata stopped: {e}"))),
     };
     let mime = image::guess_format(&bytes).map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
     let mut response = bytes.into_response();
@@ -45,21 +43,23 @@ pub async fn photo(State(state): State<AppState>, Path(sha): Path<String>) -> Re
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     // Content-addressed: the bytes behind a digest never change.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
-    response
+    Ok(response)
 }
 
 /// `GET /photos/{sha256}/thumb`: the photo's thumbnail (JPEG), made once.
-pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>) -> Response {
+pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>) -> Result<Response, HttpError> {
     let bytes = match state.photos.thumbnail(&sha).await {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return busy("the server is decoding other photos"),
-        Err(_) => return (StatusCode::NOT_FOUND, "no such photo").into_response(),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return Err(busy("the server is decoding other photos"))
+        }
+        Err(_) => return Err(HttpError::new(ErrorKind::NotFound, "no such photo")),
     };
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
-    response
+    Ok(response)
 }
 
 #[derive(serde::Deserialize)]
@@ -71,10 +71,8 @@ pub struct KeyQuery {
 /// "busy" at once rather than queued on the blocking pool.
 static HEATMAP_DRAWING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
-fn busy(what: &str) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, format!("{what}; retry in a moment")).into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-    response
+fn busy(what: &str) -> HttpError {
+    HttpError::new(ErrorKind::Busy, format!("{what}; retry in a moment"))
 }
 
 fn png_response(png: Vec<u8>) -> Response {
@@ -93,11 +91,11 @@ pub async fn heatmap(
     Path(id): Path<i64>,
     Query(q): Query<KeyQuery>,
     auth: axum_login::AuthSession<insectid::auth::Backend>,
-) -> Response {
+) -> Result<Response, HttpError> {
     use insectid::inference::{decode_budget::DecodeBudget, preprocess, InferenceError};
     let found = insectid::services::history::get(&state.db, auth.user.as_ref(), id, q.key.as_deref()).await;
     let Ok(view) = found else {
-        return (StatusCode::NOT_FOUND, "no such result").into_response();
+        return Err(HttpError::new(ErrorKind::NotFound, "no such result"));
     };
     let active = state.engine.active();
     let same_model =
@@ -106,38 +104,38 @@ pub async fn heatmap(
     let sha = view.identified.image_sha256.clone();
     let variant = format!("{}\0{}\0{class:?}", active.status.name, active.status.version);
     if let Some(png) = state.photos.heatmap(&sha, &variant).await {
-        return png_response(png);
+        return Ok(png_response(png));
     }
     let Ok(drawing) = HEATMAP_DRAWING.try_acquire() else {
         // (A `&'static` permit: it moves into the drawing below.)
-        return busy("another heat map is being drawn");
+        return Err(busy("another heat map is being drawn"));
     };
-    let bytes = match state.photos.read(&sha).await {
-        Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::NOT_FOUND, "the photo cannot be read").into_response(),
-    };
-    let size = match preprocess::probe(&bytes, Some(512)) {
-        Ok(size) => size,
-        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
-    };
+    let not_found = |reason: String| HttpError::new(ErrorKind::NotFound, reason);
+    let bytes = state.photos.read(&sha).await.map_err(|_| not_found("the photo cannot be read".into()))?;
+    let size = preprocess::probe(&bytes, Some(512)).map_err(|e| not_found(e.to_string()))?;
     let decoding = match DecodeBudget::global().reserve(&size).await {
         Ok(permit) => permit,
-        Err(InferenceError::Busy) => return busy("the server is decoding other photos"),
-        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(InferenceError::Busy) => return Err(busy("the server is decoding other photos")),
+        Err(e) => return Err(not_found(e.to_string())),
     };
     let mappers = state.heatmaps.clone();
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+    // The photo that does not decode and the model without heat maps are the caller's 404;
+    // a failure while drawing is the server's (its text goes to the log only).
+    // (Errors are built outside the blocking thread, where the request's id is known.)
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, (ErrorKind, String)> {
         // Both permits go with the work: a request dropped meanwhile does not free them early.
         let (_decoding, _drawing) = (decoding, drawing);
         insectid::inference::torch_threads::compute_on(1);
-        let image = preprocess::decode(&bytes, Some(512)).map_err(|e| e.to_string())?;
-        // A panic while drawing poisons the lock; the mapper itself is unchanged by drawing,
-        // so later requests go on using it.
-        let guard = mappers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mapper = guard.as_ref().ok_or("this model has no heat-map modules")?;
-        let (overlay, _) = mapper.overlay(&image, class, 448).map_err(|e| e.to_string())?;
+        let image = preprocess::decode(&bytes, Some(512)).map_err(|e| (ErrorKind::NotFound, e.to_string()))?;
+        let (overlay, _) = mappers.with(|mapper| {
+            let mapper =
+                mapper.ok_or_else(|| (ErrorKind::NotFound, "this model has no heat-map modules".to_string()))?;
+            mapper.overlay(&image, class, 448).map_err(|e| (ErrorKind::Internal, format!("drawing a heat map: {e}")))
+        })?;
         let mut png = std::io::Cursor::new(Vec::new());
-        overlay.write_to(&mut png, image::ImageFormat::Png).map_err(|e| e.to_string())?;
+        overlay
+            .write_to(&mut png, image::ImageFormat::Png)
+            .map_err(|e| (ErrorKind::Internal, format!("encoding a heat map: {e}")))?;
         Ok(png.into_inner())
     })
     .await;
@@ -146,12 +144,10 @@ pub async fn heatmap(
             if let Err(e) = state.photos.put_heatmap(&sha, &variant, png.clone()).await {
                 tracing::warn!(error = %e, "keeping a heat map failed; it will be drawn again");
             }
-            png_response(png)
+            Ok(png_response(png))
         }
-        Ok(Err(reason)) => (StatusCode::NOT_FOUND, reason).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "heat map task failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        Ok(Err((ErrorKind::NotFound, reason))) => Err(not_found(reason)),
+        Ok(Err((_, detail))) => Err(HttpError::internal(detail)),
+        Err(e) => Err(HttpError::internal(format!("the heat-map task stopped: {e}"))),
     }
 }

@@ -11,14 +11,17 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::{SinkExt, StreamExt};
 use insectid::auth::{Account, Role};
+use insectid::error::ErrorKind;
 use insectid::services::audit::{self, Actor};
 use insectid::terminal::{self, host_keys, Frame, Preset, ServerMessage, SessionPermit, TerminalError};
 use serde::Deserialize;
+
+use crate::http_error::HttpError;
 
 /// How often an open terminal checks that its administrator still may have it.
 const REVOCATION_CHECK: Duration = Duration::from_secs(2);
@@ -50,27 +53,28 @@ pub async fn terminal_ws(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let (Some(account), Some(session_id)) = (auth.user, auth.session.id()) else {
-        return (StatusCode::UNAUTHORIZED, "sign in as an administrator to open a terminal").into_response();
+        return HttpError::new(ErrorKind::Unauthorized, "sign in as an administrator to open a terminal")
+            .into_response();
     };
     if account.role != Role::Admin {
-        return (StatusCode::FORBIDDEN, "the terminal is for administrators").into_response();
+        return HttpError::new(ErrorKind::Forbidden, "the terminal is for administrators").into_response();
     }
     // Browsers send Origin on websocket upgrades; a page of another site must not ride the session.
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(crate::security::host_of);
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !matches!((origin, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h)) {
-        return (StatusCode::FORBIDDEN, "cross-origin terminal connection refused").into_response();
+        return HttpError::new(ErrorKind::Forbidden, "cross-origin terminal connection refused").into_response();
     }
     let Ok(Query(query)) = query else {
-        return (StatusCode::BAD_REQUEST, "name a preset host: /terminal/ws?preset=NAME").into_response();
+        return HttpError::new(ErrorKind::InvalidInput, "name a preset host: /terminal/ws?preset=NAME").into_response();
     };
     let preset = match state.terminal.presets.get(&query.preset) {
         Ok(p) => p.clone(),
-        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(e) => return HttpError::new(ErrorKind::NotFound, e.to_string()).into_response(),
     };
     let permit = match state.terminal.registry.acquire(account.id, &state.terminal.limits) {
         Ok(p) => p,
-        Err(e) => return (StatusCode::TOO_MANY_REQUESTS, e.to_string()).into_response(),
+        Err(e) => return HttpError::new(ErrorKind::TooManyRequests, e.to_string()).into_response(),
     };
     let ws = match ws {
         Ok(ws) => ws,
@@ -78,7 +82,11 @@ pub async fn terminal_ws(
     };
     let password_hash = match terminal::revocation::password_hash(&state.db, account.id).await {
         Ok(hash) => hash,
-        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+        // A vanished account is "not signed in"; a database failure is the server's.
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return HttpError::new(ErrorKind::Unauthorized, e.to_string()).into_response()
+        }
+        Err(e) => return HttpError::from(e).into_response(),
     };
     // The shell stays open only while this session's access stands (checked every 2 s).
     let revoked = terminal::revocation::watch(

@@ -35,19 +35,19 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
 
 #[cfg(feature = "ssr")]
 async fn sign_in_account(username: String, password: String) -> Result<(), AppError> {
-    use crate::state::{auth_session, client_addr, fail};
+    use crate::state::{auth_session, client_addr};
     let mut session = auth_session().await?;
     let creds = insectid::auth::Credentials { username, password, client_addr: client_addr().await };
     match session.authenticate(creds).await {
         Ok(Some(account)) => {
             // login() gives the session a new id, so a planted id is worthless.
-            session.login(&account).await.map_err(|e| AppError::Internal(e.to_string()))?;
+            session.login(&account).await.map_err(AppError::internal)?;
             remember_language(&account.language)?;
             Ok(())
         }
-        Ok(None) => fail(AppError::Unauthorized("wrong username or password".into())),
-        Err(axum_login::Error::Backend(e)) => fail(e.into()),
-        Err(e) => fail(AppError::Internal(e.to_string())),
+        Ok(None) => Err(AppError::Unauthorized("wrong username or password".into())),
+        Err(axum_login::Error::Backend(e)) => Err(e.into()),
+        Err(e) => Err(AppError::internal(e)),
     }
 }
 
@@ -66,10 +66,10 @@ pub async fn sign_up(
     password: String,
     password_again: String,
 ) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, client_addr, fail};
+    use crate::state::{answer, app_state, client_addr};
     use insectid::services::accounts;
     if password != password_again {
-        return fail(AppError::InvalidInput("the two passwords differ".into()));
+        return Err(AppError::InvalidInput("the two passwords differ".into()));
     }
     let state = app_state()?;
     let addr = client_addr().await;
@@ -87,7 +87,7 @@ pub async fn sign_up(
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     let mut session = crate::state::auth_session().await?;
-    session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    session.logout().await.map_err(AppError::internal)?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -96,7 +96,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 async fn signed_in() -> Result<insectid::auth::Account, AppError> {
     match crate::state::current_account().await? {
         Some(a) => Ok(a),
-        None => crate::state::fail(AppError::Unauthorized("sign in first".into())),
+        None => Err(AppError::Unauthorized("sign in first".into())),
     }
 }
 
@@ -108,7 +108,7 @@ pub async fn update_profile(display_name: String, email: String, language: Strin
         insectid::services::accounts::update_profile(&state.db, &account, &display_name, &email, &language).await,
     )?;
     let mut session = crate::state::auth_session().await?;
-    session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    session.login(&updated).await.map_err(AppError::internal)?;
     remember_language(&updated.language)?;
     leptos_axum::redirect("/me?saved=profile");
     Ok(())
@@ -116,10 +116,10 @@ pub async fn update_profile(display_name: String, email: String, language: Strin
 
 #[server(endpoint = "change_password")]
 pub async fn change_password(current: String, new: String, new_again: String) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, auth_session, client_addr, fail};
+    use crate::state::{answer, app_state, auth_session, client_addr};
     let account = signed_in().await?;
     if new != new_again {
-        return fail(AppError::InvalidInput("the two new passwords differ".into()));
+        return Err(AppError::InvalidInput("the two new passwords differ".into()));
     }
     let state = app_state()?;
     let addr = client_addr().await;
@@ -127,7 +127,7 @@ pub async fn change_password(current: String, new: String, new_again: String) ->
         answer(insectid::services::accounts::change_password(&state.db, &account, &current, &new, Some(&addr)).await)?;
     // Every session of the account ended; this browser continues with a fresh one.
     let mut session = auth_session().await?;
-    session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    session.login(&updated).await.map_err(AppError::internal)?;
     leptos_axum::redirect("/me?saved=password");
     Ok(())
 }
@@ -143,7 +143,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
             .await,
     )?;
     let mut session = auth_session().await?;
-    session.logout().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    session.logout().await.map_err(AppError::internal)?;
     leptos_axum::redirect("/?account_deleted=1");
     Ok(())
 }
@@ -168,14 +168,14 @@ fn remember_language(code: &str) -> Result<(), AppError> {
 #[server(endpoint = "set_language")]
 pub async fn set_language(lang: String, back: String) -> Result<(), AppError> {
     let Some(chosen) = crate::i18n::Lang::parse(&lang) else {
-        return crate::state::fail(AppError::InvalidInput(format!("unknown language {lang:?} (en or zh)")));
+        return Err(AppError::InvalidInput(format!("unknown language {lang:?} (en or zh)")));
     };
     if let Some(account) = crate::state::current_account().await? {
         let state = crate::state::app_state()?;
         let updated =
             crate::state::answer(insectid::services::accounts::set_language(&state.db, &account, chosen.code()).await)?;
         let mut session = crate::state::auth_session().await?;
-        session.login(&updated).await.map_err(|e| AppError::Internal(e.to_string()))?;
+        session.login(&updated).await.map_err(AppError::internal)?;
     }
     remember_language(chosen.code())?;
     // Only a path on this site: an open redirect would let a link send people anywhere.

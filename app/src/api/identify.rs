@@ -50,15 +50,15 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
     let state = crate::state::app_state()?;
     let user_id = crate::state::current_account().await?.map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
-        return crate::state::fail(AppError::Unauthorized("sign in to identify photos".into()));
+        return Err(AppError::Unauthorized("sign in to identify photos".into()));
     }
     crate::state::answer(state.disk.check())?;
     let Some(multipart) = data.into_inner() else {
-        return crate::state::fail(AppError::InvalidInput("the upload arrived without a body".into()));
+        return Err(AppError::InvalidInput("the upload arrived without a body".into()));
     };
     let form = match crate::upload::collect_uploads(multipart, state.limits).await {
         Ok(f) => f,
-        Err(e) => return crate::state::fail(e.into()),
+        Err(e) => return Err(e.into()),
     };
     let photos = form.files.iter().map(|u| u.bytes.clone());
     let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, user_id, form.top_k).await;
@@ -74,7 +74,7 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
                     AppError::InvalidInput(m) => AppError::InvalidInput(format!("{}: {m}", upload.filename)),
                     other => other,
                 };
-                return crate::state::fail(error);
+                return Err(error);
             }
         };
         answers.push(PhotoAnswer {

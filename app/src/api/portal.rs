@@ -61,7 +61,7 @@ pub async fn get_portal_stats() -> Result<PortalStats, AppError> {
             identifications_last_7_days: s.identifications_last_7_days,
             distinct_photos: s.distinct_photos,
         }),
-        Err(e) => crate::state::fail(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

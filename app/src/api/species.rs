@@ -57,7 +57,7 @@ pub(crate) fn summary_of(s: &insectid::catalogue::Species) -> SpeciesSummary {
 #[server(endpoint = "species_search")]
 pub async fn search_species(query: String) -> Result<Vec<SpeciesSummary>, AppError> {
     if query.chars().count() > 200 {
-        return crate::state::fail(AppError::InvalidInput("the search is longer than 200 characters".into()));
+        return Err(AppError::InvalidInput("the search is longer than 200 characters".into()));
     }
     Ok(insectid::catalogue::search(&query).into_iter().map(summary_of).collect())
 }

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
+use insectid::error::ErrorKind;
 use insectid::services::identify::{identify_and_record_all, Identified};
 use serde::Serialize;
 
@@ -25,11 +26,7 @@ pub struct FileResult {
 
 impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
-        match e {
-            UploadError::BadRequest(m) => ApiError::BadRequest(m),
-            UploadError::TooLarge(m) => ApiError::PayloadTooLarge(m),
-            UploadError::UnsupportedType(m) => ApiError::UnsupportedMediaType(m),
-        }
+        ApiError::new(e.kind(), e.to_string())
     }
 }
 
@@ -41,12 +38,15 @@ pub async fn identify(
 ) -> Result<Json<IdentifyResponse>, ApiError> {
     let user_id = auth.user.as_ref().map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
-        return Err(ApiError::Other(axum::http::StatusCode::UNAUTHORIZED, "sign in to identify photos".into()));
+        return Err(ApiError::new(ErrorKind::Unauthorized, "sign in to identify photos"));
     }
-    state.disk.check().map_err(|e| ApiError::Other(axum::http::StatusCode::INSUFFICIENT_STORAGE, e.to_string()))?;
+    state.disk.check()?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type).map_err(|_| {
-        ApiError::BadRequest("expected a multipart/form-data body with photos in fields named \"image\"".into())
+        ApiError::new(
+            ErrorKind::InvalidInput,
+            "expected a multipart/form-data body with photos in fields named \"image\"",
+        )
     })?;
     let multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints(&state.limits));
     let form = collect_uploads(multipart, state.limits).await?;

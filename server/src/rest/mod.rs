@@ -1,6 +1,5 @@
 //! The versioned JSON API under /api/v1, for scripts and other programs.
 
-mod error;
 mod identify;
 
 use app::state::AppState;
@@ -8,7 +7,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-pub use error::ApiError;
+/// The REST API's one error: [`HttpError`](crate::http_error::HttpError), `{"error", "status"}`.
+pub use crate::http_error::HttpError as ApiError;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/model", get(model_status)).route("/identify", post(identify::identify))
