@@ -224,27 +224,28 @@ impl insectid::services::fine_tune::FineTuneObserver for EpochCounter {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
     use insectid::services::shadow;
-    let work = std::env::temp_dir().join(format!("insectid-shadow-bound-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let models_dir = work.join("models");
-    std::fs::create_dir_all(&models_dir).unwrap();
-    bundle_zip(&work.join("candidate.zip"), "2.1.0-shadow", false);
-    let t = insectid::testing::sqlite_database().await;
-    let db = &t.db;
-    let admin = account(db, "root", Role::Admin).await;
-    models::record_startup(db, &test_model_dir(), "default").await.unwrap();
-    let candidate =
-        models::install_zip(db, Some(&admin), &models_dir, &work.join("candidate.zip"), None).await.unwrap();
-    let slot = shadow::ShadowSlot::default();
-    let config = EngineConfig { threads: 1, ..Default::default() };
-    shadow::enable(db, &slot, &config, Some(&admin), candidate.id).await.unwrap();
-    let engine = InferenceEngine::start(&test_model_dir(), config).unwrap();
-    let photo: std::sync::Arc<[u8]> = std::fs::read(test_model_dir().join("fixtures/rgb.png")).unwrap().into();
-    let mut identified = insectid::services::identify::identify_photo(&engine, photo.clone(), 5).await.unwrap();
-    identified.id = Some(1);
-    // Twenty photos in a burst: each taken one is decoded and classified (milliseconds at
-    // least), so none has finished before the burst ends.
-    let taken = (0..20).filter(|_| shadow::observe(db, &slot, &identified, photo.clone())).count();
-    assert_eq!(taken, shadow::SHADOW_IN_FLIGHT, "the rest are skipped, not queued");
-    let _ = std::fs::remove_dir_all(&work);
+    for t in insectid::testing::test_databases().await {
+        let work = std::env::temp_dir().join(format!("insectid-shadow-bound-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        let models_dir = work.join("models");
+        std::fs::create_dir_all(&models_dir).unwrap();
+        bundle_zip(&work.join("candidate.zip"), "2.1.0-shadow", false);
+        let db = &t.db;
+        let admin = account(db, "root", Role::Admin).await;
+        models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        let candidate =
+            models::install_zip(db, Some(&admin), &models_dir, &work.join("candidate.zip"), None).await.unwrap();
+        let slot = shadow::ShadowSlot::default();
+        let config = EngineConfig { threads: 1, ..Default::default() };
+        shadow::enable(db, &slot, &config, Some(&admin), candidate.id).await.unwrap();
+        let engine = InferenceEngine::start(&test_model_dir(), config).unwrap();
+        let photo: std::sync::Arc<[u8]> = std::fs::read(test_model_dir().join("fixtures/rgb.png")).unwrap().into();
+        let mut identified = insectid::services::identify::identify_photo(&engine, photo.clone(), 5).await.unwrap();
+        identified.id = Some(1);
+        // Twenty photos in a burst: each taken one is decoded and classified (milliseconds at
+        // least), so none has finished before the burst ends.
+        let taken = (0..20).filter(|_| shadow::observe(db, &slot, &identified, photo.clone())).count();
+        assert_eq!(taken, shadow::SHADOW_IN_FLIGHT, "the rest are skipped, not queued");
+        let _ = std::fs::remove_dir_all(&work);
+    }
 }

@@ -144,116 +144,119 @@ async fn pages_server_functions_and_api_answer_on_both_databases() {
 #[tokio::test]
 async fn a_bad_model_directory_stops_start_up_with_a_clear_message() {
     let _one_at_a_time = RENDERING.lock().await;
-    let t = insectid::testing::sqlite_database().await;
-    let mut cfg = config(t.url());
-    cfg.model_dir = Some("/nonexistent/model".into());
-    let err = match server::build_state(&cfg).await {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("started without a model"),
-    };
-    assert!(err.contains("/nonexistent/model") && err.contains("make model"), "{err}");
-    t.close().await;
+    for t in insectid::testing::test_databases().await {
+        let mut cfg = config(t.url());
+        cfg.model_dir = Some("/nonexistent/model".into());
+        let err = match server::build_state(&cfg).await {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("started without a model"),
+        };
+        assert!(err.contains("/nonexistent/model") && err.contains("make model"), "{err}");
+        t.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses_page_is() {
     let _one_at_a_time = RENDERING.lock().await;
-    let t = insectid::testing::sqlite_database().await;
-    let state = server::build_state(&config(t.url())).await.expect("state");
-    let db = state.db.clone();
-    let app = server::build_app(state);
-    let fetch = |uri: &str, headers: &[(&str, &str)]| {
-        let mut request = Request::get(uri);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let app = app.clone();
-        let request = request.body(Body::empty()).unwrap();
-        async move {
-            let response = app.oneshot(request).await.unwrap();
-            let cache = response.headers().get("x-page-cache").map(|v| v.to_str().unwrap().to_string());
-            let gzip = response.headers().get(header::CONTENT_ENCODING).is_some();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            (cache, gzip, body)
-        }
-    };
-    let (first, _, page) = fetch("/species/ip102-11", &[]).await;
-    let (second, _, again) = fetch("/species/ip102-11", &[]).await;
-    assert_eq!((first.as_deref(), second.as_deref()), (Some("miss"), Some("hit")));
-    assert_eq!(page, again, "the same bytes");
-    assert!(String::from_utf8_lossy(&page).contains("Lissorhoptrus oryzophilus"));
-    // Each variant is its own entry: another language, another query, gzip.
-    assert!(String::from_utf8_lossy(&page).contains("<html lang=\"en\""));
-    let (cache, _, chinese) = fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await;
-    assert_eq!(cache.as_deref(), Some("miss"));
-    assert!(
-        String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""),
-        "rendered in Chinese, not the English page"
-    );
-    // The language cookie decides over Accept-Language, as on the page: the Chinese entry serves it.
-    let (cache, _, chosen) =
-        fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;
-    assert_eq!((cache.as_deref(), chosen == chinese), (Some("hit"), true));
-    let (cache, _, english) =
-        fetch("/species/ip102-11", &[("cookie", "insectid_lang=en"), ("accept-language", "zh-CN")]).await;
-    assert_eq!((cache.as_deref(), english == page), (Some("hit"), true));
-    assert_eq!(fetch("/species?q=weevil", &[]).await.0.as_deref(), Some("miss"));
-    let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
-    assert_eq!((cache.as_deref(), gzip), (Some("miss"), true));
-    let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
-    assert_eq!((cache.as_deref(), gzip), (Some("hit"), true), "the compressed page is kept compressed");
-    // A signed-in visitor's page is theirs: never from the cache, never into it.
-    let (cache, _, _) = fetch("/species/ip102-11", &[("cookie", "insectid_session=someone")]).await;
-    assert_eq!(cache, None);
-    // The session cookie's name with a space before '=' still signs the visitor in (the cookie
-    // parser trims it): such a page must neither come from the cache nor go into it.
-    let form = insectid::services::accounts::SignUp {
-        username: "cached-carl".into(),
-        display_name: "Carl Cacheable".into(),
-        email: String::new(),
-        password: "violet-moth-harvest-42".into(),
-    };
-    insectid::services::accounts::sign_up(&db, form, true, None).await.unwrap();
-    let sign_in = Request::post("/api/sign_in")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from("username=cached-carl&password=violet-moth-harvest-42"))
-        .unwrap();
-    let response = app.clone().oneshot(sign_in).await.unwrap();
-    let cookies = response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string());
-    let session = cookies.into_iter().find(|c| c.starts_with("insectid_session=")).expect("signed in");
-    let id = session.split(';').next().unwrap().trim_start_matches("insectid_session=").to_string();
-    let spaced = format!("insectid_session ={id}");
-    let (cache, _, theirs) = fetch("/species/ip102-12", &[("cookie", &spaced)]).await;
-    assert_eq!(cache, None, "not served from or kept in the cache");
-    assert!(String::from_utf8_lossy(&theirs).contains("Carl Cacheable"), "the page was rendered for Carl");
-    let (cache, _, anonymous) = fetch("/species/ip102-12", &[]).await;
-    assert_eq!(cache.as_deref(), Some("miss"), "nobody's page was kept for this URL");
-    assert!(
-        !String::from_utf8_lossy(&anonymous).contains("Carl Cacheable"),
-        "an anonymous visitor never sees Carl's page"
-    );
-    // Nothing but the catalogue, and no error page.
-    assert_eq!(fetch("/history", &[]).await.0, None);
-    assert_eq!(fetch("/species/a/b", &[]).await.0, None);
-    let missing = app.clone().oneshot(get("/species/no-such-species")).await.unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND, "an unknown species is a 404 page");
-    assert!(missing.headers().get("x-page-cache").is_none(), "and is not kept");
-    t.close().await;
+    for t in insectid::testing::test_databases().await {
+        let state = server::build_state(&config(t.url())).await.expect("state");
+        let db = state.db.clone();
+        let app = server::build_app(state);
+        let fetch = |uri: &str, headers: &[(&str, &str)]| {
+            let mut request = Request::get(uri);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let app = app.clone();
+            let request = request.body(Body::empty()).unwrap();
+            async move {
+                let response = app.oneshot(request).await.unwrap();
+                let cache = response.headers().get("x-page-cache").map(|v| v.to_str().unwrap().to_string());
+                let gzip = response.headers().get(header::CONTENT_ENCODING).is_some();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (cache, gzip, body)
+            }
+        };
+        let (first, _, page) = fetch("/species/ip102-11", &[]).await;
+        let (second, _, again) = fetch("/species/ip102-11", &[]).await;
+        assert_eq!((first.as_deref(), second.as_deref()), (Some("miss"), Some("hit")));
+        assert_eq!(page, again, "the same bytes");
+        assert!(String::from_utf8_lossy(&page).contains("Lissorhoptrus oryzophilus"));
+        // Each variant is its own entry: another language, another query, gzip.
+        assert!(String::from_utf8_lossy(&page).contains("<html lang=\"en\""));
+        let (cache, _, chinese) = fetch("/species/ip102-11", &[("accept-language", "zh-CN")]).await;
+        assert_eq!(cache.as_deref(), Some("miss"));
+        assert!(
+            String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""),
+            "rendered in Chinese, not the English page"
+        );
+        // The language cookie decides over Accept-Language, as on the page: the Chinese entry serves it.
+        let (cache, _, chosen) =
+            fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;
+        assert_eq!((cache.as_deref(), chosen == chinese), (Some("hit"), true));
+        let (cache, _, english) =
+            fetch("/species/ip102-11", &[("cookie", "insectid_lang=en"), ("accept-language", "zh-CN")]).await;
+        assert_eq!((cache.as_deref(), english == page), (Some("hit"), true));
+        assert_eq!(fetch("/species?q=weevil", &[]).await.0.as_deref(), Some("miss"));
+        let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
+        assert_eq!((cache.as_deref(), gzip), (Some("miss"), true));
+        let (cache, gzip, _) = fetch("/species/ip102-11", &[("accept-encoding", "gzip")]).await;
+        assert_eq!((cache.as_deref(), gzip), (Some("hit"), true), "the compressed page is kept compressed");
+        // A signed-in visitor's page is theirs: never from the cache, never into it.
+        let (cache, _, _) = fetch("/species/ip102-11", &[("cookie", "insectid_session=someone")]).await;
+        assert_eq!(cache, None);
+        // The session cookie's name with a space before '=' still signs the visitor in (the cookie
+        // parser trims it): such a page must neither come from the cache nor go into it.
+        let form = insectid::services::accounts::SignUp {
+            username: "cached-carl".into(),
+            display_name: "Carl Cacheable".into(),
+            email: String::new(),
+            password: "violet-moth-harvest-42".into(),
+        };
+        insectid::services::accounts::sign_up(&db, form, true, None).await.unwrap();
+        let sign_in = Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("username=cached-carl&password=violet-moth-harvest-42"))
+            .unwrap();
+        let response = app.clone().oneshot(sign_in).await.unwrap();
+        let cookies = response.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string());
+        let session = cookies.into_iter().find(|c| c.starts_with("insectid_session=")).expect("signed in");
+        let id = session.split(';').next().unwrap().trim_start_matches("insectid_session=").to_string();
+        let spaced = format!("insectid_session ={id}");
+        let (cache, _, theirs) = fetch("/species/ip102-12", &[("cookie", &spaced)]).await;
+        assert_eq!(cache, None, "not served from or kept in the cache");
+        assert!(String::from_utf8_lossy(&theirs).contains("Carl Cacheable"), "the page was rendered for Carl");
+        let (cache, _, anonymous) = fetch("/species/ip102-12", &[]).await;
+        assert_eq!(cache.as_deref(), Some("miss"), "nobody's page was kept for this URL");
+        assert!(
+            !String::from_utf8_lossy(&anonymous).contains("Carl Cacheable"),
+            "an anonymous visitor never sees Carl's page"
+        );
+        // Nothing but the catalogue, and no error page.
+        assert_eq!(fetch("/history", &[]).await.0, None);
+        assert_eq!(fetch("/species/a/b", &[]).await.0, None);
+        let missing = app.clone().oneshot(get("/species/no-such-species")).await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "an unknown species is a 404 page");
+        assert!(missing.headers().get("x-page-cache").is_none(), "and is not kept");
+        t.close().await;
+    }
 }
 
 #[tokio::test]
 async fn the_page_cache_can_be_switched_off() {
     let _one_at_a_time = RENDERING.lock().await;
-    let t = insectid::testing::sqlite_database().await;
-    let mut config = config(t.url());
-    config.page_cache_seconds = 0;
-    let app = server::build_app(server::build_state(&config).await.expect("state"));
-    for _ in 0..2 {
-        let response = app.clone().oneshot(get("/species/ip102-11")).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers().get("x-page-cache").is_none());
+    for t in insectid::testing::test_databases().await {
+        let mut config = config(t.url());
+        config.page_cache_seconds = 0;
+        let app = server::build_app(server::build_state(&config).await.expect("state"));
+        for _ in 0..2 {
+            let response = app.clone().oneshot(get("/species/ip102-11")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(response.headers().get("x-page-cache").is_none());
+        }
+        t.close().await;
     }
-    t.close().await;
 }
 
 async fn insert_identification(db: &sea_orm::DatabaseConnection) {

@@ -1,10 +1,14 @@
 //! The authorization matrix: every server function and REST route, called as anonymous,
 //! user, labeler, admin and a disabled user, through the real router with real sessions.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use common::router::{multipart_file, png, Answer, Client};
+use common::TempDir;
 use http_body_util::BodyExt;
-use insectid::testing::{sqlite_database, test_model_dir};
+use insectid::testing::{test_databases, test_model_dir, TestDatabase};
 use tower::ServiceExt;
 
 const PASSWORD: &str = "violet-moth-harvest-42";
@@ -28,79 +32,29 @@ enum Rule {
     Admin,
 }
 
-struct Client {
-    app: axum::Router,
-}
-
-impl Client {
-    async fn send(
-        &self,
-        method: &str,
-        uri: &str,
-        cookie: Option<&str>,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (StatusCode, Option<String>, String) {
-        let mut request = Request::builder().method(method).uri(uri).header(header::ACCEPT, "application/json");
-        if !content_type.is_empty() {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        if let Some(c) = cookie {
-            request = request.header(header::COOKIE, c);
-        }
-        let response = self.app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
-        let status = response.status();
-        // The session cookie (signing in also sets the interface-language cookie).
-        let set_cookie = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or_default().to_string())
-            .find(|c| !c.starts_with(app::i18n::LANG_COOKIE));
-        let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
-        (status, set_cookie, text)
-    }
-
-    async fn form(&self, uri: &str, cookie: Option<&str>, body: &str) -> (StatusCode, Option<String>, String) {
-        self.send("POST", uri, cookie, "application/x-www-form-urlencoded", body.as_bytes().to_vec()).await
-    }
-
-    async fn sign_in(&self, name: &str) -> String {
-        let (status, cookie, text) =
-            self.form("/api/sign_in", None, &format!("username={name}&password={PASSWORD}")).await;
-        assert!(status.is_success() || status.is_redirection(), "sign in {name}: {status} {text}");
-        cookie.expect("a session cookie")
-    }
-}
-
 async fn user_id(db: &sea_orm::DatabaseConnection, name: &str) -> i64 {
     use insectid::entities::user;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     user::Entity::find().filter(user::Column::UsernameKey.eq(name)).one(db).await.unwrap().expect("signed up").id
 }
 
-fn png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 fn multipart() -> (String, Vec<u8>) {
-    let mut body =
-        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-            .to_vec();
-    body.extend(png());
-    body.extend(b"\r\n--b--\r\n");
-    ("multipart/form-data; boundary=b".into(), body)
+    multipart_file("a.png", "image/png", &png())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_allows_and_denies_exactly_whom_it_should() {
+    for t in test_databases().await {
+        let backend = t.backend;
+        matrix(&t).await;
+        tokio::time::timeout(std::time::Duration::from_secs(30), t.close()).await.expect(backend);
+    }
+}
+
+async fn matrix(t: &TestDatabase) {
     use clap::Parser;
-    let t = sqlite_database().await;
-    let data = std::env::temp_dir().join(format!("insectid-authz-{}", std::process::id()));
+    let dir = TempDir::new("insectid-authz");
+    let data = dir.path().to_path_buf();
     let mut config = server::config::Cli::parse_from(["insectid"]).config;
     config.database_url = Some(t.url());
     config.model_dir = Some(test_model_dir());
@@ -122,7 +76,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
 
     let mut ids = std::collections::HashMap::new();
     for name in ["uma", "lara", "dora", "tom1", "tom2", "tom3", "tom4", "tom5"] {
-        let (status, _, text) = client
+        let Answer { status, text, .. } = client
             .form(
                 "/api/sign_up",
                 None,
@@ -133,24 +87,24 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
         let row = user_id(&db, name).await;
         ids.insert(name, row);
     }
-    let admin_cookie = client.sign_in("root").await;
-    let (s, _, text) =
+    let admin_cookie = client.sign_in("root", PASSWORD).await;
+    let Answer { status: s, text, .. } =
         client.form("/api/set_user_role", Some(&admin_cookie), &format!("id={}&role=labeler", ids["lara"])).await;
     assert_eq!(s, StatusCode::OK, "{text}");
     let cookies = [
-        (Who::User, Some(client.sign_in("uma").await)),
-        (Who::Labeler, Some(client.sign_in("lara").await)),
+        (Who::User, Some(client.sign_in("uma", PASSWORD).await)),
+        (Who::Labeler, Some(client.sign_in("lara", PASSWORD).await)),
         (Who::Admin, Some(admin_cookie.clone())),
-        (Who::Disabled, Some(client.sign_in("dora").await)),
+        (Who::Disabled, Some(client.sign_in("dora", PASSWORD).await)),
         (Who::Anonymous, None),
     ];
-    let (s, _, _) =
+    let Answer { status: s, .. } =
         client.form("/api/set_user_active", Some(&admin_cookie), &format!("id={}&active=false", ids["dora"])).await;
     assert_eq!(s, StatusCode::OK);
 
     let (mp_type, mp_body) = multipart();
     let admin_identification = {
-        let (_, _, text) =
+        let Answer { text, .. } =
             client.send("POST", "/api/identify_photos", Some(&admin_cookie), &mp_type, mp_body.clone()).await;
         let answers: serde_json::Value = serde_json::from_str(&text).unwrap();
         answers[0]["identification_id"].as_i64().expect("recorded for the admin")
@@ -412,7 +366,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     let mut checked = 0;
     for (method, uri, ct, body, rule) in &calls {
         for (who, cookie) in &cookies {
-            let (status, _, text) = client.send(method, uri, cookie.as_deref(), ct, body.clone()).await;
+            let Answer { status, text, .. } = client.send(method, uri, cookie.as_deref(), ct, body.clone()).await;
             let signed_in = !matches!(who, Who::Anonymous | Who::Disabled);
             let allowed = match rule {
                 Rule::Public => true,
@@ -494,7 +448,7 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
 
     // Deleting is checked last and once per identity, each on its own target.
     for ((who, cookie), target) in cookies.iter().zip(["tom4", "tom5", "tom4", "tom5", "tom4"]) {
-        let (status, _, text) =
+        let Answer { status, text, .. } =
             client.form("/api/delete_user", cookie.as_deref(), &format!("id={}&confirm=yes", ids[target])).await;
         let expected = match who {
             Who::Admin => StatusCode::OK,
@@ -553,6 +507,4 @@ async fn every_route_allows_and_denies_exactly_whom_it_should() {
     let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
     assert!(csp.contains("script-src 'self' 'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    std::fs::remove_dir_all(data).ok();
-    t.close().await;
 }
