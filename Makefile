@@ -1,12 +1,21 @@
 # The two commands a newcomer needs; see README.md. Everything heavy is cached under
 # $(HOME)/.cache/insectid, outside the clone.
-.PHONY: run test setup build site server model clean-cache
+.PHONY: help run test fmt lint setup build site server model clean-cache
+
+help:           ## list these targets
+	@grep -E '^[a-z-]+: +##' $(MAKEFILE_LIST) | sed -E 's/: +## /\t/' | expand -t 16
 
 run:            ## set up, build, and serve on http://127.0.0.1:3000 (SQLite, default model)
 	@scripts/run.sh
 
 test:           ## set up, build, and run every test (Rust on SQLite + PostgreSQL, Chromium end-to-end)
 	@scripts/test.sh
+
+fmt:            ## format every Rust file (rustfmt.toml)
+	@scripts/lint.sh fmt
+
+lint:           ## what make test checks first: rustfmt --check, clippy -D warnings, shellcheck
+	@scripts/lint.sh check
 
 setup:          ## only install what is missing
 	@scripts/setup.sh all

@@ -9,7 +9,7 @@ export INSECTID_TOOLS="$INSECTID_CACHE/tools"
 export INSECTID_SITE_ROOT="${INSECTID_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
 export PATH="$INSECTID_TOOLS/bin:$HOME/.cargo/bin:$PATH"
 # torch-sys finds libtorch in the venv's torch package; no Python is needed at build time.
-torch_dir=$(ls -d "$INSECTID_VENV"/lib/python3*/site-packages/torch 2>/dev/null | head -n 1 || true)
+torch_dir=$(find "$INSECTID_VENV"/lib -mindepth 3 -maxdepth 3 -path '*/python3*/site-packages/torch' -type d 2>/dev/null | head -n 1 || true)
 if [ -n "$torch_dir" ]; then
   export LIBTORCH="$torch_dir" LIBTORCH_CXX11_ABI=1
 fi

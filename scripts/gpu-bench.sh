@@ -57,6 +57,7 @@ log "end to end: $clients clients for ${seconds}s"
   --site-root "$INSECTID_SITE_ROOT" --queue 4096 --uploads-per-minute 0 &
 server=$!
 for _ in $(seq 1 240); do curl -fs http://127.0.0.1:3911/healthz >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fs http://127.0.0.1:3911/healthz >/dev/null || { echo "the server did not start in 2 minutes" >&2; exit 1; }
 curl -fs http://127.0.0.1:3911/api/v1/model | tee "$out/model.json"; echo
 threads=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))
 wrk -t "$threads" -c "$clients" -d 3s --timeout 10s -s scripts/bench/identify.lua http://127.0.0.1:3911 -- "$work/photos.txt" >/dev/null

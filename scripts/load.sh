@@ -91,7 +91,7 @@ python3 scripts/load/prepare.py "$base" "$admin_password" "$work/photos" "$work/
 {
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "release build $(git rev-parse --short HEAD 2>/dev/null || echo '?'), PostgreSQL $(psql -Atc 'show server_version' "$ADMIN_URL"),"
-  echo "server and load generator on the same machine over loopback; $(ls "$work/photos" | wc -l) photos."
+  echo "server and load generator on the same machine over loopback; $(find "$work/photos" -maxdepth 1 -type f | wc -l) photos."
 } >"$out/context.txt"
 
 attack() { # name scenarios users seconds rate (requests/s, empty: unpaced) [extra goose flags]

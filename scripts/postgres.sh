@@ -14,7 +14,8 @@ start_test_postgres() {
     return 0
   fi
   local bin port=55432
-  bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)")
+  # The newest installed version (an unmatched glob stays literal and fails the test below).
+  bin=$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
   [ -x "$bin/initdb" ] || { echo "PostgreSQL is not installed (scripts/setup.sh system-test)" >&2; return 1; }
   while pg_isready -q -h 127.0.0.1 -p "$port"; do port=$((port + 1)); done
   PG_TMP=$(mktemp -d /tmp/insectid-pg.XXXXXX)

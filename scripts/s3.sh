@@ -20,6 +20,11 @@ start_test_s3() {
     curl -s -o /dev/null "http://127.0.0.1:$port/" && break
     sleep 0.25
   done
+  curl -s -o /dev/null "http://127.0.0.1:$port/" || {
+    cat "$log_file" >&2
+    echo "the S3 test server did not answer in 30 s" >&2
+    return 1
+  }
   curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$port/insectid-test" || { cat "$log_file" >&2; return 1; }
   export AWS_ENDPOINT="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
   export AWS_ACCESS_KEY_ID=insectid-test AWS_SECRET_ACCESS_KEY=insectid-test

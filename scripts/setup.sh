@@ -39,7 +39,13 @@ system_test() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
   command -v pg_isready >/dev/null || want+=(postgresql-client)
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
+  command -v shellcheck >/dev/null || want+=(shellcheck)
   apt_install "${want[@]}"
+  # rustup's minimal profile leaves out the formatter and the linter that make test runs.
+  local component
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
 }
 
 python_env() {
@@ -72,7 +78,7 @@ node_tools() {
   local dir
   for dir in "$@"; do
     if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-      log "npm ci in ${dir#$REPO_ROOT/}"
+      log "npm ci in ${dir#"$REPO_ROOT"/}"
       (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     fi
   done

@@ -34,6 +34,11 @@ PrintMotd no
 CONF
   as_root /usr/sbin/sshd -f "$TEST_SSHD_DIR/sshd_config" -E "$TEST_SSHD_DIR/sshd.log"
   for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null || {
+    cat "$TEST_SSHD_DIR/sshd.log" >&2
+    echo "the test sshd did not listen on port $port in 5 s" >&2
+    return 1
+  }
   export INSECTID_TEST_SSH_PORT="$port" INSECTID_TEST_SSH_USER="$TEST_SSH_USER" INSECTID_TEST_SSH_PASSWORD="$password"
   export INSECTID_TEST_SSH_KEY="$TEST_SSHD_DIR/user_key"
   INSECTID_TEST_SSH_FINGERPRINT=$(ssh-keygen -lf "$TEST_SSHD_DIR/host_key.pub" | awk '{print $2}')

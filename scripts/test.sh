@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite on a fresh or warm machine. Unit and integration tests on SQLite
+# `make test`: the whole suite on a fresh or warm machine. Formatting, clippy and ShellCheck
+# (scripts/lint.sh), then unit and integration tests on SQLite
 # and PostgreSQL, then the end-to-end suite in Chromium (JavaScript on and off) against the
 # built server. Exits non-zero on any failure.
 set -euo pipefail
@@ -13,6 +14,7 @@ started=$(date +%s)
 "$REPO_ROOT/scripts/setup.sh" all
 source "$REPO_ROOT/scripts/env.sh"  # again: the venv (and LIBTORCH) may be new
 "$REPO_ROOT/scripts/build.sh" all
+"$REPO_ROOT/scripts/lint.sh" check
 
 SERVER_PID=""
 cleanup() {
@@ -108,6 +110,11 @@ for _ in $(seq 1 120); do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$E2E_DATA/server.log"; exit 1; }
   sleep 0.5
 done
+curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || {
+  tail -n 50 "$E2E_DATA/server.log"
+  echo "the end-to-end server did not answer /healthz in 60 s" >&2
+  exit 1
+}
 (cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test) || {
   echo "--- server log ---"; tail -n 50 "$E2E_DATA/server.log"; exit 1;
 }

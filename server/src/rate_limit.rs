@@ -69,7 +69,7 @@ fn bucket(ip: IpAddr) -> IpAddr {
 
 /// Counts the request against `limit`: the refusal to send when over it. Requests without a
 /// resolved client address (only tests that bypass the listener) are not counted.
-pub fn admit(limit: &RouteLimit, request: &Request<Body>) -> Result<(), Response> {
+pub fn admit(limit: &RouteLimit, request: &Request<Body>) -> Result<(), Box<Response>> {
     let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() else {
         return Ok(());
     };
@@ -81,7 +81,7 @@ pub fn admit(limit: &RouteLimit, request: &Request<Body>) -> Result<(), Response
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        response
+        Box::new(response)
     })
 }
 
