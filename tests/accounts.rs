@@ -215,7 +215,8 @@ async fn identification_of(db: &DatabaseConnection, user_id: i64, sha: &str) {
 async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-del-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-del");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let admin = account(db, "admin", Role::Admin).await;
         let fay = account(db, "fay", Role::User).await;
@@ -245,7 +246,6 @@ async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
             kind(users::delete_user(db, &photos, Some(&admin), admin.id, None).await).contains("last administrator")
         );
         assert!(kind(users::delete_user(db, &photos, Some(&admin), 999_999, None).await).starts_with("NotFound"));
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }

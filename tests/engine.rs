@@ -80,7 +80,8 @@ fn a_missing_bundle_is_a_clear_start_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     let original = test_model_dir();
-    let copy = std::env::temp_dir().join(format!("insectid-switch-{}", std::process::id()));
+    let copy_dir = insectid::testing::TempDir::new("insectid-switch");
+    let copy = copy_dir.path().to_path_buf();
     std::fs::create_dir_all(&copy).unwrap();
     for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
         std::fs::copy(original.join(file), copy.join(file)).unwrap();
@@ -117,7 +118,6 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     assert!(matches!(failed, Err(InferenceError::InvalidBundle { .. })));
     assert_eq!(engine.active().status.version, "2.0.0", "a failed switch leaves the active model");
     assert!(engine.classify(input(3)).await.is_ok());
-    std::fs::remove_dir_all(copy).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

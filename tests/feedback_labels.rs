@@ -48,7 +48,8 @@ async fn decided_marks(db: &DatabaseConnection, sha: &str) -> Vec<bool> {
 async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-fb-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-fb");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let bob = account(db, "bob", Role::User).await;
@@ -146,7 +147,6 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         history::delete(db, &photos, Some(&ann), id).await.unwrap();
         assert!(feedback::mine(db, Some(&ann), id).await.unwrap().is_none());
         assert!(photos.contains(&sha).await.unwrap(), "a labelled photo is kept for datasets");
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -155,7 +155,8 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
 async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-lab-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-lab");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lara = account(db, "lara", Role::Labeler).await;
@@ -232,7 +233,6 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
         let counts = labels::counts(db, Some(&luz)).await.unwrap();
         let of = |id: i64| counts.iter().find(|c| c.labeler_id == id).map(|c| (c.labeled, c.skipped));
         assert_eq!((of(lara.id), of(leo.id), of(luz.id)), (Some((2, 1)), Some((2, 0)), Some((1, 0))));
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -263,7 +263,8 @@ async fn labels_are_cleaned_wherever_they_enter() {
     let anything = |label: &str| Some(label.to_string());
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-clean-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-clean");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lara = account(db, "lara", Role::Labeler).await;
@@ -302,7 +303,6 @@ async fn labels_are_cleaned_wherever_they_enter() {
         let err = labels::decide(db, &sha, "moth\u{2028}beetle", labels::LabelSource::Import).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert_eq!(label_of(db, &sha).await, None);
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -311,7 +311,8 @@ async fn labels_are_cleaned_wherever_they_enter() {
 async fn own_feedback_is_no_vote_when_labelers_must_agree() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-own-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-own");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lara = account(db, "lara", Role::Labeler).await;
@@ -346,7 +347,6 @@ async fn own_feedback_is_no_vote_when_labelers_must_agree() {
         // With one labeler per photo she decides alone anyway, by a vote as by a review.
         feedback::review(db, Some(&lara), &[own_on_hers.id], Decision::Accept, 1).await.unwrap();
         assert_eq!(label_of(db, &hers).await.map(|l| l.0).as_deref(), Some(labels::NO_INSECT));
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }

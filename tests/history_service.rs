@@ -45,7 +45,8 @@ async fn record(
 async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-hist-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-hist");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let bob = account(db, "bob", Role::User).await;
@@ -78,7 +79,6 @@ async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
         history::delete(db, &photos, Some(&ann), mine).await.unwrap();
         assert!(!photos.contains(&my_sha).await.unwrap(), "its photo went with it");
         assert_eq!(history::get(db, Some(&ann), mine, None).await.unwrap_err().kind(), ErrorKind::NotFound);
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -88,7 +88,8 @@ async fn a_species_page_lists_only_the_callers_own_sightings() {
     use insectid::services::species;
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-sight-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-sight");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let bob = account(db, "bob", Role::User).await;
@@ -107,7 +108,6 @@ async fn a_species_page_lists_only_the_callers_own_sightings() {
         assert!(species::sightings(db, None, stemfly, 10).await.unwrap().is_empty());
         assert_eq!(species::sightings(db, Some(&ann), stemfly, 1).await.unwrap().len(), 1);
         assert_eq!(species::get("ip102-999").unwrap_err().kind(), insectid::error::ErrorKind::NotFound);
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }

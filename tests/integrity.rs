@@ -31,7 +31,8 @@ async fn row(db: &sea_orm::DatabaseConnection, sha: &str) -> i64 {
 async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-integrity-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-integrity");
+        let root = root_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let kept = photos.put(b"a photo with its row").await.unwrap();
@@ -64,7 +65,6 @@ async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
         let after = integrity::check(db, &photos).await.unwrap();
         assert!(after.orphan_photos.is_empty() && after.temp_files.is_empty());
         assert_eq!(after.rows_without_photo.len(), 1, "a lost photo is reported, not papered over");
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -79,7 +79,8 @@ async fn an_upload_racing_a_delete_of_the_same_photo_keeps_its_photo() {
     use sea_orm::EntityTrait;
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-race-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-race");
+        let root = root_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let bytes = b"the same photo, sent while it is being deleted".to_vec();
@@ -118,7 +119,8 @@ async fn a_vote_racing_the_last_identifications_delete_never_outlives_the_photo(
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-vote-race-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-vote-race");
+        let root = root_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let lena = common::account(db, "lena", insectid::auth::Role::Labeler).await;

@@ -222,7 +222,8 @@ fn context(db: &sea_orm::DatabaseConnection, work: &std::path::Path, backend: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_fine_tunes_evaluates_and_compares() {
-    let work = std::env::temp_dir().join(format!("insectid-jobs-{}", std::process::id()));
+    let work_dir = insectid::testing::TempDir::new("insectid-jobs");
+    let work = work_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;
@@ -363,7 +364,8 @@ async fn the_fine_tune_gets_an_int8_variant(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
-    let work = std::env::temp_dir().join(format!("insectid-jobs-cancel-{}", std::process::id()));
+    let work_dir = insectid::testing::TempDir::new("insectid-jobs-cancel");
+    let work = work_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;
@@ -424,7 +426,8 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
     use insectid::services::dataset_export;
-    let work = std::env::temp_dir().join(format!("insectid-downloads-{}", std::process::id()));
+    let work_dir = insectid::testing::TempDir::new("insectid-downloads");
+    let work = work_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;

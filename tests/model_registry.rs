@@ -33,7 +33,8 @@ fn bundle_zip(out: &Path, version: &str, break_labels: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_install_activate_roll_back_and_delete() {
-    let work = std::env::temp_dir().join(format!("insectid-models-{}", std::process::id()));
+    let work_dir = insectid::testing::TempDir::new("insectid-models");
+    let work = work_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let engine = std::sync::Arc::new(
@@ -96,7 +97,6 @@ async fn versions_install_activate_roll_back_and_delete() {
         assert_eq!(models::list(db, Some(&admin)).await.unwrap().len(), 1);
         t.close().await;
     }
-    std::fs::remove_dir_all(work).ok();
 }
 
 /// The loop at service level: a dataset version → fine-tune → a new inactive version
@@ -104,7 +104,8 @@ async fn versions_install_activate_roll_back_and_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fine_tuned_version_is_installed_activated_and_answers() {
     use insectid::services::{dataset_import, fine_tune, identify};
-    let work = std::env::temp_dir().join(format!("insectid-ft-{}", std::process::id()));
+    let work_dir = insectid::testing::TempDir::new("insectid-ft");
+    let work = work_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&work);
     insectid::testing::write_pest_folders(&work.join("source"));
     let engine = std::sync::Arc::new(
@@ -207,7 +208,6 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         }
         t.close().await;
     }
-    std::fs::remove_dir_all(work).ok();
 }
 
 #[derive(Default)]
@@ -225,7 +225,8 @@ impl insectid::services::fine_tune::FineTuneObserver for EpochCounter {
 async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
     use insectid::services::shadow;
     for t in insectid::testing::test_databases().await {
-        let work = std::env::temp_dir().join(format!("insectid-shadow-bound-{}", std::process::id()));
+        let work_dir = insectid::testing::TempDir::new("insectid-shadow-bound");
+        let work = work_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&work);
         let models_dir = work.join("models");
         std::fs::create_dir_all(&models_dir).unwrap();

@@ -16,7 +16,8 @@ async fn the_date_and_place_are_private_to_the_owner() {
     let photo: std::sync::Arc<[u8]> = jpeg_with_place().into();
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-context-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-context");
+        let root = root_dir.path().to_path_buf();
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let admin = account(db, "root", Role::Admin).await;

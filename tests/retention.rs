@@ -22,7 +22,8 @@ async fn make_anonymous(db: &sea_orm::DatabaseConnection, id: i64, days_ago: i64
 async fn old_anonymous_identifications_go_with_photos_no_one_else_uses() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = std::env::temp_dir().join(format!("insectid-retention-{}-{}", t.backend, std::process::id()));
+        let root_dir = insectid::testing::TempDir::new("insectid-retention");
+        let root = root_dir.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;

@@ -48,9 +48,8 @@ pub const AUDIT_PER_PAGE: u64 = 25;
 
 #[server(endpoint = "users")]
 pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let p =
         answer(insectid::services::users::list_users(&state.db, actor.as_ref(), &search, page, USERS_PER_PAGE).await)?;
     Ok(UsersPage {
@@ -77,10 +76,10 @@ pub async fn get_users(search: String, page: u64) -> Result<UsersPage, AppError>
 #[server(endpoint = "set_user_role")]
 pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
     use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, addr } = caller().await?;
     let Some(role) = insectid::auth::Role::parse(&role) else {
         return Err(AppError::InvalidInput(format!("unknown role {role:?}")));
     };
-    let Caller { state, actor, addr } = caller().await?;
     answer(insectid::services::users::set_role(&state.db, actor.as_ref(), id, role, Some(&addr)).await)
 }
 
@@ -110,9 +109,8 @@ pub async fn delete_user(id: i64, confirm: Option<String>) -> Result<(), AppErro
 
 #[server(endpoint = "audit_log")]
 pub async fn get_audit_log(page: u64) -> Result<AuditLog, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let p = answer(insectid::services::audit::list(&state.db, actor.as_ref(), page, AUDIT_PER_PAGE).await)?;
     Ok(AuditLog {
         events: p

@@ -97,9 +97,8 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
 
 #[server(endpoint = "identification")]
 pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultView, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let mut view =
         result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
@@ -121,9 +120,8 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
 
 #[server(endpoint = "history")]
 pub async fn get_history(label: String, page: u64) -> Result<History, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let p = answer(insectid::services::history::list(&state.db, actor.as_ref(), &label, page, HISTORY_PER_PAGE).await)?;
     Ok(History {
         items: p.items.into_iter().map(result_view).collect(),
@@ -142,9 +140,8 @@ pub struct VersionHistory {
 /// The identifications one model version made (administrators).
 #[server(endpoint = "model_identifications")]
 pub async fn get_model_identifications(id: i64, page: u64) -> Result<VersionHistory, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let (version, p) = answer(
         insectid::services::history::of_model_version(&state.db, actor.as_ref(), id, page, HISTORY_PER_PAGE).await,
     )?;
@@ -161,9 +158,8 @@ pub async fn get_model_identifications(id: i64, page: u64) -> Result<VersionHist
 
 #[server(endpoint = "delete_identification")]
 pub async fn delete_identification(id: i64) -> Result<(), AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     answer(insectid::services::history::delete(&state.db, &state.photos, actor.as_ref(), id).await)
 }
 
@@ -171,9 +167,8 @@ pub async fn delete_identification(id: i64) -> Result<(), AppError> {
 /// whether the answer changed.
 #[server(endpoint = "rerun_identification")]
 pub async fn rerun_identification(id: i64) -> Result<i64, AppError> {
-    use crate::state::{answer, app_state, current_account};
-    let state = app_state()?;
-    let actor = current_account().await?;
+    use crate::state::{answer, caller, Caller};
+    let Caller { state, actor, .. } = caller().await?;
     let new =
         answer(insectid::services::history::rerun(&state.db, &state.engine, &state.photos, actor.as_ref(), id).await)?;
     let new_id = new.id.unwrap_or_default();

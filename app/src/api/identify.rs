@@ -47,8 +47,8 @@ pub async fn get_upload_rules() -> Result<UploadRules, AppError> {
 #[server(endpoint = "identify_photos", input = MultipartFormData)]
 pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, AppError> {
     use insectid::services::identify::identify_and_record_all;
-    let state = crate::state::app_state()?;
-    let user_id = crate::state::current_account().await?.map(|a| a.id);
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let user_id = actor.map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
         return Err(AppError::Unauthorized("sign in to identify photos".into()));
     }

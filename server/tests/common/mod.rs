@@ -139,27 +139,5 @@ pub fn photos_upload(photos: &[Vec<u8>]) -> (String, Vec<u8>) {
 
 pub mod router;
 
-/// A directory of its own for one test, removed when the test ends, passed or not.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[allow(unused_imports)] // each test binary uses its own part
+pub use insectid::testing::TempDir;
