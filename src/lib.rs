@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod services;
 pub mod storage;
 pub mod terminal;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod training;
 

@@ -1,5 +1,7 @@
 //! Helpers for the tests of this crate and the crates above it: throw-away databases on both
-//! backends and the location of the real model bundle. Small, and never used by the server.
+//! backends, the location of the real model bundle, generated photos, temporary directories.
+//! Compiled only for tests (the `testing` feature, which only dev-dependencies turn on): the
+//! server's build does not contain it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
