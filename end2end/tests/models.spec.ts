@@ -103,8 +103,11 @@ test("an administrator fine-tunes on a small dataset, evaluates and compares, ac
     await evaluate.getByRole("button", { name: "Run" }).click();
     await expect(page).toHaveURL(/\/jobs\/\d+$/);
     await jobEnds(page, info);
-    await expect(page.locator('img[alt="reliability.png"]')).toBeVisible();
-    expect(await page.locator('img[alt="reliability.png"]').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
+    const reliability = page.locator('img[alt="reliability.png"]');
+    await expect(reliability).toBeVisible();
+    // Polled: the picture may still be on its way when the job page arrives (a refresh without
+    // JavaScript), and a single look then sees a width of 0.
+    await expect.poll(() => reliability.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
     evaluations.push(page.url().split("/").pop() as string);
   }
   await open(page, `/models/compare?a=${evaluations[0]}&b=${evaluations[1]}`, info);
