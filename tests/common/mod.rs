@@ -65,3 +65,14 @@ pub async fn identified(
     .unwrap();
     (row.id, sha)
 }
+
+/// A clean-up job (quick, and nothing to clean in a test's store).
+pub fn clean() -> insectid::jobs::JobSpec {
+    insectid::jobs::JobSpec::CleanFiles { grace_minutes: 60 }
+}
+
+/// A job's row as stored now.
+pub async fn job_row(db: &DatabaseConnection, id: i64) -> insectid::entities::job::Model {
+    use sea_orm::EntityTrait;
+    insectid::entities::job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
+}
