@@ -24,12 +24,18 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr>
         // and readers never wait for the writer. Synchronous stays FULL, so a committed
         // identification survives a power cut. The log lives beside the file (-wal, -shm).
         // Not for a read-only file (it cannot change mode) nor in memory (no file to log for).
-        if !url.contains("mode=ro") && !url.contains(":memory:") {
-            options.map_sqlx_sqlite_opts(|o| {
+        let wal = !url.contains("mode=ro") && !url.contains(":memory:");
+        options.map_sqlx_sqlite_opts(move |o| {
+            // The schema's foreign keys (cascades included) hold only where SQLite is told to
+            // enforce them, per connection; sqlx does by default, and this says we rely on it.
+            let o = o.foreign_keys(true);
+            if wal {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-            });
-        }
+            } else {
+                o
+            }
+        });
     } else {
         // While the database is away (a restart, a failover) requests fail within seconds with
         // a clear error instead of queueing for the pool's default half minute.

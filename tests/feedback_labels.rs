@@ -1,7 +1,8 @@
 //! The feedback → label → dataset loop, on SQLite and PostgreSQL.
 
 use insectid::auth::Role;
-use insectid::entities::{identification, photo_label};
+use insectid::entities::identification;
+use insectid::entities::photo_label::{self, LabelSource};
 use insectid::error::ErrorKind;
 use insectid::services::feedback::{self, Decision, FeedbackForm, FeedbackState, Kind, QueueFilter};
 use insectid::services::{datasets, history, labels};
@@ -24,7 +25,7 @@ fn form(kind: Kind, label: &str) -> FeedbackForm {
     FeedbackForm { kind, label: label.into(), comment: "seen in the paddy".into() }
 }
 
-async fn label_of(db: &DatabaseConnection, sha: &str) -> Option<(String, String)> {
+async fn label_of(db: &DatabaseConnection, sha: &str) -> Option<(String, LabelSource)> {
     photo_label::Entity::find()
         .filter(photo_label::Column::ImageSha256.eq(sha))
         .one(db)
@@ -131,8 +132,8 @@ async fn feedback_is_given_once_per_person_reviewed_and_becomes_a_label() {
         assert_eq!(label_of(db, &sha).await, None, "all or nothing");
 
         feedback::review(db, Some(&lara), &[first.id, other.id], Decision::Accept, 1).await.unwrap();
-        assert_eq!(label_of(db, &sha).await, Some(("beet weevil".into(), "feedback".into())));
-        assert_eq!(label_of(db, &sha2).await, Some((labels::NO_INSECT.into(), "feedback".into())));
+        assert_eq!(label_of(db, &sha).await, Some(("beet weevil".into(), LabelSource::Feedback)));
+        assert_eq!(label_of(db, &sha2).await, Some((labels::NO_INSECT.into(), LabelSource::Feedback)));
         feedback::review(db, Some(&lara), &[other.id], Decision::Reject { reason: "it is a ladybird".into() }, 1)
             .await
             .unwrap();
@@ -192,7 +193,7 @@ async fn the_labelling_queue_puts_disputes_first_and_two_labelers_must_agree() {
             Some("rice water weevil"),
             "a third breaks the tie"
         );
-        assert_eq!(label_of(db, &disputed).await.map(|l| l.1), Some("labelers".into()));
+        assert_eq!(label_of(db, &disputed).await.map(|l| l.1), Some(LabelSource::Labelers));
         assert_eq!(decided_marks(db, &disputed).await, [true], "its identifications leave the queue's index");
 
         // Undo takes back the last vote, and the decision that rested on it.
@@ -343,7 +344,7 @@ async fn own_feedback_is_no_vote_when_labelers_must_agree() {
 
         // Another labeler's review is the second pair of eyes.
         feedback::review(db, Some(&leo), &[own.id], Decision::Accept, 2).await.unwrap();
-        assert_eq!(label_of(db, &mine).await, Some(("rice water weevil".into(), "feedback".into())));
+        assert_eq!(label_of(db, &mine).await, Some(("rice water weevil".into(), LabelSource::Feedback)));
         // With one labeler per photo she decides alone anyway, by a vote as by a review.
         feedback::review(db, Some(&lara), &[own_on_hers.id], Decision::Accept, 1).await.unwrap();
         assert_eq!(label_of(db, &hers).await.map(|l| l.0).as_deref(), Some(labels::NO_INSECT));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{account, clean, job_row as state};
 use insectid::auth::Role;
+use insectid::entities::model_version::ModelSource;
 use insectid::inference::EngineConfig;
 use insectid::jobs::queue;
 use insectid::jobs::results::EvaluateResult;
@@ -50,7 +51,8 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         let db = &t.db;
         let ctx = context(db, &work, t.backend);
         let admin = account(db, "root", Role::Admin).await;
-        let base = insectid::services::models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        let base =
+            insectid::services::models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         pests(db, &ctx.photos, &work.join(t.backend)).await;
         let settings = RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() };
         let runner = JobRunner::new(ctx.clone(), settings);
@@ -165,7 +167,7 @@ async fn the_fine_tune_gets_an_int8_variant(
     assert!(job.log.contains("installed") && job.log.contains("val top-1"), "{}", job.log);
     let int8 =
         insectid::entities::model_version::Entity::find_by_id(result.model_version_id).one(db).await.unwrap().unwrap();
-    assert!(!int8.active && int8.source == "int8");
+    assert!(!int8.active && int8.source == ModelSource::Int8);
     let manifest = insectid::inference::Manifest::read(std::path::Path::new(&int8.dir)).unwrap();
     assert_eq!(manifest.precision, insectid::inference::Precision::Int8);
 
@@ -192,7 +194,7 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
         let db = &t.db;
         let ctx = context(db, &work, t.backend);
         let admin = account(db, "root", Role::Admin).await;
-        insectid::services::models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        insectid::services::models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         pests(db, &ctx.photos, &work.join(t.backend)).await;
         let runner = Arc::new(JobRunner::new(
             ctx.clone(),

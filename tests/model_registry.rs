@@ -7,6 +7,7 @@ use std::path::Path;
 
 use common::account;
 use insectid::auth::Role;
+use insectid::entities::model_version::ModelSource;
 use insectid::inference::{EngineConfig, InferenceEngine};
 use insectid::services::models;
 use insectid::testing::{test_databases, test_model_dir};
@@ -49,10 +50,10 @@ async fn versions_install_activate_roll_back_and_delete() {
         std::fs::create_dir_all(&models_dir).unwrap();
         let admin = account(db, "root", Role::Admin).await;
         let user = account(db, "ann", Role::User).await;
-        let first = models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        let first = models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         assert!(first.active);
         assert_eq!(
-            models::record_startup(db, &test_model_dir(), "default").await.unwrap().id,
+            models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap().id,
             first.id,
             "recorded once"
         );
@@ -117,7 +118,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         let models_dir = work.join(format!("models-{}", t.backend));
         std::fs::create_dir_all(&models_dir).unwrap();
         let admin = account(db, "root", Role::Admin).await;
-        models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         let job = dataset_import::start(db, "pests", &work.join("source"), 1).await.unwrap();
         dataset_import::run(db, &photos, job.id, |_| {}).await.unwrap();
 
@@ -233,7 +234,7 @@ async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
         bundle_zip(&work.join("candidate.zip"), "2.1.0-shadow", false);
         let db = &t.db;
         let admin = account(db, "root", Role::Admin).await;
-        models::record_startup(db, &test_model_dir(), "default").await.unwrap();
+        models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         let candidate =
             models::install_zip(db, Some(&admin), &models_dir, &work.join("candidate.zip"), None).await.unwrap();
         let slot = shadow::ShadowSlot::default();

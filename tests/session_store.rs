@@ -3,10 +3,14 @@
 use std::collections::HashMap;
 
 use insectid::auth::session_store::SeaOrmSessionStore;
+use insectid::auth::Role;
 use insectid::testing::test_databases;
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
+
+mod common;
+use common::account;
 
 fn record(expires_in: Duration, user_id: Option<i64>) -> Record {
     let mut data = HashMap::new();
@@ -21,7 +25,8 @@ fn record(expires_in: Duration, user_id: Option<i64>) -> Record {
 async fn sessions_are_created_loaded_saved_expired_and_deleted() {
     for t in test_databases().await {
         let store = SeaOrmSessionStore::new(t.db.clone());
-        let mut r = record(Duration::hours(1), Some(7));
+        let sam = account(&t.db, "sam", Role::User).await;
+        let mut r = record(Duration::hours(1), Some(sam.id));
         store.create(&mut r).await.unwrap();
         let loaded = store.load(&r.id).await.unwrap().expect("stored");
         assert_eq!(loaded.data, r.data, "{}", t.backend);
@@ -47,6 +52,12 @@ async fn sessions_are_created_loaded_saved_expired_and_deleted() {
 
         store.delete(&r.id).await.unwrap();
         assert!(store.load(&r.id).await.unwrap().is_none());
+
+        // A request still in flight when its account was deleted saves last: nothing comes back.
+        let mut gone = record(Duration::hours(1), Some(424_242));
+        store.create(&mut gone).await.unwrap();
+        store.save(&gone).await.unwrap();
+        assert!(store.load(&gone.id).await.unwrap().is_none(), "{}: no session of a deleted account", t.backend);
         t.close().await;
     }
 }

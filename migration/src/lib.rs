@@ -11,6 +11,7 @@ mod m20261129_000006_create_jobs_and_shadow;
 mod m20261130_000007_add_query_indexes;
 mod m20261130_000008_add_label_decided;
 mod m20261201_000009_add_photo_context;
+mod m20261202_000010_add_foreign_keys;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_add_query_indexes::Migration),
             Box::new(m20261130_000008_add_label_decided::Migration),
             Box::new(m20261201_000009_add_photo_context::Migration),
+            Box::new(m20261202_000010_add_foreign_keys::Migration),
         ]
     }
 }

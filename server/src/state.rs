@@ -93,9 +93,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
     std::fs::create_dir_all(&models_dir)
         .map_err(|e| StartError(format!("models directory {}: {e}", models_dir.display())))?;
     // The bundle the engine started with is the registry's active version.
-    insectid::services::models::record_startup(&db, &model_dir, "default")
-        .await
-        .map_err(|e| StartError(format!("model registry: {e}")))?;
+    insectid::services::models::record_startup(
+        &db,
+        &model_dir,
+        insectid::entities::model_version::ModelSource::Default,
+    )
+    .await
+    .map_err(|e| StartError(format!("model registry: {e}")))?;
     let import_dir = config.import_dir();
     std::fs::create_dir_all(&import_dir)
         .map_err(|e| StartError(format!("import directory {}: {e}", import_dir.display())))?;

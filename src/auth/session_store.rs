@@ -58,6 +58,13 @@ fn active_model(record: &Record) -> session_store::Result<session::ActiveModel> 
     })
 }
 
+/// A request that was in flight while its account was deleted (which ended the account's
+/// sessions) saves its session last: the foreign key refuses to bring it back for an account
+/// that no longer exists, and not saving it is right (the browser is signed out).
+fn of_deleted_account(e: &sea_orm::DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
 #[async_trait]
 impl SessionStore for SeaOrmSessionStore {
     /// Inserts, and on an id collision draws a new id rather than touching the other session.
@@ -68,13 +75,14 @@ impl SessionStore for SeaOrmSessionStore {
                 Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                     record.id = Id::default()
                 }
+                Err(e) if of_deleted_account(&e) => return Ok(()),
                 Err(e) => return Err(backend(e)),
             }
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        session::Entity::insert(active_model(record)?)
+        match session::Entity::insert(active_model(record)?)
             .on_conflict(
                 OnConflict::column(session::Column::Id)
                     .update_columns([session::Column::Data, session::Column::UserId, session::Column::ExpiresAt])
@@ -82,8 +90,11 @@ impl SessionStore for SeaOrmSessionStore {
             )
             .exec(&self.db)
             .await
-            .map_err(backend)?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(e) if of_deleted_account(&e) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -17,6 +17,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ActorId",
+        to = "super::user::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Actor,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Actor.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

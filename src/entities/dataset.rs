@@ -13,6 +13,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::dataset_version::Entity")]
+    Version,
+}
+
+impl Related<super::dataset_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Version.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -18,7 +18,37 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::dataset::Entity",
+        from = "Column::DatasetId",
+        to = "super::dataset::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Dataset,
+    #[sea_orm(has_many = "super::dataset_item::Entity")]
+    Item,
+    #[sea_orm(has_many = "super::import_job::Entity")]
+    Import,
+}
+
+impl Related<super::dataset::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Dataset.def()
+    }
+}
+
+impl Related<super::dataset_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Item.def()
+    }
+}
+
+impl Related<super::import_job::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Import.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 

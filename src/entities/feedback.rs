@@ -27,7 +27,43 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::identification::Entity",
+        from = "Column::IdentificationId",
+        to = "super::identification::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Identification,
+    /// Who gave it.
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Author,
+    /// Who accepted or rejected it (unknown once that account is deleted).
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::ReviewedBy",
+        to = "super::user::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Reviewer,
+}
+
+impl Related<super::identification::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Identification.def()
+    }
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Author.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 

@@ -28,6 +28,36 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+    #[sea_orm(has_many = "super::feedback::Entity")]
+    Feedback,
+    #[sea_orm(has_many = "super::shadow_prediction::Entity")]
+    ShadowPrediction,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl Related<super::feedback::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Feedback.def()
+    }
+}
+
+impl Related<super::shadow_prediction::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ShadowPrediction.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

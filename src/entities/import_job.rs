@@ -26,7 +26,21 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::dataset_version::Entity",
+        from = "Column::VersionId",
+        to = "super::dataset_version::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Version,
+}
+
+impl Related<super::dataset_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Version.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 

@@ -13,6 +13,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::LabelerId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Labeler,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Labeler.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

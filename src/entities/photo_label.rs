@@ -9,8 +9,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub image_sha256: String,
     pub label: String,
-    /// feedback, labelers or import.
-    pub source: String,
+    pub source: LabelSource,
     pub decided_at: DateTimeUtc,
 }
 
@@ -18,3 +17,18 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Who decided a photo's label, stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum LabelSource {
+    /// A reviewer accepted someone's feedback.
+    #[sea_orm(string_value = "feedback")]
+    Feedback,
+    /// Enough labelers agreed.
+    #[sea_orm(string_value = "labelers")]
+    Labelers,
+    /// A dataset import (never overrides what people decided).
+    #[sea_orm(string_value = "import")]
+    Import,
+}

@@ -19,6 +19,33 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::identification::Entity",
+        from = "Column::IdentificationId",
+        to = "super::identification::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Identification,
+    #[sea_orm(
+        belongs_to = "super::model_version::Entity",
+        from = "Column::ModelVersionId",
+        to = "super::model_version::Column::Id",
+        on_delete = "Cascade"
+    )]
+    ModelVersion,
+}
+
+impl Related<super::identification::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Identification.def()
+    }
+}
+
+impl Related<super::model_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ModelVersion.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

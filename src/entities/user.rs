@@ -35,6 +35,39 @@ impl std::fmt::Debug for Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::session::Entity")]
+    Session,
+    #[sea_orm(has_many = "super::identification::Entity")]
+    Identification,
+    #[sea_orm(has_many = "super::feedback::Entity")]
+    Feedback,
+    #[sea_orm(has_many = "super::label_vote::Entity")]
+    LabelVote,
+}
+
+impl Related<super::session::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Session.def()
+    }
+}
+
+impl Related<super::identification::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Identification.def()
+    }
+}
+
+impl Related<super::feedback::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Feedback.def()
+    }
+}
+
+impl Related<super::label_vote::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::LabelVote.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::results::QuantizeResult;
 use super::{JobContext, JobHandle, JobResult, Phase};
-use crate::entities::model_version;
+use crate::entities::model_version::{self, ModelSource};
 use crate::inference::{Manifest, ModelBundle, Precision};
 use crate::services::dataset_export::RemoveOnDrop;
 use crate::services::evaluation::{self, Sample};
@@ -228,7 +228,7 @@ async fn install(ctx: &JobContext, staging: &Path, target: &Path) -> Result<mode
         .map_err(|e| storage("loading the bundle", e))?
         .map_err(|e| ServiceError::InvalidInput(format!("the exported bundle does not load: {e}")))?;
     std::fs::rename(staging, target).map_err(|e| storage("installing the bundle", e))?;
-    match models::register(&ctx.db, &manifest, target, "int8").await {
+    match models::register(&ctx.db, &manifest, target, ModelSource::Int8).await {
         Ok(row) if Path::new(&row.dir) == target => Ok(row),
         Ok(row) => {
             let _ = std::fs::remove_dir_all(target);

@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tch::{CModule, Device, Tensor};
 
 use crate::catalogue;
-use crate::entities::{dataset_item, model_version};
+use crate::entities::dataset_item;
+use crate::entities::model_version::{self, ModelSource};
 use crate::inference::{Label, Manifest, Taxon};
 use crate::storage::PhotoStore;
 use crate::training::{self, Epoch, HeadConfig};
@@ -315,7 +316,7 @@ pub async fn run(
     .await
     .map_err(|e| ServiceError::Storage(e.to_string()))?
     .map_err(training_error)?;
-    let model = super::models::register(db, &manifest, &bundle_dir, "fine-tune").await?;
+    let model = super::models::register(db, &manifest, &bundle_dir, ModelSource::FineTune).await?;
     observer.note(&format!(
         "installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}",
         model.name,

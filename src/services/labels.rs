@@ -60,22 +60,7 @@ pub fn choices(model: &crate::inference::Manifest) -> Vec<String> {
     all
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelSource {
-    Feedback,
-    Labelers,
-    Import,
-}
-
-impl LabelSource {
-    fn as_str(self) -> &'static str {
-        match self {
-            LabelSource::Feedback => "feedback",
-            LabelSource::Labelers => "labelers",
-            LabelSource::Import => "import",
-        }
-    }
-}
+pub use crate::entities::photo_label::LabelSource;
 
 /// Sets a photo's decided label. An import never overrides what people decided.
 pub async fn decide<C: ConnectionTrait>(
@@ -100,7 +85,7 @@ pub async fn decide<C: ConnectionTrait>(
     let row = photo_label::ActiveModel {
         image_sha256: Set(sha.to_string()),
         label: Set(label),
-        source: Set(source.as_str().into()),
+        source: Set(source),
         decided_at: Set(Utc::now()),
         ..Default::default()
     };
@@ -282,7 +267,7 @@ async fn settle(db: &DatabaseConnection, sha: &str, required: u32) -> Result<Opt
     match (&agreed, current) {
         (Some(label), _) => decide(db, sha, label, LabelSource::Labelers).await?,
         // An undone vote takes back a decision that rested on it.
-        (None, Some(row)) if row.source == LabelSource::Labelers.as_str() => {
+        (None, Some(row)) if row.source == LabelSource::Labelers => {
             photo_label::Entity::delete_by_id(row.id).exec(db).await?;
             mark_decided(db, sha, false).await?;
         }

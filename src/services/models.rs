@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::audit::{self, Actor};
 use super::users::require;
 use crate::auth::{Account, Role};
-use crate::entities::{identification, model_version};
+use crate::entities::identification;
+use crate::entities::model_version::{self, ModelSource};
 use crate::inference::{InferenceEngine, Manifest, ModelBundle};
 use crate::ServiceError;
 
@@ -26,7 +27,7 @@ fn invalid(e: impl std::fmt::Display) -> ServiceError {
 pub async fn record_startup(
     db: &DatabaseConnection,
     dir: &Path,
-    source: &str,
+    source: ModelSource,
 ) -> Result<model_version::Model, ServiceError> {
     let manifest = Manifest::read(dir).map_err(invalid)?;
     let row = upsert(db, &manifest, dir, source).await?;
@@ -72,7 +73,7 @@ pub async fn register(
     db: &DatabaseConnection,
     manifest: &Manifest,
     dir: &Path,
-    source: &str,
+    source: ModelSource,
 ) -> Result<model_version::Model, ServiceError> {
     upsert(db, manifest, dir, source).await
 }
@@ -81,7 +82,7 @@ async fn upsert(
     db: &DatabaseConnection,
     manifest: &Manifest,
     dir: &Path,
-    source: &str,
+    source: ModelSource,
 ) -> Result<model_version::Model, ServiceError> {
     let existing = model_version::Entity::find()
         .filter(model_version::Column::Name.eq(manifest.name.clone()))
@@ -95,7 +96,7 @@ async fn upsert(
         name: Set(manifest.name.clone()),
         version: Set(manifest.version.clone()),
         dir: Set(dir.display().to_string()),
-        source: Set(source.into()),
+        source: Set(source),
         description: Set(manifest.description.clone()),
         classes: Set(manifest.labels.len() as i32),
         active: Set(false),
@@ -206,7 +207,7 @@ pub async fn install_zip(
     }
     std::fs::rename(&root, &target).map_err(|e| ServiceError::Storage(format!("cannot install the bundle: {e}")))?;
     let _ = std::fs::remove_dir_all(&staging);
-    let row = upsert(db, &manifest, &target, "upload").await?;
+    let row = upsert(db, &manifest, &target, ModelSource::Upload).await?;
     audit::record(
         db,
         Actor::Account(actor),
@@ -291,7 +292,7 @@ pub async fn delete(
             row.name, row.version
         )));
     }
-    if row.source != "default" {
+    if row.source != ModelSource::Default {
         let _ = std::fs::remove_dir_all(&row.dir);
     }
     model_version::Entity::delete_by_id(id).exec(db).await?;

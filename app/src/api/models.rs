@@ -42,7 +42,7 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
             id: v.model.id,
             name: v.model.name,
             version: v.model.version,
-            source: v.model.source,
+            source: v.model.source.as_str().to_string(),
             description: v.model.description,
             classes: v.model.classes,
             active: v.model.active,

@@ -326,6 +326,8 @@ pub async fn delete_own_account(
     }
     erase_user_data(db, photos, actor.id).await?;
     user::Entity::delete_by_id(actor.id).exec(db).await?;
-    audit::record(db, Actor::Account(actor), "account.deleted", &actor.username, "by its owner", client_addr).await?;
+    // By name: the account (and so its id) is gone, and the audit trail only names it.
+    let actor_name = Actor::Named(&actor.username);
+    audit::record(db, actor_name, "account.deleted", &actor.username, "by its owner", client_addr).await?;
     Ok(())
 }
