@@ -8,6 +8,8 @@
 
 use leptos::prelude::*;
 
+use crate::api::VerdictKind;
+
 mod zh;
 
 pub const LANG_COOKIE: &str = "insectid_lang";
@@ -85,12 +87,12 @@ impl Lang {
     }
 
     /// An identification's answer in plain words.
-    pub fn verdict(self, kind: &str, name: &str, rank: &str, probability: f32) -> String {
+    pub fn verdict(self, kind: VerdictKind, name: &str, rank: &str, probability: f32) -> String {
         let pct = probability * 100.0;
         match (self, kind) {
-            (Lang::En, "confident") => format!("{name} ({pct:.0} %)"),
-            (Lang::Zh, "confident") => format!("{name}（{pct:.0}%）"),
-            (Lang::En, "rolled_up") => {
+            (Lang::En, VerdictKind::Confident) => format!("{name} ({pct:.0} %)"),
+            (Lang::Zh, VerdictKind::Confident) => format!("{name}（{pct:.0}%）"),
+            (Lang::En, VerdictKind::RolledUp) => {
                 let (what, finer) = match rank {
                     "genus" => ("a member of the genus".to_string(), "species"),
                     "family" => ("a member of the family".to_string(), "genus and species"),
@@ -100,13 +102,17 @@ impl Lang {
                 };
                 format!("{what} {name} ({pct:.0} %), {finer} uncertain")
             }
-            (Lang::Zh, "rolled_up") => format!("属于{}{name}（{pct:.0}%），更细的分类尚不确定", self.rank(rank)),
-            (Lang::En, "uncertain") => {
+            (Lang::Zh, VerdictKind::RolledUp) => {
+                format!("属于{}{name}（{pct:.0}%），更细的分类尚不确定", self.rank(rank))
+            }
+            (Lang::En, VerdictKind::Uncertain) => {
                 format!("probably an insect or other arthropod ({pct:.0} %), but the model cannot say which")
             }
-            (Lang::Zh, "uncertain") => format!("可能是昆虫或其他节肢动物（{pct:.0}%），但模型无法确定是哪一种"),
-            (Lang::Zh, _) => "未发现昆虫".into(),
-            (Lang::En, _) => "no insect found".into(),
+            (Lang::Zh, VerdictKind::Uncertain) => {
+                format!("可能是昆虫或其他节肢动物（{pct:.0}%），但模型无法确定是哪一种")
+            }
+            (Lang::Zh, VerdictKind::NoInsect) => "未发现昆虫".into(),
+            (Lang::En, VerdictKind::NoInsect) => "no insect found".into(),
         }
     }
 }

@@ -13,15 +13,78 @@ pub struct FeedbackView {
     pub identification_id: i64,
     pub image_sha256: String,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: FeedbackKind,
     pub label: Option<String>,
     pub model_label: String,
     pub model_version: String,
     pub comment: String,
-    /// pending, accepted or rejected.
-    pub state: String,
+    pub state: FeedbackState,
     pub reason: Option<String>,
     pub created_at: String,
+}
+
+/// What the person said (the form's radio values are these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    Correct,
+    Wrong,
+    NotInsect,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Correct => "correct",
+            FeedbackKind::Wrong => "wrong",
+            FeedbackKind::NotInsect => "not_insect",
+        }
+    }
+}
+
+/// Where a feedback is in review (the queue's filter values are these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl FeedbackState {
+    pub const ALL: [FeedbackState; 3] = [FeedbackState::Pending, FeedbackState::Accepted, FeedbackState::Rejected];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackState::Pending => "pending",
+            FeedbackState::Accepted => "accepted",
+            FeedbackState::Rejected => "rejected",
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<insectid::entities::feedback::FeedbackKind> for FeedbackKind {
+    fn from(k: insectid::entities::feedback::FeedbackKind) -> Self {
+        use insectid::entities::feedback::FeedbackKind as Stored;
+        match k {
+            Stored::Correct => FeedbackKind::Correct,
+            Stored::Wrong => FeedbackKind::Wrong,
+            Stored::NotInsect => FeedbackKind::NotInsect,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<insectid::entities::feedback::FeedbackState> for FeedbackState {
+    fn from(s: insectid::entities::feedback::FeedbackState) -> Self {
+        use insectid::entities::feedback::FeedbackState as Stored;
+        match s {
+            Stored::Pending => FeedbackState::Pending,
+            Stored::Accepted => FeedbackState::Accepted,
+            Stored::Rejected => FeedbackState::Rejected,
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -31,12 +94,12 @@ pub(crate) fn feedback_view(f: insectid::entities::feedback::Model) -> FeedbackV
         identification_id: f.identification_id,
         image_sha256: f.image_sha256,
         user_id: f.user_id,
-        kind: f.kind.as_str().to_string(),
+        kind: f.kind.into(),
         label: f.label,
         model_label: f.model_label,
         model_version: f.model_version,
         comment: f.comment,
-        state: f.state.as_str().to_string(),
+        state: f.state.into(),
         reason: f.reason,
         created_at: f.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
     }

@@ -6,6 +6,44 @@ use serde::{Deserialize, Serialize};
 use super::ClassScore;
 use crate::error::AppError;
 
+/// Which kind of answer the model gave; the text names it in the page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// One class, sure enough.
+    Confident,
+    /// A genus, family, order or class sure enough where no single class was.
+    RolledUp,
+    /// Some arthropod, but no rank sure enough.
+    Uncertain,
+    NoInsect,
+}
+
+impl VerdictKind {
+    /// The name styles and tests use (`class="verdict no_insect"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Confident => "confident",
+            VerdictKind::RolledUp => "rolled_up",
+            VerdictKind::Uncertain => "uncertain",
+            VerdictKind::NoInsect => "no_insect",
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    pub fn of(v: &insectid::inference::Verdict) -> Self {
+        use insectid::inference::Verdict;
+        match v {
+            Verdict::Confident { .. } => VerdictKind::Confident,
+            Verdict::RolledUp { .. } => VerdictKind::RolledUp,
+            Verdict::Uncertain { .. } => VerdictKind::Uncertain,
+            Verdict::NoInsect { .. } => VerdictKind::NoInsect,
+        }
+    }
+}
+
+/// One identification as every page shows it (the result page, history, a model's answers,
+/// the upload's answer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultView {
     pub id: i64,
@@ -13,7 +51,7 @@ pub struct ResultView {
     pub owned: bool,
     pub image_sha256: String,
     pub summary: String,
-    pub verdict: String,
+    pub verdict: VerdictKind,
     pub arthropod_probability: f32,
     pub top: Vec<ClassScore>,
     /// The answer's parts, so each language can word it: the label or taxon named, the rank
@@ -82,7 +120,7 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         owned: v.owned,
         image_sha256: i.image_sha256,
         summary: i.summary,
-        verdict: super::identify::verdict_kind(&i.answer.verdict).to_string(),
+        verdict: VerdictKind::of(&i.answer.verdict),
         arthropod_probability: i.answer.arthropod_probability,
         top: i.answer.top.iter().map(|t| ClassScore::new(&t.label, t.probability)).collect(),
         model_name: i.model_name,
@@ -104,7 +142,7 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
         .map(super::feedback::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.
-    if view.verdict != "no_insect" {
+    if view.verdict != VerdictKind::NoInsect {
         if let Some(top) = view.top.first() {
             view.similar = state
                 .engine

@@ -4,23 +4,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
-use super::ClassScore;
+use super::ResultView;
 use crate::error::AppError;
-
-/// One photo's answer as the pages show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PhotoAnswer {
-    pub filename: String,
-    pub identification_id: Option<i64>,
-    pub image_sha256: String,
-    pub summary: String,
-    /// confident, rolled_up, uncertain or no_insect.
-    pub verdict: String,
-    pub top: Vec<ClassScore>,
-    pub model_name: String,
-    pub model_version: String,
-    pub total_ms: f64,
-}
 
 /// What one upload may hold, as the upload page states it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,10 +30,10 @@ pub async fn get_upload_rules() -> Result<UploadRules, AppError> {
 
 /// Identifies the photos of a multipart form (fields named `image`) and records them.
 #[server(endpoint = "identify_photos", input = MultipartFormData)]
-pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, AppError> {
+pub async fn identify_photos(data: MultipartData) -> Result<Vec<ResultView>, AppError> {
     use insectid::services::identify::identify_and_record_all;
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
-    let user_id = actor.map(|a| a.id);
+    let user_id = actor.as_ref().map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
         return Err(AppError::Unauthorized("sign in to identify photos".into()));
     }
@@ -77,37 +62,17 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<PhotoAnswer>, Ap
                 return Err(error);
             }
         };
-        answers.push(PhotoAnswer {
-            filename: upload.filename,
-            identification_id: identified.id,
-            image_sha256: identified.image_sha256,
-            summary: identified.summary,
-            verdict: verdict_kind(&identified.answer.verdict).to_string(),
-            top: identified.answer.top.iter().map(|t| ClassScore::new(&t.label, t.probability)).collect(),
-            model_name: identified.model_name,
-            model_version: identified.model_version,
-            total_ms: identified.timings.total_ms,
-        });
+        // The answer as the result page shows it, read back the way that page reads it.
+        let (id, key) = (identified.id.unwrap_or_default(), identified.image_sha256);
+        let view = insectid::services::history::get(&state.db, actor.as_ref(), id, Some(&key)).await;
+        answers.push(super::history::result_view(crate::state::answer(view)?));
     }
     // A plain form post (the upload page) goes on to the result, or to the history for several.
     if let [only] = answers.as_slice() {
-        if let Some(id) = only.identification_id {
-            let key = if user_id.is_none() { format!("?key={}", only.image_sha256) } else { String::new() };
-            leptos_axum::redirect(&format!("/results/{id}{key}"));
-        }
+        let key = if user_id.is_none() { format!("?key={}", only.image_sha256) } else { String::new() };
+        leptos_axum::redirect(&format!("/results/{}{key}", only.id));
     } else if user_id.is_some() {
         leptos_axum::redirect("/history");
     }
     Ok(answers)
-}
-
-#[cfg(feature = "ssr")]
-pub(crate) fn verdict_kind(v: &insectid::inference::Verdict) -> &'static str {
-    use insectid::inference::Verdict;
-    match v {
-        Verdict::Confident { .. } => "confident",
-        Verdict::RolledUp { .. } => "rolled_up",
-        Verdict::Uncertain { .. } => "uncertain",
-        Verdict::NoInsect { .. } => "no_insect",
-    }
 }

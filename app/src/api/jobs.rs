@@ -8,12 +8,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+/// How the page asks for a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParamInput {
+    Number,
+    Text,
+    /// One of `ParamView::options`.
+    List,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParamView {
     pub name: String,
     pub label: String,
-    /// model, dataset, import_folder, name, integer or choice.
-    pub kind: String,
+    pub input: ParamInput,
     /// (value, text) for the kinds chosen from a list.
     pub options: Vec<(String, String)>,
     pub default: String,
@@ -182,10 +190,13 @@ pub async fn get_commands() -> Result<CommandsOverview, AppError> {
             params.push(ParamView {
                 name: p.name.clone(),
                 label: if p.label.is_empty() { p.name.clone() } else { p.label.clone() },
-                kind: serde_json::to_value(p.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                input: match p.kind {
+                    ParamKind::Integer => ParamInput::Number,
+                    ParamKind::Name => ParamInput::Text,
+                    ParamKind::Model | ParamKind::Dataset | ParamKind::ImportFolder | ParamKind::Choice => {
+                        ParamInput::List
+                    }
+                },
                 options,
                 default: p.default.clone().unwrap_or_default(),
                 min: p.min,

@@ -12,16 +12,16 @@ fn the_cookie_wins_then_the_browser_then_english() {
 
 #[test]
 fn verdicts_read_naturally_in_both_languages() {
-    assert_eq!(Lang::En.verdict("confident", "weevil", "", 0.934), "weevil (93 %)");
+    assert_eq!(Lang::En.verdict(VerdictKind::Confident, "weevil", "", 0.934), "weevil (93 %)");
     assert_eq!(
-        Lang::En.verdict("rolled_up", "Coleoptera", "order", 0.95),
+        Lang::En.verdict(VerdictKind::RolledUp, "Coleoptera", "order", 0.95),
         "an insect of the order Coleoptera (95 %), family and species uncertain"
     );
     assert_eq!(
-        Lang::Zh.verdict("rolled_up", "Curculionidae", "family", 0.91),
+        Lang::Zh.verdict(VerdictKind::RolledUp, "Curculionidae", "family", 0.91),
         "属于科Curculionidae（91%），更细的分类尚不确定"
     );
-    assert_eq!(Lang::Zh.verdict("no_insect", "", "", 0.01), "未发现昆虫");
+    assert_eq!(Lang::Zh.verdict(VerdictKind::NoInsect, "", "", 0.01), "未发现昆虫");
     assert_eq!(Lang::Zh.species_name("weevil", "象甲"), "象甲");
     assert_eq!(Lang::Zh.species_name("weevil", ""), "weevil");
 }

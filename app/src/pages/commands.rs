@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{get_commands, JobRow, RunCommand};
+use crate::api::{get_commands, JobRow, ParamInput, RunCommand};
 use crate::auth::action_error;
 use crate::i18n::use_lang;
 
@@ -47,9 +47,9 @@ pub fn CommandsPage() -> impl IntoView {
                                     <input type="hidden" name="command" value=c.name.clone()/>
                                     {c.params.into_iter().map(|p| {
                                         let field = format!("values[{}]", p.name);
-                                        let input = if p.kind == "integer" || p.kind == "name" {
+                                        let input = if p.input != ParamInput::List {
                                             view! {
-                                                <input name=field type=if p.kind == "integer" { "number" } else { "text" }
+                                                <input name=field type=if p.input == ParamInput::Number { "number" } else { "text" }
                                                     min=p.min.map(|m| m.to_string()) max=p.max.map(|m| m.to_string())
                                                     value=p.default.clone() required=!p.optional/>
                                             }.into_any()

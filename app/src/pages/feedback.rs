@@ -4,15 +4,18 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_feedback_queue, get_label_choices, FeedbackView, ResultView, ReviewFeedback, SendFeedback};
+use crate::api::{
+    get_feedback_queue, get_label_choices, FeedbackKind, FeedbackState, FeedbackView, ResultView, ReviewFeedback,
+    SendFeedback,
+};
 use crate::auth::{action_error, use_auth};
 use crate::i18n::{use_lang, Lang};
 
 fn state_text(lang: Lang, f: &FeedbackView) -> String {
-    match f.state.as_str() {
-        "accepted" => lang.t("Accepted: the photo now carries this label.").to_string(),
-        "rejected" => format!("{} {}", lang.t("Rejected:"), f.reason.clone().unwrap_or_default()),
-        _ => lang.t("Waiting for a labeler's review.").to_string(),
+    match f.state {
+        FeedbackState::Accepted => lang.t("Accepted: the photo now carries this label.").to_string(),
+        FeedbackState::Rejected => format!("{} {}", lang.t("Rejected:"), f.reason.clone().unwrap_or_default()),
+        FeedbackState::Pending => lang.t("Waiting for a labeler's review.").to_string(),
     }
 }
 
@@ -41,8 +44,12 @@ pub fn FeedbackSection(result: ResultView) -> impl IntoView {
     let query = use_query_map();
     let sent = move || send.value().get().is_some_and(|r| r.is_ok()) || query.with(|q| q.get("feedback").is_some());
     let existing = result.feedback.clone();
-    let kind = existing.as_ref().map(|f| f.kind.clone()).unwrap_or_default();
-    let label = existing.as_ref().and_then(|f| f.label.clone()).filter(|_| kind == "wrong").unwrap_or_default();
+    let kind = existing.as_ref().map(|f| f.kind);
+    let label = existing
+        .as_ref()
+        .and_then(|f| f.label.clone())
+        .filter(|_| kind == Some(FeedbackKind::Wrong))
+        .unwrap_or_default();
     let comment = existing.as_ref().map(|f| f.comment.clone()).unwrap_or_default();
     let id = result.id;
     view! {
@@ -53,14 +60,14 @@ pub fn FeedbackSection(result: ResultView) -> impl IntoView {
                     Ok(Some(_)) => {
                         let (kind, label, comment) = (kind.clone(), label.clone(), comment.clone());
                         view! {
-                            {existing.clone().map(|f| view! { <p class=format!("feedback-state {}", f.state) data-testid="feedback-state">{state_text(lang, &f)}</p> })}
+                            {existing.clone().map(|f| view! { <p class=format!("feedback-state {}", f.state.as_str()) data-testid="feedback-state">{state_text(lang, &f)}</p> })}
                             <ActionForm action=send attr:class="form" attr:id="feedback-form">
                                 <input type="hidden" name="identification" value=id.to_string()/>
                                 <fieldset>
                                     <legend>{lang.t("Your answer")}</legend>
-                                    <label class="choice"><input type="radio" name="kind" value="correct" checked=kind == "correct" required/>{lang.t("Correct")}</label>
-                                    <label class="choice"><input type="radio" name="kind" value="wrong" checked=kind == "wrong"/>{lang.t("Wrong: it is…")}</label>
-                                    <label class="choice"><input type="radio" name="kind" value="not_insect" checked=kind == "not_insect"/>{lang.t("Not an insect")}</label>
+                                    <label class="choice"><input type="radio" name="kind" value=FeedbackKind::Correct.as_str() checked=kind == Some(FeedbackKind::Correct) required/>{lang.t("Correct")}</label>
+                                    <label class="choice"><input type="radio" name="kind" value=FeedbackKind::Wrong.as_str() checked=kind == Some(FeedbackKind::Wrong)/>{lang.t("Wrong: it is…")}</label>
+                                    <label class="choice"><input type="radio" name="kind" value=FeedbackKind::NotInsect.as_str() checked=kind == Some(FeedbackKind::NotInsect)/>{lang.t("Not an insect")}</label>
                                 </fieldset>
                                 <label>{lang.t("Species (when wrong)")}
                                     <input type="text" name="label" list="feedback-species" value=label maxlength="200" autocomplete="off"/>
@@ -81,10 +88,10 @@ pub fn FeedbackSection(result: ResultView) -> impl IntoView {
 }
 
 fn verdict_of(lang: Lang, f: &FeedbackView) -> String {
-    match f.kind.as_str() {
-        "correct" => format!("{} {}", lang.t("correct:"), f.model_label),
-        "not_insect" => lang.t("not an insect").to_string(),
-        _ => format!("{} {}", lang.t("it is"), f.label.clone().unwrap_or_default()),
+    match f.kind {
+        FeedbackKind::Correct => format!("{} {}", lang.t("correct:"), f.model_label),
+        FeedbackKind::NotInsect => lang.t("not an insect").to_string(),
+        FeedbackKind::Wrong => format!("{} {}", lang.t("it is"), f.label.clone().unwrap_or_default()),
     }
 }
 
@@ -115,7 +122,7 @@ pub fn FeedbackQueuePage() -> impl IntoView {
         <form method="get" action="/feedback" class="search filters" role="search">
             <label>{lang.t("State")}
                 <select name="state">
-                    {[("", lang.t("all")), ("pending", lang.t("pending")), ("accepted", lang.t("accepted")), ("rejected", lang.t("rejected"))]
+                    {std::iter::once(("", lang.t("all"))).chain(FeedbackState::ALL.map(|s| (s.as_str(), lang.t(s.as_str()))))
                         .map(|(v, t)| view! { <option value=v selected=move || get("state") == v>{t}</option> }).collect_view()}
                 </select>
             </label>
@@ -144,7 +151,7 @@ pub fn FeedbackQueuePage() -> impl IntoView {
                                                 <td><a href=format!("/results/{}", f.identification_id)><img src=format!("/photos/{}/thumb", f.image_sha256) alt="" width="64" height="64" loading="lazy"/></a></td>
                                                 <td>{f.model_label.clone()}<br/><span class="hint">{f.model_version.clone()}</span></td>
                                                 <td>{verdict_of(lang, &f)}<br/><span class="hint">{f.comment.clone()}</span></td>
-                                                <td class=format!("feedback-state {}", f.state)>{f.state.clone()}{f.reason.clone().map(|r| format!(": {r}"))}<br/><span class="hint">{f.created_at.clone()}</span></td>
+                                                <td class=format!("feedback-state {}", f.state.as_str())>{f.state.as_str()}{f.reason.clone().map(|r| format!(": {r}"))}<br/><span class="hint">{f.created_at.clone()}</span></td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>

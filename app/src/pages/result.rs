@@ -92,7 +92,7 @@ pub fn ResultPage() -> impl IntoView {
                             </details>
                         </div>
                         <section class="card">
-                            <p class=format!("verdict {}", r.verdict) data-testid="verdict">{verdict_text(lang, &r)}</p>
+                            <p class=format!("verdict {}", r.verdict.as_str()) data-testid="verdict">{verdict_text(lang, &r)}</p>
                             <TopClasses result=r.clone()/>
                             <p class="hint">{format!("{} {} {} · {:.0} ms · {}", lang.t("Model"), r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
                             {r.taken.clone().map(|taken| view! {
