@@ -171,18 +171,24 @@ pub fn reference_input(kind: &str, n: usize) -> Vec<f32> {
     }
 }
 
-/// A PNG "photo" of one of three colours with some texture: classes a trained head must be
-/// able to tell apart, for fine-tuning tests.
-pub fn coloured_photo(class: usize, seed: u32) -> Vec<u8> {
-    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class % 3];
-    let img = image::RgbImage::from_fn(96, 80, |x, y| {
-        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
-        image::Rgb([base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)])
-    });
+/// A generated PNG: `pixel(x, y)` is its RGB colour at each point (tests choose a pattern so
+/// that different seeds make different photos).
+pub fn png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb(pixel(x, y)));
     let mut out = std::io::Cursor::new(Vec::new());
     // Encoding a small in-memory image cannot fail.
     let _ = img.write_to(&mut out, image::ImageFormat::Png);
     out.into_inner()
+}
+
+/// A PNG "photo" of one of three colours with some texture: classes a trained head must be
+/// able to tell apart, for fine-tuning tests.
+pub fn coloured_photo(class: usize, seed: u32) -> Vec<u8> {
+    let base = [[200u8, 40, 40], [40, 180, 60], [50, 60, 210]][class % 3];
+    png(96, 80, |x, y| {
+        let n = ((x * 7 + y * 13 + seed * 31) % 40) as u8;
+        [base[0].saturating_add(n), base[1].saturating_add(n / 2), base[2].saturating_sub(n / 3)]
+    })
 }
 
 /// Three rice-pest families as coloured stand-ins, written as class folders with train (seeds

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use insectid::auth::{Account, Role};
 use insectid::entities::{identification, session, user};
+use insectid::error::ErrorKind;
 use insectid::services::accounts::{self, SignUp};
 use insectid::services::{audit, users};
 use insectid::storage::PhotoStore;
@@ -241,11 +242,14 @@ async fn deleting_an_account_removes_its_identifications_and_unshared_photos() {
         );
 
         let gus = account(db, "gus", Role::User).await;
-        users::delete_user(db, &photos, Some(&admin), gus.id, None).await.unwrap();
-        assert!(
-            kind(users::delete_user(db, &photos, Some(&admin), admin.id, None).await).contains("last administrator")
-        );
-        assert!(kind(users::delete_user(db, &photos, Some(&admin), 999_999, None).await).starts_with("NotFound"));
+        let unconfirmed = users::delete_user(db, &photos, Some(&admin), gus.id, false, None).await.unwrap_err();
+        assert_eq!(unconfirmed.kind(), ErrorKind::InvalidInput);
+        let stranger = users::delete_user(db, &photos, None, gus.id, false, None).await.unwrap_err();
+        assert_eq!(stranger.kind(), ErrorKind::Unauthorized, "who asks is checked before the form");
+        users::delete_user(db, &photos, Some(&admin), gus.id, true, None).await.unwrap();
+        assert!(kind(users::delete_user(db, &photos, Some(&admin), admin.id, true, None).await)
+            .contains("last administrator"));
+        assert!(kind(users::delete_user(db, &photos, Some(&admin), 999_999, true, None).await).starts_with("NotFound"));
         t.close().await;
     }
 }

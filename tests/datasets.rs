@@ -1,7 +1,7 @@
 //! Dataset versions from labels, export in both layouts, import back, and imports that meet
 //! hostile or broken input. SQLite and PostgreSQL.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use insectid::auth::Role;
 use insectid::entities::dataset_version::VersionState;
@@ -10,25 +10,19 @@ use insectid::services::dataset_import::{self, plan};
 use insectid::services::datasets::{self, Layout};
 use insectid::services::labels;
 use insectid::storage::PhotoStore;
-use insectid::testing::test_databases;
+use insectid::testing::{test_databases, TempDir};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 mod common;
 use common::{account, identified};
 
-fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("insectid-ds-{tag}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A directory of the test's own, removed when the test ends, passed or not.
+fn temp(tag: &str) -> TempDir {
+    TempDir::new(&format!("insectid-ds-{tag}"))
 }
 
 fn png(seed: u8) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([seed, (x * 7) as u8, (y * 5) as u8]))
-        .write_to(&mut out, image::ImageFormat::Png)
-        .unwrap();
-    out.into_inner()
+    insectid::testing::png(32, 24, |x, y| [seed, (x * 7) as u8, (y * 5) as u8])
 }
 
 async fn items(db: &DatabaseConnection, version: i64) -> Vec<(String, String, String)> {
@@ -48,7 +42,8 @@ async fn items(db: &DatabaseConnection, version: i64) -> Vec<(String, String, St
 async fn versions_are_built_from_labels_exported_and_imported_back_unchanged() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = temp(&format!("rt-{}", t.backend));
+        let root_dir = temp(&format!("rt-{}", t.backend));
+        let root = root_dir.path();
         let photos = PhotoStore::open(root.join("photos")).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lara = account(db, "lara", Role::Labeler).await;
@@ -106,7 +101,6 @@ async fn versions_are_built_from_labels_exported_and_imported_back_unchanged() {
         }
         assert_eq!(datasets::find_version(db, "rice").await.unwrap().1.version, 2, "a bare name is the newest");
         assert!(datasets::find_version(db, "rice@9").await.is_err());
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -120,7 +114,8 @@ fn write(path: &Path, bytes: &[u8]) {
 async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cleanly() {
     for t in test_databases().await {
         let db = &t.db;
-        let root = temp(&format!("bad-{}", t.backend));
+        let root_dir = temp(&format!("bad-{}", t.backend));
+        let root = root_dir.path();
         let photos = PhotoStore::open(root.join("photos")).unwrap();
         let outside = root.join("outside.png");
         write(&outside, &png(1));
@@ -202,7 +197,6 @@ async fn imports_refuse_escapes_links_duplicates_and_broken_photos_and_resume_cl
             "{text}"
         );
         assert!(plan(&root.join("nothing-here")).is_err());
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }
@@ -214,7 +208,8 @@ async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
     const REFUSED: &str = "the label may not contain line breaks or control characters";
     for t in test_databases().await {
         let db = &t.db;
-        let root = temp(&format!("breaks-{}", t.backend));
+        let root_dir = temp(&format!("breaks-{}", t.backend));
+        let root = root_dir.path();
         let photos = PhotoStore::open(root.join("photos")).unwrap();
         let lara = account(db, "lara", Role::Labeler).await;
 
@@ -255,7 +250,7 @@ async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
         photo_label::ActiveModel {
             image_sha256: Set(sha.clone()),
             label: Set("moth\n2 beetle".into()),
-            source: Set("labelers".into()),
+            source: Set(insectid::entities::photo_label::LabelSource::Labelers),
             decided_at: Set(chrono::Utc::now()),
             ..Default::default()
         }
@@ -286,7 +281,6 @@ async fn line_breaks_in_labels_never_reach_a_dataset_or_its_export() {
             assert!(err.to_string().contains("line break"), "{err}");
             assert!(!out.join("classes.txt").exists() && !out.join("train").exists(), "nothing written");
         }
-        std::fs::remove_dir_all(root).ok();
         t.close().await;
     }
 }

@@ -1,21 +1,17 @@
 //! Evaluation on small generated class-folder datasets with the real model.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use insectid::inference::{DevicePreference, EngineConfig, InferenceEngine, Manifest};
 use insectid::services::evaluation::{class_targets, evaluate, render_confusion, scan_class_folders};
-use insectid::testing::test_model_dir;
+use insectid::testing::{test_model_dir, TempDir};
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("insectid-eval-{tag}-{}", std::process::id()));
-    std::fs::remove_dir_all(&d).ok();
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp_dir(tag: &str) -> TempDir {
+    TempDir::new(&format!("insectid-eval-{tag}"))
 }
 
 fn write_png(path: &Path, seed: u8) {
-    let img = image::RgbImage::from_fn(96, 80, |x, y| image::Rgb([(x as u8).wrapping_mul(seed), y as u8, seed]));
-    img.save(path).unwrap();
+    std::fs::write(path, insectid::testing::png(96, 80, |x, y| [(x as u8).wrapping_mul(seed), y as u8, seed])).unwrap();
 }
 
 #[test]
@@ -33,7 +29,8 @@ fn dataset_classes_match_labels_by_name_or_taxon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_counts_hits_misses_and_unreadable_photos() {
-    let dir = temp_dir("run");
+    let dir_guard = temp_dir("run");
+    let dir = dir_guard.path();
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(test_model_dir().join("reference.json")).unwrap()).unwrap();
     let manifest = Manifest::read(&test_model_dir()).unwrap();
@@ -51,7 +48,7 @@ async fn evaluation_counts_hits_misses_and_unreadable_photos() {
     std::fs::write(dir.join("ladybug").join("notes.txt"), b"ignored").unwrap();
     std::fs::create_dir_all(dir.join(".hidden")).unwrap();
 
-    let dataset = scan_class_folders(&dir).unwrap();
+    let dataset = scan_class_folders(dir).unwrap();
     assert_eq!(dataset.classes.len(), 2);
     assert_eq!(dataset.samples.len(), 6, "images only; notes.txt and hidden folders skipped");
 
@@ -72,16 +69,15 @@ async fn evaluation_counts_hits_misses_and_unreadable_photos() {
     assert!(report.top1 >= 0.4 && report.top5 >= report.top1);
     let png = render_confusion(&report);
     assert_eq!(png.dimensions(), (8 * 2 + 3 * 28, 8 * 2 + 2 * 28));
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn an_empty_or_missing_dataset_is_refused_clearly() {
-    let dir = temp_dir("empty");
+    let dir_guard = temp_dir("empty");
+    let dir = dir_guard.path();
     std::fs::create_dir_all(dir.join("class")).unwrap();
-    let err = scan_class_folders(&dir).unwrap_err().to_string();
+    let err = scan_class_folders(dir).unwrap_err().to_string();
     assert!(err.contains("holds no photos"), "{err}");
     let err = scan_class_folders(Path::new("/no/such/dataset")).unwrap_err().to_string();
     assert!(err.contains("cannot read /no/such/dataset"), "{err}");
-    std::fs::remove_dir_all(dir).ok();
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use insectid::inference::{InferenceError, Manifest, ModelBundle};
-use insectid::testing::{reference_input, reference_logits, test_model_dir};
+use insectid::testing::{reference_input, reference_logits, test_model_dir, TempDir};
 
 #[test]
 fn logits_match_pytorch_reference() {
@@ -52,11 +52,9 @@ fn manifest_describes_the_arthropod_classes() {
     assert!(manifest.labels[0].taxon.is_none(), "a tench is no arthropod");
 }
 
-fn broken_copy(
-    edit: impl FnOnce(&Path, &mut serde_json::Value),
-) -> (tempdir::Dir, Result<ModelBundle, InferenceError>) {
+fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (TempDir, Result<ModelBundle, InferenceError>) {
     let src = test_model_dir();
-    let dir = tempdir::Dir::new();
+    let dir = TempDir::new("insectid-bundle");
     for file in ["model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
         std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
     }
@@ -128,28 +126,6 @@ fn broken_bundles_are_refused_with_a_reason() {
         std::fs::write(dir.join("manifest.json"), "{ not json").unwrap()
     });
     assert!(reason(r).contains("not valid"));
-}
-
-/// A temporary directory removed on drop (no extra crate for one use).
-mod tempdir {
-    pub struct Dir(std::path::PathBuf);
-    impl Dir {
-        pub fn new() -> Self {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("insectid-bundle-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            std::fs::remove_dir_all(&self.0).ok();
-        }
-    }
 }
 
 /// Rust preprocessing against the Python reference on PNG fixtures (grey, RGB, transparent).

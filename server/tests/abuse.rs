@@ -31,12 +31,7 @@ fn memory_mb(instance: &Instance) -> (u64, u64) {
 }
 
 fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(seed), (y as u8).wrapping_add(seed), seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+    insectid::testing::png(w, h, |x, y| [(x as u8).wrapping_mul(seed), (y as u8).wrapping_add(seed), seed])
 }
 
 /// A solid-colour RGBA PNG: a few hundred kB that decode to w × h × 4 bytes. Written by hand

@@ -50,10 +50,7 @@ fn multipart(parts: &[Part]) -> Request<Body> {
 }
 
 fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+    insectid::testing::png(w, h, |x, y| [(x as u8).wrapping_add(seed), y as u8, seed])
 }
 
 async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Option<String>, serde_json::Value) {

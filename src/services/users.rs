@@ -224,14 +224,20 @@ pub async fn reset_password(
     audit::record(db, Actor::Account(actor), "user.password_reset", &name, "sessions ended", client_addr).await
 }
 
+/// Deletes an account and its data; `confirmed` is the administrator's explicit yes (asked
+/// after who is asking, so a stranger learns nothing from the form's checks).
 pub async fn delete_user(
     db: &DatabaseConnection,
     photos: &PhotoStore,
     actor: Option<&Account>,
     id: i64,
+    confirmed: bool,
     client_addr: Option<&str>,
 ) -> Result<(), ServiceError> {
     let actor = require(actor, Role::Admin)?;
+    if !confirmed {
+        return Err(ServiceError::InvalidInput("tick the box to confirm the deletion".into()));
+    }
     let user = target(db, id).await?;
     guard_last_admin(db, &user, "deleted").await?;
     erase_user_data(db, photos, id).await?;

@@ -38,11 +38,8 @@ pub async fn identified(
     label: &str,
     p: f64,
 ) -> (i64, String) {
-    let mut png = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([seed, x as u8, y as u8]))
-        .write_to(&mut png, image::ImageFormat::Png)
-        .unwrap();
-    let sha = photos.put(png.get_ref()).await.unwrap();
+    let png = insectid::testing::png(40, 30, |x, y| [seed, x as u8, y as u8]);
+    let sha = photos.put(&png).await.unwrap();
     let answer = serde_json::json!({
         "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
         "answer": { "top": [{ "index": 0, "label": label, "probability": p, "taxon_key": null }, { "index": 1, "label": "weevil", "probability": 0.01, "taxon_key": null }],

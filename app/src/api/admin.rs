@@ -100,11 +100,11 @@ pub async fn reset_user_password(id: i64, password: String) -> Result<(), AppErr
 #[server(endpoint = "delete_user")]
 pub async fn delete_user(id: i64, confirm: Option<String>) -> Result<(), AppError> {
     use crate::state::{answer, caller, Caller};
-    if confirm.as_deref() != Some("yes") {
-        return Err(AppError::InvalidInput("tick the box to confirm the deletion".into()));
-    }
     let Caller { state, actor, addr } = caller().await?;
-    answer(insectid::services::users::delete_user(&state.db, &state.photos, actor.as_ref(), id, Some(&addr)).await)
+    let confirmed = confirm.as_deref() == Some("yes");
+    let deleted =
+        insectid::services::users::delete_user(&state.db, &state.photos, actor.as_ref(), id, confirmed, Some(&addr));
+    answer(deleted.await)
 }
 
 #[server(endpoint = "audit_log")]

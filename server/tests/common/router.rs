@@ -96,10 +96,7 @@ impl Client {
 
 /// A small generated photo.
 pub fn png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+    insectid::testing::png(64, 48, |x, y| [x as u8, y as u8, 90])
 }
 
 /// A multipart body with one file in the field `image`: (content type, body).
