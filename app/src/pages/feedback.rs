@@ -58,7 +58,7 @@ pub fn FeedbackSection(result: ResultView) -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || auth.me.get().map(|me| match me {
                     Ok(Some(_)) => {
-                        let (kind, label, comment) = (kind.clone(), label.clone(), comment.clone());
+                        let (kind, label, comment) = (kind, label.clone(), comment.clone());
                         view! {
                             {existing.clone().map(|f| view! { <p class=format!("feedback-state {}", f.state.as_str()) data-testid="feedback-state">{state_text(lang, &f)}</p> })}
                             <ActionForm action=send attr:class="form" attr:id="feedback-form">
