@@ -96,7 +96,7 @@ async fn matrix(t: &TestDatabase) {
         let Answer { text, .. } =
             client.send("POST", "/api/identify_photos", Some(&admin_cookie), &mp_type, mp_body.clone()).await;
         let answers: serde_json::Value = serde_json::from_str(&text).unwrap();
-        answers[0]["identification_id"].as_i64().expect("recorded for the admin")
+        answers[0]["id"].as_i64().expect("recorded for the admin")
     };
     let calls = calls::all(&ids, admin_identification);
     // The matrix must name every server function the app registers (sign in/up/out are used above).

@@ -253,13 +253,13 @@ async fn the_pages_server_function_identifies_and_refuses_like_the_api() {
             r.headers_mut().insert(header::ACCEPT, "application/json".parse().unwrap());
             r
         };
-        let (status, _, json) =
-            send(&app, with_uri(multipart(&[file("leaf.png", "image/png", png(200, 150, 3))]))).await;
+        let leaf = png(200, 150, 3);
+        let (status, _, json) = send(&app, with_uri(multipart(&[file("leaf.png", "image/png", leaf.clone())]))).await;
         assert_eq!(status, StatusCode::OK, "{json}");
         let answers = json.as_array().unwrap();
         assert_eq!(answers.len(), 1);
-        assert_eq!(answers[0]["filename"], "leaf.png");
-        assert!(answers[0]["identification_id"].as_i64().unwrap() > 0);
+        assert_eq!(answers[0]["image_sha256"], insectid::storage::sha256_hex(&leaf), "the answer is the photo's");
+        assert!(answers[0]["id"].as_i64().unwrap() > 0);
         assert_eq!(answers[0]["top"].as_array().unwrap().len(), 5);
         assert!(["confident", "rolled_up", "uncertain", "no_insect"].contains(&answers[0]["verdict"].as_str().unwrap()));
 
