@@ -105,6 +105,10 @@ impl Lang {
             (Lang::Zh, VerdictKind::RolledUp) => {
                 format!("属于{}{name}（{pct:.0}%），更细的分类尚不确定", self.rank(rank))
             }
+            (Lang::En, VerdictKind::Uncertain) if !name.is_empty() => {
+                format!("most likely {} ({pct:.0} %), not certain", insectid_article(name))
+            }
+            (Lang::Zh, VerdictKind::Uncertain) if !name.is_empty() => format!("最可能是{name}（{pct:.0}%），但不确定"),
             (Lang::En, VerdictKind::Uncertain) => {
                 format!("probably an insect or other arthropod ({pct:.0} %), but the model cannot say which")
             }
@@ -115,6 +119,12 @@ impl Lang {
             (Lang::En, VerdictKind::NoInsect) => "no insect found".into(),
         }
     }
+}
+
+/// "a weevil", "an earwig" (the domain crate's rule; the client cannot link it).
+fn insectid_article(name: &str) -> String {
+    let vowel = name.chars().next().is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// The request's language (server) or the page's (client); English outside any page.

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { jsEnabled, open } from "./util";
+import { ADMIN, jsEnabled, open, signIn, signUp } from "./util";
 
 const PAGES: [string, string][] = [
   ["/upload", "Identify a photo"],
@@ -44,14 +44,41 @@ test("photo tips fold away only once hydrated", async ({ page }, info) => {
   }
 });
 
-test("every page of the product is reachable from the navigation", async ({ page }, info) => {
+test("every page of the product is reachable from an administrator's navigation", async ({ page }, info) => {
+  await signIn(page, info, ADMIN.name, ADMIN.password);
   await open(page, "/", info);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav.locator("a")).toHaveCount(PAGES.length);
   for (const [href, title] of PAGES) {
     await page.getByRole("navigation", { name: "Main" }).locator(`a[href="${href}"]`).click();
     await expect(page).toHaveURL(new RegExp(`${href}$`));
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
     await expect(page).toHaveTitle(`${title} · Insect Identifier`);
   }
+});
+
+test("the navigation offers each person only what they may open", async ({ page }, info) => {
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await open(page, "/", info);
+  await expect(nav.locator("a")).toHaveText(["Identify", "Species"]);
+  // A direct link still reaches the page, which says why it refuses.
+  await open(page, "/users", info);
+  await expect(page.locator("#users-error")).toContainText("sign in first");
+
+  await signUp(page, info, `nav${info.project.name}${Date.now() % 1_000_000}`);
+  await open(page, "/", info);
+  await expect(nav.locator("a")).toHaveText(["Identify", "History", "Species", "My account"]);
+});
+
+test("on a phone the navigation folds behind a Menu button", async ({ page }, info) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open(page, "/", info);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: "Species" })).toBeHidden();
+  await nav.getByText("Menu").click();
+  await nav.getByRole("link", { name: "Species" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Species");
+  await page.screenshot({ path: info.outputPath("phone-menu.png"), fullPage: true });
 });
 
 test("model status shows a real forward pass", async ({ page }, info) => {

@@ -277,3 +277,60 @@ async fn insert_identification(db: &sea_orm::DatabaseConnection) {
     .await
     .unwrap();
 }
+
+/// A recorded answer with no sure rank, whose top class is an arthropod in the catalogue.
+fn uncertain_answer(sha: &str) -> String {
+    serde_json::json!({
+        "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
+        "answer": {
+            "top": [
+                { "index": 0, "label": "rice water weevil", "probability": 0.62, "taxon_key": "family:Curculionidae" },
+                { "index": 1, "label": "beet weevil", "probability": 0.2, "taxon_key": "family:Curculionidae" }
+            ],
+            "verdict": { "kind": "uncertain", "arthropod_probability": 0.82, "best":
+                { "index": 0, "label": "rice water weevil", "probability": 0.62, "taxon_key": "family:Curculionidae" } },
+            "arthropod_probability": 0.82
+        },
+        "summary": "x", "timings": { "preprocess_ms": 1.0, "inference_ms": 1.0, "total_ms": 2.0 }, "batch_size": 1
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertain_answer_names_its_best_guess_and_marks_that_species_card() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let _one_at_a_time = RENDERING.lock().await;
+    for t in test_databases().await {
+        let state = server::build_state(&config(t.url())).await.expect("state");
+        let sha = state.photos.put(&insectid::testing::png(40, 30, |x, y| [x as u8, y as u8, 7])).await.unwrap();
+        let row = insectid::entities::identification::ActiveModel {
+            created_at: Set(chrono::Utc::now()),
+            user_id: Set(None),
+            image_sha256: Set(sha.clone()),
+            model_name: Set("m".into()),
+            model_version: Set("1".into()),
+            top_label: Set("rice water weevil".into()),
+            top_probability: Set(0.62),
+            answer: Set(uncertain_answer(&sha)),
+            ..Default::default()
+        }
+        .insert(&state.db)
+        .await
+        .unwrap();
+        let app = server::build_app(state);
+        let (status, html) = call(&app, get(&format!("/results/{}?key={sha}", row.id))).await;
+        assert_eq!(status, StatusCode::OK, "{}", t.backend);
+        assert!(html.contains("most likely a rice water weevil (62 %), not certain"), "{}: {html}", t.backend);
+        assert!(html.contains("id=\"species-card\"") && html.contains("data-testid=\"uncertain-note\""));
+        let (_, html) = call(
+            &app,
+            Request::get(format!("/results/{}?key={sha}", row.id))
+                .header("cookie", "insectid_lang=zh")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(html.contains("最可能是稻水象甲（62%），但不确定"), "{}", t.backend);
+        t.close().await;
+    }
+}

@@ -27,8 +27,14 @@ pub enum Verdict {
     Confident { label: String, probability: f32, taxon_key: Option<String> },
     /// No class is sure enough, but a group of them at `rank` is.
     RolledUp { rank: String, name: String, taxon_key: String, probability: f32 },
-    /// Probably an arthropod, but not even its class is sure enough.
-    Uncertain { arthropod_probability: f32 },
+    /// Probably an arthropod, but not even its class is sure enough. `best` is the top class
+    /// when that is an arthropod: said as a guess ("most likely …, not certain"), never as an
+    /// answer. (Absent in answers recorded before it existed.)
+    Uncertain {
+        arthropod_probability: f32,
+        #[serde(default)]
+        best: Option<ScoredClass>,
+    },
     /// The arthropod classes together are below the threshold.
     NoInsect { arthropod_probability: f32 },
 }
@@ -49,13 +55,22 @@ impl Verdict {
             Verdict::RolledUp { rank, name, probability, .. } => {
                 format!("{} {name} ({:.0} %), {} uncertain", article_rank(rank), probability * 100.0, finer(rank))
             }
-            Verdict::Uncertain { arthropod_probability } => format!(
+            Verdict::Uncertain { best: Some(best), .. } => {
+                format!("most likely {} ({:.0} %), not certain", with_article(&best.label), best.probability * 100.0)
+            }
+            Verdict::Uncertain { arthropod_probability, best: None } => format!(
                 "probably an insect or other arthropod ({:.0} %), but the model cannot say which",
                 arthropod_probability * 100.0
             ),
             Verdict::NoInsect { .. } => "no insect found".to_string(),
         }
     }
+}
+
+/// "a weevil", "an earwig".
+pub fn with_article(name: &str) -> String {
+    let vowel = name.chars().next().is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 fn article_rank(rank: &str) -> String {
@@ -131,7 +146,8 @@ fn verdict(manifest: &Manifest, probabilities: &[f32], best: &ScoredClass, arthr
             }
         }
     }
-    Verdict::Uncertain { arthropod_probability: arthropods }
+    let best = best.taxon_key.is_some().then(|| best.clone());
+    Verdict::Uncertain { arthropod_probability: arthropods, best }
 }
 
 #[cfg(test)]
@@ -229,6 +245,29 @@ mod tests {
         let mut m = manifest();
         m.thresholds.rollup = 0.9;
         let a = answer(&m, &[0.1, 0.1, 0.1, 0.05, 0.65], 5);
-        assert!(matches!(a.verdict, Verdict::Uncertain { .. }), "{:?}", a.verdict);
+        assert!(matches!(a.verdict, Verdict::Uncertain { best: None, .. }), "{:?}", a.verdict);
+        assert!(a.verdict.summary().contains("cannot say which"), "no guess when the top class is no arthropod");
+    }
+
+    #[test]
+    fn an_uncertain_answer_names_its_best_guess_as_a_guess() {
+        let mut m = manifest();
+        m.thresholds.rollup = 0.95;
+        let a = answer(&m, &[0.5, 0.1, 0.1, 0.2, 0.1], 5);
+        match &a.verdict {
+            Verdict::Uncertain { best: Some(best), .. } => assert_eq!(best.label, m.labels[0].name),
+            other => panic!("{other:?}"),
+        }
+        let said = a.verdict.summary();
+        assert!(said.starts_with("most likely ") && said.ends_with("(50 %), not certain"), "{said}");
+    }
+
+    #[test]
+    fn answers_recorded_before_the_guess_still_read() {
+        let old = r#"{"kind":"uncertain","arthropod_probability":0.8}"#;
+        let v: Verdict = serde_json::from_str(old).unwrap();
+        assert_eq!(v, Verdict::Uncertain { arthropod_probability: 0.8, best: None });
+        assert_eq!(with_article("earwig"), "an earwig");
+        assert_eq!(with_article("weevil"), "a weevil");
     }
 }

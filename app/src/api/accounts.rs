@@ -12,8 +12,39 @@ pub struct Me {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
-    pub role: String,
+    pub role: RoleView,
     pub language: String,
+}
+
+/// A person's role as the pages see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleView {
+    User,
+    Labeler,
+    Admin,
+}
+
+impl RoleView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleView::User => "user",
+            RoleView::Labeler => "labeler",
+            RoleView::Admin => "admin",
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<insectid::auth::Role> for RoleView {
+    fn from(r: insectid::auth::Role) -> Self {
+        use insectid::auth::Role;
+        match r {
+            Role::User => RoleView::User,
+            Role::Labeler => RoleView::Labeler,
+            Role::Admin => RoleView::Admin,
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -23,7 +54,7 @@ fn me(a: &insectid::auth::Account) -> Me {
         username: a.username.clone(),
         display_name: a.display_name.clone(),
         email: a.email.clone(),
-        role: a.role.as_str().to_string(),
+        role: a.role.into(),
         language: a.language.clone(),
     }
 }

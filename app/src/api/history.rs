@@ -93,12 +93,17 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
     let (verdict_name, verdict_rank, verdict_probability) = match &i.answer.verdict {
         Verdict::Confident { label, probability, .. } => (label.clone(), String::new(), *probability),
         Verdict::RolledUp { rank, name, probability, .. } => (name.clone(), rank.clone(), *probability),
-        Verdict::Uncertain { arthropod_probability } | Verdict::NoInsect { arthropod_probability } => {
+        Verdict::Uncertain { best: Some(best), .. } => (best.label.clone(), String::new(), best.probability),
+        Verdict::Uncertain { arthropod_probability, best: None } | Verdict::NoInsect { arthropod_probability } => {
             (String::new(), String::new(), *arthropod_probability)
         }
     };
     let species = match &i.answer.verdict {
         Verdict::Confident { label, .. } => catalogue::for_label(label).map(super::species::summary_of),
+        // The best guess's card, shown with the uncertainty stated.
+        Verdict::Uncertain { best: Some(best), .. } => {
+            catalogue::for_label(&best.label).map(super::species::summary_of)
+        }
         _ => None,
     };
     let family_species = match &i.answer.verdict {

@@ -21,6 +21,12 @@ fn verdicts_read_naturally_in_both_languages() {
         Lang::Zh.verdict(VerdictKind::RolledUp, "Curculionidae", "family", 0.91),
         "属于科Curculionidae（91%），更细的分类尚不确定"
     );
+    assert_eq!(
+        Lang::En.verdict(VerdictKind::Uncertain, "weevil", "", 0.62),
+        "most likely a weevil (62 %), not certain"
+    );
+    assert_eq!(Lang::Zh.verdict(VerdictKind::Uncertain, "象甲", "", 0.62), "最可能是象甲（62%），但不确定");
+    assert!(Lang::En.verdict(VerdictKind::Uncertain, "", "", 0.8).contains("cannot say which"));
     assert_eq!(Lang::Zh.verdict(VerdictKind::NoInsect, "", "", 0.01), "未发现昆虫");
     assert_eq!(Lang::Zh.species_name("weevil", "象甲"), "象甲");
     assert_eq!(Lang::Zh.species_name("weevil", ""), "weevil");
@@ -50,7 +56,7 @@ fn every_interface_text_is_translated() {
             }
         }
     }
-    for (_, label) in crate::components::nav::PAGES {
+    for (_, label, _) in crate::components::nav::PAGES {
         if zh::text(label).is_none() {
             missing.push(format!("navigation: {label}"));
         }

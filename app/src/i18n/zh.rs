@@ -14,6 +14,8 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Terminal" => "终端",
         "My account" => "我的账户",
         "Main" => "主导航",
+        "Menu" => "菜单",
+        "The model is not certain of this: compare your photo with this species before acting." => "模型对此并不确定：采取措施前请将照片与该物种对照。",
         "Skip to content" => "跳到正文",
         "Insect Identifier" => "昆虫识别",
         "Insect Identifier · self-hosted insect identification" => "昆虫识别 · 可自行部署的昆虫识别系统",

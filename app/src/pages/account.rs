@@ -107,7 +107,7 @@ fn AccountForms(me: crate::api::Me, actions: MeActions) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="profile-title">
             <h2 id="profile-title">{lang.t("Profile")}</h2>
-            <p>{lang.t("Signed in as ")} <strong data-testid="me-username">{me.username.clone()}</strong> {lang.t(" · role ")} <span data-testid="me-role">{me.role.clone()}</span></p>
+            <p>{lang.t("Signed in as ")} <strong data-testid="me-username">{me.username.clone()}</strong> {lang.t(" · role ")} <span data-testid="me-role">{me.role.as_str()}</span></p>
             <ActionForm action=update_profile attr:class="form" attr:id="profile-form">
                 <label>{lang.t("Display name")}<input type="text" name="display_name" value=me.display_name.clone() maxlength="80"/></label>
                 <label>{lang.t("Email")}<input type="email" name="email" value=me.email.clone().unwrap_or_default()/></label>

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::species::SpeciesLink;
-use crate::api::{get_identification, ClassScore, ResultView};
+use crate::api::{get_identification, ClassScore, ResultView, VerdictKind};
 use crate::components::verdict::verdict_text;
 use crate::i18n::{use_lang, Lang};
 
@@ -112,8 +112,9 @@ pub fn ResultPage() -> impl IntoView {
     }
 }
 
-/// What the catalogue says about the answer: the species of a confident answer, or the pests
-/// of the family an uncertain answer rolled up to.
+/// What the catalogue says about the answer: the species of a confident answer (or of an
+/// uncertain answer's best guess, marked as such), or the pests of the family an answer rolled
+/// up to.
 #[component]
 fn SpeciesCard(result: ResultView) -> impl IntoView {
     let lang = use_lang();
@@ -122,6 +123,11 @@ fn SpeciesCard(result: ResultView) -> impl IntoView {
         return view! {
             <section class="card species-card" id="species-card">
                 <h2>{lang.species_name(&s.name_en, &s.name_zh).to_string()}</h2>
+                {(result.verdict == VerdictKind::Uncertain).then(|| view! {
+                    <p class="notice uncertain-note" data-testid="uncertain-note">
+                        {lang.t("The model is not certain of this: compare your photo with this species before acting.")}
+                    </p>
+                })}
                 <p><em>{s.scientific.clone()}</em>" · "{format!("{} · {}", s.order, s.family)}</p>
                 <p class=format!("role {role}")>{match role.as_str() {
                     "pest" => lang.t("A crop pest: see the damage it does and what to do."),
