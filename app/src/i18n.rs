@@ -68,6 +68,11 @@ impl Lang {
 
     /// A species' name as this language shows it.
     pub fn species_name<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
+        self.either(en, zh)
+    }
+
+    /// A text given in both languages, in this one (English where no Chinese is given).
+    pub fn either<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
         match self {
             Lang::Zh if !zh.is_empty() => zh,
             _ => en,

@@ -191,6 +191,11 @@ async fn anonymous_species_pages_are_served_from_the_page_cache_and_nobody_elses
             String::from_utf8_lossy(&chinese).contains("<html lang=\"zh\""),
             "rendered in Chinese, not the English page"
         );
+        // The damage text in the page's language.
+        let weevil = insectid::catalogue::get("ip102-11").unwrap();
+        let start = |t: &str| t.chars().take(8).collect::<String>();
+        assert!(String::from_utf8_lossy(&chinese).contains(&start(&weevil.damage_zh)), "damage told in Chinese");
+        assert!(String::from_utf8_lossy(&page).contains(&start(&weevil.damage)), "and in English");
         // The language cookie decides over Accept-Language, as on the page: the Chinese entry serves it.
         let (cache, _, chosen) =
             fetch("/species/ip102-11", &[("cookie", "insectid_lang=zh"), ("accept-language", "en")]).await;

@@ -1,12 +1,14 @@
 //! The species catalogue: what the portal knows about each pest (names in English and Chinese,
 //! taxonomy, host crops, damage, control). Read-only reference data compiled into the binary
-//! from `species.txt`, so every instance serves the same texts without a database migration.
+//! from `species.txt` (and its texts in Chinese from `species_zh.txt`), so every instance
+//! serves the same texts without a database migration.
 
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 const SOURCE: &str = include_str!("species.txt");
+const SOURCE_ZH: &str = include_str!("species_zh.txt");
 
 /// Where an entry comes from: a class of the IP102 dataset or of ImageNet-1k.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +46,10 @@ pub struct Species {
     pub hosts: String,
     pub damage: String,
     pub control: String,
+    /// The three texts above in Chinese.
+    pub hosts_zh: String,
+    pub damage_zh: String,
+    pub control_zh: String,
 }
 
 impl Species {
@@ -54,8 +60,8 @@ impl Species {
     }
 
     fn haystack(&self) -> String {
-        format!("{} {} {} {} {} {}", self.name_en, self.name_zh, self.scientific, self.order, self.family, self.hosts)
-            .to_lowercase()
+        let names = format!("{} {} {}", self.name_en, self.name_zh, self.scientific);
+        format!("{names} {} {} {} {}", self.order, self.family, self.hosts, self.hosts_zh).to_lowercase()
     }
 }
 
@@ -101,7 +107,34 @@ fn parse_line(number: usize, line: &str) -> Result<Species, String> {
         hosts: text(hosts),
         damage: text(damage),
         control: text(control),
+        hosts_zh: String::new(),
+        damage_zh: String::new(),
+        control_zh: String::new(),
     })
+}
+
+/// Fills in the Chinese texts from `species_zh.txt`'s format: one line per entry, in the same
+/// order, `source:number | hosts | damage | control`. Every entry must have its line.
+pub fn add_chinese(species: &mut [Species], text: &str) -> Result<(), String> {
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    if lines.len() != species.len() {
+        return Err(format!("{} Chinese entries for {} species", lines.len(), species.len()));
+    }
+    for (s, (i, line)) in species.iter_mut().zip(lines) {
+        let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [origin, hosts, damage, control] = fields.as_slice() else {
+            return Err(format!("line {}: expected 4 fields, found {}", i + 1, fields.len()));
+        };
+        if origin.replace(':', "-") != s.key {
+            return Err(format!("line {}: {origin} where {} was expected", i + 1, s.key));
+        }
+        if hosts.is_empty() || damage.is_empty() || control.is_empty() {
+            return Err(format!("line {}: a text is empty", i + 1));
+        }
+        (s.hosts_zh, s.damage_zh, s.control_zh) = (hosts.to_string(), damage.to_string(), control.to_string());
+    }
+    Ok(())
 }
 
 /// Parses catalogue text; `#` lines and blank lines are comments.
@@ -117,7 +150,11 @@ pub fn parse(text: &str) -> Result<Vec<Species>, String> {
 pub fn all() -> &'static [Species] {
     static CATALOGUE: OnceLock<Vec<Species>> = OnceLock::new();
     // The file is part of the source and checked by the tests, so a parse error is a build defect.
-    CATALOGUE.get_or_init(|| parse(SOURCE).unwrap_or_else(|e| panic!("species.txt: {e}")))
+    CATALOGUE.get_or_init(|| {
+        let mut all = parse(SOURCE).unwrap_or_else(|e| panic!("species.txt: {e}"));
+        add_chinese(&mut all, SOURCE_ZH).unwrap_or_else(|e| panic!("species_zh.txt: {e}"));
+        all
+    })
 }
 
 pub fn get(key: &str) -> Option<&'static Species> {

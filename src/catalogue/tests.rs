@@ -66,3 +66,28 @@ fn bad_lines_are_reported_with_their_number() {
     let err = parse("ip102:1||b|c|d|e|f|pest|h|i|j").unwrap_err();
     assert!(err.contains("empty"), "{err}");
 }
+
+#[test]
+fn every_entry_has_its_texts_in_chinese() {
+    let chinese = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    for s in all() {
+        for (en, zh) in [(&s.hosts, &s.hosts_zh), (&s.damage, &s.damage_zh), (&s.control, &s.control_zh)] {
+            // "—": no crop at all (a beneficial or harmless animal), in either language.
+            assert!(chinese(zh) || (en == "—" && zh == "—"), "{}: {zh:?} is not Chinese", s.key);
+        }
+    }
+    assert!(search("水稻").len() >= 10, "Chinese host crops are searchable");
+}
+
+#[test]
+fn chinese_texts_must_match_the_entries_one_to_one() {
+    let mut two =
+        parse("ip102:1|a|甲|A a|Insecta|O|F|pest|rice|eats|spray\nip102:2|b|乙|B b|Insecta|O|F|pest|rice|eats|spray")
+            .unwrap();
+    assert!(add_chinese(&mut two, "ip102:1|水稻|取食|防治").unwrap_err().contains("1 Chinese entries for 2"));
+    let swapped = "ip102:2|水稻|取食|防治\nip102:1|水稻|取食|防治";
+    assert!(add_chinese(&mut two, swapped).unwrap_err().contains("ip102:2 where ip102-1 was expected"));
+    assert!(add_chinese(&mut two, "ip102:1|水稻||防治\nip102:2|水稻|取食|防治").unwrap_err().contains("empty"));
+    add_chinese(&mut two, "# comment\nip102:1|水稻|取食|防治\n\nip102:2|小麦|吸汁|轮作").unwrap();
+    assert_eq!((two[1].hosts_zh.as_str(), two[1].control_zh.as_str()), ("小麦", "轮作"));
+}

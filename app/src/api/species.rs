@@ -27,6 +27,10 @@ pub struct SpeciesDetail {
     pub hosts: String,
     pub damage: String,
     pub control: String,
+    /// The three texts in Chinese; the page shows the page's language.
+    pub hosts_zh: String,
+    pub damage_zh: String,
+    pub control_zh: String,
     /// Whether the active model can answer with this species.
     pub known_to_model: bool,
     pub sightings: Vec<ResultView>,
@@ -80,6 +84,9 @@ pub async fn get_species(key: String) -> Result<SpeciesDetail, AppError> {
         hosts: s.hosts.clone(),
         damage: s.damage.clone(),
         control: s.control.clone(),
+        hosts_zh: s.hosts_zh.clone(),
+        damage_zh: s.damage_zh.clone(),
+        control_zh: s.control_zh.clone(),
         known_to_model,
         sightings: sightings.into_iter().map(super::history::result_view).collect(),
         relatives: insectid::catalogue::in_family(&s.family)

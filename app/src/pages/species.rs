@@ -101,14 +101,14 @@ pub fn SpeciesPage() -> impl IntoView {
                                 <dt>{lang.t("Order")}</dt><dd>{or_dash(&s.order)}</dd>
                                 <dt>{lang.t("Family")}</dt><dd>{or_dash(&s.family)}</dd>
                                 <dt>{lang.t("Role")}</dt><dd class=format!("role {}", s.role)>{role_text(lang, &s.role)}</dd>
-                                <dt>{lang.t("Host crops")}</dt><dd>{d.hosts.clone()}</dd>
+                                <dt>{lang.t("Host crops")}</dt><dd>{lang.either(&d.hosts, &d.hosts_zh).to_string()}</dd>
                                 <dt>{lang.t("Source")}</dt><dd>{d.origin.clone()}</dd>
                             </dl>
                             <section>
                                 <h2>{lang.t("Damage")}</h2>
-                                <p>{d.damage.clone()}</p>
+                                <p data-testid="damage">{lang.either(&d.damage, &d.damage_zh).to_string()}</p>
                                 <h2>{lang.t("What to do")}</h2>
-                                <p>{d.control.clone()}</p>
+                                <p>{lang.either(&d.control, &d.control_zh).to_string()}</p>
                             </section>
                             <p class="hint" data-testid="known-to-model">
                                 {if d.known_to_model { lang.t("The active model can name this species.") } else { lang.t("The active model does not know this species yet; a model fine-tuned on labelled photos can.") }}
