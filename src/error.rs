@@ -5,7 +5,7 @@ use crate::inference::InferenceError;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("database error: {0}")]
-    Database(#[from] sea_orm::DbErr),
+    Database(sea_orm::DbErr),
     #[error(transparent)]
     Inference(#[from] InferenceError),
     #[error("not found: {0}")]
@@ -31,6 +31,19 @@ pub enum ServiceError {
     /// The disk is too full to keep what the request brings.
     #[error("{0}")]
     InsufficientStorage(String),
+}
+
+impl From<sea_orm::DbErr> for ServiceError {
+    /// A write that names a row deleted meanwhile (a foreign key refused it) is the caller's
+    /// race, not a server fault: a conflict, worded without the database's text.
+    fn from(e: sea_orm::DbErr) -> Self {
+        match e.sql_err() {
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                ServiceError::Conflict("something this refers to was deleted meanwhile; reload and try again".into())
+            }
+            _ => ServiceError::Database(e),
+        }
+    }
 }
 
 /// The transport-neutral class of an error.

@@ -5,9 +5,11 @@
 use chrono::Utc;
 use insectid::auth::{Account, Role};
 use insectid::entities::{audit_event, feedback, identification, job, model_version, session, shadow_prediction};
-use insectid::services::{audit, history, users};
+use insectid::error::ErrorKind;
+use insectid::services::{audit, history, models, users};
 use insectid::storage::PhotoStore;
 use insectid::testing::{test_databases, TempDir};
+use insectid::ServiceError;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 
@@ -56,7 +58,7 @@ async fn model(db: &DatabaseConnection, version: &str) -> model_version::Model {
     .unwrap()
 }
 
-async fn shadow(db: &DatabaseConnection, identification_id: i64, model_version_id: i64) -> Result<(), DbErr> {
+async fn shadow(db: &DatabaseConnection, identification_id: i64, model_version_id: i64) -> Result<i64, DbErr> {
     shadow_prediction::ActiveModel {
         identification_id: Set(identification_id),
         model_version_id: Set(model_version_id),
@@ -71,7 +73,7 @@ async fn shadow(db: &DatabaseConnection, identification_id: i64, model_version_i
     }
     .insert(db)
     .await
-    .map(drop)
+    .map(|row| row.id)
 }
 
 async fn job_by(db: &DatabaseConnection, created_by: Option<i64>) -> job::Model {
@@ -122,9 +124,12 @@ async fn rows_cannot_name_missing_parents_and_go_or_unlink_with_them() {
         history::delete(db, &photos, Some(&ann), photo).await.unwrap();
         assert_eq!(count_shadows(db, photo).await, 0, "{}: no shadow prediction outlives its photo", t.backend);
 
-        // Deleting a model version takes the shadow predictions it made.
+        // Deleting a model version takes the shadow predictions it made (the registry first
+        // asks to stop shadow mode).
         let (kept, _) = identified(db, &photos, ann.id, 2, "bee", 0.8).await;
         shadow(db, kept, candidate.id).await.unwrap();
+        let refused = models::delete(db, Some(&admin), candidate.id, None).await.unwrap_err();
+        assert!(refused.to_string().contains("shadow mode"), "{refused}");
         model_version::Entity::delete_by_id(candidate.id).exec(db).await.unwrap();
         assert_eq!(count_shadows(db, kept).await, 0, "{}", t.backend);
 
@@ -144,6 +149,23 @@ async fn rows_cannot_name_missing_parents_and_go_or_unlink_with_them() {
             .unwrap()
             .expect("audit stays");
         assert_eq!((did.actor_id, did.actor_name.as_str()), (None, "rev"), "{}", t.backend);
+
+        // A write naming a row deleted meanwhile is a conflict, not a server fault.
+        let raced: ServiceError = feedback_on(MISSING, ann.id, None).insert(db).await.unwrap_err().into();
+        assert_eq!(raced.kind(), ErrorKind::Conflict, "{raced}");
+        assert!(!raced.to_string().to_lowercase().contains("foreign"), "no database text: {raced}");
+
+        // An administrator deleting their own account on the users page is audited by name.
+        let other = account(db, "root2", Role::Admin).await;
+        users::delete_user(db, &photos, Some(&other), other.id, true, None).await.unwrap();
+        let gone = audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq("user.deleted"))
+            .filter(audit_event::Column::Target.eq("root2"))
+            .one(db)
+            .await
+            .unwrap()
+            .expect("audited");
+        assert_eq!((gone.actor_id, gone.actor_name.as_str()), (None, "root2"), "{}", t.backend);
 
         // A row deleted straight from the table (not through a service) still takes its own.
         sign_in_session(db, &ann).await;
@@ -181,7 +203,7 @@ async fn the_keys_migration_repairs_broken_references_and_rolls_back() {
         let (lost, _) = identified(db, &photos, MISSING, 2, "bee", 0.7).await;
         let on_lost = feedback_on(lost, ann.id, None).insert(db).await.unwrap();
         let unlinked = feedback_on(photo, ann.id, Some(MISSING)).insert(db).await.unwrap();
-        shadow(db, MISSING, MISSING).await.unwrap();
+        let orphan_shadow = shadow(db, MISSING, MISSING).await.unwrap();
         let orphan_job = job_by(db, Some(MISSING)).await;
         let (deleted, _) = identified(db, &photos, ann.id, 3, "moth", 0.7).await;
         identification::Entity::delete_by_id(deleted).exec(db).await.unwrap();
@@ -204,6 +226,10 @@ async fn the_keys_migration_repairs_broken_references_and_rolls_back() {
         let (next, _) = identified(db, &photos, ann.id, 4, "moth", 0.7).await;
         assert!(next > deleted, "{backend}: id {next} after the deleted {deleted}");
         says_foreign_key(feedback_on(MISSING, ann.id, None).insert(db).await.unwrap_err());
+        // A table the repair emptied keeps its id sequence too.
+        let candidate = model(db, "3").await;
+        let next_shadow = shadow(db, photo, candidate.id).await.unwrap();
+        assert!(next_shadow > orphan_shadow, "{backend}: id {next_shadow} after the removed {orphan_shadow}");
         t.close().await;
     }
 }

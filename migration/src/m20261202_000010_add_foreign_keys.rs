@@ -76,6 +76,20 @@ fn tables() -> Vec<&'static str> {
     tables
 }
 
+/// Child columns no index leads with: without one, deleting a parent row scans the child
+/// table (an identification's delete would read every shadow prediction).
+const CHILD_INDEXES: &[(&str, &str)] = &[
+    ("shadow_prediction", "identification_id"),
+    ("feedback", "user_id"),
+    ("label_vote", "labeler_id"),
+    ("job", "created_by"),
+    ("audit_event", "actor_id"),
+];
+
+fn index_name(table: &str, column: &str) -> String {
+    format!("idx_{table}_{column}")
+}
+
 fn key_name(r: &Reference) -> String {
     format!("fk_{}_{}", r.table, r.column)
 }
@@ -84,7 +98,10 @@ impl Reference {
     /// What the key would have done to rows whose parent is already gone.
     fn repair_sql(&self) -> String {
         let Reference { table, column, parent, .. } = self;
-        let broken = format!(r#""{column}" IS NOT NULL AND "{column}" NOT IN (SELECT "id" FROM "{parent}")"#);
+        // NOT EXISTS, not NOT IN: PostgreSQL answers it with an anti-join at any table size.
+        let broken = format!(
+            r#""{column}" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."id" = "{table}"."{column}")"#
+        );
         match self.on_delete {
             OnDelete::Cascade => format!(r#"DELETE FROM "{table}" WHERE {broken}"#),
             OnDelete::SetNull => format!(r#"UPDATE "{table}" SET "{column}" = NULL WHERE {broken}"#),
@@ -126,16 +143,28 @@ impl MigrationTrait for Migration {
                     REFERENCES.iter().filter(|r| r.table == table).map(Reference::sqlite_clause).collect();
                 rebuild_sqlite_table(manager, table, |columns| format!("{columns}, {}", clauses.join(", "))).await?;
             }
-            return check_sqlite_keys(manager).await;
+            check_sqlite_keys(manager).await?;
+        } else {
+            for r in REFERENCES {
+                manager
+                    .create_foreign_key(
+                        ForeignKey::create()
+                            .name(key_name(r))
+                            .from(Alias::new(r.table), Alias::new(r.column))
+                            .to(Alias::new(r.parent), Alias::new("id"))
+                            .on_delete(r.action())
+                            .to_owned(),
+                    )
+                    .await?;
+            }
         }
-        for r in REFERENCES {
+        for (table, column) in CHILD_INDEXES {
             manager
-                .create_foreign_key(
-                    ForeignKey::create()
-                        .name(key_name(r))
-                        .from(Alias::new(r.table), Alias::new(r.column))
-                        .to(Alias::new(r.parent), Alias::new("id"))
-                        .on_delete(r.action())
+                .create_index(
+                    Index::create()
+                        .name(index_name(table, column))
+                        .table(Alias::new(*table))
+                        .col(Alias::new(*column))
                         .to_owned(),
                 )
                 .await?;
@@ -144,6 +173,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in CHILD_INDEXES {
+            let name = index_name(table, column);
+            manager.drop_index(Index::drop().name(name).table(Alias::new(*table)).to_owned()).await?;
+        }
         if manager.get_database_backend() == DbBackend::Sqlite {
             // Children first now: their keys go before their parents are rebuilt.
             for table in tables().into_iter().rev() {
@@ -172,6 +205,21 @@ async fn rebuild_sqlite_table(
     edit: impl Fn(&str) -> String,
 ) -> Result<(), DbErr> {
     let db = manager.get_connection();
+    // Dropping a table other tables' keys point at deletes its rows first, cascading to theirs.
+    let referenced = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            r#"SELECT COUNT(*) AS n FROM sqlite_master m, pragma_foreign_key_list(m.name) k
+               WHERE m.type = 'table' AND k."table" = ?"#,
+            [table.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    if referenced > 0 {
+        return Err(DbErr::Migration(format!("{table} is referenced by a foreign key: rebuild its children first")));
+    }
     let create = schema_sql(manager, "table", table).await?;
     let create = create.first().ok_or_else(|| DbErr::Migration(format!("no table {table}")))?;
     let (open, close) = match (create.find('('), create.rfind(')')) {
@@ -197,11 +245,19 @@ async fn rebuild_sqlite_table(
         db.execute_unprepared(&index).await?;
     }
     if let Some(seq) = sequence {
-        // Ids of deleted rows are not handed out again (old links must not find new rows).
+        // Ids of deleted rows are not handed out again (old links must not find new rows),
+        // also when the table is empty now and the copy left no sequence row at all.
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?",
             [seq.into(), table.into()],
+        ))
+        .await?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS \
+             (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+            [table.into(), seq.into(), table.into()],
         ))
         .await?;
     }

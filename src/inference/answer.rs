@@ -28,7 +28,7 @@ pub enum Verdict {
     /// No class is sure enough, but a group of them at `rank` is.
     RolledUp { rank: String, name: String, taxon_key: String, probability: f32 },
     /// Probably an arthropod, but not even its class is sure enough. `best` is the top class
-    /// when that is an arthropod: said as a guess ("most likely …, not certain"), never as an
+    /// when that is an arthropod and arthropods have at least half the mass: said as a guess ("most likely …, not certain"), never as an
     /// answer. (Absent in answers recorded before it existed.)
     Uncertain {
         arthropod_probability: f32,
@@ -146,7 +146,8 @@ fn verdict(manifest: &Manifest, probabilities: &[f32], best: &ScoredClass, arthr
             }
         }
     }
-    let best = best.taxon_key.is_some().then(|| best.clone());
+    // A guess only where an arthropod is likelier than not and the top class is one.
+    let best = (best.taxon_key.is_some() && arthropods >= 0.5).then(|| best.clone());
     Verdict::Uncertain { arthropod_probability: arthropods, best }
 }
 

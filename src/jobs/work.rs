@@ -309,8 +309,16 @@ async fn repredict_job(
         let started = Instant::now();
         let candidate = crate::services::identify::identify_photo(&engine, bytes.into(), 1).await?;
         let active = (ident.top_label.clone(), ident.top_probability as f32);
-        shadow::record(&ctx.db, row.id, ident.id, &active, &candidate, started.elapsed().as_secs_f64() * 1000.0)
-            .await?;
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        match shadow::record(&ctx.db, row.id, ident.id, &active, &candidate, millis).await {
+            Ok(_) => {}
+            // Deleted while the job ran (its owner, retention): nothing to compare any more.
+            Err(ServiceError::Conflict(_)) => {
+                missing += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         compared += 1;
         agreed +=
             u64::from(candidate.answer.top.first().is_some_and(|t| t.label.eq_ignore_ascii_case(&ident.top_label)));

@@ -292,6 +292,12 @@ pub async fn delete(
             row.name, row.version
         )));
     }
+    if row.shadow {
+        return Err(ServiceError::Conflict(format!(
+            "{} {} runs in shadow mode: stop shadow mode first",
+            row.name, row.version
+        )));
+    }
     if row.source != ModelSource::Default {
         let _ = std::fs::remove_dir_all(&row.dir);
     }

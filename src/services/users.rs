@@ -242,15 +242,10 @@ pub async fn delete_user(
     guard_last_admin(db, &user, "deleted").await?;
     erase_user_data(db, photos, id).await?;
     user::Entity::delete_by_id(id).exec(db).await?;
-    audit::record(
-        db,
-        Actor::Account(actor),
-        "user.deleted",
-        &user.username,
-        "identifications and unshared photos removed",
-        client_addr,
-    )
-    .await
+    // An administrator deleting their own account is gone by now: the audit names them.
+    let who = if id == actor.id { Actor::Named(&actor.username) } else { Actor::Account(actor) };
+    audit::record(db, who, "user.deleted", &user.username, "identifications and unshared photos removed", client_addr)
+        .await
 }
 
 /// A person's name for lists (labeler counts, reviews); "deleted account" once they are gone.
