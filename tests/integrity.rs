@@ -33,7 +33,6 @@ async fn check_finds_missing_photos_orphans_and_unfinished_writes() {
         let db = &t.db;
         let root_dir = insectid::testing::TempDir::new("insectid-integrity");
         let root = root_dir.path().to_path_buf();
-        let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let kept = photos.put(b"a photo with its row").await.unwrap();
         row(db, &kept).await;
@@ -81,7 +80,6 @@ async fn an_upload_racing_a_delete_of_the_same_photo_keeps_its_photo() {
         let db = &t.db;
         let root_dir = insectid::testing::TempDir::new("insectid-race");
         let root = root_dir.path().to_path_buf();
-        let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let bytes = b"the same photo, sent while it is being deleted".to_vec();
         for round in 0..40u64 {
@@ -106,7 +104,6 @@ async fn an_upload_racing_a_delete_of_the_same_photo_keeps_its_photo() {
         assert!(integrity::remove_if_unused(db, &photos, &sha).await.unwrap());
         assert!(!photos.contains(&sha).await.unwrap());
         assert!(photos.set_aside_leftovers().await.unwrap().is_empty(), "nothing left set aside");
-        let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }
 }
@@ -121,7 +118,6 @@ async fn a_vote_racing_the_last_identifications_delete_never_outlives_the_photo(
         let db = &t.db;
         let root_dir = insectid::testing::TempDir::new("insectid-vote-race");
         let root = root_dir.path().to_path_buf();
-        let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let lena = common::account(db, "lena", insectid::auth::Role::Labeler).await;
         for round in 0..30u64 {
@@ -147,7 +143,6 @@ async fn a_vote_racing_the_last_identifications_delete_never_outlives_the_photo(
                 "round {round}: a vote ({voted:?}) for a removed photo"
             );
         }
-        let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }
 }

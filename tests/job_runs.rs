@@ -46,7 +46,6 @@ fn context(db: &sea_orm::DatabaseConnection, work: &std::path::Path, backend: &s
 async fn the_runner_fine_tunes_evaluates_and_compares() {
     let work_dir = insectid::testing::TempDir::new("insectid-jobs");
     let work = work_dir.path().to_path_buf();
-    let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;
         let ctx = context(db, &work, t.backend);
@@ -189,7 +188,6 @@ async fn the_fine_tune_gets_an_int8_variant(
 async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
     let work_dir = insectid::testing::TempDir::new("insectid-jobs-cancel");
     let work = work_dir.path().to_path_buf();
-    let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;
         let ctx = context(db, &work, t.backend);
@@ -251,7 +249,6 @@ async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
     use insectid::services::dataset_export;
     let work_dir = insectid::testing::TempDir::new("insectid-downloads");
     let work = work_dir.path().to_path_buf();
-    let _ = std::fs::remove_dir_all(&work);
     for t in test_databases().await {
         let db = &t.db;
         let ctx = context(db, &work, t.backend);
@@ -309,5 +306,4 @@ async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
         );
         t.close().await;
     }
-    let _ = std::fs::remove_dir_all(&work);
 }

@@ -36,7 +36,6 @@ fn bundle_zip(out: &Path, version: &str, break_labels: bool) {
 async fn versions_install_activate_roll_back_and_delete() {
     let work_dir = insectid::testing::TempDir::new("insectid-models");
     let work = work_dir.path().to_path_buf();
-    let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let engine = std::sync::Arc::new(
         InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap(),
@@ -107,7 +106,6 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
     use insectid::services::{dataset_import, fine_tune, identify};
     let work_dir = insectid::testing::TempDir::new("insectid-ft");
     let work = work_dir.path().to_path_buf();
-    let _ = std::fs::remove_dir_all(&work);
     insectid::testing::write_pest_folders(&work.join("source"));
     let engine = std::sync::Arc::new(
         InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap(),
@@ -228,7 +226,6 @@ async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
     for t in insectid::testing::test_databases().await {
         let work_dir = insectid::testing::TempDir::new("insectid-shadow-bound");
         let work = work_dir.path().to_path_buf();
-        let _ = std::fs::remove_dir_all(&work);
         let models_dir = work.join("models");
         std::fs::create_dir_all(&models_dir).unwrap();
         bundle_zip(&work.join("candidate.zip"), "2.1.0-shadow", false);
@@ -248,6 +245,5 @@ async fn shadow_mode_takes_a_bounded_number_of_photos_at_once() {
         // least), so none has finished before the burst ends.
         let taken = (0..20).filter(|_| shadow::observe(db, &slot, &identified, photo.clone())).count();
         assert_eq!(taken, shadow::SHADOW_IN_FLIGHT, "the rest are skipped, not queued");
-        let _ = std::fs::remove_dir_all(&work);
     }
 }

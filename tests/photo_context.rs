@@ -37,7 +37,6 @@ async fn the_date_and_place_are_private_to_the_owner() {
             history::get(db, None, anonymous.id.unwrap(), Some(&key)).await.unwrap().context.is_none(),
             "nothing kept for a link anyone may hold"
         );
-        let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }
 }

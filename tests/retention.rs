@@ -24,7 +24,6 @@ async fn old_anonymous_identifications_go_with_photos_no_one_else_uses() {
         let db = &t.db;
         let root_dir = insectid::testing::TempDir::new("insectid-retention");
         let root = root_dir.path().to_path_buf();
-        let _ = std::fs::remove_dir_all(&root);
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let lena = account(db, "lena", Role::Labeler).await;
@@ -55,7 +54,6 @@ async fn old_anonymous_identifications_go_with_photos_no_one_else_uses() {
             "nothing twice"
         );
         assert_eq!(identification::Entity::find().count(db).await.unwrap(), 2);
-        let _ = std::fs::remove_dir_all(&root);
         t.close().await;
     }
 }

@@ -41,8 +41,8 @@ async fn instances_with_their_own_disks_share_photos_through_one_bucket() {
     let t = insectid::testing::postgres_database(&admin_url).await;
     let url = t.url();
     let store = format!("{bucket}/instances-{}", std::process::id());
-    let work = std::env::temp_dir().join(format!("insectid-shared-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
+    let work_dir = insectid::testing::TempDir::new("insectid-shared-store");
+    let work = work_dir.path().to_path_buf();
     std::fs::create_dir_all(&work).unwrap();
     let env = [("INSECTID_FILE_STORE", store.as_str())];
     let a = start(&url, &work.join("a"), &work.join("a.log"), &env);
@@ -88,5 +88,4 @@ async fn instances_with_their_own_disks_share_photos_through_one_bucket() {
 
     drop((a, b));
     t.close().await;
-    let _ = std::fs::remove_dir_all(&work);
 }
