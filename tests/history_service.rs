@@ -67,12 +67,27 @@ async fn identifications_are_seen_and_deleted_only_by_those_allowed() {
             assert_eq!(err.kind(), ErrorKind::NotFound, "an anonymous upload needs its own link: {key:?}");
         }
 
-        let page = history::list(db, Some(&ann), "", 0, 10).await.unwrap();
+        let page = history::list(db, Some(&ann), &Default::default(), 0, 10).await.unwrap();
         assert_eq!(page.total, 2);
         assert_eq!(page.items[0].id, other, "newest first");
-        assert_eq!(history::list(db, Some(&ann), "lady", 0, 10).await.unwrap().total, 1);
-        assert_eq!(history::list(db, Some(&bob), "", 0, 10).await.unwrap().total, 0);
-        assert_eq!(history::list(db, None, "", 0, 10).await.unwrap_err().kind(), ErrorKind::Unauthorized);
+        assert_eq!(
+            history::list(
+                db,
+                Some(&ann),
+                &history::HistoryFilter { label: "lady".into(), ..Default::default() },
+                0,
+                10
+            )
+            .await
+            .unwrap()
+            .total,
+            1
+        );
+        assert_eq!(history::list(db, Some(&bob), &Default::default(), 0, 10).await.unwrap().total, 0);
+        assert_eq!(
+            history::list(db, None, &Default::default(), 0, 10).await.unwrap_err().kind(),
+            ErrorKind::Unauthorized
+        );
 
         let err = history::delete(db, &photos, Some(&bob), mine).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "someone else's is hidden, not forbidden");

@@ -21,7 +21,10 @@ async fn the_date_and_place_are_private_to_the_owner() {
         let photos = PhotoStore::open(&root).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let admin = account(db, "root", Role::Admin).await;
-        let mine = identify::identify_and_record(db, &engine, &photos, photo.clone(), Some(ann.id), 5).await.unwrap();
+        let mine =
+            identify::identify_and_record(db, &engine, &photos, photo.clone(), &identify::Uploader::user(ann.id), 5)
+                .await
+                .unwrap();
         let seen =
             history::get(db, Some(&ann), mine.id.unwrap(), None).await.unwrap().context.expect("the owner sees it");
         assert_eq!(seen.taken_at.as_deref(), Some("2024-06-01 09:12:00"));
@@ -31,7 +34,10 @@ async fn the_date_and_place_are_private_to_the_owner() {
             history::get(db, Some(&admin), mine.id.unwrap(), None).await.unwrap().context.is_none(),
             "not even an administrator"
         );
-        let anonymous = identify::identify_and_record(db, &engine, &photos, photo.clone(), None, 5).await.unwrap();
+        let anonymous =
+            identify::identify_and_record(db, &engine, &photos, photo.clone(), &identify::Uploader::anonymous(), 5)
+                .await
+                .unwrap();
         let key = anonymous.image_sha256.clone();
         assert!(
             history::get(db, None, anonymous.id.unwrap(), Some(&key)).await.unwrap().context.is_none(),

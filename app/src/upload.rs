@@ -13,6 +13,8 @@ pub struct Upload {
 pub struct UploadForm {
     pub files: Vec<Upload>,
     pub top_k: usize,
+    /// When and where, as the uploading device says (for photos whose EXIF does not).
+    pub context: insectid::storage::metadata::PhotoContext,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -36,7 +38,10 @@ impl UploadError {
     }
 }
 
-/// Field names that carry photos; anything else but `top_k` is refused.
+/// Optional text fields: the answer's length and the device's date and place.
+pub const TEXT_FIELDS: [&str; 4] = ["top_k", "taken_at", "latitude", "longitude"];
+
+/// Field names that carry photos; anything else but [`TEXT_FIELDS`] is refused.
 pub const FILE_FIELDS: [&str; 3] = ["image", "images", "file"];
 
 /// Multer's own limits bound memory even before our per-file checks run.
@@ -107,19 +112,24 @@ pub async fn collect_uploads(
 ) -> Result<UploadForm, UploadError> {
     let mut files: Vec<Upload> = Vec::new();
     let mut top_k = 5usize;
+    // taken_at, latitude, longitude as sent ("" when not).
+    let mut given = [String::new(), String::new(), String::new()];
     while let Some(mut field) = multipart.next_field().await.map_err(|e| from_multer(e, &limits))? {
         let name = field.name().unwrap_or_default().to_string();
-        if name == "top_k" {
-            let text = small_field(&mut field, 16).await?;
-            top_k =
-                text.trim().parse::<usize>().ok().filter(|k| (1..=20).contains(k)).ok_or_else(|| {
+        if let Some(i) = TEXT_FIELDS.iter().position(|f| *f == name) {
+            let text = small_field(&mut field, 64).await?;
+            if i == 0 {
+                top_k = text.trim().parse::<usize>().ok().filter(|k| (1..=20).contains(k)).ok_or_else(|| {
                     UploadError::BadRequest(format!("top_k must be a number from 1 to 20, not {text:?}"))
                 })?;
+            } else {
+                given[i - 1] = text;
+            }
             continue;
         }
         if !FILE_FIELDS.contains(&name.as_str()) {
             return Err(UploadError::BadRequest(format!(
-                "unexpected form field {name:?}; send photos in fields named \"image\" (and optionally \"top_k\")"
+                "unexpected form field {name:?}; send photos in fields named \"image\" (and optionally \"top_k\", \"taken_at\", \"latitude\", \"longitude\")"
             )));
         }
         let filename = field.file_name().map(str::to_string).unwrap_or_else(|| format!("file {}", files.len() + 1));
@@ -163,5 +173,8 @@ pub async fn collect_uploads(
             "no photo in the request: send one or more files in a field named \"image\"".into(),
         ));
     }
-    Ok(UploadForm { files, top_k })
+    let [taken_at, latitude, longitude] = &given;
+    let context = insectid::services::observation::parse_context(taken_at, latitude, longitude)
+        .map_err(|e| UploadError::BadRequest(e.to_string()))?;
+    Ok(UploadForm { files, top_k, context })
 }

@@ -12,6 +12,7 @@ mod m20261130_000007_add_query_indexes;
 mod m20261130_000008_add_label_decided;
 mod m20261201_000009_add_photo_context;
 mod m20261202_000010_add_foreign_keys;
+mod m20261203_000011_add_observation_sharing;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_add_label_decided::Migration),
             Box::new(m20261201_000009_add_photo_context::Migration),
             Box::new(m20261202_000010_add_foreign_keys::Migration),
+            Box::new(m20261203_000011_add_observation_sharing::Migration),
         ]
     }
 }

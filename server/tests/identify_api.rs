@@ -318,7 +318,7 @@ async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
             &state.engine,
             &state.photos,
             png(200, 160, 4).into(),
-            Some(owner.id),
+            &identify::Uploader::user(owner.id),
             5,
         )
         .await
@@ -328,7 +328,7 @@ async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
         assert_ne!(again.id, first.id, "a new identification");
         assert_eq!(again.image_sha256, first.image_sha256);
         assert_eq!(again.answer.top[0].index, first.answer.top[0].index, "same model, same answer");
-        assert_eq!(history::list(&state.db, Some(&owner), "", 0, 10).await.unwrap().total, 2);
+        assert_eq!(history::list(&state.db, Some(&owner), &Default::default(), 0, 10).await.unwrap().total, 2);
         let refused = history::rerun(&state.db, &state.engine, &state.photos, Some(&stranger), id).await.unwrap_err();
         assert_eq!(refused.kind(), insectid::error::ErrorKind::NotFound);
         std::fs::remove_dir_all(&data).ok();

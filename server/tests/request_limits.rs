@@ -74,7 +74,7 @@ async fn a_small_field_is_refused_while_it_arrives_not_buffered() {
         let (status, body) =
             send(&app, post("/api/identify_photos", Some(&multipart), text_part("top_k", &[b'7'; 200_000]))).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-        assert!(body.contains("at most 16 bytes"), "{body}");
+        assert!(body.contains("at most 64 bytes"), "{body}");
         let _ = std::fs::remove_dir_all(&data);
     }
 }

@@ -25,6 +25,56 @@ pub struct Model {
     /// Where its EXIF GPS says it was taken (degrees), likewise private to its owner.
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// The answer's kind, as in `answer` (kept beside it so sightings can be counted).
+    pub verdict: VerdictKind,
+    /// Where the date and place came from; none when there are none.
+    pub context_source: Option<ContextSource>,
+    /// Its owner shares it: the photo may be shown on the species' page and the date and a
+    /// place rounded to about 1 km count in pest pressure. Never for an anonymous photo.
+    pub shared: bool,
+}
+
+/// Which kind of answer the model gave (see `inference::Verdict`), stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    #[sea_orm(string_value = "confident")]
+    Confident,
+    #[sea_orm(string_value = "rolled_up")]
+    RolledUp,
+    #[sea_orm(string_value = "uncertain")]
+    Uncertain,
+    #[sea_orm(string_value = "no_insect")]
+    NoInsect,
+}
+
+impl VerdictKind {
+    pub fn of(verdict: &crate::inference::Verdict) -> Self {
+        use crate::inference::Verdict;
+        match verdict {
+            Verdict::Confident { .. } => VerdictKind::Confident,
+            Verdict::RolledUp { .. } => VerdictKind::RolledUp,
+            Verdict::Uncertain { .. } => VerdictKind::Uncertain,
+            Verdict::NoInsect { .. } => VerdictKind::NoInsect,
+        }
+    }
+}
+
+/// Where an observation's date and place came from, stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum ContextSource {
+    /// The photo's EXIF.
+    #[sea_orm(string_value = "photo")]
+    Photo,
+    /// The uploading device (the browser's clock and, with permission, its position).
+    #[sea_orm(string_value = "device")]
+    Device,
+    /// Its owner, on the result page.
+    #[sea_orm(string_value = "owner")]
+    Owner,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

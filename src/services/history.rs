@@ -6,9 +6,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use serde::{Deserialize, Serialize};
 
 use super::identify::Identified;
+use super::observation::Area;
 use super::users::require;
 use crate::auth::{Account, Role};
-use crate::entities::identification;
+use crate::entities::identification::{self, ContextSource};
+use crate::storage::metadata::PhotoContext;
 use crate::storage::PhotoStore;
 use crate::ServiceError;
 
@@ -19,7 +21,11 @@ pub struct IdentificationView {
     pub owned: bool,
     pub identified: Identified,
     /// When and where the photo was taken, for its owner only.
-    pub context: Option<crate::storage::metadata::PhotoContext>,
+    pub context: Option<PhotoContext>,
+    /// Where that came from (its owner only).
+    pub context_source: Option<ContextSource>,
+    /// Its owner shares it with the portal.
+    pub shared: bool,
 }
 
 fn may_see(row: &identification::Model, actor: Option<&Account>, key: Option<&str>) -> bool {
@@ -35,18 +41,16 @@ pub(crate) fn view(row: identification::Model, actor: Option<&Account>) -> Resul
     let identified: Identified = serde_json::from_str(&row.answer)
         .map_err(|e| ServiceError::Storage(format!("identification {} is unreadable: {e}", row.id)))?;
     let owned = actor.is_some_and(|a| row.user_id == Some(a.id));
-    let context = crate::storage::metadata::PhotoContext {
-        taken_at: row.taken_at,
-        latitude: row.latitude,
-        longitude: row.longitude,
-    };
-    let known = context != crate::storage::metadata::PhotoContext::default();
+    let context = PhotoContext { taken_at: row.taken_at, latitude: row.latitude, longitude: row.longitude };
+    let known = context != PhotoContext::default();
     Ok(IdentificationView {
         id: row.id,
         created_at: row.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         owned,
         identified: Identified { id: Some(row.id), ..identified },
         context: (owned && known).then_some(context),
+        context_source: row.context_source.filter(|_| owned),
+        shared: row.shared,
     })
 }
 
@@ -72,23 +76,51 @@ pub struct HistoryPage {
     pub per_page: u64,
 }
 
-/// The signed-in user's identifications, newest first; `label` filters by the top class.
+/// Which of one's identifications to list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    /// Part of the top class's name.
+    pub label: String,
+    /// Taken on or after this day, on or before that one (photos without a date never match).
+    pub taken_from: Option<chrono::NaiveDate>,
+    pub taken_to: Option<chrono::NaiveDate>,
+    /// Taken in this square (photos without a place never match).
+    pub near: Option<Area>,
+}
+
+/// The signed-in user's identifications that match the filter, newest first.
 pub async fn list(
     db: &DatabaseConnection,
     actor: Option<&Account>,
-    label: &str,
+    filter: &HistoryFilter,
     page: u64,
     per_page: u64,
 ) -> Result<HistoryPage, ServiceError> {
+    use identification::Column;
     let actor = require(actor, Role::User)?;
     let per_page = per_page.clamp(1, 100);
     let mut query = identification::Entity::find()
-        .filter(identification::Column::UserId.eq(actor.id))
-        .order_by_desc(identification::Column::CreatedAt)
-        .order_by_desc(identification::Column::Id);
-    let label = label.trim();
+        .filter(Column::UserId.eq(actor.id))
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id);
+    let label = filter.label.trim();
     if !label.is_empty() {
-        query = query.filter(identification::Column::TopLabel.contains(label));
+        query = query.filter(Column::TopLabel.contains(label));
+    }
+    // Kept as "YYYY-MM-DD HH:MM:SS", which sorts as text.
+    if let Some(from) = filter.taken_from {
+        query = query.filter(Column::TakenAt.gte(format!("{from} 00:00:00")));
+    }
+    if let Some(to) = filter.taken_to {
+        query = query.filter(Column::TakenAt.lte(format!("{to} 23:59:59")));
+    }
+    if let Some(area) = filter.near {
+        let ((south, north), longitudes) = area.bounds();
+        let mut east_west = sea_orm::Condition::any();
+        for (west, east) in longitudes {
+            east_west = east_west.add(Column::Longitude.between(west, east));
+        }
+        query = query.filter(Column::Latitude.between(south, north)).filter(east_west);
     }
     let paginator = query.paginate(db, per_page);
     let total = paginator.num_items().await?;
@@ -160,5 +192,11 @@ pub async fn rerun(
         .read(&row.image_sha256)
         .await
         .map_err(|e| ServiceError::Storage(format!("the photo of identification {id} is missing: {e}")))?;
-    super::identify::identify_and_record(db, engine, photos, bytes.into(), row.user_id, 5).await
+    // The new answer keeps the old one's date and place (as the device's: the photo's own
+    // EXIF still comes first).
+    let uploader = super::identify::Uploader {
+        user_id: row.user_id,
+        context: PhotoContext { taken_at: row.taken_at, latitude: row.latitude, longitude: row.longitude },
+    };
+    super::identify::identify_and_record(db, engine, photos, bytes.into(), &uploader, 5).await
 }

@@ -8,9 +8,10 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use serde::{Deserialize, Serialize};
 
-use crate::entities::identification;
+use crate::entities::identification::{self, VerdictKind};
 use crate::inference::decode_budget::DecodeBudget;
 use crate::inference::{answer, preprocess, Answer, InferenceEngine, InferenceError};
+use crate::storage::metadata::{read_context, PhotoContext};
 use crate::storage::{sha256_hex, PhotoStore};
 use crate::ServiceError;
 
@@ -87,15 +88,33 @@ pub async fn identify_photo(
     })
 }
 
+/// Who uploads a photo, and what their device said about when and where it was taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Uploader {
+    pub user_id: Option<i64>,
+    pub context: PhotoContext,
+}
+
+impl Uploader {
+    pub fn anonymous() -> Uploader {
+        Uploader::default()
+    }
+
+    pub fn user(id: i64) -> Uploader {
+        Uploader { user_id: Some(id), context: PhotoContext::default() }
+    }
+}
+
 /// Identifies a photo and records it: the file first (fsynced), then the row that refers to it.
 pub async fn identify_and_record(
     db: &DatabaseConnection,
     engine: &InferenceEngine,
     store: &PhotoStore,
     bytes: Arc<[u8]>,
-    user_id: Option<i64>,
+    uploader: &Uploader,
     top_k: usize,
 ) -> Result<Identified, ServiceError> {
+    let user_id = uploader.user_id;
     let mut identified = match identify_photo(engine, bytes.clone(), top_k).await {
         Ok(i) => i,
         Err(e) => {
@@ -110,8 +129,10 @@ pub async fn identify_and_record(
     debug_assert_eq!(stored_sha, identified.image_sha256);
     let recording = record_stage("store", storing);
     let top = identified.answer.top.first();
-    let context = match user_id {
-        Some(_) => crate::storage::metadata::read_context(&bytes),
+    // The date and place only for a signed-in owner, who alone sees them; an anonymous
+    // result's link may reach anyone.
+    let (context, context_source) = match user_id {
+        Some(_) => super::observation::merge(read_context(&bytes), uploader.context.clone()),
         None => Default::default(),
     };
     let row = identification::ActiveModel {
@@ -124,11 +145,11 @@ pub async fn identify_and_record(
         top_probability: Set(top.map(|t| f64::from(t.probability)).unwrap_or(0.0)),
         answer: Set(serde_json::to_string(&identified).map_err(|e| ServiceError::Storage(e.to_string()))?),
         label_decided: Set(super::labels::is_decided(db, &identified.image_sha256).await?),
-        // The date and place only for a signed-in owner, who alone sees them; an anonymous
-        // result's link may reach anyone.
         taken_at: Set(context.taken_at),
         latitude: Set(context.latitude),
         longitude: Set(context.longitude),
+        verdict: Set(VerdictKind::of(&identified.answer.verdict)),
+        context_source: Set(context_source),
         ..Default::default()
     }
     .insert(db)
@@ -182,13 +203,13 @@ pub async fn identify_and_record_all(
     engine: &InferenceEngine,
     store: &PhotoStore,
     photos: impl IntoIterator<Item = Arc<[u8]>>,
-    user_id: Option<i64>,
+    uploader: &Uploader,
     top_k: usize,
 ) -> Vec<Result<Identified, ServiceError>> {
     let photos: Vec<Arc<[u8]>> = photos.into_iter().collect();
     if let Err(e) = check_request_pixels(engine, &photos) {
         return photos.iter().map(|_| Err(ServiceError::TooLarge(e.to_string()))).collect();
     }
-    let runs = photos.into_iter().map(|bytes| identify_and_record(db, engine, store, bytes, user_id, top_k));
+    let runs = photos.into_iter().map(|bytes| identify_and_record(db, engine, store, bytes, uploader, top_k));
     futures::future::join_all(runs).await
 }

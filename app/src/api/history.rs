@@ -70,9 +70,8 @@ pub struct ResultView {
     pub model_name: String,
     pub model_version: String,
     pub total_ms: f64,
-    /// When and where the photo was taken ("2024-06-01 09:12:00 · 48.1253, 7.5253"), from its
-    /// EXIF, for its owner only.
-    pub taken: Option<String>,
+    /// When and where the photo was taken, for its owner only (to others: none).
+    pub observation: Option<super::ObservationView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +88,7 @@ pub const HISTORY_PER_PAGE: u64 = 24;
 pub(crate) fn result_view(v: insectid::services::history::IdentificationView) -> ResultView {
     use insectid::catalogue;
     use insectid::inference::Verdict;
+    let observation = super::observation::observation_view(&v);
     let i = v.identified;
     let (verdict_name, verdict_rank, verdict_probability) = match &i.answer.verdict {
         Verdict::Confident { label, probability, .. } => (label.clone(), String::new(), *probability),
@@ -131,10 +131,7 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         model_name: i.model_name,
         model_version: i.model_version,
         total_ms: i.timings.total_ms,
-        taken: v.context.map(|c| {
-            let place = c.latitude.zip(c.longitude).map(|(lat, lon)| format!("{lat:.4}, {lon:.4}"));
-            [c.taken_at, place].into_iter().flatten().collect::<Vec<_>>().join(" · ")
-        }),
+        observation,
     }
 }
 
@@ -161,11 +158,51 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     Ok(view)
 }
 
+/// The history's filters as the page's query string carries them ("" when not set).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryQuery {
+    pub label: String,
+    pub from: String,
+    pub to: String,
+    pub latitude: String,
+    pub longitude: String,
+    pub km: String,
+}
+
+impl HistoryQuery {
+    /// The query string for one page of these filters (values encoded).
+    pub fn href(&self, page: u64) -> String {
+        let pairs = [
+            ("label", &self.label),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("latitude", &self.latitude),
+            ("longitude", &self.longitude),
+            ("km", &self.km),
+        ];
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()));
+        if page > 0 {
+            query.append_pair("page", &page.to_string());
+        }
+        format!("/history?{}", query.finish())
+    }
+}
+
 #[server(endpoint = "history")]
-pub async fn get_history(label: String, page: u64) -> Result<History, AppError> {
+pub async fn get_history(filters: HistoryQuery, page: u64) -> Result<History, AppError> {
     use crate::state::{answer, caller, Caller};
+    use insectid::services::{history::HistoryFilter, observation};
     let Caller { state, actor, .. } = caller().await?;
-    let p = answer(insectid::services::history::list(&state.db, actor.as_ref(), &label, page, HISTORY_PER_PAGE).await)?;
+    let filter = HistoryFilter {
+        label: filters.label,
+        taken_from: answer(observation::parse_day(&filters.from))?,
+        taken_to: answer(observation::parse_day(&filters.to))?,
+        near: answer(observation::parse_area(&filters.latitude, &filters.longitude, &filters.km))?,
+    };
+    let p =
+        answer(insectid::services::history::list(&state.db, actor.as_ref(), &filter, page, HISTORY_PER_PAGE).await)?;
     Ok(History {
         items: p.items.into_iter().map(result_view).collect(),
         total: p.total,

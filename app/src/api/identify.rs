@@ -31,7 +31,7 @@ pub async fn get_upload_rules() -> Result<UploadRules, AppError> {
 /// Identifies the photos of a multipart form (fields named `image`) and records them.
 #[server(endpoint = "identify_photos", input = MultipartFormData)]
 pub async fn identify_photos(data: MultipartData) -> Result<Vec<ResultView>, AppError> {
-    use insectid::services::identify::identify_and_record_all;
+    use insectid::services::identify::{identify_and_record_all, Uploader};
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
     let user_id = actor.as_ref().map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
@@ -46,7 +46,9 @@ pub async fn identify_photos(data: MultipartData) -> Result<Vec<ResultView>, App
         Err(e) => return Err(e.into()),
     };
     let photos = form.files.iter().map(|u| u.bytes.clone());
-    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, user_id, form.top_k).await;
+    let uploader = Uploader { user_id, context: form.context };
+    let outcomes =
+        identify_and_record_all(&state.db, &state.engine, &state.photos, photos, &uploader, form.top_k).await;
     let mut answers = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = match outcome {

@@ -9,6 +9,7 @@ pub mod label;
 pub mod model_quality;
 pub mod models;
 pub mod not_found;
+pub mod observation;
 pub mod result;
 pub mod species;
 pub mod terminal;

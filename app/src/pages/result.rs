@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::species::SpeciesLink;
-use crate::api::{get_identification, ClassScore, ResultView, VerdictKind};
+use crate::api::{get_identification, ClassScore, ResultView, UpdateObservation, VerdictKind};
 use crate::components::verdict::verdict_text;
 use crate::i18n::{use_lang, Lang};
 
@@ -49,7 +49,11 @@ pub fn ResultPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
     let key = move || query.with(|q| q.get("key"));
-    let result = Resource::new(move || (id(), key()), |(id, key)| get_identification(id, key));
+    let save_observation = ServerAction::<UpdateObservation>::new();
+    let result = Resource::new(
+        move || (id(), key(), save_observation.version().get()),
+        |(id, key, _)| get_identification(id, key),
+    );
     let previous_id = move || query.with(|q| q.get("previous").and_then(|v| v.parse::<i64>().ok()));
     let previous = Resource::new(previous_id, |p| async move {
         match p {
@@ -95,13 +99,13 @@ pub fn ResultPage() -> impl IntoView {
                             <p class=format!("verdict {}", r.verdict.as_str()) data-testid="verdict">{verdict_text(lang, &r)}</p>
                             <TopClasses result=r.clone()/>
                             <p class="hint">{format!("{} {} {} · {:.0} ms · {}", lang.t("Model"), r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
-                            {r.taken.clone().map(|taken| view! {
-                                <p class="hint" data-testid="photo-context">{format!("{} {taken} ({})", lang.t("Taken"), lang.t("only you see this"))}</p>
-                            })}
                         </section>
                         <SpeciesCard result=r.clone()/>
                         <Similar result=r.clone()/>
                         <super::feedback::FeedbackSection result=r.clone()/>
+                        {r.observation.clone().map(|observation| view! {
+                            <super::observation::ObservationSection id=r.id observation save=save_observation/>
+                        })}
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),

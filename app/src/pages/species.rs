@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{get_species, search_species, SpeciesSummary};
+use crate::api::{get_species, search_species, SpeciesPhotoView, SpeciesSummary};
 use crate::i18n::{use_lang, Lang};
 
 fn role_text(lang: Lang, role: &str) -> &'static str {
@@ -59,7 +59,10 @@ pub fn SpeciesListPage() -> impl IntoView {
                             let role = role_text(lang, &s.role);
                             let place = format!("{} · {}", s.order, s.family);
                             view! {
-                                <li class="card">
+                                <li class="card" class:illustrated=s.thumbnail.is_some()>
+                                    {s.thumbnail.clone().map(|sha| view! {
+                                        <img class="species-thumb" src=format!("/photos/{sha}/thumb") alt="" width="64" height="64" loading="lazy"/>
+                                    })}
                                     <SpeciesLink species=s.clone()/>
                                     <p class="hint">{place}" · "<span class=format!("role {}", s.role)>{role}</span></p>
                                 </li>
@@ -113,6 +116,7 @@ pub fn SpeciesPage() -> impl IntoView {
                             <p class="hint" data-testid="known-to-model">
                                 {if d.known_to_model { lang.t("The active model can name this species.") } else { lang.t("The active model does not know this species yet; a model fine-tuned on labelled photos can.") }}
                             </p>
+                            <SpeciesPhotos photos=d.photos.clone()/>
                             <section>
                                 <h2>{lang.t("Your sightings")}</h2>
                                 {if d.sightings.is_empty() {
@@ -154,6 +158,46 @@ pub fn SpeciesPage() -> impl IntoView {
             })}
         </Suspense>
         <p><a href="/species">{lang.t("All species")}</a></p>
+    }
+}
+
+/// The portal's own photos of a species, each with what confirms it and where it came from.
+#[component]
+fn SpeciesPhotos(photos: Vec<SpeciesPhotoView>) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <section class="species-photos">
+            <h2>{lang.t("Photos from this portal")}</h2>
+            {if photos.is_empty() {
+                view! { <p class="hint">{lang.t("None shared yet. Photos people share from their results appear here once the species is confirmed.")}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="gallery" id="species-photos">
+                        {photos.into_iter().map(|p| {
+                            let confirmed = match p.probability {
+                                Some(pr) if !p.labelled => format!("{} {:.0} %", lang.t("model's answer"), pr * 100.0),
+                                _ => lang.t("confirmed by people").to_string(),
+                            };
+                            let caption = [Some(confirmed), p.taken_on.clone(), p.place.clone()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" · ");
+                            view! {
+                                <li>
+                                    <figure>
+                                        <a href=format!("/photos/{}", p.image_sha256)>
+                                            <img src=format!("/photos/{}/thumb", p.image_sha256) alt=lang.t("A photo shared on this portal") width="160" height="160" loading="lazy"/>
+                                        </a>
+                                        <figcaption class="hint">{caption}<br/>{lang.t("Shared by a member of this portal")}</figcaption>
+                                    </figure>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
     }
 }
 

@@ -82,6 +82,12 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
     let dragging = RwSignal::new(false);
     let chosen = RwSignal::new(Vec::<Chosen>::new());
     let sending = RwSignal::new(false);
+    // When and where (signed-in only: an anonymous result keeps neither).
+    let taken_at = RwSignal::new(String::new());
+    let latitude = RwSignal::new(String::new());
+    let longitude = RwSignal::new(String::new());
+    // With JavaScript the date defaults to the device's clock now.
+    Effect::new(move |_| taken_at.set(crate::components::place::now_local()));
     let max_mb = rules.max_file_mb as f64;
     let problem = move || {
         chosen.with(|c| {
@@ -128,10 +134,19 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
             sending.set(true);
             let entries = chosen.get_untracked();
             let signed_in = rules.signed_in;
+            let fields = if signed_in {
+                vec![
+                    ("taken_at", taken_at.get_untracked()),
+                    ("latitude", latitude.get_untracked()),
+                    ("longitude", longitude.get_untracked()),
+                ]
+            } else {
+                Vec::new()
+            };
             for (i, entry) in entries.iter().enumerate() {
                 if let Some(file) = files.get(i as u32) {
                     let all = entries.clone();
-                    super::upload_progress::send(file, entry.progress, move |_| {
+                    super::upload_progress::send(file, &fields, entry.progress, move |_| {
                         let finished: Vec<Progress> = all.iter().map(|c| c.progress.get_untracked()).collect();
                         if finished.iter().all(|p| matches!(p, Progress::Done { .. } | Progress::Failed(_))) {
                             sending.set(false);
@@ -187,6 +202,17 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
                 <p class="hint needs-js">{lang.t("…or drop photos here.")}</p>
             </div>
             <p class="hint" id="upload-limits">{limits_text}</p>
+            {rules.signed_in.then(|| view! {
+                <details class="observation-fields" id="upload-context">
+                    <summary>{lang.t("When and where (optional)")}</summary>
+                    <p class="hint">{lang.t("A photo's own date and GPS position come first; these fill in what it does not say. Only you see them unless you share the result.")}</p>
+                    <label>{lang.t("Taken")}
+                        <input type="datetime-local" name="taken_at" step="1" prop:value=taken_at
+                            on:input=move |ev| taken_at.set(event_target_value(&ev))/>
+                    </label>
+                    <crate::components::place::PlaceInputs latitude longitude/>
+                </details>
+            })}
             <ul class="previews" id="previews">
                 {move || chosen.get().into_iter().map(|f| view! {
                     <li class:too-big=f.too_big>

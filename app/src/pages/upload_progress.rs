@@ -44,13 +44,20 @@ fn outcome(status: u16, body: &str) -> Progress {
     }
 }
 
-/// Sends `file`, updating `progress` as bytes go out and when the answer arrives; then calls
-/// `finished`.
-pub fn send(file: web_sys::File, progress: RwSignal<Progress>, finished: impl Fn(()) + Clone + 'static) {
+/// Sends `file` with the form's text `fields` (date and place), updating `progress` as bytes
+/// go out and when the answer arrives; then calls `finished`.
+pub fn send(
+    file: web_sys::File,
+    fields: &[(&str, String)],
+    progress: RwSignal<Progress>,
+    finished: impl Fn(()) + Clone + 'static,
+) {
     let fail = |m: &str| progress.set(Progress::Failed(m.to_string()));
     let Ok(xhr) = XmlHttpRequest::new() else { return fail("this browser cannot send files") };
     let Ok(form) = FormData::new() else { return fail("this browser cannot send files") };
-    if form.append_with_blob_and_filename("image", &file, &file.name()).is_err()
+    let texts_appended = fields.iter().filter(|(_, v)| !v.is_empty()).all(|(k, v)| form.append_with_str(k, v).is_ok());
+    if !texts_appended
+        || form.append_with_blob_and_filename("image", &file, &file.name()).is_err()
         || xhr.open("POST", "/api/v1/identify").is_err()
     {
         return fail("this browser cannot send files");

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use insectid::error::ErrorKind;
-use insectid::services::identify::{identify_and_record_all, Identified};
+use insectid::services::identify::{identify_and_record_all, Identified, Uploader};
 use serde::Serialize;
 
 use super::ApiError;
@@ -51,7 +51,9 @@ pub async fn identify(
     let multipart = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints(&state.limits));
     let form = collect_uploads(multipart, state.limits).await?;
     let photos = form.files.iter().map(|u| u.bytes.clone());
-    let outcomes = identify_and_record_all(&state.db, &state.engine, &state.photos, photos, user_id, form.top_k).await;
+    let uploader = Uploader { user_id, context: form.context };
+    let outcomes =
+        identify_and_record_all(&state.db, &state.engine, &state.photos, photos, &uploader, form.top_k).await;
     let mut results = Vec::with_capacity(outcomes.len());
     for (upload, outcome) in form.files.into_iter().zip(outcomes) {
         let identified = outcome.map_err(|e| ApiError::for_file(&upload.filename, e))?;

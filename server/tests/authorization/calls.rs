@@ -82,7 +82,7 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
             "POST",
             "/api/history".into(),
             "application/x-www-form-urlencoded".into(),
-            b"label=&page=0".to_vec(),
+            b"filters[label]=&filters[from]=2026-01-01&page=0".to_vec(),
             Rule::SignedIn,
         ),
         // Someone else's identification (the admin's): owners and admins see it, others get 404.
@@ -98,6 +98,13 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
             "/api/rerun_identification".into(),
             "application/x-www-form-urlencoded".into(),
             format!("id={admin_identification}").into_bytes(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/update_observation".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("id={admin_identification}&taken_at=2026-06-01&latitude=1&longitude=2").into_bytes(),
             Rule::Admin,
         ),
         (
