@@ -67,8 +67,52 @@ async fn evaluation_counts_hits_misses_and_unreadable_photos() {
     let total: u32 = report.confusion.iter().flatten().sum();
     assert_eq!(total, 5);
     assert!(report.top1 >= 0.4 && report.top5 >= report.top1);
+    let judged: u32 = report.headlines.iter().map(|h| h.answers).sum();
+    assert_eq!(judged as usize, report.images, "every photo's headline is judged once: {:?}", report.headlines);
     let png = render_confusion(&report);
     assert_eq!(png.dimensions(), (8 * 2 + 3 * 28, 8 * 2 + 2 * 28));
+}
+
+#[test]
+fn headlines_are_judged_against_each_classes_lineage() {
+    use insectid::inference::{Answer, ScoredClass, Verdict};
+    use insectid::services::evaluation::headlines::{is_right, truth_lineage};
+    let manifest = Manifest::read(&test_model_dir()).unwrap();
+    let weevil = truth_lineage(&manifest, "Curculionidae");
+    assert_eq!(weevil.get("order").map(String::as_str), Some("Coleoptera"), "from the model's own taxonomy");
+    // No ImageNet label is a planthopper: the catalogue knows the family's order.
+    let hopper = truth_lineage(&manifest, "Delphacidae");
+    assert_eq!(hopper.get("order").map(String::as_str), Some("Hemiptera"));
+    assert_eq!(hopper.get("class").map(String::as_str), Some("Insecta"));
+    assert!(truth_lineage(&manifest, "no insect").is_empty());
+    let scored = |index: usize| ScoredClass {
+        index,
+        label: manifest.labels[index].name.clone(),
+        probability: 0.9,
+        taxon_key: None,
+    };
+    let answer = |verdict: Verdict, top: usize| Answer { top: vec![scored(top)], verdict, arthropod_probability: 0.9 };
+    let rolled = |rank: &str, name: &str| Verdict::RolledUp {
+        rank: rank.into(),
+        name: name.into(),
+        taxon_key: String::new(),
+        probability: 0.9,
+    };
+    let targets = class_targets(&manifest, &["Curculionidae".to_string(), "Delphacidae".to_string()]);
+    assert!(is_right(&answer(rolled("order", "Hemiptera"), 307), "Delphacidae", &targets[1], &hopper));
+    assert!(!is_right(&answer(rolled("order", "Coleoptera"), 307), "Delphacidae", &targets[1], &hopper));
+    let confident = Verdict::Confident { label: manifest.labels[307].name.clone(), probability: 0.9, taxon_key: None };
+    assert!(is_right(&answer(confident.clone(), 307), "Curculionidae", &targets[0], &weevil));
+    assert!(!is_right(&answer(confident.clone(), 307), "Delphacidae", &targets[1], &hopper));
+    let guess = Verdict::Uncertain { arthropod_probability: 0.8, best: Some(scored(307)) };
+    assert!(is_right(&answer(guess, 307), "Curculionidae", &targets[0], &weevil));
+    let some_arthropod = Verdict::Uncertain { arthropod_probability: 0.8, best: None };
+    assert!(is_right(&answer(some_arthropod.clone(), 307), "Delphacidae", &targets[1], &hopper));
+    let none = Verdict::NoInsect { arthropod_probability: 0.01 };
+    assert!(!is_right(&answer(none.clone(), 1), "Delphacidae", &targets[1], &hopper), "it had an insect");
+    assert!(is_right(&answer(none, 1), "no insect", &[], &Default::default()));
+    assert!(!is_right(&answer(some_arthropod, 307), "no insect", &[], &Default::default()));
+    assert!(!is_right(&answer(confident, 307), "No_Insect", &[], &Default::default()));
 }
 
 #[test]

@@ -66,7 +66,7 @@ async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
             db,
             j.id,
             "instance-a",
-            Outcome::Succeeded(cleaned()),
+            Outcome::Succeeded(Box::new(cleaned())),
             &Progress::default(),
             String::new()
         )
@@ -92,7 +92,7 @@ async fn a_job_survives_a_restart_as_interrupted_and_resumes() {
             db,
             j.id,
             "instance-b",
-            Outcome::Succeeded(cleaned()),
+            Outcome::Succeeded(Box::new(cleaned())),
             &Progress::default(),
             again.log.clone()
         )

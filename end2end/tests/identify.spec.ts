@@ -26,6 +26,8 @@ test("anonymous upload shows the answer with its top-5", async ({ page }, info) 
   await upload(page, info, PHOTO);
   await expectResult(page);
   await expect(page).toHaveURL(/key=[0-9a-f]{64}/);
+  // How often answers like this one were right, as measured for the shipped model.
+  await expect(page.getByTestId("answer-rate")).toContainText(/Answers like this were right \d+ % of the time \(\d+ of \d+, /);
   await page.locator("#heatmap summary").click();
   const heat = page.locator("#heatmap img");
   await expect(heat).toBeVisible();

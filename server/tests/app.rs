@@ -286,7 +286,7 @@ async fn insert_identification(db: &sea_orm::DatabaseConnection) {
 /// A recorded answer with no sure rank, whose top class is an arthropod in the catalogue.
 fn uncertain_answer(sha: &str) -> String {
     serde_json::json!({
-        "id": null, "image_sha256": sha, "model_name": "m", "model_version": "1",
+        "id": null, "image_sha256": sha, "model_name": "efficientnet-lite0-imagenet", "model_version": "1.0.0",
         "answer": {
             "top": [
                 { "index": 0, "label": "rice water weevil", "probability": 0.62, "taxon_key": "family:Curculionidae" },
@@ -312,8 +312,8 @@ async fn an_uncertain_answer_names_its_best_guess_and_marks_that_species_card() 
             created_at: Set(chrono::Utc::now()),
             user_id: Set(None),
             image_sha256: Set(sha.clone()),
-            model_name: Set("m".into()),
-            model_version: Set("1".into()),
+            model_name: Set("efficientnet-lite0-imagenet".into()),
+            model_version: Set("1.0.0".into()),
             top_label: Set("rice water weevil".into()),
             top_probability: Set(0.62),
             answer: Set(uncertain_answer(&sha)),
@@ -322,11 +322,19 @@ async fn an_uncertain_answer_names_its_best_guess_and_marks_that_species_card() 
         .insert(&state.db)
         .await
         .unwrap();
+        let db = state.db.clone();
         let app = server::build_app(state);
         let (status, html) = call(&app, get(&format!("/results/{}?key={sha}", row.id))).await;
         assert_eq!(status, StatusCode::OK, "{}", t.backend);
         assert!(html.contains("most likely a rice water weevil (62 %), not certain"), "{}: {html}", t.backend);
         assert!(html.contains("id=\"species-card\"") && html.contains("data-testid=\"uncertain-note\""));
+        // How often such best guesses were right, as the project measured the shipped model.
+        use insectid::services::{answer_rates, evaluation::headlines::HeadlineKind};
+        let measured = answer_rates::for_answer(&db, "efficientnet-lite0-imagenet", "1.0.0", HeadlineKind::BestGuess);
+        let rate = measured.await.unwrap().expect("measured").rate;
+        let pct = f64::from(rate.right) * 100.0 / f64::from(rate.answers);
+        assert!(html.contains(&format!("Answers like this were right {pct:.0} % of the time")), "{html}");
+        assert!(html.contains(&format!("({} of {}, ", rate.right, rate.answers)) && html.contains("RP11 val photos"));
         let (_, html) = call(
             &app,
             Request::get(format!("/results/{}?key={sha}", row.id))

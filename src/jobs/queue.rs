@@ -137,7 +137,8 @@ pub async fn heartbeat(
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded(JobResult),
+    // (Boxed: an evaluation's result is much larger than the other outcomes.)
+    Succeeded(Box<JobResult>),
     Failed(String),
     Cancelled,
 }

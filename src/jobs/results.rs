@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JobKind;
 use crate::entities::job;
+use crate::services::evaluation::headlines::HeadlineRate;
 use crate::services::evaluation::{CalibrationBin, ClassMetrics};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,9 @@ pub struct EvaluateResult {
     pub images_per_second: f64,
     /// The files in the job's folder (see `reports::SERVED_FILES`).
     pub files: Vec<String>,
+    /// How often each kind of headline was right (none in results written before).
+    #[serde(default)]
+    pub headlines: Vec<HeadlineRate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -210,7 +210,7 @@ impl JobRunner {
             tokio::spawn(async move { super::work::execute(&ctx, &job, &handle).await })
         };
         let outcome = match work.await {
-            Ok(Ok(value)) => Outcome::Succeeded(value),
+            Ok(Ok(value)) => Outcome::Succeeded(Box::new(value)),
             Ok(Err(_)) if handle.cancelled() => Outcome::Cancelled,
             Ok(Err(e)) => Outcome::Failed(e.to_string()),
             Err(e) => Outcome::Failed(format!("the job stopped unexpectedly: {e}")),

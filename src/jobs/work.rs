@@ -220,6 +220,7 @@ async fn evaluate_job(
         seconds: report.seconds,
         images_per_second: report.images_per_second,
         files: super::reports::SERVED_FILES.map(String::from).to_vec(),
+        headlines: report.headlines,
     }))
 }
 

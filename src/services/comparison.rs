@@ -167,6 +167,7 @@ mod tests {
                     confidence: 0.5,
                 })
                 .collect(),
+            headlines: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! holding the business rules. Callers own transport concerns.
 
 pub mod accounts;
+pub mod answer_rates;
 pub mod archive;
 pub mod audit;
 pub mod comparison;

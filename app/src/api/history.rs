@@ -72,6 +72,37 @@ pub struct ResultView {
     pub total_ms: f64,
     /// When and where the photo was taken, for its owner only (to others: none).
     pub observation: Option<super::ObservationView>,
+    /// How often this model's answers of this kind were right (filled on the result page).
+    pub answer_rate: Option<AnswerRateView>,
+}
+
+/// "Answers like this were right N % of the time", with what that was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerRateView {
+    pub answers: u32,
+    pub right: u32,
+    /// "676 RP11 val photos and 17 photos without insects", "pests@2 (val)".
+    pub measured_on: String,
+}
+
+#[cfg(feature = "ssr")]
+async fn answer_rate(
+    db: &sea_orm::DatabaseConnection,
+    v: &insectid::services::history::IdentificationView,
+) -> Result<Option<AnswerRateView>, AppError> {
+    use insectid::services::answer_rates::{for_answer, RatesBasis};
+    use insectid::services::evaluation::headlines::HeadlineKind;
+    let i = &v.identified;
+    let kind = HeadlineKind::of(&i.answer.verdict);
+    let rate = crate::state::answer(for_answer(db, &i.model_name, &i.model_version, kind).await)?;
+    Ok(rate.map(|r| AnswerRateView {
+        answers: r.rate.answers,
+        right: r.rate.right,
+        measured_on: match r.basis {
+            RatesBasis::Evaluation { dataset, split } => format!("{dataset} ({split})"),
+            RatesBasis::Shipped { measured_on } => measured_on,
+        },
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +163,7 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         model_version: i.model_version,
         total_ms: i.timings.total_ms,
         observation,
+        answer_rate: None,
     }
 }
 
@@ -139,8 +171,9 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
 pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultView, AppError> {
     use crate::state::{answer, caller, Caller};
     let Caller { state, actor, .. } = caller().await?;
-    let mut view =
-        result_view(answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?);
+    let found = answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?;
+    let rate = answer_rate(&state.db, &found).await?;
+    let mut view = ResultView { answer_rate: rate, ..result_view(found) };
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
         .map(super::feedback::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.

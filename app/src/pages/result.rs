@@ -97,6 +97,15 @@ pub fn ResultPage() -> impl IntoView {
                         </div>
                         <section class="card">
                             <p class=format!("verdict {}", r.verdict.as_str()) data-testid="verdict">{verdict_text(lang, &r)}</p>
+                            {r.answer_rate.clone().map(|rate| {
+                                let pct = f64::from(rate.right) * 100.0 / f64::from(rate.answers.max(1));
+                                view! {
+                                    <p class="answer-rate" data-testid="answer-rate">
+                                        {format!("{} {pct:.0} % {}", lang.t("Answers like this were right"), lang.t("of the time"))}
+                                        <span class="hint">{format!(" ({} {} {}, {})", rate.right, lang.t("of"), rate.answers, rate.measured_on)}</span>
+                                    </p>
+                                }
+                            })}
                             <TopClasses result=r.clone()/>
                             <p class="hint">{format!("{} {} {} · {:.0} ms · {}", lang.t("Model"), r.model_name, r.model_version, r.total_ms, r.created_at)}</p>
                         </section>

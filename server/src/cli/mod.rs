@@ -157,6 +157,11 @@ fn print_report(r: &EvalReport, total: usize, out: &Path) {
             f1 * 100.0
         );
     }
+    println!("{:<24} {:>7} {:>7}", "headline", "answers", "right");
+    for h in &r.headlines {
+        let right = h.share_right().unwrap_or(0.0) * 100.0;
+        println!("{:<24} {:>7} {:>6.1}%", format!("{:?}", h.kind), h.answers, right);
+    }
     for (file, reason) in &r.failed {
         println!("skipped {file}: {reason}");
     }

@@ -7,6 +7,7 @@
 
 mod charts;
 mod dataset;
+pub mod headlines;
 mod metrics;
 
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub struct EvalReport {
     /// Each photo's outcome, for comparing two models on the same photos.
     #[serde(default)]
     pub predictions: Vec<PhotoPrediction>,
+    /// How often each kind of headline was right (older reports have none).
+    #[serde(default)]
+    pub headlines: Vec<headlines::HeadlineRate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,8 @@ pub async fn evaluate(
     let mut failed = Vec::new();
     let mut confidences: Vec<(f32, bool)> = Vec::new();
     let mut predictions = Vec::new();
+    let mut tally = headlines::HeadlineTally::default();
+    let truths: Vec<_> = dataset.classes.iter().map(|c| headlines::truth_lineage(&active.manifest, c)).collect();
     let total = dataset.samples.len();
     let mut results = futures::stream::iter(dataset.samples.iter().cloned())
         .map(|(sample, class)| async move {
@@ -97,6 +103,8 @@ pub async fn evaluate(
             Err(e) => return Err(e),
         };
         images += 1;
+        let right = headlines::is_right(&identified.answer, &dataset.classes[class], &targets[class], &truths[class]);
+        tally.add(headlines::HeadlineKind::of(&identified.answer.verdict), right);
         let top: Vec<usize> = identified.answer.top.iter().map(|t| t.index).collect();
         let predicted = top.first().and_then(|best| targets.iter().position(|t| t.contains(best))).unwrap_or(n);
         confusion[class][predicted] += 1;
@@ -144,6 +152,7 @@ pub async fn evaluate(
         seconds,
         images_per_second: images as f64 / seconds.max(1e-9),
         predictions,
+        headlines: tally.rates(),
     })
 }
 
