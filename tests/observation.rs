@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{account, identified};
+use common::{account, identified, set_observation};
 use insectid::auth::Role;
 use insectid::entities::identification::{self, ContextSource, VerdictKind};
 use insectid::entities::photo_label::{self, LabelSource};
@@ -103,16 +103,6 @@ async fn the_device_fills_in_what_the_photo_does_not_say_and_only_the_owner_edit
     }
 }
 
-async fn set(db: &DatabaseConnection, id: i64, context: PhotoContext, verdict: VerdictKind, shared: bool) {
-    let mut row = identification::Entity::find_by_id(id).one(db).await.unwrap().unwrap().into_active_model();
-    row.taken_at = Set(context.taken_at);
-    row.latitude = Set(context.latitude);
-    row.longitude = Set(context.longitude);
-    row.verdict = Set(verdict);
-    row.shared = Set(shared);
-    row.update(db).await.unwrap();
-}
-
 #[tokio::test]
 async fn history_filters_by_the_day_and_the_area_taken() {
     for t in test_databases().await {
@@ -129,7 +119,7 @@ async fn history_filters_by_the_day_and_the_area_taken() {
         let mut ids = Vec::new();
         for (i, (taken, lat, lon)) in places.iter().enumerate() {
             let (id, _) = identified(db, &photos, ann.id, i as u8, "corn borer", 0.9).await;
-            set(db, id, context(taken, *lat, *lon), VerdictKind::Confident, false).await;
+            set_observation(db, id, context(taken, *lat, *lon), VerdictKind::Confident, false).await;
             ids.push(id);
         }
         let (undated, _) = identified(db, &photos, ann.id, 9, "corn borer", 0.9).await;
@@ -167,20 +157,20 @@ async fn species_pages_show_shared_confirmed_photos_best_first() {
         let somewhere = context("2026-06-01 08:00:00", 48.12534, 7.52531);
         // Confident and shared: shown, surest first.
         let (sure, sure_sha) = identified(db, &photos, ann.id, 1, "corn borer", 0.97).await;
-        set(db, sure, somewhere.clone(), VerdictKind::Confident, true).await;
+        set_observation(db, sure, somewhere.clone(), VerdictKind::Confident, true).await;
         let (less, less_sha) = identified(db, &photos, ann.id, 2, "Corn Borer", 0.81).await;
-        set(db, less, PhotoContext::default(), VerdictKind::Confident, true).await;
+        set_observation(db, less, PhotoContext::default(), VerdictKind::Confident, true).await;
         // Not shared, or not confident: not shown.
         let (private, _) = identified(db, &photos, ann.id, 3, "corn borer", 0.99).await;
-        set(db, private, somewhere.clone(), VerdictKind::Confident, false).await;
+        set_observation(db, private, somewhere.clone(), VerdictKind::Confident, false).await;
         let (unsure, _) = identified(db, &photos, ann.id, 4, "corn borer", 0.4).await;
-        set(db, unsure, somewhere.clone(), VerdictKind::Uncertain, true).await;
+        set_observation(db, unsure, somewhere.clone(), VerdictKind::Uncertain, true).await;
         // People decided this confident answer was something else: not shown here.
         let (wrong, wrong_sha) = identified(db, &photos, ann.id, 5, "corn borer", 0.95).await;
-        set(db, wrong, somewhere.clone(), VerdictKind::Confident, true).await;
+        set_observation(db, wrong, somewhere.clone(), VerdictKind::Confident, true).await;
         // People decided this uncertain answer was a corn borer: shown first.
         let (labelled, labelled_sha) = identified(db, &photos, ann.id, 6, "weevil", 0.3).await;
-        set(db, labelled, somewhere.clone(), VerdictKind::Uncertain, true).await;
+        set_observation(db, labelled, somewhere.clone(), VerdictKind::Uncertain, true).await;
         for (sha, label) in [(&wrong_sha, "brown plant hopper"), (&labelled_sha, "corn borer")] {
             photo_label::ActiveModel {
                 image_sha256: Set(sha.clone()),
@@ -222,7 +212,7 @@ async fn the_observation_migration_reads_each_answers_kind_and_source() {
         let db = &t.db;
         let root = TempDir::new("insectid-observation");
         let photos = PhotoStore::open(root.path()).unwrap();
-        Migrator::down(db, Some(1)).await.unwrap();
+        common::migrate_down_to_before(db, "m20261203_000011_add_observation_sharing").await;
         let ann = account(db, "ann", Role::User).await;
         let mut rows = Vec::new();
         for (seed, kind) in ["confident", "rolled_up", "uncertain", "no_insect"].into_iter().enumerate() {

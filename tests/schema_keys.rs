@@ -198,7 +198,7 @@ async fn the_keys_migration_repairs_broken_references_and_rolls_back() {
         let photos = PhotoStore::open(store.path()).unwrap();
         // Back to the schema before the keys (and the observation columns after them), which
         // let these rows in.
-        Migrator::down(db, Some(2)).await.unwrap();
+        common::migrate_down_to_before(db, "m20261202_000010_add_foreign_keys").await;
         let ann = account(db, "ann", Role::User).await;
         let (photo, _) = identified(db, &photos, ann.id, 1, "weevil", 0.7).await;
         let (lost, _) = identified(db, &photos, MISSING, 2, "bee", 0.7).await;

@@ -13,6 +13,7 @@ mod m20261130_000008_add_label_decided;
 mod m20261201_000009_add_photo_context;
 mod m20261202_000010_add_foreign_keys;
 mod m20261203_000011_add_observation_sharing;
+mod m20261204_000012_create_pest_alerts;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_add_photo_context::Migration),
             Box::new(m20261202_000010_add_foreign_keys::Migration),
             Box::new(m20261203_000011_add_observation_sharing::Migration),
+            Box::new(m20261204_000012_create_pest_alerts::Migration),
         ]
     }
 }

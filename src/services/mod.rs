@@ -18,6 +18,7 @@ pub mod integrity;
 pub mod labels;
 pub mod models;
 pub mod observation;
+pub mod pressure;
 pub mod retention;
 pub mod shadow;
 pub mod species;

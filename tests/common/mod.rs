@@ -72,3 +72,28 @@ pub async fn job_row(db: &DatabaseConnection, id: i64) -> insectid::entities::jo
     use sea_orm::EntityTrait;
     insectid::entities::job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
 }
+
+/// Rolls the schema back to just before the named migration (and those after it).
+pub async fn migrate_down_to_before(db: &DatabaseConnection, name: &str) {
+    use migration::{MigrationName, Migrator, MigratorTrait};
+    let steps = Migrator::migrations().iter().rev().position(|m| m.name() == name).expect("a known migration") + 1;
+    Migrator::down(db, Some(steps as u32)).await.unwrap();
+}
+
+/// Gives an identification a date and place, a verdict kind and a sharing choice.
+pub async fn set_observation(
+    db: &DatabaseConnection,
+    id: i64,
+    context: insectid::storage::metadata::PhotoContext,
+    verdict: identification::VerdictKind,
+    shared: bool,
+) {
+    use sea_orm::IntoActiveModel;
+    let mut row = identification::Entity::find_by_id(id).one(db).await.unwrap().unwrap().into_active_model();
+    row.taken_at = Set(context.taken_at);
+    row.latitude = Set(context.latitude);
+    row.longitude = Set(context.longitude);
+    row.verdict = Set(verdict);
+    row.shared = Set(shared);
+    row.update(db).await.unwrap();
+}
