@@ -16,7 +16,7 @@ use insectid::services::{identify, observation};
 use insectid::storage::metadata::PhotoContext;
 use insectid::storage::PhotoStore;
 use insectid::testing::{jpeg_with_place, png, test_databases, test_model_dir, TempDir};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 fn context(taken_at: &str, latitude: f64, longitude: f64) -> PhotoContext {
     PhotoContext { taken_at: Some(taken_at.into()), latitude: Some(latitude), longitude: Some(longitude) }

@@ -75,7 +75,7 @@ pub async fn job_row(db: &DatabaseConnection, id: i64) -> insectid::entities::jo
 
 /// Rolls the schema back to just before the named migration (and those after it).
 pub async fn migrate_down_to_before(db: &DatabaseConnection, name: &str) {
-    use migration::{MigrationName, Migrator, MigratorTrait};
+    use migration::{Migrator, MigratorTrait};
     let steps = Migrator::migrations().iter().rev().position(|m| m.name() == name).expect("a known migration") + 1;
     Migrator::down(db, Some(steps as u32)).await.unwrap();
 }
