@@ -85,6 +85,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("history") view=pages::history::HistoryPage ssr=SsrMode::Async/>
                     <Route path=path!("species") view=pages::species::SpeciesListPage ssr=SsrMode::Async/>
                     <Route path=path!("species/:key") view=pages::species::SpeciesPage ssr=SsrMode::Async/>
+                    <Route path=path!("pressure") view=pages::pressure::PressurePage ssr=SsrMode::Async/>
+                    <Route path=path!("pressure/:key") view=pages::pressure::SpeciesPressurePage ssr=SsrMode::Async/>
                     <Route path=path!("me") view=pages::account::MePage ssr=SsrMode::Async/>
                     <Route path=path!("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("signup") view=pages::account::SignUpPage ssr=SsrMode::Async/>

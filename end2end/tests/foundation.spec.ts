@@ -5,6 +5,7 @@ const PAGES: [string, string][] = [
   ["/upload", "Identify a photo"],
   ["/history", "History"],
   ["/species", "Species"],
+  ["/pressure", "Pest pressure"],
   ["/feedback", "Feedback"],
   ["/label", "Label data"],
   ["/datasets", "Datasets"],
@@ -60,14 +61,14 @@ test("every page of the product is reachable from an administrator's navigation"
 test("the navigation offers each person only what they may open", async ({ page }, info) => {
   const nav = page.getByRole("navigation", { name: "Main" });
   await open(page, "/", info);
-  await expect(nav.locator("a")).toHaveText(["Identify", "Species"]);
+  await expect(nav.locator("a")).toHaveText(["Identify", "Species", "Pest pressure"]);
   // A direct link still reaches the page, which says why it refuses.
   await open(page, "/users", info);
   await expect(page.locator("#users-error")).toContainText("sign in first");
 
   await signUp(page, info, `nav${info.project.name}${Date.now() % 1_000_000}`);
   await open(page, "/", info);
-  await expect(nav.locator("a")).toHaveText(["Identify", "History", "Species", "My account"]);
+  await expect(nav.locator("a")).toHaveText(["Identify", "History", "Species", "Pest pressure", "My account"]);
 });
 
 test("on a phone the navigation folds behind a Menu button", async ({ page }, info) => {

@@ -14,6 +14,7 @@ pub mod model_quality;
 pub mod models;
 pub mod observation;
 pub mod portal;
+pub mod pressure;
 pub mod species;
 pub mod terminal;
 
@@ -30,5 +31,6 @@ pub use model_quality::*;
 pub use models::*;
 pub use observation::*;
 pub use portal::*;
+pub use pressure::*;
 pub use species::*;
 pub use terminal::*;

@@ -35,6 +35,7 @@ pub const PAGES: &[(&str, &str, Audience)] = &[
     ("/upload", "Identify", Audience::Everyone),
     ("/history", "History", Audience::SignedIn),
     ("/species", "Species", Audience::Everyone),
+    ("/pressure", "Pest pressure", Audience::Everyone),
     ("/feedback", "Feedback", Audience::Staff),
     ("/label", "Label data", Audience::Staff),
     ("/datasets", "Datasets", Audience::Staff),
@@ -85,7 +86,10 @@ pub fn NavShell(children: Children) -> impl IntoView {
                 </nav>
                 <AccountArea/>
             </header>
-            <main id="main" class="page">{children()}</main>
+            <main id="main" class="page">
+                <super::pest_alerts::PestAlertBanner/>
+                {children()}
+            </main>
             <footer class="site-footer">
                 <span>{lang.t("Insect Identifier · self-hosted insect identification")}</span>
                 <LanguageSwitcher/>

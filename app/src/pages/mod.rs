@@ -10,6 +10,8 @@ pub mod model_quality;
 pub mod models;
 pub mod not_found;
 pub mod observation;
+pub mod pressure;
+mod pressure_alerts;
 pub mod result;
 pub mod species;
 pub mod terminal;

@@ -1,6 +1,7 @@
 //! The versioned JSON API under /api/v1, for scripts and other programs.
 
 mod identify;
+mod pressure;
 
 use app::state::AppState;
 use axum::extract::State;
@@ -11,7 +12,10 @@ use axum::{Json, Router};
 pub use crate::http_error::HttpError as ApiError;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/model", get(model_status)).route("/identify", post(identify::identify))
+    Router::new()
+        .route("/model", get(model_status))
+        .route("/identify", post(identify::identify))
+        .route("/pressure.csv", get(pressure::csv))
 }
 
 async fn model_status(State(state): State<AppState>) -> Json<app::api::ModelStatus> {

@@ -1,0 +1,231 @@
+//! Pest pressure: the overview, one species' year, alerts and who asked to see them.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::SpeciesSummary;
+use crate::error::AppError;
+
+/// A region people can pick: a one-degree cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionView {
+    /// "48N7E"
+    pub key: String,
+    /// "48–49°N, 7–8°E"
+    pub name: String,
+    pub total: u32,
+    /// The last four weeks.
+    pub recent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub id: i64,
+    pub species: SpeciesSummary,
+    /// None: all regions together.
+    pub region: Option<RegionView>,
+    pub weekly_threshold: u32,
+    /// This week's sightings, and whether they reach the threshold.
+    pub this_week: u32,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PressureRow {
+    pub species: SpeciesSummary,
+    pub weekly: Vec<u32>,
+    pub total: u32,
+    pub this_week: u32,
+    pub alert_active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PressureOverview {
+    /// The region shown (None: everywhere).
+    pub region: Option<RegionView>,
+    /// Regions with sightings, to pick from.
+    pub regions: Vec<RegionView>,
+    pub rows: Vec<PressureRow>,
+    /// The Monday of each week charted, oldest first.
+    pub weeks: Vec<String>,
+    pub active_alerts: Vec<AlertView>,
+    /// Whether the caller asked to see alerts (None: not signed in).
+    pub subscribed: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeciesPressureView {
+    pub species: SpeciesSummary,
+    pub region: Option<RegionView>,
+    pub weekly: Vec<u32>,
+    pub weeks: Vec<String>,
+    pub total: u32,
+    pub regions: Vec<RegionView>,
+    pub alerts: Vec<AlertView>,
+    pub admin: bool,
+}
+
+#[cfg(feature = "ssr")]
+mod build {
+    use insectid::services::pressure::{self, alerts, Cell, RegionPressure, Sighting};
+
+    use super::*;
+
+    pub fn region(cell: Cell, sightings: &[Sighting], today: chrono::NaiveDate) -> RegionView {
+        let found = pressure::regions(sightings, None, today).into_iter().find(|r| r.cell == cell);
+        let (total, recent) = found.map(|r| (r.total, r.recent)).unwrap_or_default();
+        RegionView { key: cell.key(), name: cell.name(), total, recent }
+    }
+
+    pub fn regions(rows: Vec<RegionPressure>) -> Vec<RegionView> {
+        rows.into_iter()
+            .map(|r| RegionView { key: r.cell.key(), name: r.cell.name(), total: r.total, recent: r.recent })
+            .collect()
+    }
+
+    pub fn weeks(today: chrono::NaiveDate) -> Vec<String> {
+        let first = pressure::first_week(today);
+        (0..pressure::WEEKS).map(|i| (first + chrono::Duration::weeks(i as i64)).to_string()).collect()
+    }
+
+    pub fn species(key: &str) -> Option<SpeciesSummary> {
+        insectid::catalogue::get(key).map(crate::api::species::summary_of)
+    }
+
+    pub fn alert_views(all: &[alerts::Alert], sightings: &[Sighting], today: chrono::NaiveDate) -> Vec<AlertView> {
+        all.iter()
+            .filter_map(|a| {
+                let this_week =
+                    pressure::weekly(sightings, Some(&a.species_key), a.region, today).last().copied().unwrap_or(0);
+                Some(AlertView {
+                    id: a.id,
+                    species: species(&a.species_key)?,
+                    region: a.region.map(|c| region(c, sightings, today)),
+                    weekly_threshold: a.weekly_threshold,
+                    this_week,
+                    active: this_week >= a.weekly_threshold,
+                })
+            })
+            .collect()
+    }
+
+    pub fn parse_region(text: &str) -> Result<Option<Cell>, AppError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        crate::state::answer(Cell::parse(text)).map(Some)
+    }
+}
+
+#[server(endpoint = "pest_pressure")]
+pub async fn get_pest_pressure(region: String) -> Result<PressureOverview, AppError> {
+    use insectid::services::pressure::{self, alerts};
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let region = build::parse_region(&region)?;
+    let today = chrono::Utc::now().date_naive();
+    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let all_alerts = crate::state::answer(alerts::list(&state.db).await)?;
+    let alert_views = build::alert_views(&all_alerts, &sightings, today);
+    let active_here = |key: &str| {
+        alert_views.iter().any(|a| {
+            a.active
+                && a.species.key == key
+                && region.is_none_or(|c| a.region.as_ref().is_none_or(|r| r.key == c.key()))
+        })
+    };
+    let rows = pressure::overview(&sightings, region, today)
+        .into_iter()
+        .filter_map(|p| {
+            Some(PressureRow {
+                alert_active: active_here(&p.species_key),
+                species: build::species(&p.species_key)?,
+                weekly: p.weekly,
+                total: p.total,
+                this_week: p.this_week,
+            })
+        })
+        .collect();
+    let subscribed = match actor {
+        Some(_) => Some(crate::state::answer(alerts::is_subscribed(&state.db, actor.as_ref()).await)?),
+        None => None,
+    };
+    Ok(PressureOverview {
+        region: region.map(|c| build::region(c, &sightings, today)),
+        regions: build::regions(pressure::regions(&sightings, None, today)),
+        rows,
+        weeks: build::weeks(today),
+        active_alerts: alert_views.into_iter().filter(|a| a.active).collect(),
+        subscribed,
+    })
+}
+
+#[server(endpoint = "species_pressure")]
+pub async fn get_species_pressure(key: String, region: String) -> Result<SpeciesPressureView, AppError> {
+    use insectid::services::pressure::{self, alerts};
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let species = crate::state::answer(insectid::services::species::get(&key))?;
+    let region = build::parse_region(&region)?;
+    let today = chrono::Utc::now().date_naive();
+    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let weekly = pressure::weekly(&sightings, Some(&species.key), region, today);
+    let all_alerts = crate::state::answer(alerts::list(&state.db).await)?;
+    let mine: Vec<alerts::Alert> = all_alerts.into_iter().filter(|a| a.species_key == species.key).collect();
+    Ok(SpeciesPressureView {
+        species: crate::api::species::summary_of(species),
+        region: region.map(|c| build::region(c, &sightings, today)),
+        total: weekly.iter().sum(),
+        weekly,
+        weeks: build::weeks(today),
+        regions: build::regions(pressure::regions(&sightings, Some(&species.key), today)),
+        alerts: build::alert_views(&mine, &sightings, today),
+        admin: actor.is_some_and(|a| a.role == insectid::auth::Role::Admin),
+    })
+}
+
+/// Sets a species' weekly threshold in a region ("" for all regions) (administrators).
+#[server(endpoint = "set_pest_alert")]
+pub async fn set_pest_alert(species: String, region: String, threshold: String) -> Result<(), AppError> {
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let threshold: u32 = threshold
+        .trim()
+        .parse()
+        .map_err(|_| AppError::InvalidInput(format!("the threshold {threshold:?} is not a whole number")))?;
+    let cell = build::parse_region(&region)?;
+    crate::state::answer(
+        insectid::services::pressure::alerts::set(&state.db, actor.as_ref(), &species, cell, threshold).await,
+    )?;
+    leptos_axum::redirect(&format!("/pressure/{species}#alerts"));
+    Ok(())
+}
+
+#[server(endpoint = "remove_pest_alert")]
+pub async fn remove_pest_alert(id: i64) -> Result<(), AppError> {
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    crate::state::answer(insectid::services::pressure::alerts::remove(&state.db, actor.as_ref(), id).await)
+}
+
+/// Asks (`on` present) or stops asking to see active alerts on one's next visits.
+#[server(endpoint = "set_pest_alert_subscription")]
+pub async fn set_pest_alert_subscription(on: Option<String>) -> Result<(), AppError> {
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let on = on.is_some_and(|v| v == "on" || v == "true");
+    crate::state::answer(insectid::services::pressure::alerts::subscribe(&state.db, actor.as_ref(), on).await)?;
+    leptos_axum::redirect("/pressure?alerts=saved#alert-subscription");
+    Ok(())
+}
+
+/// The active alerts for the caller, if they asked to see them (else none).
+#[server(endpoint = "my_pest_alerts")]
+pub async fn get_my_pest_alerts() -> Result<Vec<AlertView>, AppError> {
+    use insectid::services::pressure::{self, alerts};
+    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
+    let today = chrono::Utc::now().date_naive();
+    let active = crate::state::answer(alerts::for_visitor(&state.db, actor.as_ref(), today).await)?;
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let shown: Vec<alerts::Alert> = active.into_iter().map(|a| a.alert).collect();
+    Ok(build::alert_views(&shown, &sightings, today))
+}

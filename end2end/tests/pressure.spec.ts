@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+import { Browser, expect, Page, test, TestInfo } from "@playwright/test";
+import { ADMIN, open, signIn, signUp } from "./util";
+
+const PHOTO = process.env.E2E_PHOTO as string;
+
+async function newUser(browser: Browser, info: TestInfo, name: string): Promise<Page> {
+  const context = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  const page = await context.newPage();
+  await signUp(page, info, name);
+  return page;
+}
+
+test("a shared, confirmed sighting shows on the pressure pages and raises an alert for those who asked", async ({ page, browser }, info) => {
+  const tag = `${info.project.name}${Date.now() % 1_000_000}`;
+  // Each project its own one-degree cell, so runs side by side do not count each other.
+  const [lat, lon, region, regionName] =
+    info.project.name === "js" ? ["10.5", "20.25", "10N20E", "10–11°N, 20–21°E"] : ["11.5", "21.25", "11N21E", "11–12°N, 21–22°E"];
+  const ann = await newUser(browser, info, `pp${tag}`);
+  await open(ann, "/upload", info);
+  const fields = ann.locator("#upload-context");
+  await fields.locator("summary").click();
+  const today = new Date().toISOString().slice(0, 10);
+  await fields.getByLabel("Taken").fill(`${today}T09:30`);
+  await fields.getByLabel("Latitude").fill(lat);
+  await fields.getByLabel("Longitude").fill(lon);
+  const bytes = Buffer.concat([readFileSync(PHOTO), Buffer.from(`pressure ${tag}`)]);
+  await ann.locator("#upload-form input[type=file]").setInputFiles({ name: "field.jpg", mimeType: "image/jpeg", buffer: bytes });
+  await ann.getByRole("button", { name: "Identify" }).click();
+  await expect(ann).toHaveURL(/\/results\/\d+/);
+  const resultId = ann.url().match(/\/results\/(\d+)/)![1];
+  // Shared, and said to be a rice water weevil.
+  const observation = ann.locator("#observation");
+  await observation.getByLabel(/Share with this portal/).check();
+  await observation.getByRole("button", { name: "Save" }).click();
+  await expect(observation.getByTestId("observation-state")).toContainText("Shared:");
+  const feedback = ann.locator("#feedback-form");
+  await feedback.getByLabel("Wrong: it is…").check();
+  await feedback.getByLabel("Species (when wrong)").fill("rice water weevil");
+  await feedback.getByRole("button", { name: "Send feedback" }).click();
+  await expect(ann.getByText("Thank you: your feedback was saved.")).toBeVisible();
+
+  // An administrator accepts it: the photo's species is now confirmed.
+  await signIn(page, info, ADMIN.name, ADMIN.password);
+  await open(page, "/feedback?state=pending", info);
+  const item = page.locator("#feedback-table tr").filter({ has: page.locator(`a[href="/results/${resultId}"]`) });
+  await item.locator("input[type=checkbox]").check();
+  await page.getByRole("button", { name: "Accept chosen" }).click();
+  await expect(item).toHaveCount(0);
+
+  // Its species' pressure page charts it in its region; the administrator sets an alert there.
+  await open(page, `/pressure/ip102-11?region=${region}`, info);
+  await expect(page.locator("#pressure-chart svg")).toBeVisible();
+  await expect(page.locator("#pressure-chart svg rect.this-week title")).toHaveText(/: 1$/);
+  await expect(page.locator("#pressure-regions")).toContainText(regionName);
+  const set = page.locator("#set-alert");
+  await set.getByLabel("Region").selectOption(region);
+  await set.getByLabel(/Alert when a week has at least/).fill("1");
+  await set.getByRole("button", { name: "Set alert" }).click();
+  await expect(page.locator("#alerts li.alert-active").filter({ hasText: regionName })).toContainText(`${regionName}: alert at 1 · this week 1`);
+  await page.screenshot({ path: info.outputPath("pressure-desktop.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open(page, `/pressure/ip102-11?region=${region}`, info);
+  await page.screenshot({ path: info.outputPath("pressure-phone.png"), fullPage: true });
+
+  // Ann asks to see alerts; her next visit shows this one.
+  await open(ann, "/pressure", info);
+  await expect(ann.locator("#pressure-table")).toContainText("rice water weevil");
+  await ann.locator("#alert-subscription").getByLabel("Show me pest alerts when I visit").check();
+  await ann.locator("#alert-subscription").getByRole("button", { name: "Save" }).click();
+  await expect(ann.locator("#alert-subscription").getByRole("status")).toHaveText("Saved.");
+  await expect(ann.locator("#alert-subscription input[type=checkbox]")).toBeChecked();
+  await open(ann, "/", info);
+  await expect(ann.locator("#pest-alert-banner")).toContainText(`rice water weevil: 1 sightings this week in ${regionName} (alert at 1)`);
+
+  // The same counts as CSV.
+  const csv = await ann.request.get(`/api/v1/pressure.csv?species=ip102-11&region=${region}`);
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain(`,ip102-11,"rice water weevil",${region},1`);
+});
