@@ -107,8 +107,44 @@ async fn pressure_pages_charts_csv_and_alerts() {
         assert_eq!(get("/api/v1/pressure.csv?species=nope".into(), None).await.status, StatusCode::NOT_FOUND);
         assert_eq!(get("/api/v1/pressure.csv?region=x".into(), None).await.status, StatusCode::BAD_REQUEST);
 
+        // A third corn borer nearby: Ann's next photo with a date and place there hears that
+        // corn borers were seen near her this season, beside the class, its probability as it was.
+        let (ct, body) = upload(3);
+        let text = client.send("POST", "/api/v1/identify", Some(&ann), &ct, body).await.text;
+        let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["results"][0]["id"].as_i64().unwrap();
+        let today = chrono::Utc::now().date_naive();
+        client
+            .form(
+                "/api/update_observation",
+                Some(&ann),
+                &format!("id={id}&taken_at={today}&latitude=48.3&longitude=7.7&shared=on"),
+            )
+            .await;
+        let sha = {
+            use insectid::entities::identification;
+            identification::Entity::find_by_id(id).one(&db).await.unwrap().unwrap().image_sha256
+        };
+        insectid::services::labels::decide(&db, &sha, "corn borer", insectid::services::labels::LabelSource::Labelers)
+            .await
+            .unwrap();
+        let mine = candidate_answer(&db, ann_id(&db).await, Some((today, 48.15, 7.55))).await;
+        let result = |id: i64, cookie: &str| {
+            let client = &client;
+            let cookie = cookie.to_string();
+            async move { client.form("/api/identification", Some(&cookie), &format!("id={id}")).await.json() }
+        };
+        let with_context = result(mine, &ann).await;
+        assert_eq!(with_context["seen_nearby"], serde_json::json!([{ "label": "corn borer", "sightings": 3 }]));
+        let page = get(format!("/results/{mine}"), Some(ann.clone())).await.text;
+        assert!(page.contains("seen near you this season (3)"), "{page}");
+        // Without a date and place nothing is said, and the classes and probabilities are the same.
+        let plain = candidate_answer(&db, ann_id(&db).await, None).await;
+        let without = result(plain, &ann).await;
+        assert_eq!(without["seen_nearby"], serde_json::json!([]));
+        assert_eq!(without["top"], with_context["top"], "the prior never changes the answer");
+
         // An administrator's alert at two a week is reached; Ann asked to see alerts, Bob did not.
-        let set = format!("species={key}&region=48N7E&threshold=2");
+        let set = format!("species={key}&region=48N7E&threshold=3");
         let Answer { status, .. } = client.form("/api/set_pest_alert", Some(&bob), &set).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let Answer { status, text, .. } = client.form("/api/set_pest_alert", Some(&admin), &set).await;
@@ -120,7 +156,7 @@ async fn pressure_pages_charts_csv_and_alerts() {
         client.form("/api/set_pest_alert_subscription", Some(&ann), "on=on").await;
         let home = get("/".into(), Some(ann.clone())).await.text;
         assert!(
-            home.contains("id=\"pest-alert-banner\"") && home.contains("2 sightings this week in 48–49°N, 7–8°E"),
+            home.contains("id=\"pest-alert-banner\"") && home.contains("3 sightings this week in 48–49°N, 7–8°E"),
             "{home}"
         );
         assert!(!get("/".into(), Some(bob.clone())).await.text.contains("pest-alert-banner"));
@@ -129,4 +165,46 @@ async fn pressure_pages_charts_csv_and_alerts() {
         assert!(!get("/".into(), Some(ann.clone())).await.text.contains("pest-alert-banner"));
         t.close().await;
     }
+}
+
+async fn ann_id(db: &sea_orm::DatabaseConnection) -> i64 {
+    use insectid::entities::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    user::Entity::find().filter(user::Column::UsernameKey.eq("ann")).one(db).await.unwrap().unwrap().id
+}
+
+/// An answer of Ann's whose candidates include the corn borer, with or without a date and place.
+async fn candidate_answer(
+    db: &sea_orm::DatabaseConnection,
+    owner: i64,
+    context: Option<(chrono::NaiveDate, f64, f64)>,
+) -> i64 {
+    use insectid::entities::identification;
+    use sea_orm::{ActiveModelTrait, Set};
+    let answer = serde_json::json!({
+        "id": null, "image_sha256": "e".repeat(64), "model_name": "m", "model_version": "1",
+        "answer": {
+            "top": [
+                { "index": 0, "label": "rice water weevil", "probability": 0.5, "taxon_key": null },
+                { "index": 1, "label": "corn borer", "probability": 0.3, "taxon_key": null }
+            ],
+            "verdict": { "kind": "uncertain", "arthropod_probability": 0.9 }, "arthropod_probability": 0.9
+        },
+        "summary": "x", "timings": { "preprocess_ms": 1.0, "inference_ms": 1.0, "total_ms": 2.0 }, "batch_size": 1
+    });
+    let row = identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(Some(owner)),
+        image_sha256: Set("e".repeat(64)),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set("rice water weevil".into()),
+        top_probability: Set(0.5),
+        answer: Set(answer.to_string()),
+        taken_at: Set(context.map(|c| format!("{} 08:00:00", c.0))),
+        latitude: Set(context.map(|c| c.1)),
+        longitude: Set(context.map(|c| c.2)),
+        ..Default::default()
+    };
+    row.insert(db).await.unwrap().id
 }

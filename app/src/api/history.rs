@@ -74,6 +74,8 @@ pub struct ResultView {
     pub observation: Option<super::ObservationView>,
     /// How often this model's answers of this kind were right (filled on the result page).
     pub answer_rate: Option<AnswerRateView>,
+    /// Top classes confirmed near the photo's place this season (its owner's result page).
+    pub seen_nearby: Vec<super::NearbyView>,
 }
 
 /// "Answers like this were right N % of the time", with what that was measured on.
@@ -164,6 +166,7 @@ pub(crate) fn result_view(v: insectid::services::history::IdentificationView) ->
         total_ms: i.timings.total_ms,
         observation,
         answer_rate: None,
+        seen_nearby: Vec::new(),
     }
 }
 
@@ -173,7 +176,8 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     let Caller { state, actor, .. } = caller().await?;
     let found = answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?;
     let rate = answer_rate(&state.db, &found).await?;
-    let mut view = ResultView { answer_rate: rate, ..result_view(found) };
+    let seen_nearby = super::pressure::seen_nearby(&state.db, &found).await?;
+    let mut view = ResultView { answer_rate: rate, seen_nearby, ..result_view(found) };
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
         .map(super::feedback::feedback_view);
     // Only an arthropod answer has look-alikes worth showing.

@@ -65,6 +65,49 @@ pub struct SpeciesPressureView {
     pub admin: bool,
 }
 
+/// A candidate class confirmed near the photo's place around the same time of year.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearbyView {
+    /// The model's label, as in the top classes.
+    pub label: String,
+    pub sightings: u32,
+}
+
+/// For its owner's result with a date and place: which of the top classes were seen near
+/// there this season (never changing the answer itself).
+#[cfg(feature = "ssr")]
+pub(crate) async fn seen_nearby(
+    db: &sea_orm::DatabaseConnection,
+    view: &insectid::services::history::IdentificationView,
+) -> Result<Vec<NearbyView>, AppError> {
+    use insectid::services::observation::Place;
+    use insectid::services::pressure::{self, nearby};
+    let Some(context) = view.context.as_ref().filter(|_| view.owned) else { return Ok(Vec::new()) };
+    let taken =
+        context.taken_at.as_deref().and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok());
+    let place = context.latitude.zip(context.longitude).and_then(|(lat, lon)| Place::new(lat, lon).ok());
+    let (Some(taken), Some(place)) = (taken, place) else { return Ok(Vec::new()) };
+    let candidates: Vec<(String, String)> = view
+        .identified
+        .answer
+        .top
+        .iter()
+        .filter_map(|t| insectid::catalogue::for_label(&t.label).map(|s| (t.label.clone(), s.key.clone())))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sightings = crate::state::answer(pressure::sightings(db, chrono::Utc::now().date_naive()).await)?;
+    let keys: Vec<String> = candidates.iter().map(|(_, k)| k.clone()).collect();
+    let found = nearby::seen_nearby(&sightings, place, taken, &keys, view.id);
+    Ok(candidates
+        .into_iter()
+        .filter_map(|(label, key)| {
+            found.iter().find(|(k, _)| *k == key).map(|(_, n)| NearbyView { label, sightings: *n })
+        })
+        .collect())
+}
+
 #[cfg(feature = "ssr")]
 mod build {
     use insectid::services::pressure::{self, alerts, Cell, RegionPressure, Sighting};

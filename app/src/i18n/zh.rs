@@ -26,6 +26,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "shared" => "已分享",
         "No identifications match these filters." => "没有符合这些筛选条件的识别记录。",
         "Show all" => "显示全部",
+        "seen near you this season" => "本季在您附近发现过",
         "Pest pressure" => "虫情",
         "all regions" => "所有地区",
         "sightings this week in" => "本周发现次数，地区：",

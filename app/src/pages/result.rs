@@ -26,6 +26,7 @@ fn TopClasses(result: ResultView) -> impl IntoView {
             {result.top.into_iter().map(|c| {
                 let pct = c.probability * 100.0;
                 let name = class_name(lang, &c);
+                let nearby = result.seen_nearby.iter().find(|n| n.label == c.label).map(|n| n.sightings);
                 let label = match &c.species {
                     Some(s) => view! { <a class="label" href=format!("/species/{}", s.key)>{name}</a> }.into_any(),
                     None => view! { <span class="label">{name}</span> }.into_any(),
@@ -35,6 +36,9 @@ fn TopClasses(result: ResultView) -> impl IntoView {
                         {label}
                         <span class="bar" role="presentation"><span style=format!("width: {pct:.1}%")></span></span>
                         <span class="pct">{format!("{pct:.1} %")}</span>
+                        {nearby.map(|n| view! {
+                            <span class="nearby" data-testid="seen-nearby">{format!("{} ({n})", lang.t("seen near you this season"))}</span>
+                        })}
                     </li>
                 }
             }).collect_view()}

@@ -7,6 +7,7 @@
 //! count: where and when someone photographed something is theirs to share.
 
 pub mod alerts;
+pub mod nearby;
 pub mod region;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,8 +31,10 @@ const MAX_ROWS: u64 = 200_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sighting {
+    pub identification_id: i64,
     pub species_key: String,
-    /// The Monday of the week it was taken.
+    /// The day it was taken (else identified), and the Monday of that week.
+    pub taken: NaiveDate,
     pub week: NaiveDate,
     pub cell: Option<Cell>,
 }
@@ -46,7 +49,7 @@ pub fn first_week(today: NaiveDate) -> NaiveDate {
     week_of(today) - Duration::weeks(WEEKS as i64 - 1)
 }
 
-type Row = (String, String, VerdictKind, Option<String>, Option<f64>, Option<f64>, chrono::DateTime<Utc>);
+type Row = (i64, String, String, VerdictKind, Option<String>, Option<f64>, Option<f64>, chrono::DateTime<Utc>);
 
 /// The confirmed, shared sightings of the [`WEEKS`] weeks up to `today`.
 pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<Sighting>, ServiceError> {
@@ -57,7 +60,7 @@ pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<
     // can have been taken in it.
     let rows: Vec<Row> = identification::Entity::find()
         .select_only()
-        .columns([Column::ImageSha256, Column::TopLabel, Column::Verdict, Column::TakenAt])
+        .columns([Column::Id, Column::ImageSha256, Column::TopLabel, Column::Verdict, Column::TakenAt])
         .columns([Column::Latitude, Column::Longitude, Column::CreatedAt])
         .filter(Column::Shared.eq(true))
         .filter(Column::CreatedAt.gte(since))
@@ -67,7 +70,7 @@ pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<
         .await?;
     let mut labels: HashMap<String, String> = HashMap::new();
     for chunk in rows.chunks(500) {
-        let shas: Vec<&String> = chunk.iter().map(|r| &r.0).collect();
+        let shas: Vec<&String> = chunk.iter().map(|r| &r.1).collect();
         let found: Vec<(String, String)> = photo_label::Entity::find()
             .select_only()
             .columns([photo_label::Column::ImageSha256, photo_label::Column::Label])
@@ -80,7 +83,7 @@ pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<
     let last = week_of(today);
     Ok(rows
         .into_iter()
-        .filter_map(|(sha, top_label, verdict, taken_at, latitude, longitude, created_at)| {
+        .filter_map(|(id, sha, top_label, verdict, taken_at, latitude, longitude, created_at)| {
             // People's label decides; without one, only a confident answer counts.
             let species = match labels.get(&sha) {
                 Some(label) => catalogue::for_label(label)?,
@@ -91,7 +94,9 @@ pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<
             let week = week_of(taken.unwrap_or(created_at.date_naive()));
             let place = latitude.zip(longitude).and_then(|(lat, lon)| Place::new(lat, lon).ok());
             (first..=last).contains(&week).then(|| Sighting {
+                identification_id: id,
                 species_key: species.key.clone(),
+                taken: taken.unwrap_or(created_at.date_naive()),
                 week,
                 cell: place.map(Cell::of),
             })
