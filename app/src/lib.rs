@@ -35,6 +35,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // when a response loses the header on its way out (seen now and then).
                 {policy.map(|p| view! { <meta http-equiv="Content-Security-Policy" content=p/> })}
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Installable, and the upload page works offline (public/sw.js, offline-capture.js).
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <meta name="theme-color" content="#1f4d2b"/>
+                <script src="/offline-capture.js" defer></script>
                 <HydrationScripts options/>
                 // Controls that only work once hydrated are hidden when JavaScript is off.
                 <noscript><style>".needs-js { display: none !important; } .noscript-only { display: block !important; }"</style></noscript>

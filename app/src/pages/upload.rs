@@ -166,7 +166,8 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
     };
     view! {
         {anonymous_note.map(|n| view! { <p class="notice" role="status">{n}</p> })}
-        <form class="card form upload" method="post" action="/api/identify_photos" enctype="multipart/form-data" id="upload-form" on:submit=on_submit>
+        <form class="card form upload" method="post" action="/api/identify_photos" enctype="multipart/form-data" id="upload-form"
+            data-max-bytes=(rules.max_file_mb * 1024 * 1024).to_string() on:submit=on_submit>
             <div
                 class="dropzone"
                 id="dropzone"
@@ -227,6 +228,7 @@ fn UploadForm(rules: UploadRules) -> impl IntoView {
             {move || error().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <button type="submit" class="button primary" disabled=move || problem().is_some() || sending.get()>{lang.t("Identify")}</button>
         </form>
+        <OfflineQueue max_mb=rules.max_file_mb/>
     }
 }
 
@@ -244,5 +246,29 @@ fn ProgressView(progress: RwSignal<Progress>, lang: Lang) -> impl IntoView {
         }.into_any(),
         Progress::Failed(message) => view! { <span class="error upload-state" role="alert">{message}</span> }.into_any(),
     }
+    }
+}
+
+/// Where public/offline-capture.js lists photos taken without a connection (its texts, in the
+/// page's language, ride on the data attributes). Empty and hidden until it has some.
+#[component]
+fn OfflineQueue(max_mb: usize) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <p class="error" role="alert" id="offline-problem" hidden></p>
+        <section
+            class="card offline-queue"
+            id="offline-queue"
+            hidden
+            data-waiting=lang.t("waiting for a connection")
+            data-sent=lang.t("sent: see the result")
+            data-refused=lang.t("refused")
+            data-wrong-type=lang.t("not a photo this portal takes (JPEG, PNG, WebP, GIF, BMP or TIFF)")
+            data-too-large=format!("{} {max_mb} MB", lang.t("larger than"))
+        >
+            <h2>{lang.t("Photos taken without a connection")}</h2>
+            <p class="hint">{lang.t("Kept in this browser with their date and place, and sent when the connection returns.")}</p>
+            <ul class="offline-list" id="offline-list"></ul>
+        </section>
     }
 }
