@@ -102,6 +102,14 @@
       const max = Number(form.dataset.maxBytes || 0);
       const field = (name) => ((form.querySelector(`[name="${name}"]`) || {}).value || "").trim();
       const problems = [];
+      // The date and place are checked now, as the server will: a photo kept with values it
+      // would refuse could never be sent.
+      const [lat, lon] = [field("latitude"), field("longitude")];
+      const degrees = (v, limit) => v !== "" && Number.isFinite(Number(v)) && Math.abs(Number(v)) <= limit;
+      if ((lat || lon) && !(degrees(lat, 90) && degrees(lon, 180))) {
+        showProblems([text("badPlace")]);
+        return;
+      }
       for (const file of Array.from(input.files || [])) {
         if (!TYPES.includes(file.type)) {
           problems.push(`${file.name}: ${text("wrongType")}`);
@@ -156,8 +164,10 @@
       await keep({ ...item, blob: null, state: "sent", href: `/results/${result.id}?key=${result.image_sha256}`, summary: result.summary });
       return true;
     }
-    // The server refused this photo for good (not "busy", not "try later"): say why, keep no copy.
-    if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+    // The server refused this photo for good: say why, keep no copy. Not for "sign in again"
+    // (401/403: it waits for the session), "busy" or "try later".
+    const later = [401, 403, 408, 429];
+    if (response.status >= 400 && response.status < 500 && !later.includes(response.status)) {
       await keep({ ...item, blob: null, state: "refused", message: answer.error || String(response.status) });
       return true;
     }
@@ -198,8 +208,21 @@
     setTimeout(once, 5000);
   }
 
+  // A sent or refused photo is listed on the next visit of the page, then forgotten: its
+  // place and link stay in this browser no longer than that.
+  async function forgetShown() {
+    const done = (await everything()).filter((i) => i.state !== "waiting");
+    for (const item of done) {
+      if (item.shown) {
+        await withStore("readwrite", (s) => s.delete(item.id));
+      } else {
+        await keep({ ...item, shown: true });
+      }
+    }
+  }
+
   window.addEventListener("online", () => sendWaiting().catch(() => {}));
-  const start = () => whenSettled(() => sendWaiting().catch(() => render()));
+  const start = () => whenSettled(() => forgetShown().then(sendWaiting).catch(() => render()));
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {

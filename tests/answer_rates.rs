@@ -80,12 +80,12 @@ async fn the_latest_evaluation_wins_over_the_shipped_measurement() {
         let id = version(db, default.0, default.1).await;
         let rate = |kind, answers, right| HeadlineRate { kind, answers, right };
         evaluation(db, id, "older@1", vec![rate(HeadlineKind::Confident, 10, 1)]).await;
-        // An evaluation written before headlines existed is passed over.
+        evaluation(db, id, "newer@1", vec![rate(HeadlineKind::Confident, 8, 6), rate(HeadlineKind::NoInsect, 2, 1)])
+            .await;
+        // Later still: one written before headlines existed, and another model's; both passed over.
         evaluation(db, id, "without@1", vec![]).await;
         let other = version(db, "another", "2").await;
         evaluation(db, other, "theirs@1", vec![rate(HeadlineKind::Confident, 4, 4)]).await;
-        evaluation(db, id, "newer@1", vec![rate(HeadlineKind::Confident, 8, 6), rate(HeadlineKind::NoInsect, 2, 1)])
-            .await;
         let found = for_answer(db, default.0, default.1, HeadlineKind::Confident).await.unwrap().unwrap();
         assert_eq!((found.rate.answers, found.rate.right), (8, 6));
         assert_eq!(found.basis, RatesBasis::Evaluation { dataset: "newer@1".into(), split: "val".into() });

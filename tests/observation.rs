@@ -96,6 +96,16 @@ async fn the_device_fills_in_what_the_photo_does_not_say_and_only_the_owner_edit
         assert_eq!(shared.taken_on.as_deref(), Some("2026-06-01"));
         let place = shared.place.unwrap();
         assert!((place.latitude - 48.13).abs() < 1e-9 && (place.longitude - 7.53).abs() < 1e-9, "{place:?}");
+        // The form sends degrees to 5 decimals: sent back unchanged, the stored place stays as it was.
+        let exif_id = exif.id.unwrap();
+        let exact = history::get(db, Some(&ann), exif_id, None).await.unwrap().context.unwrap();
+        let rounded = PhotoContext {
+            latitude: exact.latitude.map(|d| (d * 1e5).round() / 1e5),
+            longitude: exact.longitude.map(|d| (d * 1e5).round() / 1e5),
+            ..exact.clone()
+        };
+        let shared_exif = observation::update(db, Some(&ann), exif_id, rounded, true).await.unwrap();
+        assert_eq!((shared_exif.context, shared_exif.context_source), (Some(exact), Some(ContextSource::Photo)));
         // Clearing everything leaves no source.
         let cleared = observation::update(db, Some(&ann), id, PhotoContext::default(), false).await.unwrap();
         assert_eq!((cleared.context, cleared.context_source, cleared.shared), (None, None, false));

@@ -54,6 +54,12 @@ async fn shared_confirmed_sightings_count_per_week_and_region_and_raise_alerts()
         for sha in [&labelled, &corrected] {
             labels::decide(db, sha, "brown plant hopper", labels::LabelSource::Labelers).await.unwrap();
         }
+        // The first photo again, shared a second time: one photo, one sighting.
+        let (again, _) = identified(db, &photos, owner, 1, "corn borer", 0.95).await;
+        set_observation(db, again, at(today, field), Confident, true).await;
+        // Shared without a date: not what its owner shared, so it does not count.
+        let (undated, _) = identified(db, &photos, owner, 99, "corn borer", 0.95).await;
+        set_observation(db, undated, PhotoContext::default(), Confident, true).await;
         let borer = insectid::catalogue::for_label("corn borer").unwrap().key.clone();
         let hopper = insectid::catalogue::for_label("brown plant hopper").unwrap().key.clone();
 

@@ -324,7 +324,17 @@ async fn re_running_an_identification_records_a_new_one_for_its_owner_only() {
         .await
         .unwrap();
         let id = first.id.unwrap();
+        // The owner's own date and place go with a re-run, as they stood.
+        let mine = insectid::storage::metadata::PhotoContext {
+            taken_at: Some("2026-06-01 08:00:00".into()),
+            latitude: Some(48.12534),
+            longitude: Some(7.52531),
+        };
+        insectid::services::observation::update(&state.db, Some(&owner), id, mine.clone(), false).await.unwrap();
         let again = history::rerun(&state.db, &state.engine, &state.photos, Some(&owner), id).await.unwrap();
+        let kept = history::get(&state.db, Some(&owner), again.id.unwrap(), None).await.unwrap();
+        assert_eq!(kept.context, Some(mine));
+        assert_eq!(kept.context_source, Some(insectid::entities::identification::ContextSource::Owner));
         assert_ne!(again.id, first.id, "a new identification");
         assert_eq!(again.image_sha256, first.image_sha256);
         assert_eq!(again.answer.top[0].index, first.answer.top[0].index, "same model, same answer");

@@ -192,11 +192,20 @@ pub async fn rerun(
         .read(&row.image_sha256)
         .await
         .map_err(|e| ServiceError::Storage(format!("the photo of identification {id} is missing: {e}")))?;
-    // The new answer keeps the old one's date and place (as the device's: the photo's own
-    // EXIF still comes first).
-    let uploader = super::identify::Uploader {
-        user_id: row.user_id,
-        context: PhotoContext { taken_at: row.taken_at, latitude: row.latitude, longitude: row.longitude },
-    };
-    super::identify::identify_and_record(db, engine, photos, bytes.into(), &uploader, 5).await
+    let uploader = super::identify::Uploader { user_id: row.user_id, context: PhotoContext::default() };
+    let identified = super::identify::identify_and_record(db, engine, photos, bytes.into(), &uploader, 5).await?;
+    // The new answer keeps the old one's date and place as they stood (an owner's correction
+    // or clearing included), not the photo's EXIF again; sharing is asked anew.
+    if let Some(new_id) = identified.id {
+        use sea_orm::sea_query::Expr;
+        identification::Entity::update_many()
+            .col_expr(identification::Column::TakenAt, Expr::value(row.taken_at.clone()))
+            .col_expr(identification::Column::Latitude, Expr::value(row.latitude))
+            .col_expr(identification::Column::Longitude, Expr::value(row.longitude))
+            .col_expr(identification::Column::ContextSource, Expr::value(row.context_source))
+            .filter(identification::Column::Id.eq(new_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(identified)
 }

@@ -136,6 +136,17 @@ pub async fn update(
         _ => return Err(ServiceError::NotFound(format!("identification {id}"))),
     };
     let stored = PhotoContext { taken_at: row.taken_at.clone(), latitude: row.latitude, longitude: row.longitude };
+    // The form shows degrees to 5 decimals (about 1 m): a place sent back unchanged keeps the
+    // stored one, so sharing alone does not round it or make it the owner's.
+    let same = |new: Option<f64>, old: Option<f64>| match (new, old) {
+        (Some(n), Some(o)) if (n - o).abs() < 5.1e-6 => Some(o),
+        _ => new,
+    };
+    let context = PhotoContext {
+        latitude: same(context.latitude, stored.latitude),
+        longitude: same(context.longitude, stored.longitude),
+        ..context
+    };
     let source = if context == stored {
         row.context_source
     } else if context == PhotoContext::default() {

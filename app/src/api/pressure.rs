@@ -97,7 +97,12 @@ pub(crate) async fn seen_nearby(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let sightings = crate::state::answer(pressure::sightings(db, chrono::Utc::now().date_naive()).await)?;
+    // Said beside the answer when it can be counted now; a busy moment leaves it out.
+    let sightings = match pressure::sightings(db, chrono::Utc::now().date_naive()).await {
+        Ok(s) => s,
+        Err(insectid::ServiceError::Busy(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
     let keys: Vec<String> = candidates.iter().map(|(_, k)| k.clone()).collect();
     let found = nearby::seen_nearby(&sightings, place, taken, &keys, view.id);
     Ok(candidates
@@ -263,12 +268,16 @@ pub async fn set_pest_alert_subscription(on: Option<String>) -> Result<(), AppEr
 pub async fn get_my_pest_alerts() -> Result<Vec<AlertView>, AppError> {
     use insectid::services::pressure::{self, alerts};
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
-    let today = chrono::Utc::now().date_naive();
-    let active = crate::state::answer(alerts::for_visitor(&state.db, actor.as_ref(), today).await)?;
-    if active.is_empty() {
+    // Cheap for everyone who did not ask: no sightings are counted for them.
+    if !crate::state::answer(alerts::is_subscribed(&state.db, actor.as_ref()).await)? {
         return Ok(Vec::new());
     }
+    let watched = crate::state::answer(alerts::list(&state.db).await)?;
+    if watched.is_empty() {
+        return Ok(Vec::new());
+    }
+    let today = chrono::Utc::now().date_naive();
     let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
-    let shown: Vec<alerts::Alert> = active.into_iter().map(|a| a.alert).collect();
-    Ok(build::alert_views(&shown, &sightings, today))
+    let active: Vec<alerts::Alert> = alerts::active(&watched, &sightings, today).into_iter().map(|a| a.alert).collect();
+    Ok(build::alert_views(&active, &sightings, today))
 }

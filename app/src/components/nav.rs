@@ -153,11 +153,11 @@ mod tests {
 
     #[test]
     fn each_person_is_offered_only_the_pages_they_may_open() {
-        assert_eq!(seen_by(None), ["/upload", "/species"]);
-        assert_eq!(seen_by(Some(RoleView::User)), ["/upload", "/history", "/species", "/me"]);
+        assert_eq!(seen_by(None), ["/upload", "/species", "/pressure"]);
+        assert_eq!(seen_by(Some(RoleView::User)), ["/upload", "/history", "/species", "/pressure", "/me"]);
         assert_eq!(
             seen_by(Some(RoleView::Labeler)),
-            ["/upload", "/history", "/species", "/feedback", "/label", "/datasets", "/me"]
+            ["/upload", "/history", "/species", "/pressure", "/feedback", "/label", "/datasets", "/me"]
         );
         assert_eq!(seen_by(Some(RoleView::Admin)).len(), PAGES.len(), "an administrator sees every page");
     }

@@ -26,6 +26,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "shared" => "已分享",
         "No identifications match these filters." => "没有符合这些筛选条件的识别记录。",
         "Show all" => "显示全部",
+        "give both latitude and longitude as degrees (-90 to 90, -180 to 180), or neither" => "请同时填写纬度和经度（-90 至 90，-180 至 180 度），或都不填",
         "waiting for a connection" => "等待网络连接",
         "sent: see the result" => "已发送：查看结果",
         "refused" => "被拒绝",

@@ -263,6 +263,7 @@ fn OfflineQueue(max_mb: usize) -> impl IntoView {
             data-waiting=lang.t("waiting for a connection")
             data-sent=lang.t("sent: see the result")
             data-refused=lang.t("refused")
+            data-bad-place=lang.t("give both latitude and longitude as degrees (-90 to 90, -180 to 180), or neither")
             data-wrong-type=lang.t("not a photo this portal takes (JPEG, PNG, WebP, GIF, BMP or TIFF)")
             data-too-large=format!("{} {max_mb} MB", lang.t("larger than"))
         >

@@ -2,32 +2,33 @@
 //!
 //! A sighting is an identification its owner shared (see `observation`) whose species is
 //! confirmed: by a decided label (accepted feedback, agreeing labelers), else by a confident
-//! answer. It counts in the week the photo was taken (else the week it was identified) and,
-//! when its place is known, in that place's one-degree cell. Unshared observations never
-//! count: where and when someone photographed something is theirs to share.
+//! answer, and whose date is known. It counts in the week the photo was taken and, when its
+//! place is known, in the one-degree cell of that place as shared (rounded). Unshared
+//! observations never count: where and when someone photographed something is theirs to share.
 
 pub mod alerts;
 pub mod nearby;
 pub mod region;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::{Datelike, Duration, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use chrono::{Datelike, Duration, NaiveDate};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{DatabaseConnection, FromQueryResult};
 use serde::{Deserialize, Serialize};
 
 pub use region::Cell;
 
 use super::observation::Place;
 use crate::catalogue;
-use crate::entities::identification::{self, VerdictKind};
+use crate::entities::identification;
 use crate::entities::photo_label;
 use crate::ServiceError;
 
 /// Weeks a chart covers, this one included.
 pub const WEEKS: usize = 52;
 /// Shared identifications read for one count at most (a year of a busy portal).
-const MAX_ROWS: u64 = 200_000;
+const MAX_ROWS: u64 = 50_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sighting {
@@ -49,56 +50,69 @@ pub fn first_week(today: NaiveDate) -> NaiveDate {
     week_of(today) - Duration::weeks(WEEKS as i64 - 1)
 }
 
-type Row = (i64, String, String, VerdictKind, Option<String>, Option<f64>, Option<f64>, chrono::DateTime<Utc>);
+/// One shared identification with its decided label, if any.
+#[derive(FromQueryResult)]
+struct Row {
+    id: i64,
+    image_sha256: String,
+    top_label: String,
+    verdict: String,
+    taken_at: String,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    label: Option<String>,
+}
 
-/// The confirmed, shared sightings of the [`WEEKS`] weeks up to `today`.
+/// Counts made at once: each reads up to [`MAX_ROWS`] rows, so a flood of requests waits
+/// its turn as "busy" instead of piling up on the database.
+static COUNTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// The confirmed, shared sightings of the [`WEEKS`] weeks up to `today`, one per photo and
+/// species (the same photo shared twice counts once).
 pub async fn sightings(db: &DatabaseConnection, today: NaiveDate) -> Result<Vec<Sighting>, ServiceError> {
-    use identification::Column;
+    use identification::{Column as I, Entity as Identification};
+    use photo_label::{Column as L, Entity as Label};
+    let Ok(_turn) = COUNTING.try_acquire() else {
+        return Err(ServiceError::Busy("the server is counting sightings for others; retry in a moment".into()));
+    };
     let first = first_week(today);
-    let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    // A photo is identified after it is taken, so nothing identified before the first week
-    // can have been taken in it.
-    let rows: Vec<Row> = identification::Entity::find()
-        .select_only()
-        .columns([Column::Id, Column::ImageSha256, Column::TopLabel, Column::Verdict, Column::TakenAt])
-        .columns([Column::Latitude, Column::Longitude, Column::CreatedAt])
-        .filter(Column::Shared.eq(true))
-        .filter(Column::CreatedAt.gte(since))
+    // Kept as "YYYY-MM-DD HH:MM:SS", which sorts as text. Only dated observations count: an
+    // upload's own date is not what its owner shared.
+    let stmt = Query::select()
+        .columns([(Identification, I::Id), (Identification, I::ImageSha256), (Identification, I::TopLabel)])
+        .columns([(Identification, I::Verdict), (Identification, I::TakenAt)])
+        .columns([(Identification, I::Latitude), (Identification, I::Longitude)])
+        .column((Label, L::Label))
+        .from(Identification)
+        .left_join(Label, Expr::col((Identification, I::ImageSha256)).equals((Label, L::ImageSha256)))
+        .and_where(Expr::col((Identification, I::Shared)).eq(true))
+        .and_where(Expr::col((Identification, I::TakenAt)).gte(format!("{first} 00:00:00")))
+        .order_by((Identification, I::TakenAt), Order::Desc)
         .limit(MAX_ROWS)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut labels: HashMap<String, String> = HashMap::new();
-    for chunk in rows.chunks(500) {
-        let shas: Vec<&String> = chunk.iter().map(|r| &r.1).collect();
-        let found: Vec<(String, String)> = photo_label::Entity::find()
-            .select_only()
-            .columns([photo_label::Column::ImageSha256, photo_label::Column::Label])
-            .filter(photo_label::Column::ImageSha256.is_in(shas))
-            .into_tuple()
-            .all(db)
-            .await?;
-        labels.extend(found);
-    }
+        .to_owned();
+    let rows = Row::find_by_statement(db.get_database_backend().build(&stmt)).all(db).await?;
     let last = week_of(today);
+    let mut seen = std::collections::HashSet::new();
     Ok(rows
         .into_iter()
-        .filter_map(|(id, sha, top_label, verdict, taken_at, latitude, longitude, created_at)| {
+        .filter_map(|row| {
             // People's label decides; without one, only a confident answer counts.
-            let species = match labels.get(&sha) {
+            let species = match &row.label {
                 Some(label) => catalogue::for_label(label)?,
-                None if verdict == VerdictKind::Confident => catalogue::for_label(&top_label)?,
+                None if row.verdict == "confident" => catalogue::for_label(&row.top_label)?,
                 None => return None,
             };
-            let taken = taken_at.as_deref().and_then(|t| NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok());
-            let week = week_of(taken.unwrap_or(created_at.date_naive()));
-            let place = latitude.zip(longitude).and_then(|(lat, lon)| Place::new(lat, lon).ok());
-            (first..=last).contains(&week).then(|| Sighting {
-                identification_id: id,
+            let taken = NaiveDate::parse_from_str(row.taken_at.get(..10)?, "%Y-%m-%d").ok()?;
+            let week = week_of(taken);
+            // The cell of the place as shared (rounded), never of the exact one.
+            let place = row.latitude.zip(row.longitude).and_then(|(lat, lon)| Place::new(lat, lon).ok());
+            let fresh = seen.insert((row.image_sha256, species.key.clone()));
+            (fresh && (first..=last).contains(&week)).then(|| Sighting {
+                identification_id: row.id,
                 species_key: species.key.clone(),
-                taken: taken.unwrap_or(created_at.date_naive()),
+                taken,
                 week,
-                cell: place.map(Cell::of),
+                cell: place.map(|p| Cell::of(p.coarse())),
             })
         })
         .collect())

@@ -45,12 +45,18 @@ impl Cell {
     pub fn parse(key: &str) -> Result<Cell, ServiceError> {
         let bad = || ServiceError::InvalidInput(format!("{key:?} is not a region (like 48N7E)"));
         let key = key.trim().to_ascii_uppercase();
+        // Digits, a hemisphere letter, digits, a hemisphere letter: nothing else (no signs,
+        // no other characters), so the numbers stay small and every slice is on ASCII.
+        if !key.is_ascii() || key.len() > 8 {
+            return Err(bad());
+        }
         let split = key.find(['N', 'S']).ok_or_else(bad)?;
         let (lat, rest) = key.split_at(split);
         let (ns, lon) = rest.split_at(1);
         let (lon, ew) = lon.split_at(lon.len().checked_sub(1).ok_or_else(bad)?);
-        let lat: i16 = lat.parse().map_err(|_| bad())?;
-        let lon: i16 = lon.parse().map_err(|_| bad())?;
+        let degrees =
+            |d: &str| (!d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())).then(|| d.parse::<i16>().ok()).flatten();
+        let (lat, lon) = (degrees(lat).ok_or_else(bad)?, degrees(lon).ok_or_else(bad)?);
         let south = if ns == "S" { -lat } else { lat };
         let west = match ew {
             "W" => -lon,
@@ -78,7 +84,8 @@ mod tests {
             assert_eq!(Cell::parse(&cell.key()).unwrap(), cell);
         }
         assert_eq!(Cell::of(Place { latitude: 90.0, longitude: 180.0 }), Cell { south: 89, west: 179 });
-        for bad in ["", "48N", "N7E", "91N0E", "48X7E", "48N7Q", "48N181E"] {
+        for bad in ["", "48N", "N7E", "91N0E", "48X7E", "48N7Q", "48N181E", "48N7É", "-32768S0E", "+4N5E", "99999N1E"]
+        {
             assert!(Cell::parse(bad).is_err(), "{bad}");
         }
     }
