@@ -89,8 +89,11 @@ async fn the_latest_evaluation_wins_over_the_shipped_measurement() {
         let found = for_answer(db, default.0, default.1, HeadlineKind::Confident).await.unwrap().unwrap();
         assert_eq!((found.rate.answers, found.rate.right), (8, 6));
         assert_eq!(found.basis, RatesBasis::Evaluation { dataset: "newer@1".into(), split: "val".into() });
-        // A kind that evaluation never gave: nothing to state.
-        assert!(for_answer(db, default.0, default.1, HeadlineKind::RolledUp).await.unwrap().is_none());
+        // A kind that evaluation never gave: the shipped measurement still speaks for it, and
+        // for a model nobody measured, nothing does.
+        let rolled = for_answer(db, default.0, default.1, HeadlineKind::RolledUp).await.unwrap().unwrap();
+        assert!(matches!(rolled.basis, RatesBasis::Shipped { .. }), "{rolled:?}");
+        assert!(for_answer(db, "another", "2", HeadlineKind::RolledUp).await.unwrap().is_none());
         t.close().await;
     }
 }

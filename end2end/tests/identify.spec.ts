@@ -26,8 +26,12 @@ test("anonymous upload shows the answer with its top-5", async ({ page }, info) 
   await upload(page, info, PHOTO);
   await expectResult(page);
   await expect(page).toHaveURL(/key=[0-9a-f]{64}/);
-  // How often answers like this one were right, as measured for the shipped model.
-  await expect(page.getByTestId("answer-rate")).toContainText(/Answers like this were right \d+ % of the time \(\d+ of \d+, /);
+  // How often answers like this one were right, as measured for the shipped model. (Another
+  // spec may have activated a fine-tuned model meanwhile, whose evaluation on a tiny dataset
+  // need not have given this kind of answer: then nothing is claimed.)
+  if (await page.getByText(/Model efficientnet-lite0-imagenet 1\.0\.0 ·/).count()) {
+    await expect(page.getByTestId("answer-rate")).toContainText(/Answers like this were right \d+ % of the time \(\d+ of \d+, 676 RP11 val photos/);
+  }
   await page.locator("#heatmap summary").click();
   const heat = page.locator("#heatmap img");
   await expect(heat).toBeVisible();

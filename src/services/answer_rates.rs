@@ -48,7 +48,8 @@ fn shipped(name: &str, version: &str) -> Option<(Vec<HeadlineRate>, RatesBasis)>
     })
 }
 
-/// How often answers of `kind` from this model version were right, when that was measured.
+/// How often answers of `kind` from this model version were right, when that was measured:
+/// by its latest evaluation here that gave such answers, else by the shipped measurement.
 pub async fn for_answer(
     db: &DatabaseConnection,
     model_name: &str,
@@ -78,8 +79,12 @@ pub async fn for_answer(
             .iter()
             .filter_map(|text| serde_json::from_str::<EvaluateResult>(text).ok())
             .find(|r| r.model_version_id == version.id && !r.headlines.is_empty());
-        if let Some(r) = latest {
-            return Ok(pick(r.headlines, RatesBasis::Evaluation { dataset: r.dataset, split: r.split }));
+        // An evaluation that never gave this kind of answer says nothing about it: the
+        // shipped measurement (if any) still does.
+        if let Some(rate) =
+            latest.and_then(|r| pick(r.headlines, RatesBasis::Evaluation { dataset: r.dataset, split: r.split }))
+        {
+            return Ok(Some(rate));
         }
     }
     Ok(shipped(model_name, model_version).and_then(|(rates, basis)| pick(rates, basis)))
