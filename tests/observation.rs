@@ -164,6 +164,18 @@ async fn species_pages_show_shared_confirmed_photos_best_first() {
         let photos = PhotoStore::open(root.path()).unwrap();
         let ann = account(db, "ann", Role::User).await;
         let borer = insectid::catalogue::for_label("corn borer").unwrap();
+        // Many photos nobody shared, labelled before the shared one (an imported dataset, say),
+        // do not crowd it out.
+        let imported: Vec<photo_label::ActiveModel> = (0..250)
+            .map(|i| photo_label::ActiveModel {
+                image_sha256: Set(format!("{i:064x}")),
+                label: Set("corn borer".into()),
+                source: Set(LabelSource::Import),
+                decided_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            })
+            .collect();
+        photo_label::Entity::insert_many(imported).exec(db).await.unwrap();
         let somewhere = context("2026-06-01 08:00:00", 48.12534, 7.52531);
         // Confident and shared: shown, surest first.
         let (sure, sure_sha) = identified(db, &photos, ann.id, 1, "corn borer", 0.97).await;

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
@@ -66,25 +66,19 @@ pub async fn of_species(
 ) -> Result<Vec<SpeciesPhoto>, ServiceError> {
     use identification::Column;
     let name = species.name_en.to_lowercase();
-    let labelled: Vec<String> = photo_label::Entity::find()
-        .select_only()
+    // Shared photos people labelled as this species (the limit applies after both filters).
+    let labelled = Query::select()
         .column(photo_label::Column::ImageSha256)
-        .filter(lower(photo_label::Column::Label).eq(name.clone()))
+        .from(photo_label::Entity)
+        .and_where(lower(photo_label::Column::Label).eq(name.clone()))
+        .to_owned();
+    let by_label = identification::Entity::find()
+        .filter(Column::Shared.eq(true))
+        .filter(Column::ImageSha256.in_subquery(labelled))
+        .order_by_desc(Column::TopProbability)
         .limit(CANDIDATES)
-        .into_tuple()
         .all(db)
         .await?;
-    let by_label = if labelled.is_empty() {
-        Vec::new()
-    } else {
-        identification::Entity::find()
-            .filter(Column::Shared.eq(true))
-            .filter(Column::ImageSha256.is_in(labelled))
-            .order_by_desc(Column::TopProbability)
-            .limit(CANDIDATES)
-            .all(db)
-            .await?
-    };
     let confident = identification::Entity::find()
         .filter(Column::Shared.eq(true))
         .filter(Column::Verdict.eq(VerdictKind::Confident))
