@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use crate::api::VerdictKind;
 
 mod zh;
+mod zh_field;
 
 pub const LANG_COOKIE: &str = "insectid_lang";
 

@@ -11,18 +11,9 @@ use insectid::testing::{test_databases, test_model_dir};
 
 const PASSWORD: &str = "violet-moth-harvest-42";
 
-/// A photo with text fields beside it, as a field app would send it.
 fn upload(fields: &[(&str, &str)], photo: &[u8]) -> (String, Vec<u8>) {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
-    }
-    body.extend(
-        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
-    );
-    body.extend(photo);
-    body.extend(b"\r\n--b--\r\n");
-    ("multipart/form-data; boundary=b".into(), body)
+    let fields: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    common::router::multipart_with_fields(&fields, photo)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

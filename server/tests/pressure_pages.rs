@@ -11,20 +11,14 @@ use insectid::testing::{test_databases, test_model_dir};
 
 const PASSWORD: &str = "violet-moth-harvest-42";
 
-/// A photo uploaded with its date and place, as a field app would send it.
+/// A photo uploaded with its date (today) and place.
 fn upload(seed: u8) -> (String, Vec<u8>) {
     let photo = insectid::testing::png(64, 48, |x, y| [x as u8, y as u8, seed]);
-    let today = chrono::Utc::now().date_naive();
-    let mut body = Vec::new();
-    for (name, value) in [("taken_at", today.to_string()), ("latitude", "48.1".into()), ("longitude", "7.5".into())] {
-        body.extend(format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
-    }
-    body.extend(
-        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
-    );
-    body.extend(photo);
-    body.extend(b"\r\n--b--\r\n");
-    ("multipart/form-data; boundary=b".into(), body)
+    let today = chrono::Utc::now().date_naive().to_string();
+    common::router::multipart_with_fields(
+        &[("taken_at", today), ("latitude", "48.1".into()), ("longitude", "7.5".into())],
+        &photo,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,3 +109,17 @@ pub fn multipart_file(filename: &str, content_type: &str, bytes: &[u8]) -> (Stri
     body.extend(b"\r\n--b--\r\n");
     ("multipart/form-data; boundary=b".into(), body)
 }
+
+/// A photo with text fields beside it (date, place), as a field app sends one.
+pub fn multipart_with_fields(fields: &[(&str, String)], photo: &[u8]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend(
+        b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
+    );
+    body.extend(photo);
+    body.extend(b"\r\n--b--\r\n");
+    ("multipart/form-data; boundary=b".into(), body)
+}
