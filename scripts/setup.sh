@@ -97,6 +97,19 @@ s3_test() {
   touch "$stamp"
 }
 
+# An SMTP server for the pest-alert e-mail tests: aiosmtpd, keeping what it receives in a
+# maildir, in a venv of its own (the tests start it: INSECTID_TEST_SMTP_PYTHON).
+mail_test() {
+  local version stamp
+  version=$(sed -n 's/^aiosmtpd==//p' "$REPO_ROOT/scripts/requirements-mail-test.txt")
+  stamp="$INSECTID_CACHE/mail-venv/.insectid-aiosmtpd-$version"
+  [ -f "$stamp" ] && return 0
+  log "installing aiosmtpd $version (an SMTP test server) into $INSECTID_CACHE/mail-venv"
+  python3 -m venv "$INSECTID_CACHE/mail-venv"
+  "$INSECTID_CACHE/mail-venv/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements-mail-test.txt"
+  touch "$stamp"
+}
+
 # shellcheck disable=SC2120 # OUT is optional, for exporting elsewhere by hand
 model() {
   local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
@@ -149,8 +162,9 @@ for step in "$@"; do
     model) model ;;
     model-int8) model_int8 ;;
     s3-test) s3_test ;;
+    mail-test) mail_test ;;
     build) system; python_env; wasm_tools; node_tools "$REPO_ROOT"; model ;;
-    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; model; model_int8 ;;
+    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; mail_test; model; model_int8 ;;
     *) echo "unknown step: $step" >&2; exit 2 ;;
   esac
 done

@@ -17,8 +17,10 @@ source "$REPO_ROOT/scripts/env.sh"  # again: the venv (and LIBTORCH) may be new
 "$REPO_ROOT/scripts/lint.sh" check
 
 SERVER_PID=""
+SMTP_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null && wait "$SMTP_PID" 2>/dev/null
   stop_test_postgres
   stop_test_sshd
   stop_test_s3
@@ -32,6 +34,7 @@ start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 export INSECTID_TEST_INT8_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE-int8"
 export INSECTID_TEST_PYTHON="$INSECTID_VENV/bin/python"
+export INSECTID_TEST_SMTP_PYTHON="$INSECTID_CACHE/mail-venv/bin/python"
 
 # A small free-space reserve: the suite must pass on a machine with little disk left
 # (the reserve's own tests set theirs).
@@ -98,8 +101,16 @@ cat >"$E2E_DATA/ssh-presets.json" <<JSON
    "auth": {"kind": "key", "path": "$INSECTID_TEST_SSH_KEY"}, "fingerprint": "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}
 ]
 JSON
+# A mail relay (aiosmtpd into a maildir) for pest-alert e-mail, rounds every minute.
+smtp_port=2525
+while (echo >"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; do smtp_port=$((smtp_port + 1)); done
+"$INSECTID_CACHE/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" \
+  -c aiosmtpd.handlers.Mailbox "$E2E_DATA/mail" >"$E2E_DATA/smtp.log" 2>&1 &
+SMTP_PID=$!
 # The end-to-end suite signs in and uploads far more often than one person would: the
 # per-address limits are off for it (server/tests/abuse.rs tests them at their defaults).
+INSECTID_SMTP_URL="smtp://127.0.0.1:$smtp_port" INSECTID_MAIL_FROM="Insect Identifier <alerts@e2e.test>" \
+INSECTID_ALERT_MAIL_MINUTES=1 INSECTID_PUBLIC_URL="http://127.0.0.1:$port" \
 INSECTID_SIGN_INS_PER_MINUTE=0 INSECTID_UPLOADS_PER_MINUTE=0 \
 INSECTID_SSH_PRESETS="$E2E_DATA/ssh-presets.json" INSECTID_ADMIN_USERNAME=admin INSECTID_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
 "$CARGO_TARGET_DIR/debug/insectid" --bind "127.0.0.1:$port" --data-dir "$E2E_DATA" \
@@ -118,6 +129,19 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || {
 (cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test) || {
   echo "--- server log ---"; tail -n 50 "$E2E_DATA/server.log"; exit 1;
 }
+# The pressure spec's two subscribers (JavaScript on and off) asked for alerts by e-mail: the
+# server's rounds (every minute) mailed each of them through the relay.
+mailed=0
+for _ in $(seq 1 75); do
+  mailed=$(grep -ls "^To: pp.*@e2e.test" "$E2E_DATA"/mail/new/* 2>/dev/null | wc -l || true)
+  [ "$mailed" -ge 2 ] && break
+  sleep 1
+done
+if [ "$mailed" -lt 2 ]; then
+  echo "pest alert e-mail: $mailed of 2 subscribers were mailed" >&2
+  grep -i "alert e-mail" "$E2E_DATA/server.log" | tail -n 5 >&2
+  exit 1
+fi
 # No page may arrive without the renderer's policy header (leptos_axum's file handler used to
 # take it from a page rendered alongside a file download: one or two pages per run).
 lost=$(grep -c "a page without the renderer's policy header" "$E2E_DATA/server.log" || true)

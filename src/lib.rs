@@ -10,6 +10,7 @@ pub mod entities;
 pub mod error;
 pub mod inference;
 pub mod jobs;
+pub mod mail;
 pub mod services;
 pub mod storage;
 pub mod terminal;

@@ -3,6 +3,8 @@
 //! Compiled only for tests (the `testing` feature, which only dev-dependencies turn on): the
 //! server's build does not contain it.
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

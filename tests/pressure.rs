@@ -6,13 +6,15 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{account, identified, set_observation};
 use insectid::auth::Role;
-use insectid::entities::identification::VerdictKind;
+use insectid::entities::identification::{self, VerdictKind};
 use insectid::error::ErrorKind;
 use insectid::services::labels;
-use insectid::services::pressure::{self, alerts, Cell, WEEKS};
+use insectid::services::pressure::alerts::{self, Subscription};
+use insectid::services::pressure::{self, Cell, WEEKS};
 use insectid::storage::metadata::PhotoContext;
 use insectid::storage::PhotoStore;
 use insectid::testing::{test_databases, TempDir};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 fn at(day: chrono::NaiveDate, place: Option<(f64, f64)>) -> PhotoContext {
     PhotoContext {
@@ -22,8 +24,13 @@ fn at(day: chrono::NaiveDate, place: Option<(f64, f64)>) -> PhotoContext {
     }
 }
 
+/// Decided labels here tell every sightings cache in the process to count again: the cache's
+/// test must not see the other test's decisions.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn shared_confirmed_sightings_count_per_week_and_region_and_raise_alerts() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     for t in test_databases().await {
         let db = &t.db;
         let root = TempDir::new("insectid-pressure");
@@ -105,21 +112,67 @@ async fn shared_confirmed_sightings_count_per_week_and_region_and_raise_alerts()
 
         // Only those who asked see them on their next visit.
         assert!(alerts::for_visitor(db, Some(&ann), today).await.unwrap().is_empty());
-        assert_eq!(alerts::subscribe(db, None, true).await.unwrap_err().kind(), ErrorKind::Unauthorized);
-        alerts::subscribe(db, Some(&ann), true).await.unwrap();
-        alerts::subscribe(db, Some(&ann), true).await.unwrap();
+        let visits = Subscription { on_visit: true, by_email: false };
+        assert_eq!(alerts::subscribe(db, None, visits).await.unwrap_err().kind(), ErrorKind::Unauthorized);
+        alerts::subscribe(db, Some(&ann), visits).await.unwrap();
+        alerts::subscribe(db, Some(&ann), visits).await.unwrap();
         assert!(alerts::is_subscribed(db, Some(&ann)).await.unwrap());
+        // E-mail needs an address on the account; asking for it alone hides them on visits.
+        let mail_only = Subscription { on_visit: false, by_email: true };
+        assert_eq!(alerts::subscribe(db, Some(&ann), mail_only).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert_eq!(alerts::subscription(db, Some(&ann)).await.unwrap(), visits, "a refused change changes nothing");
         assert_eq!(alerts::for_visitor(db, Some(&ann), today).await.unwrap().len(), 2);
         assert!(alerts::for_visitor(db, Some(&bob), today).await.unwrap().is_empty());
         assert!(alerts::for_visitor(db, None, today).await.unwrap().is_empty());
-        alerts::subscribe(db, Some(&ann), false).await.unwrap();
+        alerts::subscribe(db, Some(&ann), Subscription::default()).await.unwrap();
         assert!(alerts::for_visitor(db, Some(&ann), today).await.unwrap().is_empty());
+        assert_eq!(alerts::subscription(db, Some(&ann)).await.unwrap(), Subscription::default());
 
         let hopper_alert = watched.iter().find(|a| a.species_key == hopper).unwrap().id;
         assert_eq!(alerts::remove(db, Some(&bob), hopper_alert).await.unwrap_err().kind(), ErrorKind::Forbidden);
         alerts::remove(db, Some(&admin), hopper_alert).await.unwrap();
         assert_eq!(alerts::remove(db, Some(&admin), hopper_alert).await.unwrap_err().kind(), ErrorKind::NotFound);
         assert_eq!(alerts::list(db).await.unwrap().len(), 1);
+        t.close().await;
+    }
+}
+
+#[tokio::test]
+async fn counts_are_reused_while_fresh_and_for_the_same_day_only() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    for t in test_databases().await {
+        let db = &t.db;
+        let root = TempDir::new("insectid-pressure-cache");
+        let photos = PhotoStore::open(root.path()).unwrap();
+        let ann = account(db, "ann", Role::User).await;
+        let today = Utc::now().date_naive();
+        let share = |seed: u8| {
+            let photos = &photos;
+            async move {
+                let (id, _) = identified(db, photos, ann.id, seed, "corn borer", 0.95).await;
+                set_observation(db, id, at(today, Some((48.1, 7.5))), VerdictKind::Confident, true).await;
+            }
+        };
+        share(1).await;
+        let cached = pressure::SightingsCache::new(std::time::Duration::from_secs(600));
+        let uncached = pressure::SightingsCache::new(std::time::Duration::ZERO);
+        assert_eq!(cached.get(db, today).await.unwrap().len(), 1);
+        // Written behind the services' back (as another instance would): reused while fresh.
+        let (id, _) = identified(db, &photos, ann.id, 2, "corn borer", 0.95).await;
+        let mut row: identification::ActiveModel =
+            identification::Entity::find_by_id(id).one(db).await.unwrap().unwrap().into();
+        row.taken_at = Set(Some(format!("{today} 10:00:00")));
+        row.verdict = Set(VerdictKind::Confident);
+        row.shared = Set(true);
+        row.update(db).await.unwrap();
+        assert_eq!(cached.get(db, today).await.unwrap().len(), 1, "reused while fresh");
+        assert_eq!(uncached.get(db, today).await.unwrap().len(), 2, "0: counted every time");
+        assert_eq!(cached.get(db, today + Duration::days(1)).await.unwrap().len(), 2, "a new day counts again");
+        // A change made through the services here counts at once: a label decided.
+        let (id, sha) = identified(db, &photos, ann.id, 3, "weevil", 0.4).await;
+        set_observation(db, id, at(today, Some((48.1, 7.5))), VerdictKind::Uncertain, true).await;
+        labels::decide(db, &sha, "corn borer", labels::LabelSource::Labelers).await.unwrap();
+        assert_eq!(cached.get(db, today + Duration::days(1)).await.unwrap().len(), 3, "a share here counts at once");
         t.close().await;
     }
 }

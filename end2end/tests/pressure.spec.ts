@@ -12,6 +12,7 @@ async function newUser(browser: Browser, info: TestInfo, name: string): Promise<
 }
 
 test("a shared, confirmed sighting shows on the pressure pages and raises an alert for those who asked", async ({ page, browser }, info) => {
+  test.setTimeout(120_000); // two people, a review, an alert and a subscription
   const tag = `${info.project.name}${Date.now() % 1_000_000}`;
   // Each project its own one-degree cell, so runs side by side do not count each other.
   const [lat, lon, region, regionName] =
@@ -63,13 +64,28 @@ test("a shared, confirmed sighting shows on the pressure pages and raises an ale
   await open(page, `/pressure/ip102-11?region=${region}`, info);
   await page.screenshot({ path: info.outputPath("pressure-phone.png"), fullPage: true });
 
-  // Ann asks to see alerts; her next visit shows this one.
+  // Ann asks to see alerts and to get them by e-mail (this server has a mail relay): refused
+  // until her account has an address, then saved.
   await open(ann, "/pressure", info);
   await expect(ann.locator("#pressure-table")).toContainText("rice water weevil");
-  await ann.locator("#alert-subscription").getByLabel("Show me pest alerts when I visit").check();
-  await ann.locator("#alert-subscription").getByRole("button", { name: "Save" }).click();
-  await expect(ann.locator("#alert-subscription").getByRole("status")).toHaveText("Saved.");
-  await expect(ann.locator("#alert-subscription input[type=checkbox]")).toBeChecked();
+  const subscription = ann.locator("#alert-subscription");
+  await subscription.getByLabel("Show me pest alerts when I visit").check();
+  await subscription.getByLabel(/E-mail them to me/).check();
+  await subscription.getByRole("button", { name: "Save" }).click();
+  await expect(subscription.getByRole("alert")).toContainText("add an e-mail address on My account");
+  await open(ann, "/me", info);
+  const profile = ann.locator("#profile-form");
+  await profile.getByLabel("Email").fill(`pp${tag}@e2e.test`);
+  await profile.getByRole("button", { name: "Save profile" }).click();
+  await expect(profile.getByRole("status")).toHaveText("Profile saved.");
+  await open(ann, "/pressure", info);
+  await subscription.getByLabel("Show me pest alerts when I visit").check();
+  await subscription.getByLabel(/E-mail them to me/).check();
+  await subscription.getByRole("button", { name: "Save" }).click();
+  await expect(subscription.getByRole("status")).toHaveText("Saved.");
+  await expect(subscription.locator("input[name=on]")).toBeChecked();
+  await expect(subscription.locator("input[name=email]")).toBeChecked();
+  // Her next visit shows the alert (scripts/test.sh checks that the e-mail went out too).
   await open(ann, "/", info);
   await expect(ann.locator("#pest-alert-banner")).toContainText(`rice water weevil: 1 sightings this week in ${regionName} (alert at 1)`);
 

@@ -14,6 +14,7 @@ mod m20261201_000009_add_photo_context;
 mod m20261202_000010_add_foreign_keys;
 mod m20261203_000011_add_observation_sharing;
 mod m20261204_000012_create_pest_alerts;
+mod m20261205_000013_add_alert_mail;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_add_foreign_keys::Migration),
             Box::new(m20261203_000011_add_observation_sharing::Migration),
             Box::new(m20261204_000012_create_pest_alerts::Migration),
+            Box::new(m20261205_000013_add_alert_mail::Migration),
         ]
     }
 }

@@ -40,7 +40,8 @@ pub struct Config {
     #[arg(long, env = "INSECTID_FILE_STORE", global = true)]
     pub file_store: Option<insectid::storage::StoreLocation>,
 
-    /// Seconds an anonymous visitor's species page is served from the page cache (0: off).
+    /// Seconds an anonymous visitor's species page is served from the page cache, and pest
+    /// pressure counts are reused (0: off).
     #[arg(long, env = "INSECTID_PAGE_CACHE_SECONDS", default_value_t = 30, global = true)]
     pub page_cache_seconds: u64,
 
@@ -216,6 +217,23 @@ pub struct Config {
     /// load balancers on a private network.
     #[arg(long, env = "INSECTID_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
+
+    /// The mail relay pest alerts go through (smtp://relay:25, smtp://user:pw@host:587?tls=required,
+    /// smtps://user:pw@host); unset: no e-mail, alerts are shown on visits only.
+    #[arg(long, env = "INSECTID_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Who the portal's e-mail comes from ("Insect Identifier <alerts@example.org>").
+    #[arg(long, env = "INSECTID_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// Minutes between pest-alert e-mail rounds.
+    #[arg(long, env = "INSECTID_ALERT_MAIL_MINUTES", default_value_t = 15, global = true)]
+    pub alert_mail_minutes: u64,
+
+    /// The portal's address as people reach it (https://insects.example.org), for links in e-mail.
+    #[arg(long, env = "INSECTID_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

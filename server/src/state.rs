@@ -140,6 +140,10 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         models_dir,
         jobs,
         shadow,
+        sightings: Arc::new(insectid::services::pressure::SightingsCache::new(std::time::Duration::from_secs(
+            config.page_cache_seconds,
+        ))),
+        alert_mail: config.smtp_url.is_some(),
         page_cache_seconds: config.page_cache_seconds,
         portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(
             config.stats_seconds,

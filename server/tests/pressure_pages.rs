@@ -37,6 +37,8 @@ async fn pressure_pages_charts_csv_and_alerts() {
         config.page_cache_seconds = 0;
         let state = server::build_state(&config).await.unwrap();
         let db = state.db.clone();
+        // The same portal with a mail relay configured (INSECTID_SMTP_URL): e-mail may be asked for.
+        let with_mail = Client { app: server::build_app(app::state::AppState { alert_mail: true, ..state.clone() }) };
         let client = Client { app: server::build_app(state) };
         client.sign_up("ann", PASSWORD).await;
         client.sign_up("bob", PASSWORD).await;
@@ -157,6 +159,18 @@ async fn pressure_pages_charts_csv_and_alerts() {
         assert!(get("/pressure".into(), None).await.text.contains("id=\"active-alerts\""), "the overview flags it");
         client.form("/api/set_pest_alert_subscription", Some(&ann), "").await;
         assert!(!get("/".into(), Some(ann.clone())).await.text.contains("pest-alert-banner"));
+
+        // E-mail: offered only with a mail relay, and only to someone with an address.
+        assert!(!get("/pressure".into(), Some(ann.clone())).await.text.contains("name=\"email\""));
+        let no_relay = client.form("/api/set_pest_alert_subscription", Some(&ann), "on=on&email=on").await;
+        assert_eq!(no_relay.status, StatusCode::BAD_REQUEST);
+        assert!(no_relay.text.contains("no mail relay"), "{}", no_relay.text);
+        let page = with_mail.send("GET", "/pressure", Some(&ann), "", vec![]).await.text;
+        assert!(page.contains("name=\"email\"") && page.contains("E-mail them to me"), "{page}");
+        let no_address = with_mail.form("/api/set_pest_alert_subscription", Some(&ann), "on=on&email=on").await;
+        assert_eq!(no_address.status, StatusCode::BAD_REQUEST);
+        assert!(no_address.text.contains("add an e-mail address on My account"), "{}", no_address.text);
+        assert!(!get("/".into(), Some(ann.clone())).await.text.contains("pest-alert-banner"), "nothing changed");
         t.close().await;
     }
 }

@@ -133,3 +133,81 @@ async fn two_instances_share_sessions_run_each_job_once_and_take_over_a_dead_ins
     t.close().await;
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Two instances with one mail relay, both starting their first alert-mail round at once:
+/// the subscriber gets the alert once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_mail_a_pest_alert_once() {
+    use insectid::auth::Role;
+    use insectid::entities::{identification, user};
+    use insectid::services::accounts;
+    use insectid::services::pressure::alerts::{self, Subscription};
+    use sea_orm::{ActiveModelTrait, Set};
+    let Ok(admin_url) = std::env::var("INSECTID_TEST_DATABASE_URL") else {
+        assert_eq!(std::env::var("INSECTID_TEST_SKIP_POSTGRES").as_deref(), Ok("1"));
+        return;
+    };
+    let Some(relay) = insectid::testing::smtp::SmtpRelay::start() else { return };
+    let t = insectid::testing::postgres_database(&admin_url).await;
+    let db = t.db.clone();
+    let work = std::env::temp_dir().join(format!("insectid-two-mail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("data")).unwrap();
+
+    // Ann asked for alerts by e-mail; an administrator watches corn borers everywhere.
+    let mut people = Vec::new();
+    for (name, role) in [("ann", Role::User), ("boss", Role::Admin)] {
+        let form = accounts::SignUp {
+            username: name.into(),
+            display_name: String::new(),
+            email: format!("{name}@farm.test"),
+            password: ADMIN_PASSWORD.into(),
+        };
+        let mut row: user::ActiveModel = accounts::sign_up(&db, form, true, None).await.unwrap().into();
+        row.role = Set(role);
+        row.update(&db).await.unwrap();
+        people.push(accounts::check_credentials(&db, name, ADMIN_PASSWORD, "10.9.9.9").await.unwrap());
+    }
+    let (ann, boss) = (&people[0], &people[1]);
+    alerts::subscribe(&db, Some(ann), Subscription { on_visit: false, by_email: true }).await.unwrap();
+    let borer = insectid::catalogue::for_label("corn borer").unwrap();
+    alerts::set(&db, Some(boss), &borer.key, None, 1).await.unwrap();
+    // One of Ann's confident answers, shared with its date.
+    identification::ActiveModel {
+        created_at: Set(chrono::Utc::now()),
+        user_id: Set(Some(ann.id)),
+        image_sha256: Set("b".repeat(64)),
+        model_name: Set("m".into()),
+        model_version: Set("1".into()),
+        top_label: Set("corn borer".into()),
+        top_probability: Set(0.95),
+        answer: Set("{}".into()),
+        taken_at: Set(Some(format!("{} 08:00:00", chrono::Utc::now().date_naive()))),
+        verdict: Set(identification::VerdictKind::Confident),
+        shared: Set(true),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+
+    let env = [
+        ("INSECTID_SMTP_URL", relay.url()),
+        ("INSECTID_MAIL_FROM", "alerts@portal.test".to_string()),
+        ("INSECTID_PUBLIC_URL", "https://insects.example.org/".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = start(&t.url(), &work.join("data"), &work.join("a.log"), &env);
+    let b = start(&t.url(), &work.join("data"), &work.join("b.log"), &env);
+    let got = relay.wait_for(1, Duration::from_secs(60));
+    assert_eq!(got.len(), 1, "see {}", work.display());
+    // Both rounds are over well before this: the first starts 5 s after each start.
+    std::thread::sleep(Duration::from_secs(8));
+    let got = relay.received();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!((got[0].to.as_str(), got[0].from.as_str()), ("ann@farm.test", "alerts@portal.test"));
+    assert!(got[0].body.contains(&format!("https://insects.example.org/pressure/{}\n", borer.key)), "{}", got[0].body);
+    drop((a, b));
+    t.close().await;
+    let _ = std::fs::remove_dir_all(&work);
+}

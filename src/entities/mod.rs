@@ -12,6 +12,7 @@ pub mod label_vote;
 pub mod login_failure;
 pub mod model_version;
 pub mod pest_alert;
+pub mod pest_alert_notice;
 pub mod pest_alert_subscriber;
 pub mod photo_label;
 pub mod session;

@@ -1,12 +1,15 @@
 use sea_orm::entity::prelude::*;
 
-/// A person who asked to see pest alerts on their next visit.
+/// A person who asked to be told of pest alerts: on their next visit, by e-mail (when the
+/// portal has a mail relay and they gave an address), or both.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "pest_alert_subscriber")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: i64,
     pub created_at: DateTimeUtc,
+    pub on_visit: bool,
+    pub by_email: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -170,6 +170,7 @@ pub async fn delete(
     use crate::entities::feedback;
     feedback::Entity::delete_many().filter(feedback::Column::IdentificationId.eq(id)).exec(db).await?;
     identification::Entity::delete_by_id(id).exec(db).await?;
+    super::pressure::cache::sightings_changed();
     super::integrity::remove_if_unused(db, photos, &row.image_sha256).await?;
     Ok(())
 }

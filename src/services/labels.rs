@@ -110,6 +110,7 @@ async fn mark_decided<C: ConnectionTrait>(db: &C, sha: &str, decided: bool) -> R
         .filter(identification::Column::LabelDecided.ne(decided))
         .exec(db)
         .await?;
+    super::pressure::cache::sightings_changed();
     Ok(())
 }
 

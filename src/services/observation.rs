@@ -161,6 +161,7 @@ pub async fn update(
     active.context_source = Set(source);
     active.shared = Set(shared);
     let row = active.update(db).await?;
+    super::pressure::cache::sightings_changed();
     super::history::view(row, Some(actor))
 }
 

@@ -148,6 +148,7 @@ pub(crate) async fn erase_user_data(
         .await?;
     label_vote::Entity::delete_many().filter(label_vote::Column::LabelerId.eq(user_id)).exec(db).await?;
     identification::Entity::delete_many().filter(identification::Column::UserId.eq(user_id)).exec(db).await?;
+    super::pressure::cache::sightings_changed();
     end_sessions(db, user_id).await?;
     for sha in shas {
         super::integrity::remove_if_unused(db, photos, &sha).await?;

@@ -176,7 +176,7 @@ pub async fn get_identification(id: i64, key: Option<String>) -> Result<ResultVi
     let Caller { state, actor, .. } = caller().await?;
     let found = answer(insectid::services::history::get(&state.db, actor.as_ref(), id, key.as_deref()).await)?;
     let rate = answer_rate(&state.db, &found).await?;
-    let seen_nearby = super::pressure::seen_nearby(&state.db, &found).await?;
+    let seen_nearby = super::pressure::seen_nearby(&state, &found).await?;
     let mut view = ResultView { answer_rate: rate, seen_nearby, ..result_view(found) };
     view.feedback = answer(insectid::services::feedback::mine(&state.db, actor.as_ref(), id).await)?
         .map(super::feedback::feedback_view);

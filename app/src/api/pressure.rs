@@ -49,8 +49,16 @@ pub struct PressureOverview {
     /// The Monday of each week charted, oldest first.
     pub weeks: Vec<String>,
     pub active_alerts: Vec<AlertView>,
-    /// Whether the caller asked to see alerts (None: not signed in).
-    pub subscribed: Option<bool>,
+    /// How the caller asked to be told of alerts (None: not signed in).
+    pub subscription: Option<SubscriptionView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    pub on_visit: bool,
+    pub by_email: bool,
+    /// The portal has a mail relay: e-mail may be asked for.
+    pub mail_available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,11 +85,11 @@ pub struct NearbyView {
 /// there this season (never changing the answer itself).
 #[cfg(feature = "ssr")]
 pub(crate) async fn seen_nearby(
-    db: &sea_orm::DatabaseConnection,
+    state: &crate::state::AppState,
     view: &insectid::services::history::IdentificationView,
 ) -> Result<Vec<NearbyView>, AppError> {
     use insectid::services::observation::Place;
-    use insectid::services::pressure::{self, nearby};
+    use insectid::services::pressure::nearby;
     let Some(context) = view.context.as_ref().filter(|_| view.owned) else { return Ok(Vec::new()) };
     let taken =
         context.taken_at.as_deref().and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok());
@@ -98,7 +106,7 @@ pub(crate) async fn seen_nearby(
         return Ok(Vec::new());
     }
     // Said beside the answer when it can be counted now; a busy moment leaves it out.
-    let sightings = match pressure::sightings(db, chrono::Utc::now().date_naive()).await {
+    let sightings = match state.sightings.get(&state.db, chrono::Utc::now().date_naive()).await {
         Ok(s) => s,
         Err(insectid::ServiceError::Busy(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e.into()),
@@ -172,7 +180,7 @@ pub async fn get_pest_pressure(region: String) -> Result<PressureOverview, AppEr
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
     let region = build::parse_region(&region)?;
     let today = chrono::Utc::now().date_naive();
-    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let sightings = crate::state::answer(state.sightings.get(&state.db, today).await)?;
     let all_alerts = crate::state::answer(alerts::list(&state.db).await)?;
     let alert_views = build::alert_views(&all_alerts, &sightings, today);
     let active_here = |key: &str| {
@@ -194,8 +202,11 @@ pub async fn get_pest_pressure(region: String) -> Result<PressureOverview, AppEr
             })
         })
         .collect();
-    let subscribed = match actor {
-        Some(_) => Some(crate::state::answer(alerts::is_subscribed(&state.db, actor.as_ref()).await)?),
+    let subscription = match actor {
+        Some(_) => {
+            let s = crate::state::answer(alerts::subscription(&state.db, actor.as_ref()).await)?;
+            Some(SubscriptionView { on_visit: s.on_visit, by_email: s.by_email, mail_available: state.alert_mail })
+        }
         None => None,
     };
     Ok(PressureOverview {
@@ -204,7 +215,7 @@ pub async fn get_pest_pressure(region: String) -> Result<PressureOverview, AppEr
         rows,
         weeks: build::weeks(today),
         active_alerts: alert_views.into_iter().filter(|a| a.active).collect(),
-        subscribed,
+        subscription,
     })
 }
 
@@ -215,7 +226,7 @@ pub async fn get_species_pressure(key: String, region: String) -> Result<Species
     let species = crate::state::answer(insectid::services::species::get(&key))?;
     let region = build::parse_region(&region)?;
     let today = chrono::Utc::now().date_naive();
-    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let sightings = crate::state::answer(state.sightings.get(&state.db, today).await)?;
     let weekly = pressure::weekly(&sightings, Some(&species.key), region, today);
     let all_alerts = crate::state::answer(alerts::list(&state.db).await)?;
     let mine: Vec<alerts::Alert> = all_alerts.into_iter().filter(|a| a.species_key == species.key).collect();
@@ -255,10 +266,15 @@ pub async fn remove_pest_alert(id: i64) -> Result<(), AppError> {
 
 /// Asks (`on` present) or stops asking to see active alerts on one's next visits.
 #[server(endpoint = "set_pest_alert_subscription")]
-pub async fn set_pest_alert_subscription(on: Option<String>) -> Result<(), AppError> {
+pub async fn set_pest_alert_subscription(on: Option<String>, email: Option<String>) -> Result<(), AppError> {
+    use insectid::services::pressure::alerts::{self, Subscription};
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
-    let on = on.is_some_and(|v| v == "on" || v == "true");
-    crate::state::answer(insectid::services::pressure::alerts::subscribe(&state.db, actor.as_ref(), on).await)?;
+    let ticked = |v: Option<String>| v.is_some_and(|v| v == "on" || v == "true");
+    let wanted = Subscription { on_visit: ticked(on), by_email: ticked(email) };
+    if wanted.by_email && !state.alert_mail {
+        return Err(AppError::InvalidInput("this portal has no mail relay: alerts cannot be sent by e-mail".into()));
+    }
+    crate::state::answer(alerts::subscribe(&state.db, actor.as_ref(), wanted).await)?;
     leptos_axum::redirect("/pressure?alerts=saved#alert-subscription");
     Ok(())
 }
@@ -266,7 +282,7 @@ pub async fn set_pest_alert_subscription(on: Option<String>) -> Result<(), AppEr
 /// The active alerts for the caller, if they asked to see them (else none).
 #[server(endpoint = "my_pest_alerts")]
 pub async fn get_my_pest_alerts() -> Result<Vec<AlertView>, AppError> {
-    use insectid::services::pressure::{self, alerts};
+    use insectid::services::pressure::alerts;
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
     // Cheap for everyone who did not ask: no sightings are counted for them.
     if !crate::state::answer(alerts::is_subscribed(&state.db, actor.as_ref()).await)? {
@@ -277,7 +293,7 @@ pub async fn get_my_pest_alerts() -> Result<Vec<AlertView>, AppError> {
         return Ok(Vec::new());
     }
     let today = chrono::Utc::now().date_naive();
-    let sightings = crate::state::answer(pressure::sightings(&state.db, today).await)?;
+    let sightings = crate::state::answer(state.sightings.get(&state.db, today).await)?;
     let active: Vec<alerts::Alert> = alerts::active(&watched, &sightings, today).into_iter().map(|a| a.alert).collect();
     Ok(build::alert_views(&active, &sightings, today))
 }

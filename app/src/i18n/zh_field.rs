@@ -51,6 +51,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "sightings per week" => "每周发现次数",
         "Download as CSV" => "下载 CSV",
         "Show me pest alerts when I visit" => "访问时向我显示虫情预警",
+        "E-mail them to me (once a week per alert, to the address on My account)" => "通过电子邮件发送给我（每项预警每周一次，发到“我的账户”中的地址）",
         "pest pressure" => "虫情",
         "confirmed sightings in the last 52 weeks in" => "近 52 周已确认的发现次数，地区：",
         "Sightings per week," => "每周发现次数，",

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     get_pest_pressure, get_species_pressure, AlertView, RegionView, RemovePestAlert, SetPestAlert,
-    SetPestAlertSubscription,
+    SetPestAlertSubscription, SubscriptionView,
 };
 use crate::auth::action_error;
 use crate::components::chart::WeeklyBars;
@@ -103,7 +103,7 @@ pub fn PressurePage() -> impl IntoView {
                             }.into_any()
                         }}
                         <p><a href=csv download>{lang.t("Download as CSV")}</a></p>
-                        {o.subscribed.map(|on| view! { <Subscription on subscribe/> })}
+                        {o.subscription.map(|current| view! { <Subscription current subscribe/> })}
                     }.into_any()
                 }
                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -113,7 +113,7 @@ pub fn PressurePage() -> impl IntoView {
 }
 
 #[component]
-fn Subscription(on: bool, subscribe: ServerAction<SetPestAlertSubscription>) -> impl IntoView {
+fn Subscription(current: SubscriptionView, subscribe: ServerAction<SetPestAlertSubscription>) -> impl IntoView {
     let lang = use_lang();
     let error = action_error(subscribe);
     let query = use_query_map();
@@ -125,9 +125,15 @@ fn Subscription(on: bool, subscribe: ServerAction<SetPestAlertSubscription>) -> 
         <section class="card" id="alert-subscription">
             <ActionForm action=subscribe attr:class="form">
                 <label class="check">
-                    <input type="checkbox" name="on" value="on" checked=on/>
+                    <input type="checkbox" name="on" value="on" checked=current.on_visit/>
                     {lang.t("Show me pest alerts when I visit")}
                 </label>
+                {current.mail_available.then(|| view! {
+                    <label class="check">
+                        <input type="checkbox" name="email" value="on" checked=current.by_email/>
+                        {lang.t("E-mail them to me (once a week per alert, to the address on My account)")}
+                    </label>
+                })}
                 <button type="submit" class="button">{lang.t("Save")}</button>
             </ActionForm>
             {move || error().map(|m| view! { <p class="error" role="alert">{m}</p> })}

@@ -25,10 +25,13 @@ pub async fn csv(State(state): State<AppState>, Query(q): Query<CsvQuery>) -> Re
         None => None,
     };
     let today = chrono::Utc::now().date_naive();
-    let sightings: Vec<Sighting> = pressure::sightings(&state.db, today)
+    let sightings: Vec<Sighting> = state
+        .sightings
+        .get(&state.db, today)
         .await?
-        .into_iter()
+        .iter()
         .filter(|s| region.is_none_or(|c| s.cell == Some(c)))
+        .cloned()
         .collect();
     let body = pressure::csv(&sightings, species.as_deref());
     let name = format!("pest-pressure-{}{today}.csv", species.map(|s| format!("{s}-")).unwrap_or_default());

@@ -1,14 +1,15 @@
 //! Alerts: an administrator sets a weekly threshold per species and region; when this week's
-//! sightings reach it, the overview flags it and people who asked see it on their next visit.
+//! sightings reach it, the overview flags it and people who asked see it on their next visit
+//! (and get it by e-mail: `mail.rs`).
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 
 use super::{weekly, Cell, Sighting};
 use crate::auth::{Account, Role};
-use crate::entities::{pest_alert, pest_alert_subscriber};
+use crate::entities::{pest_alert, pest_alert_subscriber, user};
 use crate::services::users::require;
 use crate::ServiceError;
 
@@ -99,26 +100,56 @@ pub fn active(alerts: &[Alert], sightings: &[Sighting], today: NaiveDate) -> Vec
         .collect()
 }
 
-/// Asks (or stops asking) to be shown active alerts.
-pub async fn subscribe(db: &DatabaseConnection, actor: Option<&Account>, on: bool) -> Result<(), ServiceError> {
+/// How a person asked to be told of active alerts; both off: not at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Shown on every page they open.
+    pub on_visit: bool,
+    /// Mailed once a week per alert, when the portal has a mail relay.
+    pub by_email: bool,
+}
+
+/// Asks (or stops asking) to be told of active alerts. E-mail needs an address on the account.
+pub async fn subscribe(
+    db: &DatabaseConnection,
+    actor: Option<&Account>,
+    wanted: Subscription,
+) -> Result<(), ServiceError> {
     let actor = require(actor, Role::User)?;
-    if on {
-        let row = pest_alert_subscriber::ActiveModel { user_id: Set(actor.id), created_at: Set(Utc::now()) };
-        let keep = OnConflict::column(pest_alert_subscriber::Column::UserId).do_nothing().to_owned();
-        pest_alert_subscriber::Entity::insert(row).on_conflict(keep).exec_without_returning(db).await?;
-    } else {
+    if wanted == Subscription::default() {
         pest_alert_subscriber::Entity::delete_by_id(actor.id).exec(db).await?;
+        return Ok(());
     }
+    if wanted.by_email {
+        let email = user::Entity::find_by_id(actor.id).one(db).await?.and_then(|u| u.email);
+        if email.is_none() {
+            return Err(ServiceError::InvalidInput(
+                "add an e-mail address on My account first, then ask for alerts by e-mail".into(),
+            ));
+        }
+    }
+    let row = pest_alert_subscriber::ActiveModel {
+        user_id: Set(actor.id),
+        created_at: Set(Utc::now()),
+        on_visit: Set(wanted.on_visit),
+        by_email: Set(wanted.by_email),
+    };
+    let update = OnConflict::column(pest_alert_subscriber::Column::UserId)
+        .update_columns([pest_alert_subscriber::Column::OnVisit, pest_alert_subscriber::Column::ByEmail])
+        .to_owned();
+    pest_alert_subscriber::Entity::insert(row).on_conflict(update).exec_without_returning(db).await?;
     Ok(())
 }
 
+/// What the caller asked for (nothing for anonymous visitors).
+pub async fn subscription(db: &DatabaseConnection, actor: Option<&Account>) -> Result<Subscription, ServiceError> {
+    let Some(actor) = actor else { return Ok(Subscription::default()) };
+    let row = pest_alert_subscriber::Entity::find_by_id(actor.id).one(db).await?;
+    Ok(row.map(|r| Subscription { on_visit: r.on_visit, by_email: r.by_email }).unwrap_or_default())
+}
+
 pub async fn is_subscribed(db: &DatabaseConnection, actor: Option<&Account>) -> Result<bool, ServiceError> {
-    let Some(actor) = actor else { return Ok(false) };
-    Ok(pest_alert_subscriber::Entity::find()
-        .filter(pest_alert_subscriber::Column::UserId.eq(actor.id))
-        .one(db)
-        .await?
-        .is_some())
+    Ok(subscription(db, actor).await?.on_visit)
 }
 
 /// What a visitor is shown: the active alerts, if they asked for them.

@@ -7,6 +7,8 @@
 //! observations never count: where and when someone photographed something is theirs to share.
 
 pub mod alerts;
+pub mod cache;
+pub mod mail;
 pub mod nearby;
 pub mod region;
 
@@ -17,6 +19,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{DatabaseConnection, FromQueryResult};
 use serde::{Deserialize, Serialize};
 
+pub use cache::SightingsCache;
 pub use region::Cell;
 
 use super::observation::Place;
