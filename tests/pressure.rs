@@ -121,6 +121,13 @@ async fn shared_confirmed_sightings_count_per_week_and_region_and_raise_alerts()
         let mail_only = Subscription { on_visit: false, by_email: true };
         assert_eq!(alerts::subscribe(db, Some(&ann), mail_only).await.unwrap_err().kind(), ErrorKind::InvalidInput);
         assert_eq!(alerts::subscription(db, Some(&ann)).await.unwrap(), visits, "a refused change changes nothing");
+        let mut row: insectid::entities::user::ActiveModel =
+            insectid::entities::user::Entity::find_by_id(ann.id).one(db).await.unwrap().unwrap().into();
+        row.email = Set(Some("ann@farm.test".into()));
+        row.update(db).await.unwrap();
+        alerts::subscribe(db, Some(&ann), mail_only).await.unwrap();
+        assert!(alerts::for_visitor(db, Some(&ann), today).await.unwrap().is_empty(), "e-mail only: no banner");
+        alerts::subscribe(db, Some(&ann), visits).await.unwrap();
         assert_eq!(alerts::for_visitor(db, Some(&ann), today).await.unwrap().len(), 2);
         assert!(alerts::for_visitor(db, Some(&bob), today).await.unwrap().is_empty());
         assert!(alerts::for_visitor(db, None, today).await.unwrap().is_empty());

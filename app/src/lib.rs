@@ -91,6 +91,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("species/:key") view=pages::species::SpeciesPage ssr=SsrMode::Async/>
                     <Route path=path!("pressure") view=pages::pressure::PressurePage ssr=SsrMode::Async/>
                     <Route path=path!("pressure/:key") view=pages::pressure::SpeciesPressurePage ssr=SsrMode::Async/>
+                    <Route path=path!("alerts/confirm") view=pages::alert_mail::ConfirmAlertMailPage ssr=SsrMode::Async/>
+                    <Route path=path!("alerts/stop") view=pages::alert_mail::StopAlertMailPage ssr=SsrMode::Async/>
                     <Route path=path!("me") view=pages::account::MePage ssr=SsrMode::Async/>
                     <Route path=path!("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("signup") view=pages::account::SignUpPage ssr=SsrMode::Async/>

@@ -38,8 +38,8 @@ pub struct AppState {
     pub shadow: insectid::services::shadow::ShadowSlot,
     /// The year's pest-pressure sightings, counted again only once older than the page cache.
     pub sightings: Arc<insectid::services::pressure::SightingsCache>,
-    /// The portal has a mail relay: people may ask for pest alerts by e-mail.
-    pub alert_mail: bool,
+    /// The mail relay, when configured: people may then ask for pest alerts by e-mail.
+    pub mail: Option<Arc<insectid::mail::MailSetup>>,
     /// How long anonymous visitors' catalogue pages are served from the page cache (0: never).
     pub page_cache_seconds: u64,
     /// The home page's figures, counted again only once they are older than their max age.

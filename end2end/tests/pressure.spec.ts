@@ -1,8 +1,25 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Browser, expect, Page, test, TestInfo } from "@playwright/test";
 import { ADMIN, open, signIn, signUp } from "./util";
 
 const PHOTO = process.env.E2E_PHOTO as string;
+
+/** The confirmation link in the message the e2e server's relay received for `address`. */
+async function mailedLink(address: string): Promise<string> {
+  const dir = `${process.env.E2E_MAILDIR as string}/new`;
+  for (let i = 0; i < 50; i++) {
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      const raw = readFileSync(`${dir}/${name}`, "utf8");
+      if (!raw.includes(`\nTo: ${address}`) || !raw.includes("Subject: Confirm pest alerts")) continue;
+      // The body is quoted-printable: soft line breaks and =XX escapes.
+      const body = raw.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      const found = body.match(/https?:\/\/\S+\/alerts\/confirm\?token=[0-9a-f]{64}/);
+      if (found) return found[0];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no confirmation message for ${address} in ${dir}`);
+}
 
 async function newUser(browser: Browser, info: TestInfo, name: string): Promise<Page> {
   const context = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
@@ -85,6 +102,15 @@ test("a shared, confirmed sighting shows on the pressure pages and raises an ale
   await expect(subscription.getByRole("status")).toHaveText("Saved.");
   await expect(subscription.locator("input[name=on]")).toBeChecked();
   await expect(subscription.locator("input[name=email]")).toBeChecked();
+  await expect(subscription.getByTestId("alert-mail-state")).toContainText(`A confirmation link was mailed to pp${tag}@e2e.test`);
+  // She follows the link mailed to her (read from the relay's maildir) and presses Confirm.
+  const link = await mailedLink(`pp${tag}@e2e.test`);
+  await open(ann, link.replace(/^https?:\/\/[^/]+/, ""), info);
+  await expect(ann.getByTestId("alert-mail-address")).toContainText(`pp${tag}@e2e.test`);
+  await ann.getByRole("button", { name: "Confirm" }).click();
+  await expect(ann.getByRole("status").filter({ hasText: "Confirmed:" })).toHaveText("Confirmed: pest alerts will be mailed to this address.");
+  await open(ann, "/pressure", info);
+  await expect(subscription.getByTestId("alert-mail-state")).toContainText(`Alerts are mailed to pp${tag}@e2e.test`);
   // Her next visit shows the alert (scripts/test.sh checks that the e-mail went out too).
   await open(ann, "/", info);
   await expect(ann.locator("#pest-alert-banner")).toContainText(`rice water weevil: 1 sightings this week in ${regionName} (alert at 1)`);

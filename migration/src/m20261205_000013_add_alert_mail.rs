@@ -9,10 +9,17 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Those who subscribed before asked to see alerts on their visits.
+        // Those who subscribed before asked to see alerts on their visits. Mail goes only to
+        // an address its owner confirmed (by a link mailed there), and stops by the link in
+        // every message.
         for mut column in [
             boolean(PestAlertSubscriber::OnVisit).default(true).to_owned(),
             boolean(PestAlertSubscriber::ByEmail).default(false).to_owned(),
+            string_null(PestAlertSubscriber::MailTo).to_owned(),
+            string_null(PestAlertSubscriber::ConfirmToken).to_owned(),
+            string_null(PestAlertSubscriber::ConfirmAddress).to_owned(),
+            timestamp_with_time_zone_null(PestAlertSubscriber::ConfirmSentAt).to_owned(),
+            string_null(PestAlertSubscriber::StopToken).to_owned(),
         ] {
             manager
                 .alter_table(Table::alter().table(PestAlertSubscriber::Table).add_column(&mut column).to_owned())
@@ -26,7 +33,8 @@ impl MigrationTrait for Migration {
                     // The Monday of the week whose count passed the threshold.
                     .col(date(PestAlertNotice::Week))
                     .col(big_integer(PestAlertNotice::UserId))
-                    // Claimed by an instance about to send; sent once the relay accepted it.
+                    // Claimed by an instance's round about to send; sent once the relay accepted it.
+                    .col(string(PestAlertNotice::ClaimedBy))
                     .col(timestamp_with_time_zone(PestAlertNotice::ClaimedAt))
                     .col(timestamp_with_time_zone_null(PestAlertNotice::SentAt))
                     // The relay refused the address for good: not tried again that week.
@@ -54,6 +62,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        for (name, column) in [
+            ("idx_pest_alert_subscriber_confirm", PestAlertSubscriber::ConfirmToken),
+            ("idx_pest_alert_subscriber_stop", PestAlertSubscriber::StopToken),
+        ] {
+            manager
+                .create_index(
+                    Index::create().name(name).table(PestAlertSubscriber::Table).col(column).unique().to_owned(),
+                )
+                .await?;
+        }
         // Deleting a person finds their notices without a scan.
         manager
             .create_index(
@@ -68,7 +86,18 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(PestAlertNotice::Table).to_owned()).await?;
-        for column in [PestAlertSubscriber::OnVisit, PestAlertSubscriber::ByEmail] {
+        for name in ["idx_pest_alert_subscriber_confirm", "idx_pest_alert_subscriber_stop"] {
+            manager.drop_index(Index::drop().name(name).table(PestAlertSubscriber::Table).to_owned()).await?;
+        }
+        for column in [
+            PestAlertSubscriber::OnVisit,
+            PestAlertSubscriber::ByEmail,
+            PestAlertSubscriber::MailTo,
+            PestAlertSubscriber::ConfirmToken,
+            PestAlertSubscriber::ConfirmAddress,
+            PestAlertSubscriber::ConfirmSentAt,
+            PestAlertSubscriber::StopToken,
+        ] {
             manager
                 .alter_table(Table::alter().table(PestAlertSubscriber::Table).drop_column(column).to_owned())
                 .await?;
@@ -82,6 +111,11 @@ enum PestAlertSubscriber {
     Table,
     OnVisit,
     ByEmail,
+    MailTo,
+    ConfirmToken,
+    ConfirmAddress,
+    ConfirmSentAt,
+    StopToken,
 }
 
 #[derive(DeriveIden)]
@@ -90,6 +124,7 @@ enum PestAlertNotice {
     AlertId,
     Week,
     UserId,
+    ClaimedBy,
     ClaimedAt,
     SentAt,
     Refused,

@@ -1,18 +1,13 @@
 //! Pest-alert e-mail rounds, on every instance that has a mail relay: the notice table makes
 //! each message go out once however many instances run rounds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use insectid::mail::Mailer;
-use insectid::services::pressure::mail;
+use insectid::mail::{MailSetup, Mailer};
+use insectid::services::pressure::{mail, SightingsCache};
 
 use crate::config::Config;
-
-/// The relay and the portal's public address, as configured.
-pub struct MailSetup {
-    pub mailer: Mailer,
-    pub public_url: Option<String>,
-}
 
 /// The mail setup when a relay is configured; half a configuration is a mistake worth a stop.
 pub fn configured(config: &Config) -> Result<Option<MailSetup>, String> {
@@ -25,6 +20,10 @@ pub fn configured(config: &Config) -> Result<Option<MailSetup>, String> {
         }
         (None, Some(_)) => return Err("INSECTID_MAIL_FROM is set but INSECTID_SMTP_URL is not".into()),
     };
+    // The links in messages (confirming an address, stopping alerts) must lead to this portal,
+    // whatever Host header a request came with.
+    let public_url =
+        public_url.ok_or("INSECTID_SMTP_URL is set: INSECTID_PUBLIC_URL must give the portal's address")?;
     Ok(Some(MailSetup { mailer, public_url }))
 }
 
@@ -42,14 +41,16 @@ fn public_url(url: Option<&str>) -> Result<Option<String>, String> {
 }
 
 /// Starts the rounds, the first a few seconds after the start (the server is up by then).
-pub fn start(db: sea_orm::DatabaseConnection, setup: MailSetup, every_minutes: u64) {
+pub fn start(db: sea_orm::DatabaseConnection, setup: Arc<MailSetup>, counts: Arc<SightingsCache>, every_minutes: u64) {
     let every = Duration::from_secs(every_minutes.clamp(1, 24 * 60) * 60);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(5), every);
+        // A long round delays the next one instead of making rounds run back to back.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
             let today = chrono::Utc::now().date_naive();
-            match mail::send_due(&db, &setup.mailer, setup.public_url.as_deref(), today).await {
+            match mail::send_due(&db, &setup.mailer, &setup.public_url, &counts, today).await {
                 Ok(round) if round.relay_error.is_some() || round.deferred > 0 => {
                     tracing::warn!(?round, "pest alert e-mail: some left for the next round")
                 }
@@ -73,17 +74,27 @@ mod tests {
     #[tokio::test]
     async fn a_relay_needs_a_sender_and_usable_addresses() {
         assert!(super::configured(&config(&[])).unwrap().is_none(), "no relay: no mail, no error");
-        let half = super::configured(&config(&["--smtp-url", "smtp://relay:25"])).err().unwrap();
+        let half =
+            super::configured(&config(&["--smtp-url", "smtp://relay:25", "--public-url", "http://p"])).err().unwrap();
         assert!(half.contains("INSECTID_MAIL_FROM"), "{half}");
         let other_half = super::configured(&config(&["--mail-from", "a@b.test"])).err().unwrap();
         assert!(other_half.contains("INSECTID_SMTP_URL"), "{other_half}");
+        let no_links = super::configured(&config(&["--smtp-url", "smtp://relay:25", "--mail-from", "a@b.test"]));
+        assert!(no_links.err().unwrap().contains("INSECTID_PUBLIC_URL"));
         let bad_url = super::configured(&config(&["--smtp-url", "ftp://relay", "--mail-from", "a@b.test"]));
         assert!(bad_url.err().unwrap().contains("relay URL"));
-        let bad_from = super::configured(&config(&["--smtp-url", "smtp://relay:25", "--mail-from", "nobody"]));
+        let bad_from = super::configured(&config(&[
+            "--smtp-url",
+            "smtp://relay:25",
+            "--mail-from",
+            "nobody",
+            "--public-url",
+            "http://p",
+        ]));
         assert!(bad_from.err().unwrap().contains("not an e-mail address"));
         let args = ["--smtp-url", "smtps://u:p@mail.example.org", "--mail-from", "Portal <a@b.test>"];
         let good = super::configured(&config(&[&args[..], &["--public-url", "https://insects.example.org/"]].concat()));
-        assert_eq!(good.unwrap().unwrap().public_url.as_deref(), Some("https://insects.example.org"));
+        assert_eq!(good.unwrap().unwrap().public_url, "https://insects.example.org");
         let bad_public = super::configured(&config(&[&args[..], &["--public-url", "insects.example.org"]].concat()));
         assert!(bad_public.err().unwrap().contains("INSECTID_PUBLIC_URL"));
     }

@@ -1,7 +1,7 @@
 //! The `insectid` server: wires configuration, database, inference engine, layers and routes.
 //! `build_app` is public so tests drive the real router without a socket.
 
-mod alert_mail;
+pub mod alert_mail;
 mod background;
 pub mod cli;
 pub mod client_addr;
@@ -38,10 +38,9 @@ pub struct StartError(pub String);
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let _running = running::hold(&config.data_dir)
         .map_err(|e| StartError(format!("data directory {}: {e}", config.data_dir.display())))?;
-    let mail = alert_mail::configured(&config).map_err(StartError)?;
     let state = build_state(&config).await?;
-    if let Some(mail) = mail {
-        alert_mail::start(state.db.clone(), mail, config.alert_mail_minutes);
+    if let Some(mail) = state.mail.clone() {
+        alert_mail::start(state.db.clone(), mail, state.sightings.clone(), config.alert_mail_minutes);
     }
     start_job_runner(&state, &config).await?;
     follow_active_model(state.clone(), std::time::Duration::from_secs(config.registry_poll_seconds.max(1)));

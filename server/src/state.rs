@@ -143,7 +143,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         sightings: Arc::new(insectid::services::pressure::SightingsCache::new(std::time::Duration::from_secs(
             config.page_cache_seconds,
         ))),
-        alert_mail: config.smtp_url.is_some(),
+        mail: crate::alert_mail::configured(config).map_err(StartError)?.map(Arc::new),
         page_cache_seconds: config.page_cache_seconds,
         portal_stats: Arc::new(insectid::services::stats::PortalStatsCache::new(std::time::Duration::from_secs(
             config.stats_seconds,

@@ -38,7 +38,13 @@ async fn pressure_pages_charts_csv_and_alerts() {
         let state = server::build_state(&config).await.unwrap();
         let db = state.db.clone();
         // The same portal with a mail relay configured (INSECTID_SMTP_URL): e-mail may be asked for.
-        let with_mail = Client { app: server::build_app(app::state::AppState { alert_mail: true, ..state.clone() }) };
+        // The same portal with a mail relay (a real SMTP server) for alert e-mail.
+        let relay = insectid::testing::smtp::SmtpRelay::start();
+        let with_mail = relay.as_ref().map(|relay| {
+            let mailer = insectid::mail::Mailer::new(&relay.url(), "alerts@portal.test").unwrap();
+            let mail = insectid::mail::MailSetup { mailer, public_url: "https://portal.test".into() };
+            Client { app: server::build_app(app::state::AppState { mail: Some(mail.into()), ..state.clone() }) }
+        });
         let client = Client { app: server::build_app(state) };
         client.sign_up("ann", PASSWORD).await;
         client.sign_up("bob", PASSWORD).await;
@@ -160,17 +166,15 @@ async fn pressure_pages_charts_csv_and_alerts() {
         client.form("/api/set_pest_alert_subscription", Some(&ann), "").await;
         assert!(!get("/".into(), Some(ann.clone())).await.text.contains("pest-alert-banner"));
 
-        // E-mail: offered only with a mail relay, and only to someone with an address.
+        // E-mail: offered only with a mail relay (without one, the box is not there and what
+        // was asked before stays), only to someone with an address, who confirms it.
         assert!(!get("/pressure".into(), Some(ann.clone())).await.text.contains("name=\"email\""));
         let no_relay = client.form("/api/set_pest_alert_subscription", Some(&ann), "on=on&email=on").await;
-        assert_eq!(no_relay.status, StatusCode::BAD_REQUEST);
-        assert!(no_relay.text.contains("no mail relay"), "{}", no_relay.text);
-        let page = with_mail.send("GET", "/pressure", Some(&ann), "", vec![]).await.text;
-        assert!(page.contains("name=\"email\"") && page.contains("E-mail them to me"), "{page}");
-        let no_address = with_mail.form("/api/set_pest_alert_subscription", Some(&ann), "on=on&email=on").await;
-        assert_eq!(no_address.status, StatusCode::BAD_REQUEST);
-        assert!(no_address.text.contains("add an e-mail address on My account"), "{}", no_address.text);
-        assert!(!get("/".into(), Some(ann.clone())).await.text.contains("pest-alert-banner"), "nothing changed");
+        assert!(no_relay.status.is_success() || no_relay.status.is_redirection(), "{}", no_relay.status);
+        assert!(!get("/pressure".into(), Some(ann.clone())).await.text.contains("alert-mail-state"));
+        if let (Some(relay), Some(with_mail)) = (&relay, &with_mail) {
+            alert_mail_is_confirmed_by_a_mailed_link(relay, with_mail, &ann).await;
+        }
         t.close().await;
     }
 }
@@ -215,4 +219,43 @@ async fn candidate_answer(
         ..Default::default()
     };
     row.insert(db).await.unwrap().id
+}
+
+/// Ann asks for e-mail without an address (refused), adds one, asks again: a confirmation link
+/// is mailed; its page shows the address and confirms on its button; a bad link says so.
+async fn alert_mail_is_confirmed_by_a_mailed_link(
+    relay: &insectid::testing::smtp::SmtpRelay,
+    client: &Client,
+    ann: &str,
+) {
+    let page = client.send("GET", "/pressure", Some(ann), "", vec![]).await.text;
+    assert!(page.contains("name=\"email\"") && page.contains("E-mail them to me"), "{page}");
+    let no_address = client.form("/api/set_pest_alert_subscription", Some(ann), "on=on&email=on").await;
+    assert_eq!(no_address.status, StatusCode::BAD_REQUEST);
+    assert!(no_address.text.contains("add an e-mail address on My account"), "{}", no_address.text);
+    let profile =
+        client.form("/api/update_profile", Some(ann), "display_name=Ann&email=ann%40farm.test&language=en").await;
+    assert!(profile.status.is_success() || profile.status.is_redirection(), "{}", profile.text);
+    let asked = client.form("/api/set_pest_alert_subscription", Some(ann), "on=on&email=on").await;
+    assert!(asked.status.is_success() || asked.status.is_redirection(), "{} {}", asked.status, asked.text);
+    let page = client.send("GET", "/pressure", Some(ann), "", vec![]).await.text;
+    assert!(page.contains("A confirmation link was mailed to ann@farm.test"), "{page}");
+    let mail = relay.wait_for_matching(1, std::time::Duration::from_secs(10), |m| m.to == "ann@farm.test");
+    let token = mail.first().and_then(|m| m.token()).expect("a confirmation link");
+    assert!(mail[0].body.contains(&format!("https://portal.test/alerts/confirm?token={token}")));
+    // Opening the link changes nothing; its button confirms.
+    let link = client.send("GET", &format!("/alerts/confirm?token={token}"), None, "", vec![]).await.text;
+    assert!(link.contains("ann@farm.test") && link.contains("id=\"alert-mail-link\""), "{link}");
+    let page = client.send("GET", "/pressure", Some(ann), "", vec![]).await.text;
+    assert!(page.contains("A confirmation link was mailed to"), "still waiting: {page}");
+    let confirmed = client.form("/api/confirm_alert_mail", None, &format!("token={token}")).await;
+    assert!(confirmed.status.is_success() || confirmed.status.is_redirection(), "{}", confirmed.text);
+    let page = client.send("GET", "/pressure", Some(ann), "", vec![]).await.text;
+    assert!(page.contains("Alerts are mailed to ann@farm.test"), "{page}");
+    let done = client.send("GET", "/alerts/confirm?done=1", None, "", vec![]).await.text;
+    assert!(done.contains("Confirmed: pest alerts will be mailed to this address."), "{done}");
+    let bad = client.send("GET", &format!("/alerts/stop?token={}", "0".repeat(64)), None, "", vec![]).await.text;
+    assert!(bad.contains("this link is not valid"), "{bad}");
+    let refused = client.form("/api/stop_alert_mail", None, &format!("token={}", "0".repeat(64))).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }

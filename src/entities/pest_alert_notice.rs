@@ -12,6 +12,8 @@ pub struct Model {
     pub week: Date,
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: i64,
+    /// The round that claimed it (its marks touch only its own claims).
+    pub claimed_by: String,
     pub claimed_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
     /// The relay's permanent refusal (a bad address): not tried again that week.

@@ -10,6 +10,15 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub on_visit: bool,
     pub by_email: bool,
+    /// The address its owner confirmed for alerts; mail goes there only while it is still the
+    /// account's address.
+    pub mail_to: Option<String>,
+    /// A confirmation link's secret, mailed to `confirm_address` at `confirm_sent_at`.
+    pub confirm_token: Option<String>,
+    pub confirm_address: Option<String>,
+    pub confirm_sent_at: Option<DateTimeUtc>,
+    /// The secret of the "stop these e-mails" link in every message.
+    pub stop_token: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -265,5 +265,7 @@ pub async fn review(
         edit.update(&txn).await?;
     }
     txn.commit().await?;
+    // Again once committed: a count made in between read the labels as they were.
+    super::pressure::cache::sightings_changed();
     Ok(ids.len())
 }

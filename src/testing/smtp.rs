@@ -14,6 +14,17 @@ pub struct Received {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// Empty when the message has none.
+    pub list_unsubscribe: String,
+}
+
+impl Received {
+    /// The 64-hex-digit secret after `token=` in the body (a mailed link's).
+    pub fn token(&self) -> Option<String> {
+        let at = self.body.find("token=")? + "token=".len();
+        let token: String = self.body[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        (token.len() == 64).then_some(token)
+    }
 }
 
 pub struct SmtpRelay {
@@ -68,7 +79,8 @@ out = []
 for key in box.keys():
     m = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
     out.append({"from": str(m["from"]), "to": str(m["to"]), "subject": str(m["subject"]),
-                "body": m.get_body(("plain",)).get_content(), "date": str(m["date"])})
+                "body": m.get_body(("plain",)).get_content(), "date": str(m["date"]),
+                "list_unsubscribe": str(m["List-Unsubscribe"] or "")})
 out.sort(key=lambda m: email.utils.parsedate_to_datetime(m["date"]))
 print(json.dumps(out))
 "#;

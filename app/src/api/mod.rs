@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod alert_mail;
 pub mod dataset_export;
 pub mod datasets;
 pub mod feedback;
@@ -20,6 +21,7 @@ pub mod terminal;
 
 pub use accounts::*;
 pub use admin::*;
+pub use alert_mail::*;
 pub use dataset_export::*;
 pub use datasets::*;
 pub use feedback::*;

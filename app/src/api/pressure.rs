@@ -50,15 +50,7 @@ pub struct PressureOverview {
     pub weeks: Vec<String>,
     pub active_alerts: Vec<AlertView>,
     /// How the caller asked to be told of alerts (None: not signed in).
-    pub subscription: Option<SubscriptionView>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SubscriptionView {
-    pub on_visit: bool,
-    pub by_email: bool,
-    /// The portal has a mail relay: e-mail may be asked for.
-    pub mail_available: bool,
+    pub subscription: Option<super::alert_mail::SubscriptionView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,11 +194,8 @@ pub async fn get_pest_pressure(region: String) -> Result<PressureOverview, AppEr
             })
         })
         .collect();
-    let subscription = match actor {
-        Some(_) => {
-            let s = crate::state::answer(alerts::subscription(&state.db, actor.as_ref()).await)?;
-            Some(SubscriptionView { on_visit: s.on_visit, by_email: s.by_email, mail_available: state.alert_mail })
-        }
+    let subscription = match &actor {
+        Some(actor) => Some(super::alert_mail::subscription_view(&state, actor).await?),
         None => None,
     };
     Ok(PressureOverview {
@@ -262,21 +251,6 @@ pub async fn set_pest_alert(species: String, region: String, threshold: String) 
 pub async fn remove_pest_alert(id: i64) -> Result<(), AppError> {
     let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
     crate::state::answer(insectid::services::pressure::alerts::remove(&state.db, actor.as_ref(), id).await)
-}
-
-/// Asks (`on` present) or stops asking to see active alerts on one's next visits.
-#[server(endpoint = "set_pest_alert_subscription")]
-pub async fn set_pest_alert_subscription(on: Option<String>, email: Option<String>) -> Result<(), AppError> {
-    use insectid::services::pressure::alerts::{self, Subscription};
-    let crate::state::Caller { state, actor, .. } = crate::state::caller().await?;
-    let ticked = |v: Option<String>| v.is_some_and(|v| v == "on" || v == "true");
-    let wanted = Subscription { on_visit: ticked(on), by_email: ticked(email) };
-    if wanted.by_email && !state.alert_mail {
-        return Err(AppError::InvalidInput("this portal has no mail relay: alerts cannot be sent by e-mail".into()));
-    }
-    crate::state::answer(alerts::subscribe(&state.db, actor.as_ref(), wanted).await)?;
-    leptos_axum::redirect("/pressure?alerts=saved#alert-subscription");
-    Ok(())
 }
 
 /// The active alerts for the caller, if they asked to see them (else none).

@@ -1,4 +1,5 @@
 pub mod account;
+pub mod alert_mail;
 pub mod commands;
 pub mod datasets;
 pub mod feedback;

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    get_pest_pressure, get_species_pressure, AlertView, RegionView, RemovePestAlert, SetPestAlert,
+    get_pest_pressure, get_species_pressure, AlertView, MailStateView, RegionView, RemovePestAlert, SetPestAlert,
     SetPestAlertSubscription, SubscriptionView,
 };
 use crate::auth::action_error;
@@ -121,6 +121,16 @@ fn Subscription(current: SubscriptionView, subscribe: ServerAction<SetPestAlertS
         error().is_none()
             && (query.with(|q| q.get("alerts").is_some()) || matches!(subscribe.value().get(), Some(Ok(()))))
     };
+    let by_email = !matches!(current.mail, MailStateView::Off);
+    let mail_note = match &current.mail {
+        MailStateView::Off => None,
+        MailStateView::Waiting(a) => Some(format!(
+            "{} {a}. {}",
+            lang.t("A confirmation link was mailed to"),
+            lang.t("Alerts are mailed once you follow it.")
+        )),
+        MailStateView::Confirmed(a) => Some(format!("{} {a}.", lang.t("Alerts are mailed to"))),
+    };
     view! {
         <section class="card" id="alert-subscription">
             <ActionForm action=subscribe attr:class="form">
@@ -130,10 +140,11 @@ fn Subscription(current: SubscriptionView, subscribe: ServerAction<SetPestAlertS
                 </label>
                 {current.mail_available.then(|| view! {
                     <label class="check">
-                        <input type="checkbox" name="email" value="on" checked=current.by_email/>
+                        <input type="checkbox" name="email" value="on" checked=by_email/>
                         {lang.t("E-mail them to me (once a week per alert, to the address on My account)")}
                     </label>
                 })}
+                {mail_note.map(|n| view! { <p class="hint" data-testid="alert-mail-state">{n}</p> })}
                 <button type="submit" class="button">{lang.t("Save")}</button>
             </ActionForm>
             {move || error().map(|m| view! { <p class="error" role="alert">{m}</p> })}

@@ -152,6 +152,27 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
         ),
         (
             "POST",
+            "/api/alert_mail_link".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("kind=stop&token={}", "0".repeat(64)).into_bytes(),
+            Rule::Public,
+        ),
+        (
+            "POST",
+            "/api/confirm_alert_mail".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("token={}", "0".repeat(64)).into_bytes(),
+            Rule::Public,
+        ),
+        (
+            "POST",
+            "/api/stop_alert_mail".into(),
+            "application/x-www-form-urlencoded".into(),
+            format!("token={}", "0".repeat(64)).into_bytes(),
+            Rule::Public,
+        ),
+        (
+            "POST",
             "/api/set_pest_alert".into(),
             "application/x-www-form-urlencoded".into(),
             b"species=ip102-11&region=48N7E&threshold=5".to_vec(),

@@ -133,6 +133,7 @@ pub async fn subscribe(
         created_at: Set(Utc::now()),
         on_visit: Set(wanted.on_visit),
         by_email: Set(wanted.by_email),
+        ..Default::default()
     };
     let update = OnConflict::column(pest_alert_subscriber::Column::UserId)
         .update_columns([pest_alert_subscriber::Column::OnVisit, pest_alert_subscriber::Column::ByEmail])

@@ -46,13 +46,16 @@ impl SightingsCache {
         }
         // Held while counting: callers arriving meanwhile wait for that one count instead of
         // each starting their own.
+        // Read before waiting: a count that began after the changes this caller knows of will
+        // do, so callers queued behind a count take it rather than each counting again.
+        let known = CHANGES.load(Ordering::Relaxed);
         let mut slot = self.slot.lock().await;
-        // Read before counting: a change made while counting makes the next use count again.
-        let changes = CHANGES.load(Ordering::Relaxed);
-        let fresh = |c: &&Counted| c.today == today && c.changes == changes && c.at.elapsed() < self.fresh_for;
+        let fresh = |c: &&Counted| c.today == today && c.changes >= known && c.at.elapsed() < self.fresh_for;
         if let Some(c) = slot.as_ref().filter(fresh) {
             return Ok(c.sightings.clone());
         }
+        // Read before counting: a change made while counting makes the next use count again.
+        let changes = CHANGES.load(Ordering::Relaxed);
         let counted = Arc::new(sightings(db, today).await?);
         *slot = Some(Counted { today, changes, at: Instant::now(), sightings: counted.clone() });
         Ok(counted)

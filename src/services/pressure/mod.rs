@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod cache;
 pub mod mail;
+pub mod mail_address;
 pub mod nearby;
 pub mod region;
 
