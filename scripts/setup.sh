@@ -97,16 +97,16 @@ s3_test() {
   touch "$stamp"
 }
 
-# An SMTP server for the pest-alert e-mail tests: aiosmtpd, keeping what it receives in a
-# maildir, in a venv of its own (the tests start it: INSECTID_TEST_SMTP_PYTHON).
-mail_test() {
-  local version stamp
-  version=$(sed -n 's/^aiosmtpd==//p' "$REPO_ROOT/scripts/requirements-mail-test.txt")
-  stamp="$INSECTID_CACHE/mail-venv/.insectid-aiosmtpd-$version"
+# Servers and checkers the tests use (an SMTP server, an OpenAPI validator), in a venv of
+# their own; keyed on the list's content. The tests find it through INSECTID_TEST_TOOLS_PYTHON.
+test_tools() {
+  local stamp
+  stamp="$INSECTID_CACHE/test-tools-venv/.insectid-$(sha256sum "$REPO_ROOT/scripts/requirements-test-tools.txt" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
-  log "installing aiosmtpd $version (an SMTP test server) into $INSECTID_CACHE/mail-venv"
-  python3 -m venv "$INSECTID_CACHE/mail-venv"
-  "$INSECTID_CACHE/mail-venv/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements-mail-test.txt"
+  log "installing the test tools (aiosmtpd, openapi-spec-validator) into $INSECTID_CACHE/test-tools-venv"
+  rm -rf "$INSECTID_CACHE/test-tools-venv"
+  python3 -m venv "$INSECTID_CACHE/test-tools-venv"
+  "$INSECTID_CACHE/test-tools-venv/bin/pip" install -q -r "$REPO_ROOT/scripts/requirements-test-tools.txt"
   touch "$stamp"
 }
 
@@ -162,9 +162,9 @@ for step in "$@"; do
     model) model ;;
     model-int8) model_int8 ;;
     s3-test) s3_test ;;
-    mail-test) mail_test ;;
+    test-tools) test_tools ;;
     build) system; python_env; wasm_tools; node_tools "$REPO_ROOT"; model ;;
-    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; mail_test; model; model_int8 ;;
+    all) system; system_test; python_env; wasm_tools; node_tools "$REPO_ROOT" "$REPO_ROOT/end2end"; s3_test; test_tools; model; model_int8 ;;
     *) echo "unknown step: $step" >&2; exit 2 ;;
   esac
 done

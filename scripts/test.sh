@@ -35,7 +35,7 @@ start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"
 export INSECTID_TEST_INT8_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE-int8"
 export INSECTID_TEST_PYTHON="$INSECTID_VENV/bin/python"
-export INSECTID_TEST_SMTP_PYTHON="$INSECTID_CACHE/mail-venv/bin/python"
+export INSECTID_TEST_TOOLS_PYTHON="$INSECTID_CACHE/test-tools-venv/bin/python"
 
 # A small free-space reserve: the suite must pass on a machine with little disk left
 # (the reserve's own tests set theirs).
@@ -105,7 +105,7 @@ JSON
 # A mail relay (aiosmtpd into a maildir) for pest-alert e-mail, rounds every minute.
 smtp_port=2525
 while (echo >"/dev/tcp/127.0.0.1/$smtp_port") 2>/dev/null; do smtp_port=$((smtp_port + 1)); done
-"$INSECTID_CACHE/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" \
+"$INSECTID_TEST_TOOLS_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" \
   -c aiosmtpd.handlers.Mailbox "$E2E_DATA/mail" >"$E2E_DATA/smtp.log" 2>&1 &
 SMTP_PID=$!
 export E2E_MAILDIR="$E2E_DATA/mail"

@@ -128,6 +128,12 @@ pub fn test_python() -> PathBuf {
         .expect("INSECTID_TEST_PYTHON or HOME")
 }
 
+/// The Python of the test tools' venv (`scripts/setup.sh test-tools`: aiosmtpd,
+/// openapi-spec-validator), when `INSECTID_TEST_TOOLS_PYTHON` names it.
+pub fn test_tools_python() -> Option<PathBuf> {
+    std::env::var_os("INSECTID_TEST_TOOLS_PYTHON").map(PathBuf::from).filter(|p| !p.as_os_str().is_empty())
+}
+
 /// Its int8 variant, built by `scripts/setup.sh model-int8`.
 pub fn test_int8_model_dir() -> PathBuf {
     bundle_dir("INSECTID_TEST_INT8_MODEL_DIR", "efficientnet-lite0-imagenet-int8", "model-int8")

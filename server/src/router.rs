@@ -64,7 +64,9 @@ pub fn build_app(state: AppState) -> Router {
         .route("/jobs/{id}/export.zip", get(dataset_export::download))
         .route("/jobs/{id}/files/{name}", get(job_files::job_file))
         .route("/terminal/ws", get(terminal::terminal_ws))
-        .nest("/api/v1", rest::routes())
+        .merge(rest::routes())
+        .route("/api/v1/{*rest}", axum::routing::any(rest::no_such_route))
+        .route("/api", get(rest::api_page))
         .leptos_routes_with_context(
             &state,
             routes,

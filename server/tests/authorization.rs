@@ -109,6 +109,17 @@ async fn matrix(t: &TestDatabase) {
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {
         assert!(covered.iter().any(|c| c == path), "server function {path} is missing from the authorization matrix");
     }
+    // And every REST operation, as the API's document lists them.
+    let document = client.send("GET", "/api/v1/openapi.json", None, "", vec![]).await.json();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in
+            item.as_object().unwrap().keys().filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+        {
+            let named =
+                calls.iter().any(|c| c.0.eq_ignore_ascii_case(method) && c.1.split('?').next() == Some(path.as_str()));
+            assert!(named, "REST {method} {path} is missing from the authorization matrix");
+        }
+    }
     let mut checked = 0;
     for (method, uri, ct, body, rule) in &calls {
         for (who, cookie) in &cookies {

@@ -11,7 +11,7 @@ use super::{Manifest, Thresholds};
 /// Ranks an answer can roll up through, lowest first (a species is a label's own rank).
 pub const ROLLUP_RANKS: [&str; 4] = ["genus", "family", "order", "class"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScoredClass {
     pub index: usize,
     pub label: String,
@@ -20,7 +20,7 @@ pub struct ScoredClass {
     pub taxon_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Verdict {
     /// The top class is above the confidence threshold.
@@ -39,7 +39,7 @@ pub enum Verdict {
     NoInsect { arthropod_probability: f32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Answer {
     pub top: Vec<ScoredClass>,
     pub verdict: Verdict,

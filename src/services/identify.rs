@@ -23,7 +23,7 @@ fn record_stage(stage: &'static str, since: Instant) -> Instant {
     now
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timings {
     /// Decoding and preprocessing.
     pub preprocess_ms: f64,
@@ -33,7 +33,7 @@ pub struct Timings {
 }
 
 /// One photo's identification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Identified {
     /// The stored identification row, when recorded.
     pub id: Option<i64>,

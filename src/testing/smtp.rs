@@ -40,11 +40,11 @@ pub fn unused_port() -> u16 {
 }
 
 impl SmtpRelay {
-    /// Starts one, or None (with a note) when `INSECTID_TEST_SMTP_PYTHON` does not name the
-    /// Python that has aiosmtpd (`scripts/setup.sh mail-test`; `make test` sets it).
+    /// Starts one, or None (with a note) when `INSECTID_TEST_TOOLS_PYTHON` does not name the
+    /// Python that has aiosmtpd (`scripts/setup.sh test-tools`; `make test` sets it).
     pub fn start() -> Option<SmtpRelay> {
-        let Some(python) = std::env::var_os("INSECTID_TEST_SMTP_PYTHON").map(PathBuf::from) else {
-            eprintln!("INSECTID_TEST_SMTP_PYTHON unset: the mail relay test is not run (make test runs it)");
+        let Some(python) = super::test_tools_python() else {
+            eprintln!("INSECTID_TEST_TOOLS_PYTHON unset: the mail relay test is not run (make test runs it)");
             return None;
         };
         let dir = TempDir::new("insectid-smtp");

@@ -13,6 +13,7 @@ pub struct PortalStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClassScore {
     pub label: String,
     pub probability: f32,
@@ -32,6 +33,7 @@ impl ClassScore {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelStatus {
     pub name: String,
     pub version: String,

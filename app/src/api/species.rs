@@ -7,6 +7,7 @@ use super::ResultView;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpeciesSummary {
     pub key: String,
     pub name_en: String,

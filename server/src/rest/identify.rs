@@ -9,15 +9,17 @@ use axum::Json;
 use insectid::error::ErrorKind;
 use insectid::services::identify::{identify_and_record_all, Identified, Uploader};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::ApiError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IdentifyResponse {
+    /// One per photo, in the order sent.
     pub results: Vec<FileResult>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FileResult {
     pub filename: String,
     #[serde(flatten)]
@@ -30,6 +32,37 @@ impl From<UploadError> for ApiError {
     }
 }
 
+/// The form `POST /api/v1/identify` takes (documentation only: it is read as a stream).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IdentifyForm {
+    /// A photo (JPEG, PNG, WebP, GIF, BMP or TIFF); repeat the field for several.
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+    /// Classes listed per photo (1 to 20, default 5).
+    top_k: Option<u32>,
+    /// When the photos were taken ("2026-11-28" or "2026-11-28T09:30"), kept for their owner.
+    taken_at: Option<String>,
+    /// Where (decimal degrees), kept for their owner.
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+
+/// Identifies one or more photos and records the answers (for the signed-in caller, or
+/// anonymously when the portal allows it).
+#[utoipa::path(post, path = "/identify", tag = "identify",
+    request_body(content = IdentifyForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "An answer per photo", body = IdentifyResponse),
+        (status = 400, description = "Not a form, no photo, or a photo that cannot be read", body = super::ErrorBody),
+        (status = 401, description = "This portal identifies only for signed-in people", body = super::ErrorBody),
+        (status = 413, description = "Too many photos, bytes or pixels", body = super::ErrorBody),
+        (status = 415, description = "A file that is no photo", body = super::ErrorBody),
+        (status = 429, description = "Too many uploads from this address; see Retry-After", body = super::ErrorBody),
+        (status = 503, description = "The model's queue is full; see Retry-After", body = super::ErrorBody),
+        (status = 507, description = "The server's disk is too full to keep photos", body = super::ErrorBody)
+    )
+)]
 pub async fn identify(
     State(state): State<AppState>,
     auth: axum_login::AuthSession<insectid::auth::Backend>,

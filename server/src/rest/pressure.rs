@@ -9,12 +9,23 @@ use insectid::services::pressure::{self, Cell, Sighting};
 
 use super::ApiError;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CsvQuery {
+    /// A catalogue key (e.g. `ip102-11`): only that species.
     species: Option<String>,
+    /// A one-degree cell (e.g. `48N7E`): only sightings there.
     region: Option<String>,
 }
 
+/// Confirmed, shared sightings per week, species and region over the last 52 weeks:
+/// `week,species_key,species,region,sightings`.
+#[utoipa::path(get, path = "/pressure.csv", tag = "pressure", params(CsvQuery), responses(
+    (status = 200, description = "The counts as CSV", content_type = "text/csv", body = String),
+    (status = 400, description = "A region that is no cell", body = super::ErrorBody),
+    (status = 404, description = "An unknown species", body = super::ErrorBody),
+    (status = 503, description = "Counting for others; see Retry-After", body = super::ErrorBody)
+))]
 pub async fn csv(State(state): State<AppState>, Query(q): Query<CsvQuery>) -> Result<Response, ApiError> {
     let species = match q.species.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(key) => Some(insectid::services::species::get(key)?.key.clone()),
