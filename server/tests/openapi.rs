@@ -38,14 +38,21 @@ async fn the_api_document_is_valid_and_names_every_route() {
             operations.insert(format!("{} {path}", method.to_uppercase()));
         }
     }
-    let expected: BTreeSet<String> =
-        ["GET /api/v1/model", "POST /api/v1/identify", "GET /api/v1/pressure.csv", "GET /api/v1/openapi.json"]
-            .map(String::from)
-            .into();
+    let expected: BTreeSet<String> = [
+        "GET /api/v1/model",
+        "POST /api/v1/identify",
+        "GET /api/v1/pressure.csv",
+        "GET /api/v1/openapi.json",
+        "GET /api/v1/species",
+        "GET /api/v1/species/{key}",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(operations, expected);
     for operation in &operations {
         let (method, path) = operation.split_once(' ').unwrap();
-        let status = client.send(method, path, None, "", vec![]).await.status;
+        let path = path.replace("{key}", "ip102-11");
+        let status = client.send(method, &path, None, "", vec![]).await.status;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{operation}: {status}");
     }
     assert_eq!(client.send("GET", "/api/v1/nothing", None, "", vec![]).await.status, StatusCode::NOT_FOUND);
@@ -65,6 +72,24 @@ async fn the_api_document_is_valid_and_names_every_route() {
     for schema in ["Identified", "Answer", "Verdict", "ScoredClass", "Timings", "ModelStatus"] {
         assert!(document["components"]["schemas"][schema].is_object(), "{schema} is described");
     }
+
+    // The catalogue, paged by the API's convention; its errors in the one shape.
+    let page = client.send("GET", "/api/v1/species?q=weevil&per_page=2&page=1", None, "", vec![]).await.json();
+    let total = page["total"].as_u64().unwrap();
+    assert!(total > 2 && page["items"].as_array().unwrap().len() == 2 && page["per_page"] == 2, "{page}");
+    let last = client
+        .send("GET", &format!("/api/v1/species?q=weevil&per_page=2&page={}", total.div_ceil(2)), None, "", vec![])
+        .await;
+    let on_last_page = if total % 2 == 1 { 1 } else { 2 };
+    assert_eq!(last.json()["items"].as_array().unwrap().len() as u64, on_last_page);
+    let one = client.send("GET", "/api/v1/species/ip102-11", None, "", vec![]).await.json();
+    assert_eq!((one["key"].as_str(), one["name_en"].as_str()), (Some("ip102-11"), Some("rice water weevil")));
+    for bad in ["/api/v1/species?per_page=201", "/api/v1/species?page=0", "/api/v1/species?page=x"] {
+        let answer = client.send("GET", bad, None, "", vec![]).await;
+        assert_eq!((answer.status, answer.json()["status"].as_u64()), (StatusCode::BAD_REQUEST, Some(400)), "{bad}");
+    }
+    let missing = client.send("GET", "/api/v1/species/nope", None, "", vec![]).await;
+    assert_eq!((missing.status, missing.json()["status"].as_u64()), (StatusCode::NOT_FOUND, Some(404)));
 
     // An independent validator accepts it, and refuses it without its required `info`.
     if let Some(python) = insectid::testing::test_tools_python() {

@@ -11,7 +11,7 @@ const SOURCE: &str = include_str!("species.txt");
 const SOURCE_ZH: &str = include_str!("species_zh.txt");
 
 /// Where an entry comes from: a class of the IP102 dataset or of ImageNet-1k.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Origin {
     /// IP102 class number, 1-based as in its classes.txt.
     Ip102(u32),
@@ -20,7 +20,7 @@ pub enum Origin {
 }
 
 /// What a species means for a grower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Pest,
@@ -30,7 +30,7 @@ pub enum Role {
     Medical,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Species {
     /// Stable URL key: `ip102-7`, `imagenet-301`.
     pub key: String,

@@ -5,6 +5,7 @@
 mod docs;
 mod identify;
 mod pressure;
+mod species;
 
 use app::state::AppState;
 use axum::extract::State;
@@ -42,6 +43,7 @@ pub struct ErrorBody {
         (name = "identify", description = "Photos in, answers out"),
         (name = "model", description = "The model answering"),
         (name = "pressure", description = "Confirmed sightings per week"),
+        (name = "species", description = "The species catalogue"),
         (name = "api", description = "This document")
     )
 )]
@@ -56,6 +58,8 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(model_status))
         .routes(routes!(identify::identify))
         .routes(routes!(pressure::csv))
+        .routes(routes!(species::list))
+        .routes(routes!(species::one))
         .routes(routes!(openapi_json));
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     DOCUMENT.get_or_init(|| {

@@ -325,6 +325,8 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
         ("GET", "/jobs/999999/files/report.json".into(), String::new(), vec![], Rule::Admin),
         ("GET", "/api/v1/model".into(), String::new(), vec![], Rule::Public),
         ("GET", "/api/v1/openapi.json".into(), String::new(), vec![], Rule::Public),
+        ("GET", "/api/v1/species?q=weevil".into(), String::new(), vec![], Rule::Public),
+        ("GET", "/api/v1/species/ip102-11".into(), String::new(), vec![], Rule::Public),
         ("GET", "/api".into(), String::new(), vec![], Rule::Public),
         ("GET", "/api/v1/pressure.csv?species=ip102-11".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
