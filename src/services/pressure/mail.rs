@@ -90,8 +90,8 @@ pub async fn send_due(
         if claimed.is_empty() {
             continue; // another instance is mailing them
         }
-        let (subject, body) = compose(person, &claimed, week, public_url);
         let stop = format!("{public_url}/alerts/stop?token={}", person.stop_token);
+        let (subject, body) = compose(person, &claimed, week, public_url, &stop);
         match mailer.send(&person.email, &subject, body, Some(&stop)).await {
             Ok(()) => {
                 round.refused += sends.refusals_stand().await;
@@ -243,9 +243,14 @@ async fn claim<'a>(
 }
 
 /// The subject and the plain-text body of one person's message.
-fn compose(person: &Recipient, due: &[&ActiveAlert], week: NaiveDate, public_url: &str) -> (String, String) {
+fn compose(
+    person: &Recipient,
+    due: &[&ActiveAlert],
+    week: NaiveDate,
+    public_url: &str,
+    stop: &str,
+) -> (String, String) {
     let lines: Vec<String> = due.iter().map(|a| alert_line(a, person.chinese, public_url)).collect();
-    let stop = format!("{public_url}/alerts/stop?token={}", person.stop_token);
     if person.chinese {
         let subject = match due {
             [one] => format!("虫情预警：{}（{}）", species_name(one, true), place(one, true)),

@@ -164,12 +164,13 @@ pub async fn stop_address(db: &DatabaseConnection, token: &str) -> Result<String
 }
 
 async fn by_stop_token(db: &DatabaseConnection, token: &str) -> Result<pest_alert_subscriber::Model, ServiceError> {
-    pest_alert_subscriber::Entity::find()
-        .filter(pest_alert_subscriber::Column::StopToken.eq(token))
-        .one(db)
-        .await?
-        .filter(|_| token.len() == 64)
-        .ok_or_else(|| ServiceError::NotFound("this link is not valid".into()))
+    let invalid = || ServiceError::NotFound("this link is not valid".into());
+    // Not one of ours: no query for it.
+    if token.len() != 64 {
+        return Err(invalid());
+    }
+    let found = pest_alert_subscriber::Entity::find().filter(pest_alert_subscriber::Column::StopToken.eq(token));
+    found.one(db).await?.ok_or_else(invalid)
 }
 
 /// Follows a message's stop link: no more alert mail (visits are left as they were).
