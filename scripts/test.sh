@@ -128,8 +128,13 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || {
   echo "the end-to-end server did not answer /healthz in 60 s" >&2
   exit 1
 }
-(cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test) || {
-  echo "--- server log ---"; tail -n 50 "$E2E_DATA/server.log"; exit 1;
+# The report is kept so that a failure's summary can be printed last, below the server's log:
+# CI shows only the end of the output.
+(cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee "$E2E_DATA/playwright.log" || {
+  echo "--- server log ---"; tail -n 40 "$E2E_DATA/server.log"
+  echo "--- end-to-end failures ---"
+  grep -E "^ +[0-9]+\) |Error:|Expected|Received|Timeout|waiting for|failed|flaky|passed" "$E2E_DATA/playwright.log" | tail -n 60
+  exit 1
 }
 # The pressure spec's two subscribers (JavaScript on and off) confirmed their addresses for
 # alert e-mail: the server's rounds (every minute) mailed each of them an alert.
