@@ -63,6 +63,8 @@ pub struct TrafficPolicy {
     pub uploads_per_minute: u32,
     /// Addresses that may read `/metrics` and `/readyz`'s details on the main listener.
     pub metrics_from: Vec<ipnet::IpNet>,
+    /// Requests a minute one API token may send, per scope of the route.
+    pub token_rates: insectid::services::api_tokens::ScopeRates,
 }
 
 impl Default for TrafficPolicy {
@@ -74,6 +76,7 @@ impl Default for TrafficPolicy {
             sign_ins_per_minute: 10,
             uploads_per_minute: 30,
             metrics_from: loopback,
+            token_rates: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod m20261202_000010_add_foreign_keys;
 mod m20261203_000011_add_observation_sharing;
 mod m20261204_000012_create_pest_alerts;
 mod m20261205_000013_add_alert_mail;
+mod m20261206_000014_create_api_token;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_add_observation_sharing::Migration),
             Box::new(m20261204_000012_create_pest_alerts::Migration),
             Box::new(m20261205_000013_add_alert_mail::Migration),
+            Box::new(m20261206_000014_create_api_token::Migration),
         ]
     }
 }

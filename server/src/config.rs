@@ -198,6 +198,11 @@ pub struct Config {
     #[arg(long, env = "INSECTID_UPLOADS_PER_MINUTE", default_value_t = 30, global = true)]
     pub uploads_per_minute: u32,
 
+    /// Requests a minute one personal API token may send, per scope of the route:
+    /// `identify=60,read=600,write=120,admin=60` (scopes not named keep these; 0: no limit).
+    #[arg(long, env = "INSECTID_TOKEN_REQUESTS_PER_MINUTE", default_value = "", global = true)]
+    pub token_requests_per_minute: insectid::services::api_tokens::ScopeRates,
+
     /// Addresses (or CIDR ranges, comma separated) that may read /metrics and /readyz's details
     /// on the main listener. With INSECTID_METRICS_BIND set, the main listener serves neither.
     #[arg(long, env = "INSECTID_METRICS_FROM", default_value = "127.0.0.0/8,::1", global = true)]
@@ -289,6 +294,7 @@ impl Config {
             rfc7239_forwarded: self.forwarded_header == crate::client_addr::ForwardedHeader::Forwarded,
             sign_ins_per_minute: self.sign_ins_per_minute,
             uploads_per_minute: self.uploads_per_minute,
+            token_rates: self.token_requests_per_minute,
             // A separate metrics listener takes them off the main one altogether.
             metrics_from: if self.metrics_bind.is_some() { Vec::new() } else { self.metrics_from.0.clone() },
         }

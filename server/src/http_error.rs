@@ -15,11 +15,18 @@ use crate::request_id;
 pub struct HttpError {
     kind: ErrorKind,
     message: String,
+    /// Seconds a transient error asks the client to wait (1 unless known).
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        HttpError { kind, message: message.into() }
+        HttpError { kind, message: message.into(), retry_after: None }
+    }
+
+    /// A 429 for a client that must wait `seconds` before its next request.
+    pub fn too_many(message: impl Into<String>, seconds: u64) -> Self {
+        HttpError { kind: ErrorKind::TooManyRequests, message: message.into(), retry_after: Some(seconds) }
     }
 
     /// Something the caller can do nothing about: `detail` is logged with the request id.
@@ -67,7 +74,14 @@ impl IntoResponse for HttpError {
         let body = Json(serde_json::json!({ "error": self.message, "status": status.as_u16() }));
         let mut response = (status, body).into_response();
         if self.kind.is_transient() {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let seconds = HeaderValue::from(self.retry_after.unwrap_or(1));
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        if self.kind == ErrorKind::Unauthorized {
+            // RFC 6750: the API takes bearer tokens (browsers, a session cookie).
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"insectid\""));
         }
         response
     }

@@ -19,16 +19,17 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// Addresses remembered before idle ones are forgotten (each costs a few dozen bytes).
 const MAX_TRACKED: usize = 100_000;
 
-pub struct RouteLimit {
+/// A per-minute limit per key: a client address, or an API token.
+pub struct RouteLimit<K: std::hash::Hash + Eq + Clone = IpAddr> {
     what: &'static str,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: DefaultKeyedRateLimiter<K>,
     /// When idle addresses were last forgotten (seconds since the limit was made).
     pruned_at: std::sync::atomic::AtomicU64,
     made: std::time::Instant,
 }
 
-impl RouteLimit {
-    /// `per_minute` requests a minute per address, all of them allowed in a burst; None (no
+impl<K: std::hash::Hash + Eq + Clone> RouteLimit<K> {
+    /// `per_minute` requests a minute per key, all of them allowed in a burst; None (no
     /// limit) for 0.
     pub fn per_minute(what: &'static str, per_minute: u32) -> Option<Arc<Self>> {
         let n = NonZeroU32::new(per_minute)?;
@@ -36,8 +37,13 @@ impl RouteLimit {
         Some(Arc::new(RouteLimit { what, limiter, pruned_at: Default::default(), made: std::time::Instant::now() }))
     }
 
-    /// Ok, or how long this address must wait.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    /// What the limit counts ("uploads"), for messages and metrics.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// Ok, or how long this key must wait.
+    pub fn check_key(&self, key: &K) -> Result<(), Duration> {
         // Forgetting idle addresses walks them all: at most once every 10 s, by one request.
         let now = self.made.elapsed().as_secs();
         let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
@@ -52,7 +58,14 @@ impl RouteLimit {
                 self.limiter.retain_recent();
             }
         }
-        self.limiter.check_key(&bucket(ip)).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        self.limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+impl RouteLimit<IpAddr> {
+    /// Ok, or how long this address must wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_key(&bucket(ip))
     }
 }
 
@@ -97,7 +110,7 @@ mod tests {
         let wait = limit.check(a).unwrap_err();
         assert!(wait > Duration::from_secs(10) && wait <= Duration::from_secs(20), "{wait:?}");
         assert!(limit.check("198.51.100.2".parse().unwrap()).is_ok());
-        assert!(RouteLimit::per_minute("off", 0).is_none());
+        assert!(RouteLimit::<IpAddr>::per_minute("off", 0).is_none());
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub fn build_app(state: AppState) -> Router {
         sign_ins: rate_limit::RouteLimit::per_minute("sign-ins", traffic.sign_ins_per_minute),
         uploads: rate_limit::RouteLimit::per_minute("uploads", traffic.uploads_per_minute),
     });
+    let token_limits = rest::caller::TokenLimits::new(&traffic.token_rates);
     let header = if traffic.rfc7239_forwarded {
         client_addr::ForwardedHeader::Forwarded
     } else {
@@ -76,6 +77,7 @@ pub fn build_app(state: AppState) -> Router {
         .fallback_service(site_files)
         .layer(axum::middleware::from_fn(server_fn_errors::layer))
         .layer(axum::middleware::from_fn_with_state(guards, limits::guard_api))
+        .layer(axum::Extension(token_limits))
         .layer(axum::middleware::from_fn(page_cache::mark_anonymous))
         .layer(security::auth_layer(state.db.clone(), state.secure_cookies))
         .layer(axum::middleware::from_fn(security::same_origin))

@@ -45,13 +45,20 @@ async fn the_api_document_is_valid_and_names_every_route() {
         "GET /api/v1/openapi.json",
         "GET /api/v1/species",
         "GET /api/v1/species/{key}",
+        "GET /api/v1/identifications",
+        "GET /api/v1/identifications/{id}",
+        "DELETE /api/v1/identifications/{id}",
+        "POST /api/v1/identifications/{id}/feedback",
+        "GET /api/v1/models",
+        "POST /api/v1/models/{id}/activate",
+        "GET /api/v1/jobs/{id}",
     ]
     .map(String::from)
     .into();
     assert_eq!(operations, expected);
     for operation in &operations {
         let (method, path) = operation.split_once(' ').unwrap();
-        let path = path.replace("{key}", "ip102-11");
+        let path = path.replace("{key}", "ip102-11").replace("{id}", "1");
         let status = client.send(method, &path, None, "", vec![]).await.status;
         assert!(status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED, "{operation}: {status}");
     }

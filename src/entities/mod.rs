@@ -1,5 +1,6 @@
 //! sea-orm entities, one module per table.
 
+pub mod api_token;
 pub mod audit_event;
 pub mod dataset;
 pub mod dataset_item;

@@ -14,7 +14,7 @@ use crate::storage::metadata::PhotoContext;
 use crate::storage::PhotoStore;
 use crate::ServiceError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdentificationView {
     pub id: i64,
     pub created_at: String,
@@ -68,7 +68,7 @@ pub async fn get(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub items: Vec<IdentificationView>,
     pub total: u64,
@@ -98,7 +98,7 @@ pub async fn list(
 ) -> Result<HistoryPage, ServiceError> {
     use identification::Column;
     let actor = require(actor, Role::User)?;
-    let per_page = per_page.clamp(1, 100);
+    let per_page = per_page.clamp(1, 200);
     let mut query = identification::Entity::find()
         .filter(Column::UserId.eq(actor.id))
         .order_by_desc(Column::CreatedAt)
@@ -142,7 +142,7 @@ pub async fn of_model_version(
         .one(db)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("model {model_version_id}")))?;
-    let per_page = per_page.clamp(1, 100);
+    let per_page = per_page.clamp(1, 200);
     let paginator = identification::Entity::find()
         .filter(identification::Column::ModelName.eq(version.name.clone()))
         .filter(identification::Column::ModelVersion.eq(version.version.clone()))

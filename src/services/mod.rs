@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod answer_rates;
+pub mod api_tokens;
 pub mod archive;
 pub mod audit;
 pub mod comparison;

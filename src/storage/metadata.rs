@@ -164,7 +164,7 @@ fn rewrite(bytes: &[u8], format: image::ImageFormat) -> Option<Vec<u8>> {
 }
 
 /// When and where a photo says it was taken, for its owner's eyes only.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PhotoContext {
     /// "YYYY-MM-DD HH:MM:SS" by the camera's clock (EXIF records no time zone).
     pub taken_at: Option<String>,

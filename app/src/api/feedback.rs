@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 /// One's own feedback on a result, as the result page shows it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedbackView {
     pub id: i64,
@@ -24,6 +25,7 @@ pub struct FeedbackView {
 }
 
 /// What the person said (the form's radio values are these names).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackKind {
@@ -43,6 +45,7 @@ impl FeedbackKind {
 }
 
 /// Where a feedback is in review (the queue's filter values are these names).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackState {
@@ -88,7 +91,7 @@ impl From<insectid::entities::feedback::FeedbackState> for FeedbackState {
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) fn feedback_view(f: insectid::entities::feedback::Model) -> FeedbackView {
+pub fn feedback_view(f: insectid::entities::feedback::Model) -> FeedbackView {
     FeedbackView {
         id: f.id,
         identification_id: f.identification_id,
@@ -119,16 +122,31 @@ pub async fn send_feedback(
     label: Option<String>,
     comment: Option<String>,
 ) -> Result<FeedbackView, AppError> {
-    use insectid::services::feedback::{parse_kind, submit, FeedbackForm};
     let caller = crate::state::caller().await?;
-    let kind = crate::state::answer(parse_kind(&kind))?;
-    let choices = insectid::services::labels::choices(&caller.state.engine.active().manifest);
-    let known = |typed: &str| choices.iter().find(|c| c.eq_ignore_ascii_case(typed)).cloned();
-    let form = FeedbackForm { kind, label: label.unwrap_or_default(), comment: comment.unwrap_or_default() };
-    let saved =
-        crate::state::answer(submit(&caller.state.db, caller.actor.as_ref(), identification, form, &known).await)?;
+    let (label, comment) = (label.unwrap_or_default(), comment.unwrap_or_default());
+    let saved = crate::state::answer(
+        submit_for(&caller.state, caller.actor.as_ref(), identification, &kind, label, comment).await,
+    )?;
     leptos_axum::redirect(&format!("/results/{identification}?feedback=sent#feedback"));
-    Ok(feedback_view(saved))
+    Ok(saved)
+}
+
+/// Records the caller's feedback (pages and the REST API alike): `kind` is a form's value, and
+/// a named class must be one the catalogue or the active model knows.
+#[cfg(feature = "ssr")]
+pub async fn submit_for(
+    state: &crate::state::AppState,
+    actor: Option<&insectid::auth::Account>,
+    identification: i64,
+    kind: &str,
+    label: String,
+    comment: String,
+) -> Result<FeedbackView, insectid::ServiceError> {
+    use insectid::services::feedback::{parse_kind, submit, FeedbackForm};
+    let form = FeedbackForm { kind: parse_kind(kind)?, label, comment };
+    let choices = insectid::services::labels::choices(&state.engine.active().manifest);
+    let known = |typed: &str| choices.iter().find(|c| c.eq_ignore_ascii_case(typed)).cloned();
+    Ok(feedback_view(submit(&state.db, actor, identification, form, &known).await?))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ pub struct CommandView {
     pub params: Vec<ParamView>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRow {
     pub id: i64,
@@ -53,6 +54,7 @@ pub struct JobRow {
 
 /// Where a job stands, as the pages show it (the server's `JobState`, which the browser's
 /// build cannot link).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStateView {
@@ -116,7 +118,7 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A job row as the lists show it; its progress and result read through their structs.
 #[cfg(feature = "ssr")]
-fn row(job: &insectid::entities::job::Model) -> JobRow {
+pub fn job_row(job: &insectid::entities::job::Model) -> JobRow {
     use insectid::jobs::{JobResult, JobState, Progress};
     let progress = Progress::of(job);
     let summary = match job.state {
@@ -211,7 +213,7 @@ pub async fn get_commands() -> Result<CommandsOverview, AppError> {
             params,
         });
     }
-    Ok(CommandsOverview { commands, jobs: jobs.iter().map(row).collect() })
+    Ok(CommandsOverview { commands, jobs: jobs.iter().map(job_row).collect() })
 }
 
 /// Queues a predefined command with the chosen values (`values[name]=…` in a form).
@@ -283,7 +285,7 @@ pub async fn get_job(id: i64) -> Result<JobView, AppError> {
             .unwrap_or_else(|| text.to_string())
     };
     Ok(JobView {
-        row: row(&job),
+        row: job_row(&job),
         params: pretty(&job.params),
         done: progress.done.map(|d| d as f64),
         total: progress.total.map(|t| t as f64),

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod alert_mail;
+pub mod api_tokens;
 pub mod dataset_export;
 pub mod datasets;
 pub mod feedback;
@@ -22,6 +23,7 @@ pub mod terminal;
 pub use accounts::*;
 pub use admin::*;
 pub use alert_mail::*;
+pub use api_tokens::*;
 pub use dataset_export::*;
 pub use datasets::*;
 pub use feedback::*;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersionView {
     pub id: i64,
@@ -25,12 +26,19 @@ pub struct ModelVersionView {
 #[server(endpoint = "model_versions")]
 pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
     let caller = crate::state::caller().await?;
-    let list = crate::state::answer(insectid::services::models::list(&caller.state.db, caller.actor.as_ref()).await)?;
+    crate::state::answer(model_versions_for(&caller.state, caller.actor.as_ref()).await)
+}
+
+/// The registry as administrators see it (pages and the REST API alike).
+#[cfg(feature = "ssr")]
+pub async fn model_versions_for(
+    state: &crate::state::AppState,
+    actor: Option<&insectid::auth::Account>,
+) -> Result<Vec<ModelVersionView>, insectid::ServiceError> {
+    let list = insectid::services::models::list(&state.db, actor).await?;
     // Newest first, so the first seen per version is its latest evaluation.
     let mut evaluations = std::collections::HashMap::new();
-    for (_, r) in
-        crate::state::answer(insectid::jobs::reports::evaluations(&caller.state.db, caller.actor.as_ref(), 200).await)?
-    {
+    for (_, r) in insectid::jobs::reports::evaluations(&state.db, actor, 200).await? {
         evaluations.entry(r.model_version_id).or_insert_with(|| {
             format!("top-1 {:.1} %, top-5 {:.1} % on {} ({})", r.top1 * 100.0, r.top5 * 100.0, r.dataset, r.split)
         });
@@ -57,12 +65,22 @@ pub async fn get_model_versions() -> Result<Vec<ModelVersionView>, AppError> {
 #[server(endpoint = "activate_model")]
 pub async fn activate_model(id: i64) -> Result<(), AppError> {
     let c = crate::state::caller().await?;
-    let row = crate::state::answer(
-        insectid::services::models::activate(&c.state.db, &c.state.engine, c.actor.as_ref(), id, Some(&c.addr)).await,
-    )?;
-    c.state.heatmaps.reload(row.dir.into(), c.state.engine.active().manifest.clone()).await;
+    crate::state::answer(activate_for(&c.state, c.actor.as_ref(), id, &c.addr).await)?;
     leptos_axum::redirect("/models");
     Ok(())
+}
+
+/// Makes a version the one that answers, heat maps included (pages and the REST API alike).
+#[cfg(feature = "ssr")]
+pub async fn activate_for(
+    state: &crate::state::AppState,
+    actor: Option<&insectid::auth::Account>,
+    id: i64,
+    client_addr: &str,
+) -> Result<insectid::entities::model_version::Model, insectid::ServiceError> {
+    let row = insectid::services::models::activate(&state.db, &state.engine, actor, id, Some(client_addr)).await?;
+    state.heatmaps.reload(row.dir.clone().into(), state.engine.active().manifest.clone()).await;
+    Ok(row)
 }
 
 #[server(endpoint = "rollback_model")]

@@ -64,6 +64,7 @@ struct MeActions {
     update_profile: ServerAction<UpdateProfile>,
     change_password: ServerAction<ChangePassword>,
     delete_account: ServerAction<DeleteAccount>,
+    tokens: super::api_tokens::TokenActions,
 }
 
 #[component]
@@ -75,6 +76,7 @@ pub fn MePage() -> impl IntoView {
         update_profile: account_action::<UpdateProfile>(),
         change_password: account_action::<ChangePassword>(),
         delete_account: account_action::<DeleteAccount>(),
+        tokens: super::api_tokens::token_actions(),
     };
     view! {
         <Title text=lang.t("My account")/>
@@ -94,7 +96,7 @@ pub fn MePage() -> impl IntoView {
 #[component]
 fn AccountForms(me: crate::api::Me, actions: MeActions) -> impl IntoView {
     let lang = use_lang();
-    let MeActions { update_profile, change_password, delete_account } = actions;
+    let MeActions { update_profile, change_password, delete_account, tokens } = actions;
     // Success shows after a JS submit (the action's value) and after a no-JS one (the redirect's query).
     let query = use_query_map();
     let saved = move |what: &'static str| query.with(|q| q.get("saved").as_deref() == Some(what));
@@ -134,6 +136,7 @@ fn AccountForms(me: crate::api::Me, actions: MeActions) -> impl IntoView {
                 <button type="submit" class="button">{lang.t("Change password")}</button>
             </ActionForm>
         </section>
+        <super::api_tokens::ApiTokensSection actions=tokens/>
         <section class="card danger" aria-labelledby="delete-title">
             <h2 id="delete-title">{lang.t("Delete account")}</h2>
             <p>{lang.t("Deleting your account removes your identification history and the photos nobody else's identification uses. It cannot be undone.")}</p>

@@ -1,5 +1,6 @@
 pub mod account;
 pub mod alert_mail;
+mod api_tokens;
 pub mod commands;
 pub mod datasets;
 pub mod feedback;

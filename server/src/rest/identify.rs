@@ -55,21 +55,23 @@ pub struct IdentifyForm {
     responses(
         (status = 200, description = "An answer per photo", body = IdentifyResponse),
         (status = 400, description = "Not a form, no photo, or a photo that cannot be read", body = super::ErrorBody),
-        (status = 401, description = "This portal identifies only for signed-in people", body = super::ErrorBody),
+        (status = 401, description = "This portal identifies only for signed-in people, or a token that is not valid", body = super::ErrorBody),
+        (status = 403, description = "The token lacks the identify scope", body = super::ErrorBody),
         (status = 413, description = "Too many photos, bytes or pixels", body = super::ErrorBody),
         (status = 415, description = "A file that is no photo", body = super::ErrorBody),
-        (status = 429, description = "Too many uploads from this address; see Retry-After", body = super::ErrorBody),
+        (status = 429, description = "Too many uploads from this address or with this token; see Retry-After", body = super::ErrorBody),
         (status = 503, description = "The model's queue is full; see Retry-After", body = super::ErrorBody),
         (status = 507, description = "The server's disk is too full to keep photos", body = super::ErrorBody)
-    )
+    ),
+    security(("token" = ["identify"]), ("session" = []), ())
 )]
 pub async fn identify(
     State(state): State<AppState>,
-    auth: axum_login::AuthSession<insectid::auth::Backend>,
+    caller: super::caller::Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IdentifyResponse>, ApiError> {
-    let user_id = auth.user.as_ref().map(|a| a.id);
+    let user_id = caller.account_for(insectid::services::api_tokens::Scope::Identify)?.map(|a| a.id);
     if user_id.is_none() && !state.anonymous_identification {
         return Err(ApiError::new(ErrorKind::Unauthorized, "sign in to identify photos"));
     }

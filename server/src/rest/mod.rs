@@ -2,8 +2,12 @@
 //! registered only through [`OpenApiRouter`], so the OpenAPI document (`/api/v1/openapi.json`,
 //! read by people at `/api`) names exactly the routes the router serves.
 
+mod admin;
+pub mod caller;
 mod docs;
+mod identifications;
 mod identify;
+mod paging;
 mod pressure;
 mod species;
 
@@ -39,8 +43,11 @@ pub struct ErrorBody {
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
+    modifiers(&Authentication),
     tags(
         (name = "identify", description = "Photos in, answers out"),
+        (name = "identifications", description = "The caller's identifications and feedback"),
+        (name = "admin", description = "Models and jobs, for administrators"),
         (name = "model", description = "The model answering"),
         (name = "pressure", description = "Confirmed sightings per week"),
         (name = "species", description = "The species catalogue"),
@@ -48,6 +55,27 @@ pub struct ErrorBody {
     )
 )]
 struct ApiDoc;
+
+/// How callers prove who they are: a personal API token (made on My account) or, from the
+/// portal's own pages, the session cookie.
+struct Authentication;
+
+impl utoipa::Modify for Authentication {
+    fn modify(&self, openapi: &mut Document) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A personal API token (`iid_…`) from My account. Its scopes (identify, read, write, admin) \
+                 decide the routes it may call; each token has a rate limit per scope (429 with Retry-After).",
+            ))
+            .build();
+        components.add_security_scheme("token", SecurityScheme::Http(bearer));
+        let cookie = ApiKeyValue::with_description(crate::security::SESSION_COOKIE, "The portal's session (browsers)");
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
+    }
+}
 
 /// The document as served: the same for every router this process builds.
 static DOCUMENT: std::sync::OnceLock<(Document, String)> = std::sync::OnceLock::new();
@@ -60,6 +88,12 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(pressure::csv))
         .routes(routes!(species::list))
         .routes(routes!(species::one))
+        .routes(routes!(identifications::list))
+        .routes(routes!(identifications::one, identifications::delete))
+        .routes(routes!(identifications::feedback))
+        .routes(routes!(admin::models))
+        .routes(routes!(admin::activate))
+        .routes(routes!(admin::job))
         .routes(routes!(openapi_json));
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     DOCUMENT.get_or_init(|| {

@@ -35,7 +35,6 @@ pub struct Client {
 
 impl Client {
     /// One request, as a script or the hydrated page sends it (`Accept: application/json`).
-    /// A request without an answer in 30 s fails the test with its path instead of hanging.
     pub async fn send(
         &self,
         method: &str,
@@ -51,7 +50,26 @@ impl Client {
         if let Some(c) = cookie {
             request = request.header(header::COOKIE, c);
         }
-        let response = self.app.clone().oneshot(request.body(Body::from(body)).unwrap());
+        self.run(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// One request with a personal API token (`Authorization: Bearer ...`) and no cookie.
+    pub async fn bearer(&self, method: &str, uri: &str, token: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if !content_type.is_empty() {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        self.run(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A request without an answer in 30 s fails the test with its path instead of hanging.
+    async fn run(&self, request: Request<Body>) -> Answer {
+        let what = format!("{} {}", request.method(), request.uri());
+        let response = self.app.clone().oneshot(request);
         let answer = async {
             let response = response.await.unwrap();
             let (status, headers) = (response.status(), response.headers().clone());
@@ -60,7 +78,7 @@ impl Client {
         };
         match tokio::time::timeout(std::time::Duration::from_secs(30), answer).await {
             Ok(answer) => answer,
-            Err(_) => panic!("{method} {uri} got no answer within 30 s"),
+            Err(_) => panic!("{what} got no answer within 30 s"),
         }
     }
 

@@ -178,7 +178,7 @@ impl Sends<'_> {
 
 /// A name for this round's claims: the instance's process and a random part.
 fn round_id() -> Result<String, ServiceError> {
-    Ok(format!("{}-{}", std::process::id(), &super::mail_address::secret()?[..16]))
+    Ok(format!("{}-{}", std::process::id(), &crate::storage::random_secret()?[..16]))
 }
 
 /// People who asked for e-mail at an address they confirmed (still their account's) and

@@ -30,13 +30,6 @@ pub enum MailState {
     Confirmed(String),
 }
 
-/// 32 random bytes, hex: the secret of a mailed link.
-pub(crate) fn secret() -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ServiceError::Storage(format!("no randomness for a link: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 async fn subscriber(
     db: &DatabaseConnection,
     user_id: i64,
@@ -85,7 +78,7 @@ pub async fn request_confirmation(
     if recent && row.confirm_address.as_deref() == Some(email.as_str()) {
         return Ok(MailState::Waiting(email));
     }
-    let token = secret()?;
+    let token = crate::storage::random_secret()?;
     let link = format!("{public_url}/alerts/confirm?token={token}");
     let (subject, body) = if chinese {
         (
@@ -146,7 +139,7 @@ pub async fn confirm(db: &DatabaseConnection, token: &str) -> Result<String, Ser
     }
     let stop_token = match row.stop_token.clone() {
         Some(t) => t,
-        None => secret()?,
+        None => crate::storage::random_secret()?,
     };
     let mut active = row.into_active_model();
     active.mail_to = Set(Some(address.clone()));
