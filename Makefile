@@ -1,6 +1,6 @@
 # The two commands a newcomer needs; see README.md. Everything heavy is cached under
 # $(HOME)/.cache/insectid, outside the clone.
-.PHONY: help run test fmt lint setup build site server model clean-cache
+.PHONY: help run test fmt lint setup build release site server model clean-cache
 
 help:           ## list these targets
 	@grep -E '^[a-z-]+: +##' $(MAKEFILE_LIST) | sed -E 's/: +## /\t/' | expand -t 16
@@ -22,6 +22,9 @@ setup:          ## only install what is missing
 
 build:          ## build the site (WASM, CSS) and the server
 	@scripts/build.sh all
+
+release:        ## the optimised server and site for production (deploy/, README "Running in production")
+	@scripts/setup.sh all && scripts/build.sh release
 
 site:
 	@scripts/build.sh site

@@ -40,6 +40,8 @@ system_test() {
   command -v pg_isready >/dev/null || want+=(postgresql-client)
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
   command -v shellcheck >/dev/null || want+=(shellcheck)
+  # deploy/insectid.service is checked with systemd-analyze verify.
+  command -v systemd-analyze >/dev/null || want+=(systemd)
   apt_install "${want[@]}"
   # rustup's minimal profile leaves out the formatter and the linter that make test runs.
   local component
