@@ -40,9 +40,16 @@ system_test() {
   command -v pg_isready >/dev/null || want+=(postgresql-client)
   [ -x /usr/sbin/sshd ] || want+=(openssh-server)
   command -v shellcheck >/dev/null || want+=(shellcheck)
-  # deploy/insectid.service is checked with systemd-analyze verify.
+  # deploy/insectid.service is checked with systemd-analyze verify; deploy/nginx.conf.example
+  # is run by the proxy test (its own nginx on loopback ports).
   command -v systemd-analyze >/dev/null || want+=(systemd)
+  local new_nginx=false
+  [ -x /usr/sbin/nginx ] || { want+=(nginx); new_nginx=true; }
   apt_install "${want[@]}"
+  # Debian starts the packaged nginx on port 80 where systemd runs: the tests need none of it.
+  if $new_nginx && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
   # rustup's minimal profile leaves out the formatter and the linter that make test runs.
   local component
   for component in rustfmt clippy; do

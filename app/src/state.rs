@@ -65,6 +65,8 @@ pub struct TrafficPolicy {
     pub metrics_from: Vec<ipnet::IpNet>,
     /// Requests a minute one API token may send, per scope of the route.
     pub token_rates: insectid::services::api_tokens::ScopeRates,
+    /// The main listener speaks TLS itself (INSECTID_TLS_CERT).
+    pub tls_listener: bool,
 }
 
 impl Default for TrafficPolicy {
@@ -77,6 +79,7 @@ impl Default for TrafficPolicy {
             uploads_per_minute: 30,
             metrics_from: loopback,
             token_rates: Default::default(),
+            tls_listener: false,
         }
     }
 }

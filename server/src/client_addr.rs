@@ -114,20 +114,54 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.strip_prefix('[').and_then(|rest| rest.split(']').next()).and_then(|inner| inner.parse().ok())
 }
 
-/// Puts the request's [`ClientIp`] in its extensions for everything after it.
+/// How clients are told apart, and whether the listener itself speaks TLS.
+pub struct Resolver {
+    pub proxies: AddressRanges,
+    pub header: ForwardedHeader,
+    pub tls_listener: bool,
+}
+
+/// Whether the request reached the client's end over HTTPS: the server's own TLS listener, or a
+/// trusted proxy saying so (`X-Forwarded-Proto: https`, or `proto=https` in `Forwarded`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverHttps(pub bool);
+
+/// Puts the request's [`ClientIp`] and [`OverHttps`] in its extensions for everything after it.
 pub async fn resolve(
-    State(resolver): State<std::sync::Arc<(AddressRanges, ForwardedHeader)>>,
+    State(resolver): State<std::sync::Arc<Resolver>>,
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
-    let (proxies, header) = &*resolver;
+    let Resolver { proxies, header, tls_listener } = &*resolver;
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let mut https = *tls_listener;
     if let Some(peer) = peer {
         warn_of_untrusted_proxy(proxies, peer, request.headers());
         let client = proxies.client(peer, request.headers(), *header);
         request.extensions_mut().insert(ClientIp(client));
+        https |= proxies.trusts(peer) && forwarded_proto(request.headers(), *header).as_deref() == Some("https");
     }
+    request.extensions_mut().insert(OverHttps(https));
     next.run(request).await
+}
+
+/// The scheme the nearest proxy says the client used: `X-Forwarded-Proto` beside
+/// `X-Forwarded-For`, the last `proto=` of `Forwarded`. The nearest hop's word is the one a
+/// trusted proxy wrote.
+fn forwarded_proto(headers: &HeaderMap, header: ForwardedHeader) -> Option<String> {
+    let last = |name: &str| {
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        values.join(",").rsplit(',').next().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    };
+    match header {
+        ForwardedHeader::XForwardedFor => last("x-forwarded-proto").map(|p| p.to_ascii_lowercase()),
+        ForwardedHeader::Forwarded => last("forwarded").and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                key.trim().eq_ignore_ascii_case("proto").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        }),
+    }
 }
 
 /// A loopback or private peer sending forwarding headers is most likely a reverse proxy the
@@ -161,6 +195,16 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_scheme_is_the_nearest_proxys_word() {
+        let xfp = headers(&[("x-forwarded-proto", "http, HTTPS")]);
+        assert_eq!(forwarded_proto(&xfp, XFF).as_deref(), Some("https"));
+        let rfc = headers(&[("forwarded", "for=1.2.3.4;proto=http, for=10.0.0.1;proto=https")]);
+        assert_eq!(forwarded_proto(&rfc, ForwardedHeader::Forwarded).as_deref(), Some("https"));
+        assert_eq!(forwarded_proto(&rfc, XFF), None, "only the configured header is read");
+        assert_eq!(forwarded_proto(&headers(&[]), XFF), None);
     }
 
     #[test]

@@ -107,9 +107,27 @@ pub struct Config {
     #[arg(long, env = "INSECTID_ANONYMOUS_IDENTIFICATION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub anonymous_identification: bool,
 
-    /// Mark session cookies Secure (set this when the portal is served over HTTPS).
+    /// Mark session cookies Secure (set this when the portal is served over HTTPS). Served
+    /// over HTTPS directly, or through a trusted proxy that says so, cookies are Secure anyway.
     #[arg(long, env = "INSECTID_SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub secure_cookies: bool,
+
+    /// A PEM certificate chain: with INSECTID_TLS_KEY the server speaks HTTPS itself (HTTP/2
+    /// and HTTP/1.1), loading the files again when they change.
+    #[arg(long, env = "INSECTID_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of INSECTID_TLS_CERT.
+    #[arg(long, env = "INSECTID_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+
+    /// How often (seconds) the certificate files are checked for a renewal.
+    #[arg(long, env = "INSECTID_TLS_CHECK_SECONDS", default_value_t = 60, global = true)]
+    pub tls_check_seconds: u64,
+
+    /// With TLS: a plain-HTTP listener (e.g. 0.0.0.0:80) that only redirects to HTTPS.
+    #[arg(long, env = "INSECTID_HTTP_REDIRECT_BIND", requires = "tls_cert", global = true)]
+    pub http_redirect_bind: Option<SocketAddr>,
 
     /// Creates this administrator at start-up when no administrator exists yet
     /// (with INSECTID_ADMIN_PASSWORD).
@@ -288,6 +306,15 @@ impl Config {
         UploadLimits { max_bytes: self.max_upload_mb.max(1) * 1024 * 1024, max_files: self.max_files.max(1) }
     }
 
+    /// The certificate files, when the server speaks HTTPS itself.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        Some(crate::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            check_every: std::time::Duration::from_secs(self.tls_check_seconds.max(1)),
+        })
+    }
+
     pub fn traffic(&self) -> app::state::TrafficPolicy {
         app::state::TrafficPolicy {
             trusted_proxies: self.trusted_proxies.0.clone(),
@@ -295,6 +322,7 @@ impl Config {
             sign_ins_per_minute: self.sign_ins_per_minute,
             uploads_per_minute: self.uploads_per_minute,
             token_rates: self.token_requests_per_minute,
+            tls_listener: self.tls_cert.is_some(),
             // A separate metrics listener takes them off the main one altogether.
             metrics_from: if self.metrics_bind.is_some() { Vec::new() } else { self.metrics_from.0.clone() },
         }

@@ -9,6 +9,7 @@ pub mod config;
 mod dataset_export;
 mod housekeeping;
 pub mod http_error;
+mod https_redirect;
 mod job_files;
 pub mod limits;
 pub mod ops;
@@ -23,6 +24,7 @@ pub mod security;
 mod server_fn_errors;
 mod state;
 mod terminal;
+pub mod tls;
 
 use config::Config;
 
@@ -63,11 +65,25 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
-    tracing::info!("listening on http://{}", config.bind);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StartError(format!("server error: {e}")))?;
+    let served = match config.tls_files() {
+        None => {
+            tracing::info!("listening on http://{}", config.bind);
+            axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+        }
+        Some(files) => {
+            use axum::serve::ListenerExt;
+            let cert = tls::ReloadingCert::start(files).map_err(StartError)?;
+            let tls = tls::TlsListener::new(listener, cert.server_config())
+                .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.bind)))?;
+            if let Some(bind) = config.http_redirect_bind {
+                https_redirect::start(bind, config.bind.port(), config.public_url.clone()).await.map_err(StartError)?;
+            }
+            tracing::info!("listening on https://{}", config.bind);
+            // tap_io: axum gives the peer's address as connect info for any listener it wraps.
+            axum::serve(tls.tap_io(|_| {}), app).with_graceful_shutdown(shutdown_signal()).await
+        }
+    };
+    served.map_err(|e| StartError(format!("server error: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

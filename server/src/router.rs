@@ -44,7 +44,11 @@ pub fn build_app(state: AppState) -> Router {
     } else {
         client_addr::ForwardedHeader::XForwardedFor
     };
-    let proxies = Arc::new((client_addr::AddressRanges(traffic.trusted_proxies.clone()), header));
+    let resolver = Arc::new(client_addr::Resolver {
+        proxies: client_addr::AddressRanges(traffic.trusted_proxies.clone()),
+        header,
+        tls_listener: traffic.tls_listener,
+    });
     // The built site's files (WASM, JS, CSS, public assets) and the 404 page for anything else.
     // Files are served by tower-http's ServeDir, not by leptos_axum's file handler: that one
     // answers a file inside a reactive owner that inherits whatever page render the thread was
@@ -85,7 +89,8 @@ pub fn build_app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(page_cache, page_cache::serve_cached))
         .layer(axum::middleware::from_fn(ops::track))
-        .layer(axum::middleware::from_fn_with_state(proxies, client_addr::resolve))
+        .layer(axum::middleware::from_fn(security::over_https))
+        .layer(axum::middleware::from_fn_with_state(resolver, client_addr::resolve))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits::BODY_IDLE))
         .layer(limits::catch_panics())
         .layer(axum::middleware::from_fn(request_id::scope))

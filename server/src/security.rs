@@ -102,6 +102,34 @@ fn document_policy(page: &[u8]) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{policy}; frame-ancestors 'none'")).ok()
 }
 
+/// Over HTTPS (the server's own TLS, or a trusted proxy's word): browsers are told to come
+/// back only over HTTPS (HSTS), and every cookie set is marked Secure.
+pub async fn over_https(request: Request<Body>, next: Next) -> Response {
+    let https = request.extensions().get::<crate::client_addr::OverHttps>().is_some_and(|h| h.0);
+    let mut response = next.run(request).await;
+    if !https {
+        return response;
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).iter().cloned().collect();
+    if cookies.iter().any(|c| !is_secure(c)) {
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            let secured = match cookie.to_str() {
+                Ok(text) if !is_secure(&cookie) => HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie),
+                _ => cookie,
+            };
+            headers.append(header::SET_COOKIE, secured);
+        }
+    }
+    response
+}
+
+fn is_secure(cookie: &HeaderValue) -> bool {
+    cookie.to_str().is_ok_and(|c| c.split(';').skip(1).any(|attribute| attribute.trim().eq_ignore_ascii_case("secure")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::host_of;

@@ -131,7 +131,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartError> {
         photos,
         limits: config.upload_limits(),
         open_registration: config.open_registration,
-        secure_cookies: config.secure_cookies,
+        secure_cookies: config.secure_cookies || config.tls_cert.is_some(),
         anonymous_identification: config.anonymous_identification,
         heatmaps,
         labels_per_photo: config.labels_per_photo.max(1),

@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
 }
 
 pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instance {
+    start_until(url, data, log, env, |port| http(port, "GET", "/readyz", None, "").0 == 200)
+}
+
+/// Starts an instance and waits (60 s at most) until `ready(port)` says it serves.
+pub fn start_until(url: &str, data: &Path, log: &Path, env: &[(&str, &str)], ready: impl Fn(u16) -> bool) -> Instance {
     let port = free_port();
     let out = std::fs::File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_insectid"))
@@ -51,7 +56,7 @@ pub fn start(url: &str, data: &Path, log: &Path, env: &[(&str, &str)]) -> Instan
         .expect("start insectid");
     let instance = Instance { child, port };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while http(port, "GET", "/readyz", None, "").0 != 200 {
+    while !ready(port) {
         assert!(Instant::now() < deadline, "instance on {port} did not become ready; see {}", log.display());
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -137,6 +142,7 @@ pub fn photos_upload(photos: &[Vec<u8>]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+pub mod certs;
 pub mod router;
 
 #[allow(unused_imports)] // each test binary uses its own part
