@@ -136,6 +136,10 @@ curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || {
   grep -E "^ +[0-9]+\) |Error:|Expected|Received|Timeout|waiting for|failed|flaky|passed" "$E2E_DATA/playwright.log" | tail -n 60
   exit 1
 }
+if grep -q " flaky" "$E2E_DATA/playwright.log"; then
+  echo "--- end-to-end tests that passed only when run again ---" >&2
+  grep -A8 " flaky" "$E2E_DATA/playwright.log" >&2
+fi
 # The pressure spec's two subscribers (JavaScript on and off) confirmed their addresses for
 # alert e-mail: the server's rounds (every minute) mailed each of them an alert.
 mailed=0
