@@ -32,6 +32,16 @@ pub fn auth_layer(db: DatabaseConnection, secure_cookies: bool) -> AuthLayer {
     AuthManagerLayerBuilder::new(Backend::new(db), sessions).build()
 }
 
+/// The host a request was sent to: its Host header, or over HTTP/2 (which has none) the
+/// authority of its URI.
+pub(crate) fn request_host<B>(request: &axum::http::Request<B>) -> Option<&str> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+}
+
 pub(crate) fn host_of(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
@@ -45,7 +55,7 @@ pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
         return next.run(request).await;
     }
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let host = request_host(&request);
     let claimed =
         headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).map(|v| v.to_str().ok().and_then(host_of));
     match (claimed, host) {
@@ -70,6 +80,10 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page showing a new API token's secret is kept by no cache, the browser's included.
+    if path == "/me" || path == "/api/take_new_api_token" {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if h.contains_key(header::CONTENT_SECURITY_POLICY) {
         return response;
     }

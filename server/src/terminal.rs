@@ -49,6 +49,7 @@ pub async fn terminal_ws(
     auth: axum_login::AuthSession<insectid::auth::Backend>,
     client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     query: Result<Query<WsQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -61,7 +62,8 @@ pub async fn terminal_ws(
     }
     // Browsers send Origin on websocket upgrades; a page of another site must not ride the session.
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(crate::security::host_of);
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // HTTP/2 carries the host in the URI's authority, not in a Host header.
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
     if !matches!((origin, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h)) {
         return HttpError::new(ErrorKind::Forbidden, "cross-origin terminal connection refused").into_response();
     }

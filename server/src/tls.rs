@@ -2,11 +2,13 @@
 //! `INSECTID_TLS_KEY`), watched and loaded again when they change (a renewal needs no
 //! restart; a broken renewal keeps the old pair and says so), HTTP/2 and HTTP/1.1 by ALPN.
 //!
-//! Handshakes run in their own tasks, each bounded in time and in number, so a client that
-//! stalls its handshake holds neither the accept loop nor more than one slot.
+//! Handshakes run in their own tasks, each bounded in time and in number (in all and per
+//! address), so a client that stalls its handshakes holds neither the accept loop nor more
+//! than its address's share of slots.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -24,7 +26,9 @@ use tokio_rustls::TlsAcceptor;
 /// Longest a client may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; more connections wait in the kernel's backlog.
-const MAX_HANDSHAKES: usize = 256;
+const MAX_HANDSHAKES: usize = 1024;
+/// Handshakes in progress from one address: one host cannot take every slot.
+const MAX_HANDSHAKES_PER_ADDRESS: usize = 16;
 
 /// Where the PEM files are, and how often they are looked at.
 #[derive(Debug, Clone)]
@@ -119,6 +123,38 @@ impl ReloadingCert {
     }
 }
 
+/// One address's handshake in progress, counted until it ends.
+struct Handshaking {
+    counts: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Handshaking {
+    /// None when that address has its share in progress already.
+    fn start(counts: &Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
+        let mut held = counts.lock().ok()?;
+        let n = held.entry(ip).or_insert(0);
+        if *n >= MAX_HANDSHAKES_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(Handshaking { counts: counts.clone(), ip })
+    }
+}
+
+impl Drop for Handshaking {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.counts.lock() {
+            if let Some(n) = held.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
 /// A listener whose connections arrive with their TLS handshake done.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
@@ -131,6 +167,7 @@ impl TlsListener {
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let (sender, ready) = mpsc::channel(64);
         let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+        let per_address = Arc::new(std::sync::Mutex::new(HashMap::new()));
         tokio::spawn(async move {
             loop {
                 let Ok(slot) = slots.clone().acquire_owned().await else { return };
@@ -143,10 +180,14 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let Some(held) = Handshaking::start(&per_address, peer.ip()) else {
+                    tracing::debug!(%peer, "too many handshakes from one address; connection closed");
+                    continue;
+                };
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
-                    drop(slot);
+                    drop((slot, held));
                     match handshake {
                         Ok(Ok(tls)) => {
                             let _ = sender.send((tls, peer)).await;

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use common::router::{Answer, Client};
 use common::TempDir;
 use insectid::testing::{test_databases, test_model_dir};
+use tower::ServiceExt;
 
 const PASSWORD: &str = "violet-moth-harvest-42";
 
@@ -26,14 +27,20 @@ async fn make_token(client: &Client, cookie: &str, name: &str, scopes: &[&str]) 
     secret
 }
 
-/// The routes of each scope, with a request that reaches the service when allowed.
+/// Every route a scope opens, with a request that reaches the service when allowed (an id
+/// that does not exist answers 404 then).
 fn scope_routes() -> Vec<(&'static str, &'static str, &'static str, String, Vec<u8>)> {
     let (ct, body) = common::router::multipart_file("a.png", "image/png", &common::router::png());
+    let json = || ("application/json".to_string(), br#"{"kind": "correct"}"#.to_vec());
     vec![
         ("identify", "POST", "/api/v1/identify", ct, body),
         ("read", "GET", "/api/v1/identifications", String::new(), vec![]),
+        ("read", "GET", "/api/v1/identifications/999999", String::new(), vec![]),
         ("write", "DELETE", "/api/v1/identifications/999999", String::new(), vec![]),
+        ("write", "POST", "/api/v1/identifications/999999/feedback", json().0, json().1),
         ("admin", "GET", "/api/v1/models", String::new(), vec![]),
+        ("admin", "POST", "/api/v1/models/999999/activate", String::new(), vec![]),
+        ("admin", "GET", "/api/v1/jobs/999999", String::new(), vec![]),
     ]
 }
 
@@ -49,7 +56,7 @@ async fn tokens_act_within_their_scopes_until_revoked_expired_or_disabled() {
         config.device = insectid::inference::DevicePreference::Cpu;
         config.admin_username = Some("root".into());
         config.admin_password = Some(PASSWORD.into());
-        config.token_requests_per_minute = "read=2".parse().unwrap();
+        config.token_requests_per_minute = "read=3".parse().unwrap();
         let state = server::build_state(&config).await.unwrap();
         let db = state.db.clone();
         let client = Client { app: server::build_app(state) };
@@ -73,7 +80,7 @@ async fn tokens_act_within_their_scopes_until_revoked_expired_or_disabled() {
                 let Answer { status, text, .. } = client.bearer(method, uri, token, &ct, body).await;
                 if needs == *scope {
                     assert!(
-                        status == StatusCode::OK || (needs == "write" && status == StatusCode::NOT_FOUND),
+                        status == StatusCode::OK || (uri.contains("999999") && status == StatusCode::NOT_FOUND),
                         "{scope} token, {method} {uri}: {status} {text}"
                     );
                 } else {
@@ -104,7 +111,7 @@ async fn tokens_act_within_their_scopes_until_revoked_expired_or_disabled() {
         let basic = client.send("GET", "/api/v1/identifications", None, "", vec![]).await;
         assert_eq!(basic.status, StatusCode::UNAUTHORIZED, "{}", basic.text);
 
-        // The per-token limit of the read scope (2 a minute here, both used above): 429 with Retry-After.
+        // The per-token limit of the read scope (3 a minute here, all used above): 429 with Retry-After.
         let limited = client.bearer("GET", "/api/v1/identifications", read, "", vec![]).await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
         let wait: u64 = limited.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
@@ -137,6 +144,49 @@ async fn tokens_act_within_their_scopes_until_revoked_expired_or_disabled() {
         let theirs = client.form("/api/revoke_api_token", Some(&ann), &format!("id={roots}")).await;
         assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.text);
 
+        // A token reaches its owner's identifications only; an administrator's read and write
+        // tokens too (only the admin scope carries the role), while the session sees everything.
+        client.sign_up("cal", PASSWORD).await;
+        let cal = client.sign_in("cal", PASSWORD).await;
+        let cals_read = make_token(&client, &cal, "cal-read", &["read"]).await;
+        let roots_rw = make_token(&client, &root, "root-rw", &["read", "write"]).await;
+        let anns = format!("/api/v1/identifications/{id}");
+        for token in [&cals_read, &roots_rw] {
+            let seen = client.bearer("GET", &anns, token, "", vec![]).await;
+            assert_eq!(seen.status, StatusCode::NOT_FOUND, "{}", seen.text);
+        }
+        let deleted = client.bearer("DELETE", &anns, &roots_rw, "", vec![]).await;
+        assert_eq!(deleted.status, StatusCode::NOT_FOUND, "{}", deleted.text);
+        let by_session = client.send("GET", &anns, Some(&root), "", vec![]).await;
+        assert_eq!(by_session.status, StatusCode::OK, "{}", by_session.text);
+        // Another scheme (a proxy's Basic authentication) leaves the session to speak; the
+        // Bearer scheme's name is read in any case.
+        let basic = client
+            .app
+            .clone()
+            .oneshot(
+                axum::http::Request::get(anns.as_str())
+                    .header(header::COOKIE, &root)
+                    .header(header::AUTHORIZATION, "Basic cm9vdDp4")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), StatusCode::OK);
+        let lowercase = client
+            .app
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/api/v1/identifications")
+                    .header(header::AUTHORIZATION, format!("bearer {cals_read}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(lowercase.status(), StatusCode::OK);
+
         // Expired: refused.
         {
             use insectid::entities::api_token;
@@ -159,11 +209,24 @@ async fn tokens_act_within_their_scopes_until_revoked_expired_or_disabled() {
 
         // A disabled account's tokens stop at once, and work again when it is enabled.
         let ann_id = user_id(&db, "ann").await;
+        let fresh = make_token(&client, &ann, "read-again", &["read"]).await;
         let disable = client.form("/api/set_user_active", Some(&root), &format!("id={ann_id}&active=false")).await;
         assert_eq!(disable.status, StatusCode::OK, "{}", disable.text);
-        let disabled = client.bearer("GET", "/api/v1/identifications/1", read, "", vec![]).await;
+        let disabled = client.bearer("GET", &anns, &fresh, "", vec![]).await;
         assert_eq!(disabled.status, StatusCode::UNAUTHORIZED, "{}", disabled.text);
         assert!(disabled.text.contains("not active"), "{}", disabled.text);
+        let enable = client.form("/api/set_user_active", Some(&root), &format!("id={ann_id}&active=true")).await;
+        assert_eq!(enable.status, StatusCode::OK, "{}", enable.text);
+        let again = client.bearer("GET", &anns, &fresh, "", vec![]).await;
+        assert_eq!(again.status, StatusCode::OK, "enabled again, the token works again: {}", again.text);
+        // A new password revokes every token of its owner (a session taken over may have made them).
+        let ann_again = client.sign_in("ann", PASSWORD).await;
+        let new_password = "amber-beetle-orchard-77";
+        let form = format!("current={PASSWORD}&new={new_password}&new_again={new_password}");
+        let changed = client.form("/api/change_password", Some(&ann_again), &form).await;
+        assert!(changed.status.is_success() || changed.status.is_redirection(), "{}", changed.text);
+        let after_change = client.bearer("GET", &anns, &fresh, "", vec![]).await;
+        assert_eq!(after_change.status, StatusCode::UNAUTHORIZED, "{}", after_change.text);
 
         // An administrator's admin token stops doing admin work when they are no longer one.
         let admin_token = &tokens[3].1;

@@ -77,6 +77,17 @@ fn the_server_speaks_https_itself_and_takes_renewed_certificates() {
     );
     let cookies: Vec<&str> = head.lines().filter(|l| l.to_lowercase().starts_with("set-cookie:")).collect();
     assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("Secure")), "{head}");
+    // A browser's form over HTTP/2 carries Origin, and no Host header (the host is the URI's
+    // authority there): the same origin passes, another is refused.
+    let post_from = |origin: &str| {
+        let url = format!("https://localhost:{port}/api/sign_in");
+        let origin = format!("Origin: {origin}");
+        let write = "%{http_version} %{http_code}";
+        curl(&certs_dir, port, &["--http2", "-o", "/dev/null", "-w", write, "-H", &origin, "-d", &sign_in, &url]).0
+    };
+    let same = post_from(&format!("https://localhost:{port}"));
+    assert!(same.starts_with("2 ") && !same.ends_with("403"), "{same}");
+    assert_eq!(post_from("https://elsewhere.example"), "2 403");
 
     // A client that opens a connection and never finishes its handshake, and one that speaks
     // plain HTTP to the TLS port, hold up nobody.

@@ -4,7 +4,7 @@
 //! are. A disabled account's tokens stop at once: every use reads the account afresh.
 
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Actor};
@@ -205,14 +205,14 @@ pub async fn create(
         None => None,
     };
     let now = Utc::now();
+    let live =
+        sea_orm::Condition::any().add(api_token::Column::ExpiresAt.is_null()).add(api_token::Column::ExpiresAt.gt(now));
     let held = api_token::Entity::find()
         .filter(api_token::Column::UserId.eq(actor.id))
         .filter(api_token::Column::RevokedAt.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|t| t.expires_at.is_none_or(|at| at > now))
-        .count() as u64;
+        .filter(live)
+        .count(db)
+        .await?;
     if held >= MAX_TOKENS {
         return Err(ServiceError::Conflict(format!("you hold {MAX_TOKENS} tokens already; revoke one first")));
     }
@@ -265,15 +265,40 @@ pub async fn revoke(
     audit::record(db, Actor::Account(actor), "api_token.revoke", &name, &prefix, client_addr).await
 }
 
+/// Ends every token of a person at once (a new password: a session taken over may have made
+/// some).
+pub async fn revoke_all(db: &DatabaseConnection, user_id: i64) -> Result<(), ServiceError> {
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Who a bearer token speaks for, and what it may do.
 #[derive(Debug, Clone)]
 pub struct TokenCaller {
     pub account: Account,
+    /// The same account as a plain user: what every scope but `admin` acts as.
+    as_user: Account,
     pub token_id: i64,
     pub scopes: Vec<Scope>,
 }
 
 impl TokenCaller {
+    /// The account a route of `scope` acts as. Only the admin scope carries an administrator's
+    /// or labeler's powers; with the others a token reaches its owner's own identifications,
+    /// so a leaked read or write token of an administrator exposes no one else's.
+    pub fn acting_as(&self, scope: Scope) -> &Account {
+        if scope == Scope::Admin {
+            &self.account
+        } else {
+            &self.as_user
+        }
+    }
+
     /// The token carries `scope`, and for `admin` its owner is an administrator still.
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) && (scope != Scope::Admin || self.account.role == Role::Admin)
@@ -312,7 +337,10 @@ pub async fn authenticate(db: &DatabaseConnection, presented: &str) -> Result<To
             .exec(db)
             .await?;
     }
-    Ok(TokenCaller { account: owner.into(), token_id: token.id, scopes: scopes_of(&token.scopes) })
+    let account = Account::from(owner);
+    let mut as_user = account.clone();
+    as_user.role = Role::User;
+    Ok(TokenCaller { account, as_user, token_id: token.id, scopes: scopes_of(&token.scopes) })
 }
 
 #[cfg(test)]

@@ -222,7 +222,9 @@ pub async fn reset_password(
     row.password_hash = Set(passwords::hash(new_password.to_string()).await?);
     row.update(db).await?;
     end_sessions(db, id).await?;
-    audit::record(db, Actor::Account(actor), "user.password_reset", &name, "sessions ended", client_addr).await
+    super::api_tokens::revoke_all(db, id).await?;
+    let detail = "sessions ended, API tokens revoked";
+    audit::record(db, Actor::Account(actor), "user.password_reset", &name, detail, client_addr).await
 }
 
 /// Deletes an account and its data; `confirmed` is the administrator's explicit yes (asked

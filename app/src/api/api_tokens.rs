@@ -83,10 +83,12 @@ pub async fn create_api_token(
     let made = crate::state::answer(create(&c.state.db, c.actor.as_ref(), form, Some(&c.addr)).await)?;
     let session = crate::state::auth_session().await?.session;
     session
-        .insert(NEW_SECRET_KEY, made.secret)
+        .insert(NEW_SECRET_KEY, made.secret.clone())
         .await
         .map_err(|e| AppError::internal(format!("the new token could not be kept for its page: {e}")))?;
-    leptos_axum::redirect("/me?token=new#api-tokens");
+    // The token's id in the address: a second token made on this page is a new address, so
+    // the page takes (and shows) the new secret.
+    leptos_axum::redirect(&format!("/me?token={}#api-tokens", made.token.id));
     Ok(())
 }
 

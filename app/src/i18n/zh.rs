@@ -123,7 +123,7 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Already registered? " => "已有账户？",
         "At least 10 characters and hard to guess: a few unrelated words work well." => "至少 10 个字符且不易猜到：几个不相关的词组合效果很好。",
         "Change password" => "修改密码",
-        "Changing it signs you out everywhere else." => "修改后，其他地方的登录都会退出。",
+        "Changing it signs you out everywhere else and revokes your API tokens." => "修改后，其他地方的登录都会退出，您的 API 令牌也会被撤销。",
         "Create account" => "创建账户",
         "Current password" => "当前密码",
         "Delete account" => "删除账户",

@@ -126,7 +126,7 @@ fn AccountForms(me: crate::api::Me, actions: MeActions) -> impl IntoView {
         </section>
         <section class="card" aria-labelledby="password-title">
             <h2 id="password-title">{lang.t("Change password")}</h2>
-            <p class="hint">{lang.t("Changing it signs you out everywhere else.")}</p>
+            <p class="hint">{lang.t("Changing it signs you out everywhere else and revokes your API tokens.")}</p>
             <ActionForm action=change_password attr:class="form" attr:id="password-form">
                 <label>{lang.t("Current password")}<input type="password" name="current" autocomplete="current-password" required/></label>
                 <label>{lang.t("New password")}<input type="password" name="new" autocomplete="new-password" required minlength="10"/></label>

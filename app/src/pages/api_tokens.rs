@@ -20,9 +20,10 @@ pub struct TokenActions {
 
 pub fn token_actions() -> TokenActions {
     let query = use_query_map();
-    let just_made = move || query.with(|q| q.get("token").as_deref() == Some("new"));
+    // `?token=ID` right after making one (any value: the session holds at most the newest).
+    let just_made = move || query.with(|q| q.get("token").filter(|t| t.parse::<i64>().is_ok()));
     let secret = Resource::new(just_made, |made| async move {
-        if made {
+        if made.is_some() {
             take_new_api_token().await.ok().flatten()
         } else {
             None

@@ -70,7 +70,7 @@ impl Caller {
                         ApiError::too_many(message, seconds)
                     })?;
                 }
-                Ok(Some(&token.account))
+                Ok(Some(token.acting_as(scope)))
             }
         }
     }
@@ -80,14 +80,13 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let presented = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-            let Some(presented) = presented else {
-                return Err(ApiError::new(
-                    ErrorKind::Unauthorized,
-                    "the API takes \"Authorization: Bearer <token>\" with a token from My account",
-                ));
-            };
+        // Only the Bearer scheme (any case, RFC 7235) is a token; another scheme (a proxy's own
+        // Basic authentication) is not ours to judge and leaves the session to speak.
+        let bearer = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+        if let Some(presented) = bearer {
             let token = api_tokens::authenticate(&state.db, presented).await?;
             let limits = parts.extensions.get::<Arc<TokenLimits>>().cloned();
             return Ok(Caller::Token { token, limits });

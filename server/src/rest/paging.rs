@@ -10,6 +10,8 @@ use utoipa::IntoParams;
 use super::ApiError;
 
 pub const MAX_PER_PAGE: usize = 200;
+/// Beyond any real list; keeps `page × per_page` far from overflowing.
+const MAX_PAGE: usize = 1_000_000;
 const DEFAULT_PER_PAGE: usize = 50;
 
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
@@ -39,10 +41,10 @@ impl Paging {
     pub fn checked(self) -> Result<PageRequest, ApiError> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page == 0 || !(1..=MAX_PER_PAGE).contains(&per_page) {
+        if !(1..=MAX_PAGE).contains(&page) || !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::new(
                 ErrorKind::InvalidInput,
-                format!("page counts from 1 and per_page is 1 to {MAX_PER_PAGE}"),
+                format!("page is 1 to {MAX_PAGE} and per_page is 1 to {MAX_PER_PAGE}"),
             ));
         }
         Ok(PageRequest { page, per_page })

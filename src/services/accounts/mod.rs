@@ -291,12 +291,14 @@ pub async fn change_password(
     active.password_hash = Set(passwords::hash(new.to_string()).await?);
     let updated = active.update(db).await?;
     end_sessions(db, actor.id).await?;
+    // A session taken over could have made tokens: the owner's usual recovery ends them too.
+    super::api_tokens::revoke_all(db, actor.id).await?;
     audit::record(
         db,
         Actor::Account(actor),
         "account.password_changed",
         &actor.username,
-        "other sessions ended",
+        "other sessions ended, API tokens revoked",
         client_addr,
     )
     .await?;
