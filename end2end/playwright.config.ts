@@ -32,7 +32,10 @@ export default defineConfig({
     trace: "off",
   },
   projects: [
-    { name: "js", use: { javaScriptEnabled: true } },
-    { name: "nojs", use: { javaScriptEnabled: false } },
+    { name: "js", use: { javaScriptEnabled: true }, testIgnore: /exclusive\// },
+    { name: "nojs", use: { javaScriptEnabled: false }, testIgnore: /exclusive\// },
+    // Tests that change what every other test sees (the server's active model): after all of
+    // them, alone.
+    { name: "exclusive", use: { javaScriptEnabled: true }, testMatch: /exclusive\/.*\.spec\.ts/, dependencies: ["js", "nojs"] },
   ],
 });

@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { open, signUp } from "./util";
 
 // A person makes a personal API token on My account, sees it once, identifies a photo with it
@@ -19,8 +22,10 @@ test("an API token made on My account identifies a photo with curl", async ({ pa
   await expect(row).toContainText(token.slice(0, 12));
   await expect(row).toContainText("identify, read");
 
-  // Shown once: the page opened again does not show it.
-  await open(page, "/me?token=new", info);
+  // Shown once: the same address opened again does not show it.
+  expect(page.url()).toMatch(/\/me\?token=\d+/);
+  // (Without its #fragment: the same URL with it is no new load.)
+  await open(page, page.url().replace(/^https?:\/\/[^/]+/, "").split("#")[0], info);
   await expect(page.locator("#api-token-list")).toBeVisible();
   await expect(page.getByTestId("new-api-token")).toHaveCount(0);
 
@@ -34,6 +39,15 @@ test("an API token made on My account identifies a photo with curl", async ({ pa
   const mine = curl(`${baseURL}/api/v1/identifications?per_page=5`).split("\n");
   expect(mine.pop()).toBe("200");
   expect(JSON.parse(mine.join("\n")).items.map((i: { id: number }) => i.id)).toContain(id);
+  // The README's own examples, as an integrator would paste them (host, token and photo theirs).
+  const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+  const block = readme.split("TOKEN=iid_...   # from My account\n")[1].split("```")[0];
+  const work = mkdtempSync(join(tmpdir(), "insectid-readme-"));
+  copyFileSync(process.env.E2E_PHOTO as string, join(work, "beetle.jpg"));
+  const script = block.replaceAll("http://127.0.0.1:3000", baseURL as string);
+  const printed = execFileSync("bash", ["-euc", script], { cwd: work, env: { ...process.env, TOKEN: token }, encoding: "utf8" });
+  expect(printed).toContain('"results"');
+  expect(printed).toContain('"items"');
   // The photo is the person's: it is in their history page.
   await open(page, "/history", info);
   await expect(page.locator(`#history-list li[data-id="${id}"]`)).toBeVisible();
@@ -43,4 +57,13 @@ test("an API token made on My account identifies a photo with curl", async ({ pa
   await expect(page.locator("#api-token-list tbody tr").filter({ hasText: "field laptop" })).toContainText("revoked");
   const refused = curl(`${baseURL}/api/v1/identifications`).split("\n");
   expect(refused.pop()).toBe("401");
+
+  // A second token made on the same page shows its own secret, not the first one's.
+  await form.getByLabel("Name").fill("second laptop");
+  await form.getByRole("button", { name: "Make token" }).click();
+  const second = page.locator("#api-token-list tbody tr").filter({ hasText: "second laptop" });
+  await expect(second).toBeVisible();
+  const prefix = ((await second.locator("code").textContent()) as string).replace("…", "");
+  await expect(page.getByTestId("new-api-token")).toHaveText(new RegExp(`^${prefix}[0-9a-f]+$`));
+  expect(await page.getByTestId("new-api-token").textContent()).not.toBe(token);
 });
