@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{account, clean, job_row as state};
 use insectid::auth::Role;
 use insectid::entities::model_version::ModelSource;
-use insectid::inference::EngineConfig;
+use insectid::inference::{EngineConfig, Manifest, TestTime};
 use insectid::jobs::queue;
 use insectid::jobs::results::EvaluateResult;
 use insectid::jobs::{JobContext, JobResult, JobRunner, JobSpec, JobState, Progress, RunnerSettings};
@@ -65,6 +65,7 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
             patience: 6,
             views: 3,
             unfreeze: None,
+            test_time: TestTime::Flip,
         };
         let tune = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         assert!(runner.run_next().await.unwrap());
@@ -77,6 +78,8 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         assert!(tune.log.contains("18 train photos × 3 views") && tune.log.contains("epoch   1"), "{}", tune.log);
         assert!(!ctx.jobs_dir.join(tune.id.to_string()).join("cache").exists(), "the feature cache goes with success");
         let tuned = result.model_version_id;
+        let row = insectid::entities::model_version::Entity::find_by_id(tuned).one(db).await.unwrap().unwrap();
+        assert_eq!(Manifest::read(std::path::Path::new(&row.dir)).unwrap().test_time, TestTime::Flip);
 
         // Both models on the val split, then side by side.
         let mut evaluations = Vec::new();
@@ -101,7 +104,10 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         let Some(JobResult::Evaluate(EvaluateResult { top1: tuned_top1, .. })) = JobResult::of(&evaluations[1]) else {
             panic!("{}", evaluations[1].result)
         };
-        assert!((tuned_top1 - result.best_val_accuracy).abs() < 1e-6, "evaluation agrees with training");
+        // The bundle averages each photo with its mirror, as its val figure did.
+        let mirrored = result.mirror_val_accuracy.expect("the val figure with the mirror");
+        assert!((tuned_top1 - mirrored).abs() < 1e-6, "evaluation agrees with training: {tuned_top1} {result:?}");
+        assert!(tune.log.contains("averaged with its mirror"), "{}", tune.log);
         let c = insectid::jobs::reports::compare(db, Some(&admin), &ctx.jobs_dir, evaluations[0].id, evaluations[1].id)
             .await
             .unwrap();
@@ -207,6 +213,7 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
             patience: 5,
             views: 16,
             unfreeze: None,
+            test_time: TestTime::None,
         };
         let j = queue::submit(db, Some(&admin), &spec, "fine-tune").await.unwrap();
         let run = tokio::spawn({

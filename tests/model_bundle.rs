@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use insectid::inference::{InferenceError, Manifest, ModelBundle};
+use insectid::inference::{InferenceError, Manifest, ModelBundle, TestTime};
 use insectid::testing::{reference_input, reference_logits, test_model_dir, TempDir};
 
 #[test]
@@ -50,6 +50,39 @@ fn manifest_describes_the_arthropod_classes() {
     assert_eq!(taxon.key, "family:Coccinellidae");
     assert_eq!(taxon.lineage["order"], "Coleoptera");
     assert!(manifest.labels[0].taxon.is_none(), "a tench is no arthropod");
+}
+
+/// An input (3×S×S, channel-major) mirrored left to right, as a photo's mirror image gives.
+fn mirrored(input: &[f32], size: usize) -> Vec<f32> {
+    let mut out = input.to_vec();
+    for row in out.chunks_mut(size) {
+        row.reverse();
+    }
+    out
+}
+
+#[test]
+fn a_bundle_declaring_flip_averages_each_photo_with_its_mirror() {
+    let plain = ModelBundle::load(&test_model_dir(), tch::Device::Cpu).unwrap();
+    let (_dir, flip) = broken_copy(|_, m| m["test_time"] = "flip".into());
+    let flip = flip.expect("a bundle with test-time flip loads");
+    assert_eq!(flip.manifest.test_time, TestTime::Flip);
+    let a = reference_input("ramp", 3 * 224 * 224);
+    let b = reference_input("sine", 3 * 224 * 224);
+    let rows = flip.logits(&[&a, &b]).unwrap();
+    let mut mirror_mattered = 0.0f32;
+    for (input, row) in [(&a, &rows[0]), (&b, &rows[1])] {
+        let both = plain.logits(&[input, &mirrored(input, 224)]).unwrap();
+        let worst =
+            row.iter().enumerate().map(|(i, x)| (x - (both[0][i] + both[1][i]) / 2.0).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "max |Δlogit| {worst}");
+        let unlike_plain = row.iter().zip(&both[0]).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        mirror_mattered = mirror_mattered.max(unlike_plain);
+    }
+    // The sine input varies along each row, so its mirror image answers differently.
+    assert!(mirror_mattered > 1e-3, "the mirror changed nothing: not a test of averaging");
+    let probabilities = &flip.probabilities(&[&a]).unwrap()[0];
+    assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4, "softmax of the averaged logits");
 }
 
 fn broken_copy(edit: impl FnOnce(&Path, &mut serde_json::Value)) -> (TempDir, Result<ModelBundle, InferenceError>) {

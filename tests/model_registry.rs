@@ -8,7 +8,7 @@ use std::path::Path;
 use common::account;
 use insectid::auth::Role;
 use insectid::entities::model_version::ModelSource;
-use insectid::inference::{EngineConfig, InferenceEngine};
+use insectid::inference::{EngineConfig, InferenceEngine, TestTime};
 use insectid::services::models;
 use insectid::testing::{test_databases, test_model_dir};
 
@@ -129,6 +129,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
             cache_dir: None,
             unfreeze_blocks: Some(0),
             unfreeze_epochs: 0,
+            test_time: TestTime::None,
         };
         let result =
             fine_tune::run(db, &photos, &test_model_dir(), &models_dir, "pests@1", options, cancel, counter.clone())
@@ -177,6 +178,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
                 cache_dir: None,
                 unfreeze_blocks: Some(1),
                 unfreeze_epochs: 4,
+                test_time: TestTime::Flip,
             };
             let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let deep = fine_tune::run(
@@ -203,7 +205,13 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
             );
             let manifest = insectid::inference::Manifest::read(&deep.bundle_dir).unwrap();
             assert!(manifest.description.contains("last blocks and head"), "{}", manifest.description);
-            insectid::inference::ModelBundle::load(&deep.bundle_dir, tch::Device::Cpu).unwrap();
+            assert_eq!(manifest.test_time, TestTime::Flip);
+            // Its val figure with the mirror, from the trained backbone, is what the engine scores.
+            models::activate(db, &engine, Some(&admin), deep.model.id, None).await.unwrap();
+            let report = insectid::services::evaluation::evaluate(&engine, &val, 4, |_, _| {}).await.unwrap();
+            let mirrored = deep.mirror_val_accuracy.expect("a val figure with the mirror");
+            assert!((report.top1 - mirrored).abs() < 1e-6, "engine {} vs training {mirrored}", report.top1);
+            models::rollback(db, &engine, Some(&admin), None).await.unwrap();
         }
         t.close().await;
     }

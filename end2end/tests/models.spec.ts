@@ -108,6 +108,11 @@ test("an administrator fine-tunes on a small dataset, evaluates and compares, ac
     // Polled: the picture may still be on its way when the job page arrives (a refresh without
     // JavaScript), and a single look then sees a width of 0.
     await expect.poll(() => reliability.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
+    // Nine val photos: the verdicts' answers add up to them, and each share is its answers of nine.
+    const answers = (await page.locator("#verdicts tbody tr td:nth-child(2)").allInnerTexts()).map(Number);
+    expect(answers.reduce((sum, n) => sum + n, 0)).toBe(9);
+    const shares = await page.locator("#verdicts tbody tr td:nth-child(3)").allInnerTexts();
+    expect(shares).toEqual(answers.map((n) => `${((n / 9) * 100).toFixed(1)} %`));
     evaluations.push(page.url().split("/").pop() as string);
   }
   await open(page, `/models/compare?a=${evaluations[0]}&b=${evaluations[1]}`, info);

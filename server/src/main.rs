@@ -1,4 +1,5 @@
 use clap::Parser;
+use insectid::inference::TestTime;
 use server::config::{Cli, Command, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -34,9 +35,21 @@ fn main() -> std::process::ExitCode {
         Command::Check { repair, grace_minutes, json } => {
             runtime.block_on(server::cli::check(&config, repair, grace_minutes, json))
         }
-        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs } => runtime
-            .block_on(server::cli::finetune(&config, &spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs))
-            .map(|()| true),
+        Command::Finetune { spec, hidden, epochs, patience, views, unfreeze, unfreeze_epochs, mirror } => {
+            let test_time = if mirror { TestTime::Flip } else { TestTime::None };
+            let run = server::cli::finetune(
+                &config,
+                &spec,
+                hidden,
+                epochs,
+                patience,
+                views,
+                unfreeze,
+                unfreeze_epochs,
+                test_time,
+            );
+            runtime.block_on(run).map(|()| true)
+        }
         Command::Dataset { action } => runtime.block_on(server::cli::dataset(&config, action)).map(|()| true),
         Command::Eval { dir, split, out, json, concurrency } => {
             runtime.block_on(server::cli::eval(&config, &dir, &split, &out, json, concurrency)).map(|()| true)

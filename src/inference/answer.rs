@@ -184,6 +184,7 @@ mod tests {
             std: [0.5; 3],
             feature_dim: None,
             precision: Default::default(),
+            test_time: Default::default(),
             files: BundleFiles {
                 model: "model.pt".into(),
                 features: None,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use tch::{CModule, Device, Kind, Tensor};
 
 use super::preprocess::Preprocessing;
-use super::{InferenceError, Manifest};
+use super::{InferenceError, Manifest, TestTime};
 
 /// A loaded bundle: the TorchScript classifier on its device plus the manifest describing it.
 pub struct ModelBundle {
@@ -171,7 +171,17 @@ impl ModelBundle {
         let size = self.manifest.input_size as i64;
         let batch = Tensor::from_slice(&flat).view([inputs.len() as i64, 3, size, size]);
         let batch = batch.to_device(self.device).to_kind(self.kind);
-        let mut out = self.forward(batch)?.to_kind(Kind::Float);
+        let mut out = match self.manifest.test_time {
+            TestTime::None => self.forward(batch)?,
+            // One pass over photos and mirrors together, then each photo's two rows averaged
+            // (so a batch of N photos is 2N images: the GPU's batch limit doubles in memory).
+            TestTime::Flip => {
+                let n = inputs.len() as i64;
+                let both = self.forward(Tensor::cat(&[&batch, &batch.flip([3])], 0))?;
+                (both.narrow(0, 0, n) + both.narrow(0, n, n)) / 2.0
+            }
+        }
+        .to_kind(Kind::Float);
         if softmax {
             out = out.softmax(-1, Kind::Float);
         }

@@ -27,6 +27,9 @@ pub struct Manifest {
     /// Number format of `files.model`; the other files are always fp32.
     #[serde(default)]
     pub precision: Precision,
+    /// What the engine adds to each photo's forward pass (fine-tuned bundles: its mirror).
+    #[serde(default, skip_serializing_if = "TestTime::is_none")]
+    pub test_time: TestTime,
     pub files: BundleFiles,
     #[serde(default)]
     pub sha256: BTreeMap<String, String>,
@@ -58,6 +61,24 @@ impl Precision {
             Precision::Fp32 => wanted,
             Precision::Int8 => tch::Device::Cpu,
         }
+    }
+}
+
+/// Test-time augmentation: views of the photo whose logits the engine averages. Mirroring
+/// costs a second forward pass; on rp11 it bought nothing (README, "Model bundles").
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TestTime {
+    /// The photo alone.
+    #[default]
+    None,
+    /// The photo and its mirror image.
+    Flip,
+}
+
+impl TestTime {
+    pub fn is_none(&self) -> bool {
+        *self == TestTime::None
     }
 }
 

@@ -18,7 +18,7 @@ pub use bundle::{ModelBundle, TopClass};
 pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use forward_pool::cpu_plan;
-pub use manifest::{cpu_adds_int8_exactly, Label, Manifest, Precision, Taxon, Thresholds};
+pub use manifest::{cpu_adds_int8_exactly, Label, Manifest, Precision, Taxon, TestTime, Thresholds};
 pub use similarity::ClassVectors;
 
 /// Where tensors live: the GPU when asked for and present, else the CPU.

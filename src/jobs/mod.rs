@@ -13,6 +13,8 @@ mod work;
 
 use serde::{Deserialize, Serialize};
 
+use crate::inference::TestTime;
+
 pub use crate::entities::job::{JobKind, JobState};
 pub use progress::{EpochPoint, Phase, Progress};
 pub use results::JobResult;
@@ -42,6 +44,10 @@ pub enum JobSpec {
         /// Backbone blocks trained after the head (absent: 2 with a GPU, 0 without).
         #[serde(default)]
         unfreeze: Option<usize>,
+        /// Whether the new bundle averages each photo with its mirror image (default: no;
+        /// on rp11 it measured no better, at twice the forward work).
+        #[serde(default)]
+        test_time: TestTime,
     },
     /// A model version on a split of a dataset version.
     Evaluate {
@@ -223,6 +229,7 @@ mod tests {
             patience: 5,
             views: 2,
             unfreeze: None,
+            test_time: TestTime::Flip,
         };
         assert_eq!(spec.validate().unwrap_err(), "epochs must be between 1 and 500, not 0");
         let split = JobSpec::Evaluate { model: 1, dataset: "d".into(), split: "everything".into() }.validate();

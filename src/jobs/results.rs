@@ -15,6 +15,10 @@ pub struct FineTuneResult {
     pub model: String,
     #[serde(deserialize_with = "super::progress::nan_if_null")]
     pub best_val_accuracy: f64,
+    /// Val top-1 with each photo averaged with its mirror, when the bundle does that: then
+    /// this, not `best_val_accuracy`, is what the installed model scores on val.
+    #[serde(default)]
+    pub mirror_val_accuracy: Option<f64>,
     #[serde(deserialize_with = "super::progress::nan_if_null")]
     pub temperature: f64,
     pub epochs: usize,
@@ -46,6 +50,14 @@ pub struct EvaluateResult {
     /// How often each kind of headline was right (none in results written before).
     #[serde(default)]
     pub headlines: Vec<HeadlineRate>,
+}
+
+impl EvaluateResult {
+    /// The 95 % interval of top-1 on these photos.
+    pub fn top1_interval(&self) -> (f64, f64) {
+        use crate::services::evaluation::{count_of, wilson_interval};
+        wilson_interval(count_of(self.top1, self.images), self.images as u64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,8 +167,23 @@ impl JobResult {
     pub fn summary(&self) -> String {
         let pct = |x: f64| format!("{:.2} %", x * 100.0);
         match self {
-            JobResult::FineTune(r) => format!("{} · best val top-1 {}", r.model, pct(r.best_val_accuracy)),
-            JobResult::Evaluate(r) => format!("{} · top-1 {} · top-5 {}", r.model, pct(r.top1), pct(r.top5)),
+            JobResult::FineTune(r) => match r.mirror_val_accuracy {
+                Some(m) => {
+                    format!("{} · val top-1 {} with the mirror ({} without)", r.model, pct(m), pct(r.best_val_accuracy))
+                }
+                None => format!("{} · best val top-1 {}", r.model, pct(r.best_val_accuracy)),
+            },
+            JobResult::Evaluate(r) => {
+                let (low, high) = r.top1_interval();
+                format!(
+                    "{} · top-1 {} (95 % interval {:.1}–{:.1} %) · top-5 {}",
+                    r.model,
+                    pct(r.top1),
+                    low * 100.0,
+                    high * 100.0,
+                    pct(r.top5)
+                )
+            }
             JobResult::Quantize(r) => {
                 format!("{} · val top-1 {} (fp32 {})", r.model, pct(r.int8_top1), pct(r.fp32_top1))
             }
@@ -186,6 +213,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_evaluation_says_how_far_its_top1_can_be_trusted() {
+        let r = EvaluateResult {
+            model_version_id: 1,
+            model: "m 1".into(),
+            dataset: "rp11@1".into(),
+            split: "val".into(),
+            images: 676,
+            failed: 0,
+            top1: 595.0 / 676.0,
+            top5: 1.0,
+            expected_calibration_error: 0.02,
+            per_class: Vec::new(),
+            calibration: Vec::new(),
+            seconds: 1.0,
+            images_per_second: 676.0,
+            files: Vec::new(),
+            headlines: Vec::new(),
+        };
+        // 595 of 676: Wilson's 95 % interval is 85.35–90.25 %.
+        assert_eq!(
+            JobResult::Evaluate(r).summary(),
+            "m 1 · top-1 88.02 % (95 % interval 85.4–90.3 %) · top-5 100.00 %"
+        );
+    }
+
+    #[test]
     fn the_kind_says_how_to_read_a_result() {
         let zip = JobResult::ExportZip(ExportZipResult { zip: "dataset.zip".into(), bytes: 10 });
         let folder = JobResult::Export(ExportResult { path: "/x".into(), photos: 3 });
@@ -201,16 +254,19 @@ mod tests {
 
     #[test]
     fn summaries_name_the_figures() {
-        let r = JobResult::FineTune(FineTuneResult {
+        let r = FineTuneResult {
             model_version_id: 4,
             model: "pests 1.1".into(),
             best_val_accuracy: 0.8912,
+            mirror_val_accuracy: None,
             temperature: 1.3,
             epochs: 12,
             feature_seconds: 30.0,
             total_seconds: 90.0,
-        });
-        assert_eq!(r.summary(), "pests 1.1 · best val top-1 89.12 %");
-        assert!(r.files().is_empty());
+        };
+        assert_eq!(JobResult::FineTune(r.clone()).summary(), "pests 1.1 · best val top-1 89.12 %");
+        let mirrored = JobResult::FineTune(FineTuneResult { mirror_val_accuracy: Some(0.8963), ..r });
+        assert_eq!(mirrored.summary(), "pests 1.1 · val top-1 89.63 % with the mirror (89.12 % without)");
+        assert!(mirrored.files().is_empty());
     }
 }

@@ -19,7 +19,7 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
     let out = ctx.jobs_dir.join(job.id.to_string());
     std::fs::create_dir_all(&out).map_err(|e| ServiceError::Storage(format!("{}: {e}", out.display())))?;
     match spec {
-        JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views, unfreeze } => {
+        JobSpec::FineTune { dataset, base_model, hidden, epochs, patience, views, unfreeze, test_time } => {
             let head = crate::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
             let options = fine_tune::FineTuneOptions {
                 head,
@@ -27,6 +27,7 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
                 cache_dir: Some(out.join("cache")),
                 unfreeze_blocks: unfreeze,
                 unfreeze_epochs: 0,
+                test_time,
             };
             fine_tune_job(ctx, handle, &out, &dataset, base_model, options).await
         }
@@ -148,6 +149,7 @@ async fn fine_tune_job(
         model_version_id: r.model.id,
         model: format!("{} {}", r.model.name, r.model.version),
         best_val_accuracy: r.best_val_accuracy,
+        mirror_val_accuracy: r.mirror_val_accuracy,
         temperature: r.temperature,
         epochs: r.history.len(),
         feature_seconds: r.feature_seconds,

@@ -13,7 +13,7 @@ use tch::{CModule, Device, Tensor};
 use crate::catalogue;
 use crate::entities::dataset_item;
 use crate::entities::model_version::{self, ModelSource};
-use crate::inference::{Label, Manifest, Taxon};
+use crate::inference::{Label, Manifest, Taxon, TestTime};
 use crate::storage::PhotoStore;
 use crate::training::{self, Epoch, HeadConfig};
 use crate::ServiceError;
@@ -23,6 +23,8 @@ pub struct FineTuneResult {
     pub bundle_dir: PathBuf,
     pub model: model_version::Model,
     pub best_val_accuracy: f64,
+    /// Val top-1 with the mirror averaged in, when the bundle declares it (what it scores).
+    pub mirror_val_accuracy: Option<f64>,
     pub temperature: f64,
     pub history: Vec<Epoch>,
     pub feature_seconds: f64,
@@ -86,6 +88,8 @@ pub struct FineTuneOptions {
     pub unfreeze_blocks: Option<usize>,
     /// Most epochs of that second stage (0: its default).
     pub unfreeze_epochs: usize,
+    /// Test-time augmentation the new bundle declares (its temperature is fitted for it).
+    pub test_time: TestTime,
 }
 
 /// What a running fine-tune reports. Called from worker threads.
@@ -104,6 +108,8 @@ struct Features {
     train_x: Tensor,
     train_y: Tensor,
     val_x: Tensor,
+    /// The val photos' mirror images, when the bundle will average them in.
+    val_mirrored_x: Option<Tensor>,
     val_y: Tensor,
 }
 
@@ -201,13 +207,18 @@ pub async fn run(
     let prep = crate::inference::preprocess::Preprocessing::from(&base);
     let dir = base_dir.to_path_buf();
     let (cache, obs, stop) = (options.cache_dir.clone(), observer.clone(), cancel.clone());
+    let test_time = options.test_time;
+    let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
+    // Mirrored val features of the base backbone serve only a head on that backbone.
+    let mirror_base = test_time == TestTime::Flip && unfreeze_blocks == 0;
+    let val_views = if mirror_base { 2 } else { 1 };
     let extracted = tokio::task::spawn_blocking(move || -> Result<Features, training::TrainingError> {
         crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
         // The backbone pass is the costly part: on the GPU when there is one.
         let device = Device::cuda_if_available();
         obs.note(&format!("extracting backbone features on {}", crate::inference::device_name(device)));
         let features = CModule::load_on_device(dir.join(&features_file), device)?;
-        let total = train.len() * views + val.len();
+        let total = (train.len() * views + val.len() * val_views).max(1);
         let mut parts = Vec::new();
         let mut ys = Vec::new();
         let y = Tensor::from_slice(&train_y);
@@ -231,10 +242,23 @@ pub async fn run(
                 obs.features(offset + d, total)
             })
         })?;
+        let val_mirrored_x = if mirror_base {
+            let offset = offset + val.len();
+            let mirrored = training::augment::View::InputMirrored;
+            let (x, _) = cached(cache.as_deref(), "val-mirrored", val.len(), || {
+                training::extract_features(&features, device, prep, &val, mirrored, &stop, |d| {
+                    obs.features(offset + d, total)
+                })
+            })?;
+            Some(x)
+        } else {
+            None
+        };
         Ok(Features {
             train_x: Tensor::cat(&parts, 0),
             train_y: Tensor::cat(&ys, 0),
             val_x,
+            val_mirrored_x,
             val_y: Tensor::from_slice(&val_y),
         })
     })
@@ -253,81 +277,114 @@ pub async fn run(
     let model_version = format!("{}.{}-ft{stamp}", set.name, version.version);
     let out = models_dir.join(super::models::bundle_dir_name(&name, &model_version));
     let bundle_dir = out.clone();
-    let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
+
     let unfreeze_epochs = options.unfreeze_epochs;
     let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
     let (obs, stop, n_classes, base_dir_owned) =
         (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
-    let (trained, manifest) = tokio::task::spawn_blocking(move || -> Result<_, training::TrainingError> {
-        crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
-        let mut trained = training::train_head(
-            &extracted.train_x,
-            &extracted.train_y,
-            &extracted.val_x,
-            &extracted.val_y,
-            n_classes,
-            config,
-            &stop,
-            |e| obs.epoch(e),
-        )?;
-        let backbone = if unfreeze_blocks > 0 {
-            let device = Device::cuda_if_available();
-            obs.note(&format!(
-                "head trained (val top-1 {:.2} %); now the last {unfreeze_blocks} backbone blocks with it, on {}",
-                trained.best_val_accuracy * 100.0,
-                crate::inference::device_name(device)
-            ));
-            let (train, val, train_y, val_y) = photos_for_unfreezing;
-            let inputs = |photos: &[Vec<u8>]| -> Result<Tensor, training::TrainingError> {
-                let size = prep.input_size as i64;
-                let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
-                for bytes in photos {
-                    let image = crate::inference::preprocess::decode(bytes, Some(prep.resize_shorter))
-                        .map_err(|e| training::TrainingError::Input(e.to_string()))?;
-                    all.extend(
-                        crate::inference::preprocess::model_input(&image, prep)
-                            .map_err(|e| training::TrainingError::Input(e.to_string()))?,
-                    );
-                }
-                Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
-            };
-            let defaults = training::unfreeze::UnfreezeConfig::default();
-            let max_epochs = if unfreeze_epochs == 0 { defaults.max_epochs } else { unfreeze_epochs };
-            let unfreeze = training::unfreeze::UnfreezeConfig { blocks: unfreeze_blocks, max_epochs, ..defaults };
-            Some(training::unfreeze::train_backbone(
-                &features_path,
-                device,
-                &mut trained,
-                &inputs(&train)?,
-                &Tensor::from_slice(&train_y),
-                &inputs(&val)?,
-                &Tensor::from_slice(&val_y),
-                unfreeze,
+    let (trained, mirror_val_accuracy, manifest) =
+        tokio::task::spawn_blocking(move || -> Result<_, training::TrainingError> {
+            crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
+            let mut trained = training::train_head(
+                &extracted.train_x,
+                &extracted.train_y,
+                &extracted.val_x,
+                &extracted.val_y,
+                n_classes,
+                config,
                 &stop,
                 |e| obs.epoch(e),
-            )?)
-        } else {
-            None
-        };
-        let manifest =
-            training::export_bundle(&base_dir_owned, &trained, backbone.as_ref(), labels, &name, &model_version, &out)?;
-        Ok((trained, manifest))
-    })
-    .await
-    .map_err(|e| ServiceError::Storage(e.to_string()))?
-    .map_err(training_error)?;
+            )?;
+            let backbone = if unfreeze_blocks > 0 {
+                let device = Device::cuda_if_available();
+                obs.note(&format!(
+                    "head trained (val top-1 {:.2} %); now the last {unfreeze_blocks} backbone blocks with it, on {}",
+                    trained.best_val_accuracy * 100.0,
+                    crate::inference::device_name(device)
+                ));
+                let (train, val, train_y, val_y) = photos_for_unfreezing;
+                let inputs = |photos: &[Vec<u8>]| -> Result<Tensor, training::TrainingError> {
+                    let size = prep.input_size as i64;
+                    let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
+                    for bytes in photos {
+                        let image = crate::inference::preprocess::decode(bytes, Some(prep.resize_shorter))
+                            .map_err(|e| training::TrainingError::Input(e.to_string()))?;
+                        all.extend(
+                            crate::inference::preprocess::model_input(&image, prep)
+                                .map_err(|e| training::TrainingError::Input(e.to_string()))?,
+                        );
+                    }
+                    Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
+                };
+                let defaults = training::unfreeze::UnfreezeConfig::default();
+                let max_epochs = if unfreeze_epochs == 0 { defaults.max_epochs } else { unfreeze_epochs };
+                let unfreeze = training::unfreeze::UnfreezeConfig { blocks: unfreeze_blocks, max_epochs, ..defaults };
+                let val_inputs = inputs(&val)?;
+                let backbone = training::unfreeze::train_backbone(
+                    &features_path,
+                    device,
+                    &mut trained,
+                    &inputs(&train)?,
+                    &Tensor::from_slice(&train_y),
+                    &val_inputs,
+                    &Tensor::from_slice(&val_y),
+                    unfreeze,
+                    &stop,
+                    |e| obs.epoch(e),
+                )?;
+                // The trained backbone's own features of the val photos and their mirrors.
+                let mirrored = if test_time == TestTime::Flip {
+                    let features = |x: &Tensor| training::unfreeze::features_of(&backbone, device, x);
+                    Some((features(&val_inputs)?, features(&val_inputs.flip([3]))?))
+                } else {
+                    None
+                };
+                Some((backbone, mirrored))
+            } else {
+                None
+            };
+            let val_pair = match &backbone {
+                Some((_, features)) => features.as_ref().map(|(x, m)| (x, m)),
+                None => extracted.val_mirrored_x.as_ref().map(|m| (&extracted.val_x, m)),
+            };
+            let mirror_accuracy = val_pair.map(|(val_x, m)| {
+                let accuracy = training::calibrate_flip(&mut trained, val_x, m, &extracted.val_y);
+                obs.note(&format!(
+                    "val top-1 {:.2} % with each photo averaged with its mirror ({:.2} % without)",
+                    accuracy * 100.0,
+                    training::plain_accuracy(&trained, val_x, &extracted.val_y) * 100.0
+                ));
+                accuracy
+            });
+            let backbone = backbone.map(|(b, _)| b);
+            let manifest = training::export_bundle(
+                &base_dir_owned,
+                &trained,
+                backbone.as_ref(),
+                test_time,
+                labels,
+                &name,
+                &model_version,
+                &out,
+            )?;
+            Ok((trained, mirror_accuracy, manifest))
+        })
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(training_error)?;
     let model = super::models::register(db, &manifest, &bundle_dir, ModelSource::FineTune).await?;
     observer.note(&format!(
-        "installed {} {} (inactive): best val top-1 {:.2} %, temperature {:.2}",
+        "installed {} {} (inactive): val top-1 {:.2} %, temperature {:.2}",
         model.name,
         model.version,
-        trained.best_val_accuracy * 100.0,
+        mirror_val_accuracy.unwrap_or(trained.best_val_accuracy) * 100.0,
         trained.temperature
     ));
     Ok(FineTuneResult {
         bundle_dir,
         model,
         best_val_accuracy: trained.best_val_accuracy,
+        mirror_val_accuracy,
         temperature: trained.temperature,
         history: trained.history.clone(),
         feature_seconds,

@@ -9,6 +9,9 @@ use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
 pub enum View {
     Plain,
     Mirrored,
+    /// The prepared input mirrored (after resize and crop): exactly what the engine's
+    /// test-time flip gives the model, where `Mirrored` may crop one pixel differently.
+    InputMirrored,
     /// A random resized crop (8–100 % of the area, aspect 3:4–4:3), a coin-flip mirror and
     /// ±20 % brightness, contrast and saturation, drawn from this seed.
     Random(u64),
@@ -46,7 +49,7 @@ impl Draw {
 /// The view of `image` (photo number `index`), ready for the model's usual preprocessing.
 pub fn apply(image: DynamicImage, view: View, index: usize) -> DynamicImage {
     match view {
-        View::Plain => image,
+        View::Plain | View::InputMirrored => image,
         View::Mirrored => image.fliph(),
         View::Random(seed) => random_view(image, &mut Draw(seed.wrapping_mul(1_000_003).wrapping_add(index as u64))),
     }

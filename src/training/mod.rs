@@ -11,7 +11,7 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{CModule, Device, Kind, Tensor};
 
 use crate::inference::preprocess::{self, Preprocessing};
-use crate::inference::{Label, Manifest, ModelBundle};
+use crate::inference::{Label, Manifest, ModelBundle, TestTime};
 
 pub mod augment;
 pub mod unfreeze;
@@ -93,7 +93,10 @@ pub fn extract_features(
             let image = augment::apply(image, view, finished + i);
             inputs.extend(preprocess::model_input(&image, prep).map_err(|e| TrainingError::Input(e.to_string()))?);
         }
-        let batch = Tensor::from_slice(&inputs).view([chunk.len() as i64, 3, size, size]).to_device(device);
+        let mut batch = Tensor::from_slice(&inputs).view([chunk.len() as i64, 3, size, size]).to_device(device);
+        if view == augment::View::InputMirrored {
+            batch = batch.flip([3]);
+        }
         rows.push(tch::no_grad(|| features.forward_ts(&[batch]))?.to_device(Device::Cpu));
         finished += chunk.len();
         done(finished);
@@ -241,6 +244,20 @@ pub fn train_head(
     Ok(TrainedHead { vs, net, mean, std, temperature, best_val_accuracy: best.0, history })
 }
 
+/// Val top-1 with test-time flip, where each photo's logits are averaged with its mirror
+/// image's (features of both given), as the engine will compute them for a bundle declaring
+/// `TestTime::Flip`; the temperature is refitted on those averages.
+pub fn calibrate_flip(trained: &mut TrainedHead, val_x: &Tensor, mirrored_x: &Tensor, val_y: &Tensor) -> f64 {
+    let averaged = tch::no_grad(|| (trained.raw_logits(val_x) + trained.raw_logits(mirrored_x)) / 2.0);
+    trained.temperature = fit_temperature(&averaged, val_y);
+    accuracy(&averaged, val_y)
+}
+
+/// Val top-1 of the trained head on these features, without test-time augmentation.
+pub fn plain_accuracy(trained: &TrainedHead, val_x: &Tensor, val_y: &Tensor) -> f64 {
+    tch::no_grad(|| accuracy(&trained.raw_logits(val_x), val_y))
+}
+
 /// The temperature that minimises the validation negative log-likelihood (Guo et al. 2017),
 /// found by a fine grid: one parameter needs no optimiser.
 pub fn fit_temperature(logits: &Tensor, labels: &Tensor) -> f64 {
@@ -251,10 +268,13 @@ pub fn fit_temperature(logits: &Tensor, labels: &Tensor) -> f64 {
 /// Writes a bundle of the base's backbone (`features.pt`) and this head (`head.pt`, traced),
 /// with the given labels; then loads it as the engine would, to prove it.
 /// `backbone` is the trained one when its last blocks were unfrozen; the base's otherwise.
+// The base, what was trained, and what to call it and where: each is its own input.
+#[allow(clippy::too_many_arguments)]
 pub fn export_bundle(
     base_dir: &Path,
     trained: &TrainedHead,
     backbone: Option<&tch::TrainableCModule>,
+    test_time: TestTime,
     labels: Vec<Label>,
     name: &str,
     version: &str,
@@ -284,13 +304,15 @@ pub fn export_bundle(
     manifest.name = name.to_string();
     manifest.version = version.to_string();
     let what = if backbone.is_some() { "last blocks and head" } else { "head" };
+    let mirror = if test_time == TestTime::Flip { ", averaged with the mirror image" } else { "" };
     manifest.description = format!(
-        "{} fine-tuned on {} classes ({what}, temperature {:.2})",
+        "{} fine-tuned on {} classes ({what}, temperature {:.2}{mirror})",
         base.name,
         labels.len(),
         trained.temperature
     );
     manifest.labels = labels;
+    manifest.test_time = test_time;
     // The backbone trained and saved here is the base's fp32 one, whatever the base ran.
     manifest.precision = crate::inference::Precision::Fp32;
     manifest.files.model = "features.pt".into();

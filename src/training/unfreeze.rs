@@ -188,6 +188,18 @@ pub fn train_backbone(
     Ok(backbone)
 }
 
+/// Pooled features of prepared inputs (N×3×S×S, CPU) through a backbone on `device`.
+pub fn features_of(backbone: &TrainableCModule, device: Device, inputs: &Tensor) -> Result<Tensor, TrainingError> {
+    tch::no_grad(|| {
+        let mut rows = Vec::new();
+        for start in (0..inputs.size()[0]).step_by(64) {
+            let x = inputs.narrow(0, start, 64.min(inputs.size()[0] - start)).to_device(device);
+            rows.push(backbone.forward_ts(&[x])?.to_device(Device::Cpu));
+        }
+        Ok(Tensor::cat(&rows, 0))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

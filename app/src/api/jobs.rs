@@ -247,6 +247,62 @@ pub struct EpochPoint {
     pub val_accuracy: f64,
 }
 
+/// The kinds of verdict an evaluation counts (the server's `HeadlineKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerdictKindView {
+    Confident,
+    RolledUp,
+    BestGuess,
+    Arthropod,
+    NoInsect,
+}
+
+impl VerdictKindView {
+    /// English, for `lang.t`.
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictKindView::Confident => "Confident",
+            VerdictKindView::RolledUp => "Rolled up to a group",
+            VerdictKindView::BestGuess => "Best guess, not certain",
+            VerdictKindView::Arthropod => "Some arthropod, cannot say which",
+            VerdictKindView::NoInsect => "No insect",
+        }
+    }
+}
+
+/// One kind of verdict in an evaluation: its share of the answers, and how often it was right
+/// (its precision) with that figure's 95 % interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRow {
+    pub kind: VerdictKindView,
+    pub answers: u32,
+    pub share: f64,
+    pub right: f64,
+    pub right_interval: (f64, f64),
+}
+
+#[cfg(feature = "ssr")]
+fn verdict_rows(result: Option<&insectid::jobs::JobResult>) -> Vec<VerdictRow> {
+    use insectid::services::evaluation::headlines::HeadlineKind;
+    let Some(insectid::jobs::JobResult::Evaluate(r)) = result else { return Vec::new() };
+    r.headlines
+        .iter()
+        .map(|h| VerdictRow {
+            kind: match h.kind {
+                HeadlineKind::Confident => VerdictKindView::Confident,
+                HeadlineKind::RolledUp => VerdictKindView::RolledUp,
+                HeadlineKind::BestGuess => VerdictKindView::BestGuess,
+                HeadlineKind::Arthropod => VerdictKindView::Arthropod,
+                HeadlineKind::NoInsect => VerdictKindView::NoInsect,
+            },
+            answers: h.answers,
+            share: h.share_of(&r.headlines),
+            right: h.share_right().unwrap_or(0.0),
+            right_interval: h.right_interval(),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
     pub row: JobRow,
@@ -264,6 +320,8 @@ pub struct JobView {
     pub finished_at: Option<String>,
     /// Files the job wrote (pictures, reports), served under /jobs/{id}/files/.
     pub files: Vec<String>,
+    /// An evaluation's verdicts, each with its share and precision.
+    pub verdicts: Vec<VerdictRow>,
     pub cancel_requested: bool,
 }
 
@@ -298,7 +356,8 @@ pub async fn get_job(id: i64) -> Result<JobView, AppError> {
         worker: job.worker.clone(),
         started_at: job.started_at.map(when),
         finished_at: job.finished_at.map(when),
-        files: result.map(|r| r.files().to_vec()).unwrap_or_default(),
+        files: result.as_ref().map(|r| r.files().to_vec()).unwrap_or_default(),
+        verdicts: verdict_rows(result.as_ref()),
         cancel_requested: job.cancel_requested,
     })
 }

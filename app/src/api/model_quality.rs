@@ -13,6 +13,8 @@ pub struct EvaluationRow {
     pub dataset: String,
     pub split: String,
     pub top1: f64,
+    /// The 95 % interval of top-1 on these photos.
+    pub top1_interval: (f64, f64),
     pub top5: f64,
     pub ece: f64,
     pub images: u64,
@@ -26,6 +28,7 @@ pub async fn get_evaluations() -> Result<Vec<EvaluationRow>, AppError> {
         .into_iter()
         .map(|(job, r)| EvaluationRow {
             job,
+            top1_interval: r.top1_interval(),
             model: r.model,
             dataset: r.dataset,
             split: r.split,

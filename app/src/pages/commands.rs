@@ -58,6 +58,7 @@ pub fn CommandsPage() -> impl IntoView {
                                             view! {
                                                 <select name=field required=!p.optional>
                                                     {p.options.is_empty().then(|| view! { <option value="">{lang.t("(nothing to choose yet)")}</option> })}
+                                                    {(p.optional && !p.options.is_empty()).then(|| view! { <option value="">{lang.t("(not set)")}</option> })}
                                                     {p.options.into_iter().map(|(value, text)| {
                                                         let selected = value == default;
                                                         view! { <option value=value selected=selected>{text}</option> }

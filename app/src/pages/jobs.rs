@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_job, CancelJob, EpochPoint, RestartJob, ResumeJob};
+use crate::api::{get_job, CancelJob, EpochPoint, RestartJob, ResumeJob, VerdictRow};
 use crate::auth::action_error;
 use crate::i18n::use_lang;
 
@@ -51,6 +51,31 @@ fn LossCurve(history: Vec<EpochPoint>) -> impl IntoView {
                 {format!(" · {} {} · best {:.2} %", history.len(), lang.t("epochs"), best * 100.0)}
             </figcaption>
         </figure>
+    }
+}
+
+/// An evaluation's verdicts: how often each kind was given and how often it was right.
+#[component]
+fn VerdictTable(rows: Vec<VerdictRow>) -> impl IntoView {
+    let lang = use_lang();
+    let pct = |x: f64| format!("{:.1} %", x * 100.0);
+    view! {
+        <div class="table-wrap">
+            <table class="data" id="verdicts">
+                <thead><tr>
+                    <th>{lang.t("Verdict")}</th><th>{lang.t("Answers")}</th><th>{lang.t("Share")}</th>
+                    <th>{lang.t("Right")}</th><th>{lang.t("95 % interval")}</th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|r| view! {
+                        <tr>
+                            <td>{lang.t(r.kind.label())}</td><td>{r.answers}</td><td>{pct(r.share)}</td>
+                            <td>{pct(r.right)}</td><td>{super::model_quality::interval(r.right_interval)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
@@ -155,6 +180,7 @@ pub fn JobPage() -> impl IntoView {
                                 <p><a href=format!("/jobs/{id}/files/report.json")>"report.json"</a></p>
                             </section>
                         })}
+                        {(!j.verdicts.is_empty()).then(|| view! { <section class="card"><h2>{lang.t("Verdicts")}</h2><VerdictTable rows=j.verdicts.clone()/></section> })}
                         {(!j.result.is_empty()).then(|| view! { <section class="card"><h2>{lang.t("Outcome")}</h2><pre id="job-result">{j.result.clone()}</pre></section> })}
                         <section class="card">
                             <h2>{lang.t("Parameters")}</h2>

@@ -13,6 +13,11 @@ fn pct(x: f64) -> String {
     format!("{:.2} %", x * 100.0)
 }
 
+/// A 95 % interval, as "84.3–89.4 %".
+pub(crate) fn interval((low, high): (f64, f64)) -> String {
+    format!("{:.1}–{:.1} %", low * 100.0, high * 100.0)
+}
+
 /// Finished evaluations, and a form choosing two to compare.
 #[component]
 pub fn Evaluations() -> impl IntoView {
@@ -36,7 +41,7 @@ pub fn Evaluations() -> impl IntoView {
                             view! {
                                 <div class="table-wrap">
                                     <table class="data" id="evaluations">
-                                        <thead><tr><th>"#"</th><th>{lang.t("Model")}</th><th>{lang.t("Dataset")}</th><th>"top-1"</th><th>"top-5"</th><th>"ECE"</th><th>{lang.t("Photos")}</th></tr></thead>
+                                        <thead><tr><th>"#"</th><th>{lang.t("Model")}</th><th>{lang.t("Dataset")}</th><th>"top-1"</th><th>{lang.t("95 % interval")}</th><th>"top-5"</th><th>"ECE"</th><th>{lang.t("Photos")}</th></tr></thead>
                                         <tbody>
                                             {rows.into_iter().map(|r| view! {
                                                 <tr data-job=r.job.to_string()>
@@ -44,6 +49,7 @@ pub fn Evaluations() -> impl IntoView {
                                                     <td>{r.model}</td>
                                                     <td>{format!("{} ({})", r.dataset, r.split)}</td>
                                                     <td class="top1">{pct(r.top1)}</td>
+                                                    <td class="top1-interval">{interval(r.top1_interval)}</td>
                                                     <td>{pct(r.top5)}</td>
                                                     <td>{format!("{:.3}", r.ece)}</td>
                                                     <td>{r.images}</td>

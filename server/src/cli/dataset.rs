@@ -102,6 +102,7 @@ pub async fn finetune(
     views: usize,
     unfreeze: Option<usize>,
     unfreeze_epochs: usize,
+    test_time: insectid::inference::TestTime,
 ) -> Result<(), StartError> {
     use insectid::services::fine_tune::{self, FineTuneOptions};
     let db = insectid::db::connect_and_migrate(&config.database_url()).await.map_err(fail)?;
@@ -110,14 +111,18 @@ pub async fn finetune(
     let models_dir = config.data_dir.join("models");
     std::fs::create_dir_all(&models_dir).map_err(fail)?;
     let head = insectid::training::HeadConfig { hidden, max_epochs: epochs, patience, ..Default::default() };
-    let options = FineTuneOptions { head, views, cache_dir: None, unfreeze_blocks: unfreeze, unfreeze_epochs };
+    let options =
+        FineTuneOptions { head, views, cache_dir: None, unfreeze_blocks: unfreeze, unfreeze_epochs, test_time };
     println!("fine-tuning {} on {spec}", base.display());
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let result = fine_tune::run(&db, &photos, &base, &models_dir, spec, options, cancel, std::sync::Arc::new(Printer))
         .await
         .map_err(fail)?;
+    if let Some(mirrored) = result.mirror_val_accuracy {
+        println!("val top-1 {:.2} % with each photo averaged with its mirror", mirrored * 100.0);
+    }
     println!(
-        "best val top-1 {:.2} %, temperature {:.2}; features {:.0} s, whole job {:.0} s",
+        "best val top-1 {:.2} % (one view), temperature {:.2}; features {:.0} s, whole job {:.0} s",
         result.best_val_accuracy * 100.0,
         result.temperature,
         result.feature_seconds,

@@ -136,9 +136,12 @@ fn write_report(report: &EvalReport, out: &Path) -> std::io::Result<()> {
 
 fn print_report(r: &EvalReport, total: usize, out: &Path) {
     println!("model {} {} on {} ({} of {total} photos readable)", r.model_name, r.model_version, r.dataset, r.images);
+    let (low, high) = r.top1_interval();
     println!(
-        "top-1 {:.2} %   top-5 {:.2} %   expected calibration error {:.3}   {:.1} photos/s",
+        "top-1 {:.2} % (95 % interval {:.1}–{:.1} %)   top-5 {:.2} %   expected calibration error {:.3}   {:.1} photos/s",
         r.top1 * 100.0,
+        low * 100.0,
+        high * 100.0,
         r.top5 * 100.0,
         r.expected_calibration_error,
         r.images_per_second
@@ -157,10 +160,13 @@ fn print_report(r: &EvalReport, total: usize, out: &Path) {
             f1 * 100.0
         );
     }
-    println!("{:<24} {:>7} {:>7}", "headline", "answers", "right");
+    println!("{:<12} {:>7} {:>7} {:>7} {:>15}", "verdict", "answers", "share", "right", "95 % interval");
     for h in &r.headlines {
         let right = h.share_right().unwrap_or(0.0) * 100.0;
-        println!("{:<24} {:>7} {:>6.1}%", format!("{:?}", h.kind), h.answers, right);
+        let (low, high) = h.right_interval();
+        let interval = format!("{:.1}–{:.1} %", low * 100.0, high * 100.0);
+        let share = h.share_of(&r.headlines) * 100.0;
+        println!("{:<12} {:>7} {:>6.1}% {:>6.1}% {:>15}", h.kind.as_str(), h.answers, share, right, interval);
     }
     for (file, reason) in &r.failed {
         println!("skipped {file}: {reason}");

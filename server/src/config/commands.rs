@@ -70,6 +70,10 @@ pub enum Command {
         /// Most epochs of the unfrozen stage (0: 15).
         #[arg(long, default_value_t = 0)]
         unfreeze_epochs: usize,
+        /// Make a bundle that answers from each photo averaged with its mirror image (twice
+        /// the forward passes per photo; on rp11 it measured no better).
+        #[arg(long)]
+        mirror: bool,
     },
     /// Build, import, export and list datasets.
     Dataset {

@@ -38,6 +38,17 @@ impl HeadlineKind {
         HeadlineKind::NoInsect,
     ];
 
+    /// The kind's name in reports, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeadlineKind::Confident => "confident",
+            HeadlineKind::RolledUp => "rolled_up",
+            HeadlineKind::BestGuess => "best_guess",
+            HeadlineKind::Arthropod => "arthropod",
+            HeadlineKind::NoInsect => "no_insect",
+        }
+    }
+
     pub fn of(verdict: &Verdict) -> HeadlineKind {
         match verdict {
             Verdict::Confident { .. } => HeadlineKind::Confident,
@@ -59,8 +70,24 @@ pub struct HeadlineRate {
 }
 
 impl HeadlineRate {
+    /// This kind's precision: the share of its answers that were right.
     pub fn share_right(&self) -> Option<f64> {
         (self.answers > 0).then(|| f64::from(self.right) / f64::from(self.answers))
+    }
+
+    /// The 95 % interval of [`Self::share_right`]: a kind given 20 times says little.
+    pub fn right_interval(&self) -> (f64, f64) {
+        super::wilson_interval(u64::from(self.right), u64::from(self.answers))
+    }
+
+    /// This kind's share of all the answers in `rates`.
+    pub fn share_of(&self, rates: &[HeadlineRate]) -> f64 {
+        let total: u32 = rates.iter().map(|r| r.answers).sum();
+        if total == 0 {
+            0.0
+        } else {
+            f64::from(self.answers) / f64::from(total)
+        }
     }
 }
 

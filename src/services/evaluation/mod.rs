@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use charts::{render_confusion, render_reliability};
 pub use dataset::{class_targets, from_dataset_version, scan_class_folders, Dataset, Sample};
-pub use metrics::{calibration, CalibrationBin, ClassMetrics};
+pub use metrics::{calibration, count_of, wilson_interval, CalibrationBin, ClassMetrics};
 
 use super::identify::identify_photo;
 use crate::inference::{InferenceEngine, InferenceError};
@@ -50,6 +50,13 @@ pub struct EvalReport {
     /// How often each kind of headline was right (older reports have none).
     #[serde(default)]
     pub headlines: Vec<headlines::HeadlineRate>,
+}
+
+impl EvalReport {
+    /// The 95 % interval of top-1 on these photos.
+    pub fn top1_interval(&self) -> (f64, f64) {
+        wilson_interval(count_of(self.top1, self.images), self.images as u64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
