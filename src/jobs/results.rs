@@ -55,8 +55,7 @@ pub struct EvaluateResult {
 impl EvaluateResult {
     /// The 95 % interval of top-1 on these photos.
     pub fn top1_interval(&self) -> (f64, f64) {
-        use crate::services::evaluation::{count_of, wilson_interval};
-        wilson_interval(count_of(self.top1, self.images), self.images as u64)
+        crate::services::evaluation::ratio_interval(self.top1, self.images)
     }
 }
 
@@ -174,15 +173,8 @@ impl JobResult {
                 None => format!("{} · best val top-1 {}", r.model, pct(r.best_val_accuracy)),
             },
             JobResult::Evaluate(r) => {
-                let (low, high) = r.top1_interval();
-                format!(
-                    "{} · top-1 {} (95 % interval {:.1}–{:.1} %) · top-5 {}",
-                    r.model,
-                    pct(r.top1),
-                    low * 100.0,
-                    high * 100.0,
-                    pct(r.top5)
-                )
+                let interval = crate::services::evaluation::interval_text(r.top1_interval());
+                format!("{} · top-1 {} (95 % interval {interval}) · top-5 {}", r.model, pct(r.top1), pct(r.top5))
             }
             JobResult::Quantize(r) => {
                 format!("{} · val top-1 {} (fp32 {})", r.model, pct(r.int8_top1), pct(r.fp32_top1))

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use insectid::inference::InferenceEngine;
-use insectid::services::evaluation::{evaluate, render_confusion, scan_class_folders, EvalReport};
+use insectid::services::evaluation::{evaluate, interval_text, render_confusion, scan_class_folders, EvalReport};
 use insectid::services::identify::identify_photo;
 
 use crate::config::Config;
@@ -136,12 +136,10 @@ fn write_report(report: &EvalReport, out: &Path) -> std::io::Result<()> {
 
 fn print_report(r: &EvalReport, total: usize, out: &Path) {
     println!("model {} {} on {} ({} of {total} photos readable)", r.model_name, r.model_version, r.dataset, r.images);
-    let (low, high) = r.top1_interval();
     println!(
-        "top-1 {:.2} % (95 % interval {:.1}–{:.1} %)   top-5 {:.2} %   expected calibration error {:.3}   {:.1} photos/s",
+        "top-1 {:.2} % (95 % interval {})   top-5 {:.2} %   expected calibration error {:.3}   {:.1} photos/s",
         r.top1 * 100.0,
-        low * 100.0,
-        high * 100.0,
+        interval_text(r.top1_interval()),
         r.top5 * 100.0,
         r.expected_calibration_error,
         r.images_per_second
@@ -163,8 +161,7 @@ fn print_report(r: &EvalReport, total: usize, out: &Path) {
     println!("{:<12} {:>7} {:>7} {:>7} {:>15}", "verdict", "answers", "share", "right", "95 % interval");
     for h in &r.headlines {
         let right = h.share_right().unwrap_or(0.0) * 100.0;
-        let (low, high) = h.right_interval();
-        let interval = format!("{:.1}–{:.1} %", low * 100.0, high * 100.0);
+        let interval = interval_text(h.right_interval());
         let share = h.share_of(&r.headlines) * 100.0;
         println!("{:<12} {:>7} {:>6.1}% {:>6.1}% {:>15}", h.kind.as_str(), h.answers, share, right, interval);
     }

@@ -60,9 +60,14 @@ pub fn wilson_interval(right: u64, n: u64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-/// The share `ratio` of `n` photos as a count again (reports store top-1 as a ratio).
-pub fn count_of(ratio: f64, n: usize) -> u64 {
-    (ratio.clamp(0.0, 1.0) * n as f64).round() as u64
+/// The 95 % interval of a share stored as a ratio of `n` photos (as reports store top-1).
+pub fn ratio_interval(ratio: f64, n: usize) -> (f64, f64) {
+    wilson_interval((ratio.clamp(0.0, 1.0) * n as f64).round() as u64, n as u64)
+}
+
+/// An interval as reports print it: "85.4–90.3 %".
+pub fn interval_text((low, high): (f64, f64)) -> String {
+    format!("{:.1}–{:.1} %", low * 100.0, high * 100.0)
 }
 
 #[cfg(test)]
@@ -78,8 +83,9 @@ mod tests {
         assert!((hi - 1.0).abs() < 1e-9 && (lo - 0.7225).abs() < 5e-4, "{lo} {hi}");
         assert_eq!(super::wilson_interval(0, 0), (0.0, 1.0), "no photos: nothing known");
         // rp11/val's size: 88 % of 676 is known to about ±2.5 points.
-        let (lo, hi) = super::wilson_interval(super::count_of(0.88, 676), 676);
+        let (lo, hi) = super::ratio_interval(0.88, 676);
         assert!(hi - lo > 0.045 && hi - lo < 0.052, "{lo} {hi}");
+        assert_eq!(super::interval_text((lo, hi)), "85.4–90.3 %");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use charts::{render_confusion, render_reliability};
 pub use dataset::{class_targets, from_dataset_version, scan_class_folders, Dataset, Sample};
-pub use metrics::{calibration, count_of, wilson_interval, CalibrationBin, ClassMetrics};
+pub use metrics::{calibration, interval_text, ratio_interval, wilson_interval, CalibrationBin, ClassMetrics};
 
 use super::identify::identify_photo;
 use crate::inference::{InferenceEngine, InferenceError};
@@ -55,7 +55,7 @@ pub struct EvalReport {
 impl EvalReport {
     /// The 95 % interval of top-1 on these photos.
     pub fn top1_interval(&self) -> (f64, f64) {
-        wilson_interval(count_of(self.top1, self.images), self.images as u64)
+        ratio_interval(self.top1, self.images)
     }
 }
 
