@@ -152,6 +152,45 @@ fn bundle_dir(variable: &str, name: &str, setup_step: &str) -> PathBuf {
     dir
 }
 
+/// A tiny image–text bundle: `scripts/export_image_text.py` run on a randomly initialised
+/// open_clip model (tests/fixtures/TinyCLIP.json: nothing is downloaded) with the catalogue's
+/// classes. Exported once (about 20 s) for each content of the exporter and its inputs, then
+/// reused from the temporary directory.
+pub fn tiny_image_text_bundle() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let inputs = [
+            include_str!("../scripts/export_image_text.py"),
+            include_str!("../scripts/bundle_parts.py"),
+            include_str!("../tests/fixtures/TinyCLIP.json"),
+            include_str!("catalogue/species.txt"),
+        ];
+        let digest = crate::storage::sha256_hex(inputs.concat().as_bytes());
+        let dir = std::env::temp_dir().join(format!("insectid-tiny-clip-{}", &digest[..16]));
+        if dir.join("reference.json").is_file() {
+            return dir;
+        }
+        let partial = TempDir::new("insectid-tiny-clip-export");
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new(test_python())
+            .current_dir(repo.join("scripts"))
+            .arg("export_image_text.py")
+            .arg(partial.path())
+            .arg("--model-config")
+            .arg(repo.join("tests/fixtures/TinyCLIP.json"))
+            .args(["--random-init", "7", "--catalogue", "--name", "tiny-clip", "--version", "0.1.0"])
+            .output()
+            .expect("the venv's python runs");
+        assert!(out.status.success(), "export failed: {}", String::from_utf8_lossy(&out.stderr));
+        // Whole or not at all: another test process may be looking for the same folder.
+        if std::fs::rename(partial.path(), &dir).is_err() {
+            assert!(dir.join("reference.json").is_file(), "cannot keep the export at {}", dir.display());
+        }
+        dir
+    })
+    .clone()
+}
+
 /// The logits a bundle's `reference.json` records for one reference input.
 pub fn reference_logits(bundle: &std::path::Path, kind: &str) -> Vec<f32> {
     let text = std::fs::read_to_string(bundle.join("reference.json")).expect("reference.json");

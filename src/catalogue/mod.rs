@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::inference::Taxon;
+
 const SOURCE: &str = include_str!("species.txt");
 const SOURCE_ZH: &str = include_str!("species_zh.txt");
 
@@ -53,6 +55,30 @@ pub struct Species {
 }
 
 impl Species {
+    /// The species as a model label's taxon: its class, order and family above it.
+    pub fn taxon(&self) -> Taxon {
+        let mut lineage = self.lineage();
+        lineage.insert("species".into(), self.name_en.clone());
+        Taxon { rank: "species".into(), name: self.name_en.clone(), key: format!("species:{}", self.name_en), lineage }
+    }
+
+    /// Its family as a taxon (a class that stands for the whole family).
+    pub fn family_taxon(&self) -> Taxon {
+        let lineage = self.lineage();
+        Taxon { rank: "family".into(), name: self.family.clone(), key: format!("family:{}", self.family), lineage }
+    }
+
+    fn lineage(&self) -> std::collections::BTreeMap<String, String> {
+        let mut l = std::collections::BTreeMap::from([("class".to_string(), self.class.clone())]);
+        if !self.order.is_empty() {
+            l.insert("order".into(), self.order.clone());
+        }
+        if !self.family.is_empty() {
+            l.insert("family".into(), self.family.clone());
+        }
+        l
+    }
+
     /// Whether a model label names this species (labels compare case-insensitively, as
     /// dataset class names are not consistently capitalised).
     pub fn answers_to(&self, label: &str) -> bool {

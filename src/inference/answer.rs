@@ -166,14 +166,39 @@ mod tests {
 
     fn manifest() -> Manifest {
         let labels = vec![
-            Label { index: 0, name: "ladybug".into(), taxon: taxon("Insecta", "Coleoptera", "Coccinellidae") },
-            Label { index: 1, name: "weevil".into(), taxon: taxon("Insecta", "Coleoptera", "Curculionidae") },
-            Label { index: 2, name: "leaf beetle".into(), taxon: taxon("Insecta", "Coleoptera", "Chrysomelidae") },
-            Label { index: 3, name: "bee".into(), taxon: taxon("Insecta", "Hymenoptera", "Apidae") },
-            Label { index: 4, name: "daisy".into(), taxon: None },
+            Label {
+                index: 0,
+                name: "ladybug".into(),
+                taxon: taxon("Insecta", "Coleoptera", "Coccinellidae"),
+                prompts: vec![],
+                described: vec![],
+            },
+            Label {
+                index: 1,
+                name: "weevil".into(),
+                taxon: taxon("Insecta", "Coleoptera", "Curculionidae"),
+                prompts: vec![],
+                described: vec![],
+            },
+            Label {
+                index: 2,
+                name: "leaf beetle".into(),
+                taxon: taxon("Insecta", "Coleoptera", "Chrysomelidae"),
+                prompts: vec![],
+                described: vec![],
+            },
+            Label {
+                index: 3,
+                name: "bee".into(),
+                taxon: taxon("Insecta", "Hymenoptera", "Apidae"),
+                prompts: vec![],
+                described: vec![],
+            },
+            Label { index: 4, name: "daisy".into(), taxon: None, prompts: vec![], described: vec![] },
         ];
         Manifest {
             format: 1,
+            kind: Default::default(),
             name: "t".into(),
             version: "1".into(),
             architecture: "x".into(),
@@ -185,14 +210,8 @@ mod tests {
             feature_dim: None,
             precision: Default::default(),
             test_time: Default::default(),
-            files: BundleFiles {
-                model: "model.pt".into(),
-                features: None,
-                cam_features: None,
-                cam_head: None,
-                head: None,
-                model_7bit: None,
-            },
+            files: BundleFiles { model: "model.pt".into(), ..Default::default() },
+            image_text: None,
             sha256: Default::default(),
             labels,
             thresholds: Thresholds { confident: 0.6, rollup: 0.6, arthropod_min: 0.3 },

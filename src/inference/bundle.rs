@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use tch::{CModule, Device, Kind, Tensor};
 
+use super::image_text::{unit_rows, TextClasses};
 use super::preprocess::Preprocessing;
-use super::{InferenceError, Manifest, TestTime};
+use super::{BundleKind, InferenceError, Manifest, TestTime};
 
 /// A loaded bundle: the TorchScript classifier on its device plus the manifest describing it.
 pub struct ModelBundle {
@@ -13,10 +14,19 @@ pub struct ModelBundle {
     pub dir: PathBuf,
     pub device: Device,
     module: CModule,
-    /// Applied to the module's output when the bundle is a backbone plus a trained head.
-    head: Option<CModule>,
+    /// What turns the module's output into logits.
+    head: Head,
     /// The number type the modules compute in: Float, or Half after [`Self::to_half`].
     kind: Kind,
+}
+
+enum Head {
+    /// The module's output is the logits.
+    None,
+    /// A trained head on a backbone's features (fine-tuned bundles).
+    Module(CModule),
+    /// The module embeds the photo; the classes are embedded prompts (image–text bundles).
+    Text(Box<TextClasses>),
 }
 
 /// One class of an answer with its probability.
@@ -34,14 +44,7 @@ fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
     for file in manifest.file_names() {
         super::manifest::check_file_name(file)?;
     }
-    let f = &manifest.files;
-    let named = std::iter::once(&f.model)
-        .chain(f.features.as_ref())
-        .chain(f.cam_features.as_ref())
-        .chain(f.cam_head.as_ref())
-        .chain(f.head.as_ref())
-        .chain(f.model_7bit.as_ref());
-    for file in named {
+    for file in manifest.files.named() {
         if !dir.join(file).is_file() {
             return Err(format!("{file} is missing"));
         }
@@ -77,14 +80,17 @@ impl ModelBundle {
         let mut module = CModule::load_on_device(&model_path, device)
             .map_err(|e| invalid(format!("TorchScript model does not load: {e}")))?;
         module.set_eval();
-        let head = match &manifest.files.head {
-            Some(file) => {
+        let head = match (&manifest.files.head, manifest.kind) {
+            (_, BundleKind::ImageText) => {
+                Head::Text(Box::new(TextClasses::load(dir, &manifest, device).map_err(invalid)?))
+            }
+            (Some(file), BundleKind::Classifier) => {
                 let mut h = CModule::load_on_device(dir.join(file), device)
                     .map_err(|e| invalid(format!("{file} does not load: {e}")))?;
                 h.set_eval();
-                Some(h)
+                Head::Module(h)
             }
-            None => None,
+            (None, BundleKind::Classifier) => Head::None,
         };
         let bundle = ModelBundle { manifest, dir: dir.to_path_buf(), device, module, head, kind: Kind::Float };
         let size = bundle.manifest.input_size as i64;
@@ -112,7 +118,7 @@ impl ModelBundle {
             return Err(InferenceError::Device(format!("a {precision} bundle cannot run in half precision")));
         }
         self.module.to(self.device, Kind::Half, false);
-        if let Some(head) = &mut self.head {
+        if let Head::Module(head) = &mut self.head {
             head.to(self.device, Kind::Half, false);
         }
         self.kind = Kind::Half;
@@ -122,6 +128,9 @@ impl ModelBundle {
     /// The classifier's per-class vectors, for "similar species". A frozen (int8) classifier
     /// keeps its weights as constants; the heat-map head holds the same fp32 classifier.
     pub fn class_vectors(&self) -> Option<super::ClassVectors> {
+        if let Head::Text(text) = &self.head {
+            return text.rows().map(super::ClassVectors::from_rows);
+        }
         let classes = self.manifest.labels.len();
         super::ClassVectors::from_module(&self.module, classes).or_else(|| {
             let file = self.manifest.files.cam_head.as_ref()?;
@@ -143,10 +152,34 @@ impl ModelBundle {
         Ok(tch::no_grad(|| -> Result<Tensor, tch::TchError> {
             let out = self.module.forward_ts(&[batch])?;
             match &self.head {
-                Some(head) => head.forward_ts(&[out]),
-                None => Ok(out),
+                Head::Module(head) => head.forward_ts(&[out]),
+                Head::Text(text) => Ok(text.logits(&out)),
+                Head::None => Ok(out),
             }
         })?)
+    }
+
+    /// Whether photos and texts share an embedding space (an image–text bundle).
+    pub fn embeds_text(&self) -> bool {
+        matches!(self.head, Head::Text(_))
+    }
+
+    /// Unit-length embeddings of texts, one row each; None for a classifier.
+    pub fn text_embeddings(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, InferenceError>> {
+        let Head::Text(text) = &self.head else { return None };
+        Some(text.encoder.embed(texts).and_then(|t| rows_of(&t)))
+    }
+
+    /// Unit-length image embeddings of prepared inputs (the module's output, normalised); None
+    /// for a classifier, whose module's output is logits.
+    pub fn image_embeddings(&self, inputs: &[&[f32]]) -> Option<Result<Vec<Vec<f32>>, InferenceError>> {
+        if !self.embeds_text() {
+            return None;
+        }
+        Some(self.batch_of(inputs).and_then(|batch| {
+            let out = tch::no_grad(|| self.module.forward_ts(&[batch]))?;
+            rows_of(&unit_rows(&out.to_kind(Kind::Float)))
+        }))
     }
 
     /// Raw logits for a batch of prepared inputs, one row per input.
@@ -159,10 +192,8 @@ impl ModelBundle {
         self.run(inputs, true)
     }
 
-    fn run(&self, inputs: &[&[f32]], softmax: bool) -> Result<Vec<Vec<f32>>, InferenceError> {
-        if inputs.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Prepared inputs as one batch on the model's device.
+    fn batch_of(&self, inputs: &[&[f32]]) -> Result<Tensor, InferenceError> {
         let len = self.input_len();
         if let Some(bad) = inputs.iter().find(|i| i.len() != len) {
             return Err(InferenceError::BadImage(format!("input has {} values, the model takes {len}", bad.len())));
@@ -170,7 +201,14 @@ impl ModelBundle {
         let flat: Vec<f32> = inputs.iter().flat_map(|i| i.iter().copied()).collect();
         let size = self.manifest.input_size as i64;
         let batch = Tensor::from_slice(&flat).view([inputs.len() as i64, 3, size, size]);
-        let batch = batch.to_device(self.device).to_kind(self.kind);
+        Ok(batch.to_device(self.device).to_kind(self.kind))
+    }
+
+    fn run(&self, inputs: &[&[f32]], softmax: bool) -> Result<Vec<Vec<f32>>, InferenceError> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.batch_of(inputs)?;
         let mut out = match self.manifest.test_time {
             TestTime::None => self.forward(batch)?,
             // One pass over photos and mirrors together, then each photo's two rows averaged
@@ -185,9 +223,7 @@ impl ModelBundle {
         if softmax {
             out = out.softmax(-1, Kind::Float);
         }
-        let out = out.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
-        let rows: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(&out)?;
-        Ok(rows)
+        rows_of(&out)
     }
 
     /// The `k` most probable classes of one probability row, best first.
@@ -204,4 +240,9 @@ impl ModelBundle {
             })
             .collect()
     }
+}
+
+fn rows_of(t: &Tensor) -> Result<Vec<Vec<f32>>, InferenceError> {
+    let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    Ok(Vec::<Vec<f32>>::try_from(&t)?)
 }

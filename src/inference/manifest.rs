@@ -10,6 +10,9 @@ use super::InferenceError;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
     pub format: u32,
+    /// A classifier, or an image–text model whose classes are text prompts.
+    #[serde(default, skip_serializing_if = "BundleKind::is_classifier")]
+    pub kind: BundleKind,
     pub name: String,
     pub version: String,
     pub architecture: String,
@@ -31,10 +34,51 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "TestTime::is_none")]
     pub test_time: TestTime,
     pub files: BundleFiles,
+    /// Image–text bundles only: how text and image embeddings meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_text: Option<ImageTextSpec>,
     #[serde(default)]
     pub sha256: BTreeMap<String, String>,
     pub labels: Vec<Label>,
     pub thresholds: Thresholds,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleKind {
+    /// `files.model` (plus `files.head`) maps a photo to one logit per label.
+    #[default]
+    Classifier,
+    /// `files.model` maps a photo to an embedding, `files.text_encoder` maps each label's
+    /// prompts to embeddings of the same space; a label's logit is their scaled cosine.
+    ImageText,
+}
+
+impl BundleKind {
+    pub fn is_classifier(&self) -> bool {
+        *self == BundleKind::Classifier
+    }
+}
+
+/// The numbers an image–text model needs besides its two encoders (CLIP's conventions).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageTextSpec {
+    /// Cosine similarity × this = logit (CLIP's learned temperature, exponentiated).
+    pub logit_scale: f32,
+    /// Token ids the text encoder takes per prompt, start and end tokens included.
+    pub context_length: u32,
+    /// Width of both encoders' embeddings.
+    pub embed_dim: u32,
+    /// The id that fills a prompt's ids up to `context_length`.
+    #[serde(default)]
+    pub pad_id: u32,
+    /// Languages the text encoder reads ("en", "zh"); descriptions in others are not embedded.
+    #[serde(default = "english_only")]
+    pub languages: Vec<String>,
+}
+
+fn english_only() -> Vec<String> {
+    vec!["en".into()]
 }
 
 /// How the classifier's numbers are stored. int8 bundles (made by `scripts/export_int8.py`)
@@ -82,7 +126,7 @@ impl TestTime {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct BundleFiles {
     pub model: String,
     #[serde(default)]
@@ -99,9 +143,26 @@ pub struct BundleFiles {
     /// [`BundleFiles::model_for_this_cpu`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_7bit: Option<String>,
+    /// Image–text only: token ids → embedding (TorchScript), and the tokenizer.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_encoder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
 }
 
 impl BundleFiles {
+    /// Every file these name, each of which must exist in the bundle.
+    pub fn named(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.model)
+            .chain(self.features.as_ref())
+            .chain(self.cam_features.as_ref())
+            .chain(self.cam_head.as_ref())
+            .chain(self.head.as_ref())
+            .chain(self.model_7bit.as_ref())
+            .chain(self.text_encoder.as_ref())
+            .chain(self.tokenizer.as_ref())
+    }
+
     /// The model file this CPU computes exactly. x86's int8 kernels add pairs of u8×s8
     /// products into 16 bits with saturation unless the CPU has AVX-512 VNNI; full 8-bit
     /// activations overflow there (a fine-tuned model measured 0 % top-1 against 100 % in
@@ -132,6 +193,20 @@ pub struct Label {
     pub name: String,
     /// None: the class is not an insect or other arthropod.
     pub taxon: Option<Taxon>,
+    /// Image–text bundles: descriptions whose mean embedding is the class, as exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<String>,
+    /// Image–text bundles: descriptions administrators added (the portal writes these when it
+    /// derives a version from its species descriptions; `prompts` stay as exported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub described: Vec<String>,
+}
+
+impl Label {
+    /// Every text the class is the mean of.
+    pub fn all_prompts(&self) -> impl Iterator<Item = &String> {
+        self.prompts.iter().chain(&self.described)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +284,7 @@ impl Manifest {
         for name in self.file_names() {
             check_file_name(name)?;
         }
+        super::image_text::validate(self)?;
         let t = self.thresholds;
         for (name, v) in [("confident", t.confident), ("rollup", t.rollup), ("arthropod_min", t.arthropod_min)] {
             if !(0.0..=1.0).contains(&v) {
@@ -220,14 +296,7 @@ impl Manifest {
 
     /// Every file the manifest names: its model files and the keys of its digests.
     pub fn file_names(&self) -> impl Iterator<Item = &String> {
-        let f = &self.files;
-        std::iter::once(&f.model)
-            .chain(f.features.as_ref())
-            .chain(f.cam_features.as_ref())
-            .chain(f.cam_head.as_ref())
-            .chain(f.head.as_ref())
-            .chain(f.model_7bit.as_ref())
-            .chain(self.sha256.keys())
+        self.files.named().chain(self.sha256.keys())
     }
 
     pub fn arthropod_classes(&self) -> usize {

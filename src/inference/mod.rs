@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod forward_pool;
 pub mod heatmap;
+pub mod image_text;
 mod manifest;
 pub mod preprocess;
 mod similarity;
@@ -18,7 +19,9 @@ pub use bundle::{ModelBundle, TopClass};
 pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use forward_pool::cpu_plan;
-pub use manifest::{cpu_adds_int8_exactly, Label, Manifest, Precision, Taxon, TestTime, Thresholds};
+pub use manifest::{
+    cpu_adds_int8_exactly, BundleKind, ImageTextSpec, Label, Manifest, Precision, Taxon, TestTime, Thresholds,
+};
 pub use similarity::ClassVectors;
 
 /// Where tensors live: the GPU when asked for and present, else the CPU.

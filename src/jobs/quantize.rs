@@ -43,6 +43,12 @@ pub async fn run(
 ) -> Result<JobResult, ServiceError> {
     let parent_dir = PathBuf::from(&parent.dir);
     let manifest = Manifest::read(&parent_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+    if !manifest.kind.is_classifier() {
+        let what = format!("{} {}", parent.name, parent.version);
+        return Err(ServiceError::InvalidInput(format!(
+            "{what} is an image–text model: int8 export is for classifiers"
+        )));
+    }
     if manifest.precision != Precision::Fp32 {
         return Err(ServiceError::InvalidInput(format!(
             "{} {} is {} already",

@@ -36,33 +36,11 @@ fn taxon_of(label: &str) -> Option<Taxon> {
     if label == super::labels::NO_INSECT {
         return None;
     }
-    let lineage = |s: &catalogue::Species, rank: &str| {
-        let mut l = std::collections::BTreeMap::from([("class".to_string(), s.class.clone())]);
-        if !s.order.is_empty() {
-            l.insert("order".into(), s.order.clone());
-        }
-        if rank != "order" && !s.family.is_empty() {
-            l.insert("family".into(), s.family.clone());
-        }
-        l
-    };
     if let Some(s) = catalogue::in_family(label).first() {
-        return Some(Taxon {
-            rank: "family".into(),
-            name: s.family.clone(),
-            key: format!("family:{}", s.family),
-            lineage: lineage(s, "family"),
-        });
+        return Some(s.family_taxon());
     }
     if let Some(s) = catalogue::for_label(label) {
-        let mut l = lineage(s, "species");
-        l.insert("species".into(), s.name_en.clone());
-        return Some(Taxon {
-            rank: "species".into(),
-            name: s.name_en.clone(),
-            key: format!("species:{}", s.name_en),
-            lineage: l,
-        });
+        return Some(s.taxon());
     }
     // Unknown to the catalogue: still an insect class, so answers can roll up to Insecta.
     Some(Taxon {
@@ -156,6 +134,12 @@ pub async fn run(
     observer: Arc<dyn FineTuneObserver>,
 ) -> Result<FineTuneResult, ServiceError> {
     let started = Instant::now();
+    // Refused before any photo is read.
+    let base = Manifest::read(base_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+    if !base.kind.is_classifier() {
+        let refusal = "the base is an image–text model: its classes change by describing them, not by fine-tuning";
+        return Err(ServiceError::InvalidInput(refusal.into()));
+    }
     let config = options.head;
     let views = if options.views == 0 { 2 } else { options.views.min(16) };
     let (set, version) = super::datasets::find_version(db, spec).await?;
@@ -198,7 +182,6 @@ pub async fn run(
         train.len(),
         val.len()
     ));
-    let base = Manifest::read(base_dir).map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
     let features_file = base
         .files
         .features
@@ -270,7 +253,13 @@ pub async fn run(
     let labels: Vec<Label> = classes
         .iter()
         .enumerate()
-        .map(|(index, name)| Label { index, name: name.clone(), taxon: taxon_of(name) })
+        .map(|(index, name)| Label {
+            index,
+            name: name.clone(),
+            taxon: taxon_of(name),
+            prompts: Vec::new(),
+            described: Vec::new(),
+        })
         .collect();
     let name = format!("{}-{}", base.name, set.name);
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();

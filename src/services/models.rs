@@ -109,7 +109,7 @@ async fn upsert(
     .await?)
 }
 
-async fn mark_active(db: &DatabaseConnection, id: i64) -> Result<model_version::Model, ServiceError> {
+pub(crate) async fn mark_active(db: &DatabaseConnection, id: i64) -> Result<model_version::Model, ServiceError> {
     let txn = crate::db::begin_write(db).await?;
     for row in model_version::Entity::find().filter(model_version::Column::Active.eq(true)).all(&txn).await? {
         let mut r = row.into_active_model();
@@ -178,7 +178,9 @@ pub async fn install_zip(
         } else {
             find_manifest(&root).ok_or("the archive holds no manifest.json")?
         };
+        crate::inference::image_text::discard_class_vectors(&root);
         // Proven on the CPU: a bundle that cannot run a forward pass never reaches the engine.
+        // An image-text bundle's prompts are embedded here, and kept with it.
         let bundle = ModelBundle::load(&root, tch::Device::Cpu).map_err(|e| e.to_string())?;
         Ok((root, bundle.manifest.clone()))
     })
