@@ -4,7 +4,7 @@ import { ADMIN, open, signIn, signUp } from "./util";
 test("predefined commands run as background jobs with a live log; nothing else can be run", async ({ page }, info) => {
   await signIn(page, info, ADMIN.name, ADMIN.password);
   await open(page, "/commands", info);
-  for (const name of ["fine-tune", "evaluate", "make-int8-model", "import-dataset", "export-dataset", "re-run-predictions", "clean-orphaned-files", "vacuum"]) {
+  for (const name of ["fine-tune", "evaluate", "make-int8-model", "import-dataset", "export-dataset", "re-run-predictions", "clean-orphaned-files", "describe-classes", "vacuum"]) {
     await expect(page.locator(`#command-${name}`)).toHaveCount(1);
   }
   await page.locator("#command-vacuum").getByRole("button", { name: "Run" }).click();

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { open, PASSWORD, signIn, signUp } from "./util";
+import { ADMIN, open, PASSWORD, signIn, signUp } from "./util";
 
 
 test("the catalogue is searchable in English and Chinese and each species has its card", async ({ page }, info) => {
@@ -51,4 +51,33 @@ test("the interface switches to Chinese and an account remembers it", async ({ p
 
   await page.locator("#language-switcher").getByRole("button", { name: "English" }).click();
   await expect(page.locator("h1")).toHaveText("Which insect is this?");
+});
+
+test("an administrator describes a species for image–text models and removes it again", async ({ page, browser }, info) => {
+  await signIn(page, info, ADMIN.name, ADMIN.password);
+  await open(page, "/species/ip102-11", info);
+  await expect(page.getByTestId("model-reads")).toContainText("The active model is a classifier");
+  const text = `a photo of a green leafhopper on rice, ${info.project.name} ${Date.now() % 1_000_000}`;
+  const form = page.locator("#description-form");
+  await form.getByLabel("Description").fill(text);
+  await form.getByRole("button", { name: "Add description" }).click();
+  await expect(page).toHaveURL(/\/species\/ip102-11\?described=0/);
+  await expect(page.getByTestId("described")).toContainText("The active model reads no text");
+  const item = page.locator("#description-list li", { hasText: text });
+  await expect(item).toHaveCount(1);
+  await expect(item.locator(".tag")).toHaveText("en");
+
+  // Everyone reads the descriptions; only administrators may change them. (A signed-in
+  // member: anonymous visitors get this page from the 30-second page cache.)
+  const context = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  const visitor = await context.newPage();
+  await signUp(visitor, info, `describe${info.project.name}${Date.now() % 1_000_000}`);
+  await open(visitor, "/species/ip102-11", info);
+  await expect(visitor.locator("#description-list li", { hasText: text })).toHaveCount(1);
+  await expect(visitor.locator("#description-form")).toHaveCount(0);
+  await expect(visitor.locator("#description-list").getByRole("button", { name: "Remove" })).toHaveCount(0);
+  await context.close();
+
+  await item.getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator("#description-list li", { hasText: text })).toHaveCount(0);
 });

@@ -16,6 +16,7 @@ mod m20261203_000011_add_observation_sharing;
 mod m20261204_000012_create_pest_alerts;
 mod m20261205_000013_add_alert_mail;
 mod m20261206_000014_create_api_token;
+mod m20261207_000015_create_class_description;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_create_pest_alerts::Migration),
             Box::new(m20261205_000013_add_alert_mail::Migration),
             Box::new(m20261206_000014_create_api_token::Migration),
+            Box::new(m20261207_000015_create_class_description::Migration),
         ]
     }
 }

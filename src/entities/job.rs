@@ -73,6 +73,8 @@ pub enum JobKind {
     CleanFiles,
     #[sea_orm(string_value = "vacuum")]
     Vacuum,
+    #[sea_orm(string_value = "describe_classes")]
+    DescribeClasses,
 }
 
 impl JobKind {
@@ -86,6 +88,7 @@ impl JobKind {
             JobKind::Repredict => "repredict",
             JobKind::CleanFiles => "clean_files",
             JobKind::Vacuum => "vacuum",
+            JobKind::DescribeClasses => "describe_classes",
         }
     }
 }

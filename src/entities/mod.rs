@@ -2,6 +2,7 @@
 
 pub mod api_token;
 pub mod audit_event;
+pub mod class_description;
 pub mod dataset;
 pub mod dataset_item;
 pub mod dataset_version;

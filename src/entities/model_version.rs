@@ -55,6 +55,10 @@ pub enum ModelSource {
     #[sea_orm(string_value = "int8")]
     #[serde(rename = "int8")]
     Int8,
+    /// An image–text version re-made with the species descriptions, by a describe job.
+    #[sea_orm(string_value = "described")]
+    #[serde(rename = "described")]
+    Described,
 }
 
 impl ModelSource {
@@ -64,6 +68,7 @@ impl ModelSource {
             ModelSource::Upload => "upload",
             ModelSource::FineTune => "fine-tune",
             ModelSource::Int8 => "int8",
+            ModelSource::Described => "described",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! [`JobSpec`]; nothing a person types ever becomes a shell command.
 
 pub mod commands;
+mod describe;
 pub mod progress;
 mod quantize;
 pub mod queue;
@@ -90,6 +91,9 @@ pub enum JobSpec {
     },
     /// The database compacted and its statistics refreshed.
     Vacuum {},
+    /// An image–text model version re-made with every species description, activated when
+    /// that version is the active one (queued when an administrator edits a description).
+    DescribeClasses { model: i64 },
 }
 
 fn default_hidden() -> i64 {
@@ -131,6 +135,7 @@ impl JobSpec {
             JobSpec::Repredict { .. } => JobKind::Repredict,
             JobSpec::CleanFiles { .. } => JobKind::CleanFiles,
             JobSpec::Vacuum {} => JobKind::Vacuum,
+            JobSpec::DescribeClasses { .. } => JobKind::DescribeClasses,
         }
     }
 
@@ -160,7 +165,7 @@ impl JobSpec {
             JobSpec::CleanFiles { grace_minutes } => {
                 check_range("grace_minutes", *grace_minutes as i64, 0, 60 * 24 * 30)
             }
-            JobSpec::Vacuum {} => Ok(()),
+            JobSpec::Vacuum {} | JobSpec::DescribeClasses { .. } => Ok(()),
         }
     }
 }

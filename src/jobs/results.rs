@@ -119,6 +119,21 @@ pub struct VacuumResult {
     pub seconds: f64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DescribeResult {
+    /// The new model version.
+    pub model_id: i64,
+    pub version: String,
+    pub classes: usize,
+    /// Classes that carry descriptions, and how many of them the model did not have.
+    pub described_classes: usize,
+    pub new_classes: usize,
+    pub descriptions: usize,
+    /// Whether it became the active version (its origin still was).
+    pub activated: bool,
+    pub seconds: f64,
+}
+
 /// A succeeded job's result. Stored without a tag: the job's kind says which it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -132,6 +147,7 @@ pub enum JobResult {
     Repredict(RepredictResult),
     CleanFiles(CleanFilesResult),
     Vacuum(VacuumResult),
+    Describe(DescribeResult),
 }
 
 impl JobResult {
@@ -155,6 +171,7 @@ impl JobResult {
             JobKind::Repredict => read(text).map(JobResult::Repredict),
             JobKind::CleanFiles => read(text).map(JobResult::CleanFiles),
             JobKind::Vacuum => read(text).map(JobResult::Vacuum),
+            JobKind::DescribeClasses => read(text).map(JobResult::Describe),
         }
     }
 
@@ -188,6 +205,14 @@ impl JobResult {
                 r.identifications, r.photos, r.removed, r.rows_without_photo
             ),
             JobResult::Vacuum(r) => format!("{} in {:.2} s", r.statement, r.seconds),
+            JobResult::Describe(r) => format!(
+                "version {} · {} classes, {} described ({} new){}",
+                r.version,
+                r.classes,
+                r.described_classes,
+                r.new_classes,
+                if r.activated { " · active" } else { "" }
+            ),
         }
     }
 

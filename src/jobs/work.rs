@@ -59,6 +59,9 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
             }))
         }
         JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
+        JobSpec::DescribeClasses { model } => {
+            super::describe::run(ctx, handle, job.id, model_row(ctx, model).await?).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod answer_rates;
 pub mod api_tokens;
 pub mod archive;
 pub mod audit;
+pub mod class_descriptions;
 pub mod comparison;
 pub mod dataset_export;
 pub mod dataset_import;

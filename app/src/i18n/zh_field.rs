@@ -106,6 +106,15 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Revoke" => "撤销",
         "expired" => "已过期",
         "revoked" => "已撤销",
+        "Descriptions" => "描述",
+        "Saved. A job brings it to the active model, which answers with it once the job has finished:" => "已保存。一个任务会把它交给当前模型，任务完成后模型即按它作答：",
+        "Saved. The active model reads no text; descriptions count once an image–text model is active." => "已保存。当前模型不读取文字；启用图文模型后，描述才会生效。",
+        "The active model is a classifier. Image–text models (CLIP, BioCLIP) read these descriptions: a species they lack becomes a class they can answer with." => "当前模型是分类模型。图文模型（CLIP、BioCLIP）会读取这些描述：它们没有的物种会成为可以回答的新类别。",
+        "The active model reads descriptions in:" => "当前模型读取的描述语言：",
+        "No descriptions yet." => "尚无描述。",
+        "Description" => "描述",
+        "e.g. a photo of a small brown planthopper on a rice stem" => "例如：a photo of a small brown planthopper on a rice stem",
+        "Add description" => "添加描述",
         _ => return None,
     })
 }

@@ -16,6 +16,7 @@ pub mod pressure;
 mod pressure_alerts;
 pub mod result;
 pub mod species;
+mod species_descriptions;
 pub mod terminal;
 pub mod upload;
 #[cfg(feature = "hydrate")]

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::species_descriptions::SpeciesDescriptions;
 use crate::api::{get_species, search_species, SpeciesPhotoView, SpeciesSummary};
 use crate::i18n::{use_lang, Lang};
 
@@ -116,6 +117,7 @@ pub fn SpeciesPage() -> impl IntoView {
                             <p class="hint" data-testid="known-to-model">
                                 {if d.known_to_model { lang.t("The active model can name this species.") } else { lang.t("The active model does not know this species yet; a model fine-tuned on labelled photos can.") }}
                             </p>
+                            <SpeciesDescriptions key=s.key.clone()/>
                             <SpeciesPhotos photos=d.photos.clone()/>
                             <section>
                                 <h2>{lang.t("Your sightings")}</h2>

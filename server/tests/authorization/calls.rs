@@ -330,6 +330,27 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
         ("GET", "/api".into(), String::new(), vec![], Rule::Public),
         ("GET", "/api/v1/pressure.csv?species=ip102-11".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
+        (
+            "POST",
+            "/api/species_descriptions".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"key=ip102-11".to_vec(),
+            Rule::Public,
+        ),
+        (
+            "POST",
+            "/api/describe_species".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"key=ip102-11&language=en&text=".to_vec(),
+            Rule::Admin,
+        ),
+        (
+            "POST",
+            "/api/remove_species_description".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"id=999999".to_vec(),
+            Rule::Admin,
+        ),
         ("POST", "/api/api_tokens".into(), "application/x-www-form-urlencoded".into(), vec![], Rule::SignedIn),
         (
             "POST",
