@@ -193,3 +193,51 @@ async fn a_description_reaches_the_active_image_text_model() {
         models::rollback(db, &engine, Some(&admin), None).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classes_learn_from_a_dataset_versions_photos() {
+    use insectid::jobs::{queue, JobSpec};
+    use insectid::services::{dataset_import, evaluation};
+    let tmp = TempDir::new("insectid-few-shot");
+    let archive = tmp.path().join("trimmed.zip");
+    trimmed_bundle_zip(&archive, 4);
+    insectid::testing::write_pest_folders(&tmp.path().join("source"));
+    let t = test_databases().await.remove(0);
+    let db = &t.db;
+    let ctx = context(db, &tmp.path().join("work"));
+    let runner = JobRunner::new(ctx.clone(), RunnerSettings::default());
+    let admin = account(db, "root", Role::Admin).await;
+    models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
+    let base = models::install_zip(db, Some(&admin), &ctx.models_dir, &archive, None).await.unwrap();
+    let engine = InferenceEngine::start(Path::new(&base.dir), EngineConfig { threads: 1, ..Default::default() });
+    models::activate(db, &std::sync::Arc::new(engine.unwrap()), Some(&admin), base.id, None).await.unwrap();
+    let import = dataset_import::start(db, "pests", &tmp.path().join("source"), 1).await.unwrap();
+    dataset_import::run(db, &ctx.photos, import.id, |_| {}).await.unwrap();
+
+    let spec = JobSpec::DescribeClasses { model: base.id, dataset: Some("pests@1".into()), photo_weight: 50 };
+    assert!(JobSpec::DescribeClasses { model: 1, dataset: None, photo_weight: 101 }.validate().is_err());
+    queue::submit(db, Some(&admin), &spec, "describe-classes").await.unwrap();
+    let result = run_describe_job(&runner, db).await;
+    assert_eq!((result.prototyped_classes, result.new_classes, result.classes), (3, 3, 4 + 5 + 3));
+    assert!(result.activated);
+    let active = models::active(db).await.unwrap().unwrap();
+    let manifest = Manifest::read(Path::new(&active.dir)).unwrap();
+    let delphacidae = manifest.labels.iter().find(|l| l.name == "Delphacidae").unwrap();
+    assert_eq!(delphacidae.taxon.as_ref().map(|t| t.key.as_str()), Some("family:Delphacidae"));
+    assert_eq!(manifest.image_text.as_ref().unwrap().photo_weight, 0.5);
+
+    // Evaluated like any version: the classes learnt from 6 photos each answer their val photos.
+    let val = evaluation::from_dataset_version(db, &ctx.photos, "pests@1", "val").await.unwrap();
+    let few_shot = models::engine_for(&active, EngineConfig { threads: 1, ..Default::default() }).await.unwrap();
+    let report = evaluation::evaluate(&few_shot, &val, 4, |_, _| {}).await.unwrap();
+    assert!(report.top1 > 0.5, "above chance (1/3): {}", report.top1);
+    let words_only = models::engine_for(&base, EngineConfig { threads: 1, ..Default::default() }).await.unwrap();
+    let before = evaluation::evaluate(&words_only, &val, 4, |_, _| {}).await.unwrap();
+    assert_eq!(before.top1, 0.0, "the origin has no such classes");
+
+    // A description added later keeps the prototypes: they belong to the new origin.
+    let say = class_descriptions::add(db, Some(&admin), &catalogue::all()[0].key, Language::En, "a moth", None);
+    say.await.unwrap().job.expect("queued for the active image–text model");
+    let again = run_describe_job(&runner, db).await;
+    assert_eq!((again.prototyped_classes, again.classes), (3, 4 + 5 + 3));
+}

@@ -165,36 +165,20 @@ mod tests {
     }
 
     fn manifest() -> Manifest {
+        let label = |index, name: &str, taxon| Label {
+            index,
+            name: name.into(),
+            taxon,
+            prompts: vec![],
+            described: vec![],
+            prototype: None,
+        };
         let labels = vec![
-            Label {
-                index: 0,
-                name: "ladybug".into(),
-                taxon: taxon("Insecta", "Coleoptera", "Coccinellidae"),
-                prompts: vec![],
-                described: vec![],
-            },
-            Label {
-                index: 1,
-                name: "weevil".into(),
-                taxon: taxon("Insecta", "Coleoptera", "Curculionidae"),
-                prompts: vec![],
-                described: vec![],
-            },
-            Label {
-                index: 2,
-                name: "leaf beetle".into(),
-                taxon: taxon("Insecta", "Coleoptera", "Chrysomelidae"),
-                prompts: vec![],
-                described: vec![],
-            },
-            Label {
-                index: 3,
-                name: "bee".into(),
-                taxon: taxon("Insecta", "Hymenoptera", "Apidae"),
-                prompts: vec![],
-                described: vec![],
-            },
-            Label { index: 4, name: "daisy".into(), taxon: None, prompts: vec![], described: vec![] },
+            label(0, "ladybug", taxon("Insecta", "Coleoptera", "Coccinellidae")),
+            label(1, "weevil", taxon("Insecta", "Coleoptera", "Curculionidae")),
+            label(2, "leaf beetle", taxon("Insecta", "Coleoptera", "Chrysomelidae")),
+            label(3, "bee", taxon("Insecta", "Hymenoptera", "Apidae")),
+            label(4, "daisy", None),
         ];
         Manifest {
             format: 1,

@@ -44,9 +44,17 @@ pub(super) fn validate(m: &Manifest) -> Result<(), String> {
     if prompts > MAX_PROMPTS {
         return Err(format!("{prompts} prompts: at most {MAX_PROMPTS}"));
     }
+    if !(0.0..=1.0).contains(&spec.photo_weight) {
+        return Err(format!("photo_weight {} is outside 0..1", spec.photo_weight));
+    }
     for label in &m.labels {
-        if label.all_prompts().next().is_none() {
+        if label.all_prompts().next().is_none() && label.prototype.is_none() {
             return Err(format!("label {} ({}) has no prompt", label.index, label.name));
+        }
+        if let Some(p) = &label.prototype {
+            if p.len() != spec.embed_dim as usize || p.iter().any(|v| !v.is_finite()) {
+                return Err(format!("label {}: its prototype must be {} finite numbers", label.index, spec.embed_dim));
+            }
         }
         if let Some(p) = label.all_prompts().find(|p| check_prompt(p).is_err()) {
             return Err(format!("label {}: {}", label.index, check_prompt(p).unwrap_err()));
@@ -140,18 +148,31 @@ pub fn unit_rows(x: &Tensor) -> Tensor {
     x / norm
 }
 
-/// One row per label: the unit mean of its prompts' unit embeddings.
-pub fn class_matrix(encoder: &TextEncoder, labels: &[Label]) -> Result<Tensor, InferenceError> {
+/// One row per label: the unit mean of its prompts' unit embeddings, blended with its photo
+/// prototype (weight `photo_weight`) when it has one; a class known only from photos is its
+/// prototype.
+pub fn class_matrix(encoder: &TextEncoder, labels: &[Label], photo_weight: f64) -> Result<Tensor, InferenceError> {
     let prompts: Vec<&str> = labels.iter().flat_map(|l| l.all_prompts().map(String::as_str)).collect();
     let embedded = encoder.embed(&prompts)?;
     let mut start = 0;
     let mut rows = Vec::with_capacity(labels.len());
     for label in labels {
         let n = label.all_prompts().count() as i64;
-        rows.push(embedded.narrow(0, start, n).mean_dim([0i64].as_slice(), false, Kind::Float));
+        let text =
+            (n > 0).then(|| unit_rows(&embedded.narrow(0, start, n).mean_dim([0i64].as_slice(), true, Kind::Float)));
         start += n;
+        let photos =
+            label.prototype.as_ref().map(|p| unit_rows(&Tensor::from_slice(p).view([1, -1]).to_device(encoder.device)));
+        rows.push(match (text, photos) {
+            (Some(t), Some(p)) => t * (1.0 - photo_weight) + p * photo_weight,
+            (Some(t), None) => t,
+            (None, Some(p)) => p,
+            (None, None) => {
+                return Err(InferenceError::Torch(format!("class {} has neither prompts nor photos", label.name)))
+            }
+        });
     }
-    Ok(unit_rows(&Tensor::stack(&rows, 0)))
+    Ok(unit_rows(&Tensor::cat(&rows, 0)))
 }
 
 /// Where the class matrix of these prompts is kept in the bundle: the name carries a digest of
@@ -169,6 +190,7 @@ pub fn class_matrix_file(dir: &Path, manifest: &Manifest) -> PathBuf {
     h.update(serde_json::to_vec(&manifest.image_text).unwrap_or_default());
     for label in &manifest.labels {
         h.update(serde_json::to_vec(&label.all_prompts().collect::<Vec<_>>()).unwrap_or_default());
+        h.update(serde_json::to_vec(&label.prototype).unwrap_or_default());
     }
     let digest = format!("{:x}", h.finalize());
     dir.join(format!("class-text-{}.npy", &digest[..16]))
@@ -186,7 +208,9 @@ pub fn load_class_matrix(dir: &Path, manifest: &Manifest, encoder: &TextEncoder)
         }
         tracing::warn!(file = %file.display(), "stored class vectors do not fit the bundle; embedding the prompts again");
     }
-    let matrix = class_matrix(encoder, &manifest.labels).map_err(|e| format!("embedding the prompts failed: {e}"))?;
+    let weight = f64::from(manifest.image_text.as_ref().map_or(0.0, |s| s.photo_weight));
+    let matrix =
+        class_matrix(encoder, &manifest.labels, weight).map_err(|e| format!("embedding the prompts failed: {e}"))?;
     if matrix.size() != shape {
         return Err(format!("the text encoder's embeddings are {:?}, the manifest says {shape:?}", matrix.size()));
     }

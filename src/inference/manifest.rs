@@ -75,6 +75,9 @@ pub struct ImageTextSpec {
     /// Languages the text encoder reads ("en", "zh"); descriptions in others are not embedded.
     #[serde(default = "english_only")]
     pub languages: Vec<String>,
+    /// How much a class's photo prototype counts against its prompts (0..=1).
+    #[serde(default)]
+    pub photo_weight: f32,
 }
 
 fn english_only() -> Vec<String> {
@@ -200,6 +203,10 @@ pub struct Label {
     /// derives a version from its species descriptions; `prompts` stay as exported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub described: Vec<String>,
+    /// Image–text bundles (few-shot): the unit mean image embedding of the class's labelled
+    /// photos, blended with its prompts by `image_text.photo_weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prototype: Option<Vec<f32>>,
 }
 
 impl Label {

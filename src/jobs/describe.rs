@@ -11,7 +11,7 @@ use super::results::DescribeResult;
 use super::{JobContext, JobHandle, JobResult};
 use crate::entities::model_version::{self, ModelSource};
 use crate::inference::{BundleKind, Manifest, ModelBundle};
-use crate::services::{class_descriptions, models};
+use crate::services::{class_descriptions, models, prototypes};
 use crate::ServiceError;
 
 fn storage(what: &str, e: impl std::fmt::Display) -> ServiceError {
@@ -23,6 +23,7 @@ pub async fn run(
     handle: &JobHandle,
     job_id: i64,
     base: model_version::Model,
+    photos: Option<(String, f32)>,
 ) -> Result<JobResult, ServiceError> {
     let started = Instant::now();
     let base_dir = Path::new(&base.dir).to_path_buf();
@@ -36,8 +37,21 @@ pub async fn run(
     let descriptions = class_descriptions::all(&ctx.db).await?;
     let mut derived = class_descriptions::derive_manifest(&manifest, &descriptions);
     derived.version = class_descriptions::derived_version(&manifest.version, job_id);
+    let prototyped = match photos {
+        Some((dataset, weight)) => {
+            handle.log(format!("embedding the train photos of {dataset}"));
+            let p = prototypes::add_prototypes(&ctx.db, &ctx.photos, &base_dir, &mut derived, &dataset, weight).await?;
+            handle.log(format!(
+                "{} photos: prototypes for {} classes, {} of them new",
+                p.photos, p.classes, p.new_classes
+            ));
+            p.classes
+        }
+        None => derived.labels.iter().filter(|l| l.prototype.is_some()).count(),
+    };
     let described = derived.labels.iter().filter(|l| !l.described.is_empty()).count();
-    let added = derived.labels.len() - manifest.labels.iter().filter(|l| !l.prompts.is_empty()).count();
+    let kept = manifest.labels.iter().filter(|l| !l.prompts.is_empty() || l.prototype.is_some()).count();
+    let added = derived.labels.len() - kept;
     handle.log(format!(
         "{} descriptions: {described} classes described, {added} of them new; {} classes in all",
         descriptions.len(),
@@ -70,6 +84,7 @@ pub async fn run(
         classes: derived.labels.len(),
         described_classes: described,
         new_classes: added,
+        prototyped_classes: prototyped,
         descriptions: descriptions.len(),
         activated: base_is_active,
         seconds: started.elapsed().as_secs_f64(),

@@ -93,7 +93,15 @@ pub enum JobSpec {
     Vacuum {},
     /// An image–text model version re-made with every species description, activated when
     /// that version is the active one (queued when an administrator edits a description).
-    DescribeClasses { model: i64 },
+    /// With `dataset`, each class also gets the prototype of its train photos there (few-shot:
+    /// a class only the photos know is added), counting `photo_weight` % against its prompts.
+    DescribeClasses {
+        model: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset: Option<String>,
+        #[serde(default = "default_photo_weight")]
+        photo_weight: u32,
+    },
 }
 
 fn default_hidden() -> i64 {
@@ -122,6 +130,9 @@ fn default_limit() -> u64 {
 }
 fn default_grace() -> u64 {
     60
+}
+fn default_photo_weight() -> u32 {
+    50
 }
 
 impl JobSpec {
@@ -165,7 +176,10 @@ impl JobSpec {
             JobSpec::CleanFiles { grace_minutes } => {
                 check_range("grace_minutes", *grace_minutes as i64, 0, 60 * 24 * 30)
             }
-            JobSpec::Vacuum {} | JobSpec::DescribeClasses { .. } => Ok(()),
+            JobSpec::DescribeClasses { photo_weight, .. } => {
+                check_range("photo_weight", i64::from(*photo_weight), 0, 100)
+            }
+            JobSpec::Vacuum {} => Ok(()),
         }
     }
 }

@@ -128,6 +128,9 @@ pub struct DescribeResult {
     /// Classes that carry descriptions, and how many of them the model did not have.
     pub described_classes: usize,
     pub new_classes: usize,
+    /// Classes with a photo prototype (few-shot).
+    #[serde(default)]
+    pub prototyped_classes: usize,
     pub descriptions: usize,
     /// Whether it became the active version (its origin still was).
     pub activated: bool,

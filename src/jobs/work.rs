@@ -59,8 +59,9 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
             }))
         }
         JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
-        JobSpec::DescribeClasses { model } => {
-            super::describe::run(ctx, handle, job.id, model_row(ctx, model).await?).await
+        JobSpec::DescribeClasses { model, dataset, photo_weight } => {
+            let photos = dataset.map(|d| (d, photo_weight as f32 / 100.0));
+            super::describe::run(ctx, handle, job.id, model_row(ctx, model).await?, photos).await
         }
     }
 }

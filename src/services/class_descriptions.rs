@@ -123,7 +123,8 @@ async fn queue_for_active_model(db: &DatabaseConnection, admin: &Account) -> Res
     if let Some(waiting) = waiting {
         return Ok(Some(waiting));
     }
-    let spec = JobSpec::DescribeClasses { model: active.id };
+    // Without photos: a version made with a dataset keeps its prototypes (they are its own).
+    let spec = JobSpec::DescribeClasses { model: active.id, dataset: None, photo_weight: 50 };
     Ok(Some(queue::enqueue(db, &spec, "describe-classes", Some(admin.id)).await?))
 }
 
@@ -142,7 +143,7 @@ pub fn derive_manifest(base: &Manifest, descriptions: &[class_description::Model
     let mut labels: Vec<Label> = base
         .labels
         .iter()
-        .filter(|l| !l.prompts.is_empty())
+        .filter(|l| !l.prompts.is_empty() || l.prototype.is_some())
         .map(|l| Label { described: Vec::new(), ..l.clone() })
         .collect();
     for d in descriptions.iter().filter(|d| reads(d.language)) {
@@ -155,6 +156,7 @@ pub fn derive_manifest(base: &Manifest, descriptions: &[class_description::Model
                 taxon: Some(species.taxon()),
                 prompts: Vec::new(),
                 described: vec![d.text.clone()],
+                prototype: None,
             }),
         }
     }

@@ -32,7 +32,7 @@ pub struct FineTuneResult {
 }
 
 /// The taxon of a dataset class: a family the catalogue knows, or one of its species.
-fn taxon_of(label: &str) -> Option<Taxon> {
+pub(crate) fn taxon_of(label: &str) -> Option<Taxon> {
     if label == super::labels::NO_INSECT {
         return None;
     }
@@ -259,6 +259,7 @@ pub async fn run(
             taxon: taxon_of(name),
             prompts: Vec::new(),
             described: Vec::new(),
+            prototype: None,
         })
         .collect();
     let name = format!("{}-{}", base.name, set.name);

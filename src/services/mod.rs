@@ -21,6 +21,7 @@ pub mod labels;
 pub mod models;
 pub mod observation;
 pub mod pressure;
+pub mod prototypes;
 pub mod retention;
 pub mod shadow;
 pub mod species;

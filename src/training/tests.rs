@@ -66,7 +66,14 @@ fn a_tiny_fine_tune_beats_chance_and_exports_a_bundle_the_engine_loads() {
     let labels = ["red", "green", "blue"]
         .iter()
         .enumerate()
-        .map(|(i, n)| Label { index: i, name: n.to_string(), taxon: None, prompts: Vec::new(), described: Vec::new() })
+        .map(|(i, n)| Label {
+            index: i,
+            name: n.to_string(),
+            taxon: None,
+            prompts: Vec::new(),
+            described: Vec::new(),
+            prototype: None,
+        })
         .collect();
     let written = export_bundle(&base, &trained, None, TestTime::None, labels, "colours", "0.1.0", &out).unwrap();
     assert_eq!(written.labels.len(), 3);
