@@ -214,8 +214,8 @@ async fn classes_learn_from_a_dataset_versions_photos() {
     let import = dataset_import::start(db, "pests", &tmp.path().join("source"), 1).await.unwrap();
     dataset_import::run(db, &ctx.photos, import.id, |_| {}).await.unwrap();
 
-    let spec = JobSpec::DescribeClasses { model: base.id, dataset: Some("pests@1".into()), photo_weight: 50 };
-    assert!(JobSpec::DescribeClasses { model: 1, dataset: None, photo_weight: 101 }.validate().is_err());
+    let spec = JobSpec::DescribeClasses { model: Some(base.id), dataset: Some("pests@1".into()), photo_weight: 50 };
+    assert!(JobSpec::DescribeClasses { model: Some(1), dataset: None, photo_weight: 101 }.validate().is_err());
     queue::submit(db, Some(&admin), &spec, "describe-classes").await.unwrap();
     let result = run_describe_job(&runner, db).await;
     assert_eq!((result.prototyped_classes, result.new_classes, result.classes), (3, 3, 4 + 5 + 3));

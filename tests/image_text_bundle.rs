@@ -129,10 +129,16 @@ fn class_vectors_are_stored_with_the_bundle_and_follow_its_prompts() {
 fn broken_image_text_bundles_are_refused() {
     let tmp = TempDir::new("insectid-image-text-bad");
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(&str, Edit, &str); 5] = [
+    let cases: [(&str, Edit, &str); 7] = [
         ("no prompt", |m| m["labels"][3]["prompts"] = serde_json::json!([]), "has no prompt"),
         ("no tokenizer", |m| m["files"].as_object_mut().unwrap().remove("tokenizer").map(drop).unwrap(), "tokenizer"),
-        ("wrong width", |m| m["image_text"]["embed_dim"] = 31.into(), "[144, 31]"),
+        ("wrong width", |m| m["image_text"]["embed_dim"] = 31.into(), "of width 31"),
+        (
+            "a prototype of the wrong width",
+            |m| m["labels"][2]["prototype"] = serde_json::json!([0.5, 0.5]),
+            "32 finite",
+        ),
+        ("not an image encoder", |m| m["files"]["model"] = "text_encoder.pt".into(), "test forward pass failed"),
         ("not a tokenizer", |m| m["files"]["tokenizer"] = "text_encoder.pt".into(), "not a tokenizer.json"),
         ("a prompt with a line break", |m| m["labels"][0]["prompts"][0] = "two\nlines".into(), "one line"),
     ];
@@ -161,7 +167,11 @@ fn zip_dir(dir: &Path, out: &Path) {
 async fn an_installed_image_text_bundle_answers_photos() {
     let tmp = TempDir::new("insectid-image-text-install");
     let archive = tmp.path().join("tiny.zip");
-    zip_dir(&tiny_bundle(), &archive);
+    // The upload carries class vectors of its own (zeros): install must not believe them.
+    let upload = edited_copy(&tmp.path().join("upload"), |_| {});
+    let planted = insectid::inference::image_text::class_matrix_file(&upload, &Manifest::read(&upload).unwrap());
+    tch::Tensor::zeros([144, 32], (tch::Kind::Float, tch::Device::Cpu)).write_npy(&planted).unwrap();
+    zip_dir(&upload, &archive);
     let engine = std::sync::Arc::new(
         InferenceEngine::start(&test_model_dir(), EngineConfig { threads: 1, ..Default::default() }).unwrap(),
     );
@@ -174,6 +184,10 @@ async fn an_installed_image_text_bundle_answers_photos() {
         let row = models::install_zip(db, Some(&admin), &models_dir, &archive, None).await.unwrap();
         assert_eq!((row.name.as_str(), row.classes), ("tiny-clip", 144));
         assert_eq!(class_files(Path::new(&row.dir)).len(), 1, "class vectors computed at install, stored with it");
+        let installed = ModelBundle::load(Path::new(&row.dir), tch::Device::Cpu).unwrap();
+        let input = reference_input("ramp", 3 * SIZE * SIZE);
+        let gap = worst(&installed.logits(&[&input]).unwrap()[0], &floats(&reference()["images"]["ramp"]["logits"]));
+        assert!(gap < 1e-3, "the planted zeros were replaced: max |Δ| = {gap}");
         models::activate(db, &engine, Some(&admin), row.id, None).await.unwrap();
         let photo = insectid::testing::coloured_photo(2, 9);
         let answer = identify::identify_photo(&engine, photo.into(), 3).await.unwrap();

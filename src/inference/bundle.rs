@@ -153,7 +153,7 @@ impl ModelBundle {
             let out = self.module.forward_ts(&[batch])?;
             match &self.head {
                 Head::Module(head) => head.forward_ts(&[out]),
-                Head::Text(text) => Ok(text.logits(&out)),
+                Head::Text(text) => text.logits(&out),
                 Head::None => Ok(out),
             }
         })?)

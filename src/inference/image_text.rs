@@ -23,10 +23,12 @@ const TEXT_BATCH: usize = 64;
 pub(super) fn validate(m: &Manifest) -> Result<(), String> {
     let prompts: usize = m.labels.iter().map(|l| l.all_prompts().count()).sum();
     if m.kind == BundleKind::Classifier {
-        return match (prompts, &m.image_text, &m.files.text_encoder) {
-            (0, None, None) => Ok(()),
-            _ => Err("prompts, image_text and files.text_encoder belong to kind \"image_text\" bundles".into()),
-        };
+        let prototypes = m.labels.iter().any(|l| l.prototype.is_some());
+        let text_files = m.files.text_encoder.is_some() || m.files.tokenizer.is_some();
+        if prompts > 0 || prototypes || text_files || m.image_text.is_some() {
+            return Err("prompts, prototypes, image_text and text files belong to kind \"image_text\" bundles".into());
+        }
+        return Ok(());
     }
     let spec = m.image_text.as_ref().ok_or("an image_text bundle needs its \"image_text\" settings")?;
     if m.files.text_encoder.is_none() || m.files.tokenizer.is_none() {
@@ -80,6 +82,9 @@ pub struct TextEncoder {
     tokenizer: Tokenizer,
     context_length: usize,
     pad_id: i64,
+    /// The width every embedding must have (an uploaded encoder's output is checked, never
+    /// trusted: a wrong shape must be an error, not a panic in a tensor operation).
+    embed_dim: i64,
     device: Device,
 }
 
@@ -104,7 +109,8 @@ impl TextEncoder {
         let mut module =
             CModule::load_on_device(dir.join(encoder), device).map_err(|e| format!("{encoder} does not load: {e}"))?;
         module.set_eval();
-        Ok(TextEncoder { module, tokenizer, context_length, pad_id: i64::from(spec.pad_id), device })
+        let (pad_id, embed_dim) = (i64::from(spec.pad_id), i64::from(spec.embed_dim));
+        Ok(TextEncoder { module, tokenizer, context_length, pad_id, embed_dim, device })
     }
 
     /// A prompt's token ids, start and end tokens included, padded to the context length.
@@ -133,6 +139,12 @@ impl TextEncoder {
             }
             let tokens = Tensor::from_slice(&ids).view([chunk.len() as i64, self.context_length as i64]);
             let out = tch::no_grad(|| self.module.forward_ts(&[tokens.to_device(self.device)]))?;
+            if out.size() != [chunk.len() as i64, self.embed_dim] {
+                let (shape, n, width) = (out.size(), chunk.len(), self.embed_dim);
+                return Err(InferenceError::Torch(format!(
+                    "the text encoder gave {shape:?} for {n} prompts of width {width}"
+                )));
+            }
             rows.push(unit_rows(&out.to_kind(Kind::Float)));
         }
         if rows.is_empty() {
@@ -214,7 +226,10 @@ pub fn load_class_matrix(dir: &Path, manifest: &Manifest, encoder: &TextEncoder)
     if matrix.size() != shape {
         return Err(format!("the text encoder's embeddings are {:?}, the manifest says {shape:?}", matrix.size()));
     }
-    let tmp = file.with_extension("npy.partial");
+    // A name of this writer's own: several processes may load one bundle at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = file.with_extension(format!("npy.{}-{n}.partial", std::process::id()));
     let stored = matrix
         .to_device(Device::Cpu)
         .write_npy(&tmp)
@@ -256,10 +271,18 @@ impl TextClasses {
         self.matrix.lock().unwrap_or_else(|e| e.into_inner()).shallow_clone()
     }
 
-    /// Logits for image embeddings: scaled cosine with every class.
-    pub fn logits(&self, image_embeddings: &Tensor) -> Tensor {
+    /// Logits for image embeddings: scaled cosine with every class (computed in f32, where
+    /// the norm's floor is not rounded to zero as in half precision).
+    pub fn logits(&self, image_embeddings: &Tensor) -> Result<Tensor, tch::TchError> {
         let matrix = self.matrix();
-        unit_rows(image_embeddings).matmul(&matrix.to_kind(image_embeddings.kind()).tr()) * self.scale
+        let (shape, width) = (image_embeddings.size(), matrix.size()[1]);
+        if shape.len() != 2 || shape[1] != width {
+            return Err(tch::TchError::Shape(format!(
+                "the image encoder gave {shape:?}; the classes have width {width}"
+            )));
+        }
+        let unit = unit_rows(&image_embeddings.to_kind(Kind::Float));
+        Ok(unit.f_matmul(&matrix.tr())? * self.scale)
     }
 
     /// The class vectors as rows, for "similar species".

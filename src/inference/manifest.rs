@@ -210,6 +210,12 @@ pub struct Label {
 }
 
 impl Label {
+    /// Whether the class is the bundle's own (exported prompts or a photo prototype), not one
+    /// only administrators' descriptions brought in.
+    pub fn is_from_origin(&self) -> bool {
+        !self.prompts.is_empty() || self.prototype.is_some()
+    }
+
     /// Every text the class is the mean of.
     pub fn all_prompts(&self) -> impl Iterator<Item = &String> {
         self.prompts.iter().chain(&self.described)

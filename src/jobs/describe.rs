@@ -50,10 +50,10 @@ pub async fn run(
         None => derived.labels.iter().filter(|l| l.prototype.is_some()).count(),
     };
     let described = derived.labels.iter().filter(|l| !l.described.is_empty()).count();
-    let kept = manifest.labels.iter().filter(|l| !l.prompts.is_empty() || l.prototype.is_some()).count();
+    let kept = manifest.labels.iter().filter(|l| l.is_from_origin()).count();
     let added = derived.labels.len() - kept;
     handle.log(format!(
-        "{} descriptions: {described} classes described, {added} of them new; {} classes in all",
+        "{} descriptions: {described} classes described; {added} classes new to the model; {} in all",
         descriptions.len(),
         derived.labels.len()
     ));

@@ -96,7 +96,10 @@ pub enum JobSpec {
     /// With `dataset`, each class also gets the prototype of its train photos there (few-shot:
     /// a class only the photos know is added), counting `photo_weight` % against its prompts.
     DescribeClasses {
-        model: i64,
+        /// The version to re-make; absent: the one active when the job runs (what a
+        /// description edit queues, so that edits made while a job runs are not lost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dataset: Option<String>,
         #[serde(default = "default_photo_weight")]

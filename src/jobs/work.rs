@@ -61,7 +61,13 @@ pub async fn execute(ctx: &JobContext, job: &job::Model, handle: &JobHandle) -> 
         JobSpec::Vacuum {} => vacuum_job(ctx, handle).await,
         JobSpec::DescribeClasses { model, dataset, photo_weight } => {
             let photos = dataset.map(|d| (d, photo_weight as f32 / 100.0));
-            super::describe::run(ctx, handle, job.id, model_row(ctx, model).await?, photos).await
+            let base = match model {
+                Some(id) => model_row(ctx, id).await?,
+                None => models::active(&ctx.db)
+                    .await?
+                    .ok_or_else(|| ServiceError::InvalidInput("no model version is active".into()))?,
+            };
+            super::describe::run(ctx, handle, job.id, base, photos).await
         }
     }
 }

@@ -73,7 +73,14 @@ pub async fn add(
         ..Default::default()
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|e| match e.sql_err() {
+        // The same description saved twice at once: the unique index decides.
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            ServiceError::Conflict("that description is there already".into())
+        }
+        _ => e.into(),
+    })?;
     audit::record(db, Actor::Account(admin), "species.described", &species.key, text, client_addr).await?;
     let job = queue_for_active_model(db, admin).await?;
     Ok(Described { description, job })
@@ -107,24 +114,26 @@ pub async fn remove(
 }
 
 /// Queues the job that re-describes the active model, when it reads text and no such job is
-/// waiting already (a waiting one will read every description when it runs).
+/// waiting already: a waiting one reads every description, and the model active, when it runs.
 async fn queue_for_active_model(db: &DatabaseConnection, admin: &Account) -> Result<Option<job::Model>, ServiceError> {
     let Some(active) = super::models::active(db).await? else { return Ok(None) };
     let reads_text = Manifest::read(std::path::Path::new(&active.dir)).is_ok_and(|m| m.kind == BundleKind::ImageText);
     if !reads_text {
         return Ok(None);
     }
+    // Without photos: a version made with a dataset keeps its prototypes (they are its own).
+    let spec = JobSpec::DescribeClasses { model: None, dataset: None, photo_weight: 50 };
     let waiting = job::Entity::find()
         .filter(job::Column::Kind.eq(JobKind::DescribeClasses))
         .filter(job::Column::State.eq(crate::jobs::JobState::Queued))
         .order_by_desc(job::Column::Id)
-        .one(db)
+        .all(db)
         .await?;
-    if let Some(waiting) = waiting {
+    if let Some(waiting) =
+        waiting.into_iter().find(|j| serde_json::from_str::<JobSpec>(&j.params).ok().as_ref() == Some(&spec))
+    {
         return Ok(Some(waiting));
     }
-    // Without photos: a version made with a dataset keeps its prototypes (they are its own).
-    let spec = JobSpec::DescribeClasses { model: active.id, dataset: None, photo_weight: 50 };
     Ok(Some(queue::enqueue(db, &spec, "describe-classes", Some(admin.id)).await?))
 }
 
@@ -143,7 +152,7 @@ pub fn derive_manifest(base: &Manifest, descriptions: &[class_description::Model
     let mut labels: Vec<Label> = base
         .labels
         .iter()
-        .filter(|l| !l.prompts.is_empty() || l.prototype.is_some())
+        .filter(|l| l.is_from_origin())
         .map(|l| Label { described: Vec::new(), ..l.clone() })
         .collect();
     for d in descriptions.iter().filter(|d| reads(d.language)) {

@@ -185,7 +185,7 @@ pub async fn install_zip(
         Ok((root, bundle.manifest.clone()))
     })
     .await
-    .map_err(|e| ServiceError::Storage(e.to_string()))?;
+    .unwrap_or_else(|e| Err(format!("loading it failed: {e}")));
     let (root, manifest) = match checked {
         Ok(v) => v,
         Err(e) => {

@@ -34,22 +34,34 @@ pub async fn add_prototypes(
     photo_weight: f32,
 ) -> Result<Prototyped, ServiceError> {
     let data = evaluation::from_dataset_version(db, photos, dataset, "train").await?;
-    let mut labelled = Vec::with_capacity(data.samples.len());
-    for (sample, class) in &data.samples {
-        let bytes = match sample {
-            Sample::Stored(sha) => {
-                photos.read(sha).await.map_err(|e| ServiceError::Storage(format!("photo {sha}: {e}")))?
-            }
-            Sample::File(path) => {
-                std::fs::read(path).map_err(|e| ServiceError::Storage(format!("{}: {e}", path.display())))?
-            }
-        };
-        labelled.push((bytes, *class));
-    }
-    let (dir, count, total) = (base_dir.to_path_buf(), data.classes.len(), labelled.len());
-    let sums = tokio::task::spawn_blocking(move || mean_embeddings(&dir, &labelled, count))
+    let dir = base_dir.to_path_buf();
+    let bundle = tokio::task::spawn_blocking(move || ModelBundle::load(&dir, tch::Device::Cpu))
         .await
         .map_err(|e| ServiceError::Storage(e.to_string()))??;
+    let bundle = std::sync::Arc::new(bundle);
+    // Read and embedded a batch at a time: a large dataset is never held in memory whole.
+    let mut sums: Vec<Option<Vec<f32>>> = vec![None; data.classes.len()];
+    let mut skipped = 0;
+    for batch in data.samples.chunks(BATCH) {
+        let mut labelled = Vec::with_capacity(batch.len());
+        for (sample, class) in batch {
+            labelled.push((read(photos, sample).await?, *class));
+        }
+        let bundle = bundle.clone();
+        let embedded = tokio::task::spawn_blocking(move || embed(&bundle, labelled))
+            .await
+            .map_err(|e| ServiceError::Storage(e.to_string()))??;
+        skipped += batch.len() - embedded.len();
+        for (class, row) in embedded {
+            let sum = sums[class].get_or_insert_with(|| vec![0.0; row.len()]);
+            sum.iter_mut().zip(&row).for_each(|(s, v)| *s += v);
+        }
+    }
+    for sum in sums.iter_mut().flatten() {
+        let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        sum.iter_mut().for_each(|v| *v /= norm);
+    }
+    let total = data.samples.len() - skipped;
     let mut out = Prototyped { classes: 0, new_classes: 0, photos: total };
     for (class, sum) in data.classes.iter().zip(sums) {
         let Some(prototype) = sum else { continue };
@@ -77,29 +89,29 @@ pub async fn add_prototypes(
     Ok(out)
 }
 
-/// Per class, the unit mean of its photos' unit image embeddings (None for a class without).
-fn mean_embeddings(
-    dir: &Path,
-    labelled: &[(Vec<u8>, usize)],
-    classes: usize,
-) -> Result<Vec<Option<Vec<f32>>>, ServiceError> {
-    let bundle = ModelBundle::load(dir, tch::Device::Cpu)?;
-    let prep = bundle.preprocessing();
-    let mut sums: Vec<Option<Vec<f32>>> = vec![None; classes];
-    for chunk in labelled.chunks(BATCH) {
-        let inputs = chunk.iter().map(|(bytes, _)| preprocess::prepare(bytes, prep)).collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-        let embedded = bundle
-            .image_embeddings(&refs)
-            .ok_or_else(|| ServiceError::InvalidInput("only an image–text model embeds photos".into()))??;
-        for ((_, class), row) in chunk.iter().zip(embedded) {
-            let sum = sums[*class].get_or_insert_with(|| vec![0.0; row.len()]);
-            sum.iter_mut().zip(&row).for_each(|(s, v)| *s += v);
+async fn read(photos: &PhotoStore, sample: &Sample) -> Result<Vec<u8>, ServiceError> {
+    match sample {
+        Sample::Stored(sha) => photos.read(sha).await.map_err(|e| ServiceError::Storage(format!("photo {sha}: {e}"))),
+        Sample::File(path) => {
+            std::fs::read(path).map_err(|e| ServiceError::Storage(format!("{}: {e}", path.display())))
         }
     }
-    for sum in sums.iter_mut().flatten() {
-        let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        sum.iter_mut().for_each(|v| *v /= norm);
+}
+
+/// Unit image embeddings of the photos that decode, each with its class (one that does not is
+/// left out, not the whole job).
+fn embed(bundle: &ModelBundle, labelled: Vec<(Vec<u8>, usize)>) -> Result<Vec<(usize, Vec<f32>)>, ServiceError> {
+    let prep = bundle.preprocessing();
+    let (inputs, classes): (Vec<Vec<f32>>, Vec<usize>) = labelled
+        .iter()
+        .filter_map(|(bytes, class)| preprocess::prepare(bytes, prep).ok().map(|input| (input, *class)))
+        .unzip();
+    if inputs.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(sums)
+    let refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+    let embedded = bundle
+        .image_embeddings(&refs)
+        .ok_or_else(|| ServiceError::InvalidInput("only an image–text model embeds photos".into()))??;
+    Ok(classes.into_iter().zip(embedded).collect())
 }

@@ -26,14 +26,15 @@ pub async fn get_species_descriptions(key: String) -> Result<SpeciesDescriptions
     let c = crate::state::caller().await?;
     let s = crate::state::answer(insectid::services::species::get(&key))?;
     let rows = crate::state::answer(insectid::services::class_descriptions::list(&c.state.db, &s.key).await)?;
-    let manifest = c.state.engine.active().manifest.clone();
+    let active = c.state.engine.active();
+    let model_languages = active.manifest.image_text.as_ref().map(|s| s.languages.clone()).unwrap_or_default();
     Ok(SpeciesDescriptions {
         descriptions: rows
             .into_iter()
             .map(|d| DescriptionView { id: d.id, language: d.language.as_str().into(), text: d.text })
             .collect(),
         may_edit: c.actor.as_ref().is_some_and(|a| a.role == insectid::auth::Role::Admin),
-        model_languages: manifest.image_text.as_ref().map(|s| s.languages.clone()).unwrap_or_default(),
+        model_languages,
     })
 }
 
