@@ -14,7 +14,7 @@ use insectid::entities::class_description::Language;
 use insectid::entities::model_version::ModelSource;
 use insectid::error::ErrorKind;
 use insectid::inference::{EngineConfig, InferenceEngine, Manifest, ModelBundle};
-use insectid::jobs::{JobContext, JobResult, JobRunner, JobState, RunnerSettings};
+use insectid::jobs::{JobResult, JobRunner, JobState, RunnerSettings};
 use insectid::services::class_descriptions::{self, MAX_PER_SPECIES};
 use insectid::services::{identify, models};
 use insectid::testing::{reference_input, test_databases, test_model_dir, tiny_image_text_bundle, TempDir};
@@ -83,25 +83,6 @@ fn trimmed_bundle_zip(out: &Path, keep: usize) {
     zip.finish().unwrap();
 }
 
-fn context(db: &sea_orm::DatabaseConnection, work: &Path) -> JobContext {
-    let dir = |name: &str| {
-        let d = work.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    };
-    JobContext {
-        db: db.clone(),
-        photos: insectid::storage::PhotoStore::open(dir("photos")).unwrap(),
-        models_dir: dir("models"),
-        jobs_dir: dir("jobs"),
-        import_dir: dir("imports"),
-        export_dir: dir("exports"),
-        engine: EngineConfig { threads: 1, ..Default::default() },
-        python: insectid::testing::test_python(),
-        shadow: Default::default(),
-    }
-}
-
 async fn run_describe_job(
     runner: &JobRunner,
     db: &sea_orm::DatabaseConnection,
@@ -128,7 +109,7 @@ async fn a_description_reaches_the_active_image_text_model() {
     for t in test_databases().await {
         let db = &t.db;
         let work = tmp.path().join(t.backend);
-        let ctx = context(db, &work);
+        let ctx = common::job_context(db, &work);
         let runner =
             JobRunner::new(ctx.clone(), RunnerSettings { heartbeat: Duration::from_millis(100), ..Default::default() });
         let admin = account(db, "root", Role::Admin).await;
@@ -204,7 +185,7 @@ async fn classes_learn_from_a_dataset_versions_photos() {
     insectid::testing::write_pest_folders(&tmp.path().join("source"));
     let t = test_databases().await.remove(0);
     let db = &t.db;
-    let ctx = context(db, &tmp.path().join("work"));
+    let ctx = common::job_context(db, &tmp.path().join("work"));
     let runner = JobRunner::new(ctx.clone(), RunnerSettings::default());
     let admin = account(db, "root", Role::Admin).await;
     models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();

@@ -10,10 +10,10 @@ use std::time::Duration;
 use common::{account, clean, job_row as state};
 use insectid::auth::Role;
 use insectid::entities::model_version::ModelSource;
-use insectid::inference::{EngineConfig, Manifest, TestTime};
+use insectid::inference::{Manifest, TestTime};
 use insectid::jobs::queue;
 use insectid::jobs::results::EvaluateResult;
-use insectid::jobs::{JobContext, JobResult, JobRunner, JobSpec, JobState, Progress, RunnerSettings};
+use insectid::jobs::{JobResult, JobRunner, JobSpec, JobState, Progress, RunnerSettings};
 use insectid::testing::{test_databases, test_model_dir};
 use sea_orm::EntityTrait;
 
@@ -23,32 +23,13 @@ async fn pests(db: &sea_orm::DatabaseConnection, photos: &insectid::storage::Pho
     insectid::services::dataset_import::run(db, photos, import.id, |_| {}).await.unwrap();
 }
 
-fn context(db: &sea_orm::DatabaseConnection, work: &std::path::Path, backend: &str) -> JobContext {
-    let dir = |name: &str| {
-        let d = work.join(format!("{name}-{backend}"));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    };
-    JobContext {
-        db: db.clone(),
-        photos: insectid::storage::PhotoStore::open(dir("photos")).unwrap(),
-        models_dir: dir("models"),
-        jobs_dir: dir("jobs"),
-        import_dir: dir("imports"),
-        export_dir: dir("exports"),
-        engine: EngineConfig { threads: 1, ..Default::default() },
-        python: insectid::testing::test_python(),
-        shadow: Default::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_fine_tunes_evaluates_and_compares() {
     let work_dir = insectid::testing::TempDir::new("insectid-jobs");
     let work = work_dir.path().to_path_buf();
     for t in test_databases().await {
         let db = &t.db;
-        let ctx = context(db, &work, t.backend);
+        let ctx = common::job_context(db, &work.join(t.backend));
         let admin = account(db, "root", Role::Admin).await;
         let base =
             insectid::services::models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
@@ -196,7 +177,7 @@ async fn a_running_fine_tune_stops_when_cancelled_and_resumes_from_its_cache() {
     let work = work_dir.path().to_path_buf();
     for t in test_databases().await {
         let db = &t.db;
-        let ctx = context(db, &work, t.backend);
+        let ctx = common::job_context(db, &work.join(t.backend));
         let admin = account(db, "root", Role::Admin).await;
         insectid::services::models::record_startup(db, &test_model_dir(), ModelSource::Default).await.unwrap();
         pests(db, &ctx.photos, &work.join(t.backend)).await;
@@ -258,7 +239,7 @@ async fn a_dataset_download_is_queued_written_and_handed_to_its_requester() {
     let work = work_dir.path().to_path_buf();
     for t in test_databases().await {
         let db = &t.db;
-        let ctx = context(db, &work, t.backend);
+        let ctx = common::job_context(db, &work.join(t.backend));
         let admin = account(db, "root", Role::Admin).await;
         let lena = account(db, "lena", Role::Labeler).await;
         let lars = account(db, "lars", Role::Labeler).await;

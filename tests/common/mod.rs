@@ -97,3 +97,23 @@ pub async fn set_observation(
     row.shared = Set(shared);
     row.update(db).await.unwrap();
 }
+
+/// A job runner's context with its folders under `work` (made here) and a one-thread engine.
+pub fn job_context(db: &DatabaseConnection, work: &std::path::Path) -> insectid::jobs::JobContext {
+    let dir = |name: &str| {
+        let d = work.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    insectid::jobs::JobContext {
+        db: db.clone(),
+        photos: PhotoStore::open(dir("photos")).unwrap(),
+        models_dir: dir("models"),
+        jobs_dir: dir("jobs"),
+        import_dir: dir("imports"),
+        export_dir: dir("exports"),
+        engine: insectid::inference::EngineConfig { threads: 1, ..Default::default() },
+        python: insectid::testing::test_python(),
+        shadow: Default::default(),
+    }
+}
