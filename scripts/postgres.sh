@@ -38,3 +38,42 @@ stop_test_postgres() {
     rm -rf "$PG_TMP"
   fi
 }
+
+# A second, throw-away PostgreSQL with pgvector (pgserver's build, from the test-tools venv),
+# for the text-search tests: sets INSECTID_TEST_PGVECTOR_URL. Its files are copied out of the
+# venv so the postgres user can run them wherever the cache lives.
+start_test_pgvector() {
+  if [ -n "${INSECTID_TEST_PGVECTOR_URL:-}" ]; then
+    log "pgvector: using INSECTID_TEST_PGVECTOR_URL"
+    return 0
+  fi
+  local py="$INSECTID_CACHE/test-tools-venv/bin/python" site port=56432
+  site=$("$py" -c 'import os, pgserver; print(os.path.dirname(os.path.dirname(pgserver.__file__)))' 2>/dev/null) ||
+    { echo "pgserver is not installed (scripts/setup.sh test-tools)" >&2; return 1; }
+  while pg_isready -q -h 127.0.0.1 -p "$port"; do port=$((port + 1)); done
+  PGV_TMP=$(mktemp -d /tmp/insectid-pgvector.XXXXXX)
+  # The binaries find their libraries at ../../../pgserver.libs: keep that layout.
+  mkdir -p "$PGV_TMP/site/pgserver"
+  cp -r "$site/pgserver/pginstall" "$PGV_TMP/site/pgserver/"
+  cp -r "$site/pgserver.libs" "$PGV_TMP/site/"
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres "$PGV_TMP"
+    run=(runuser -u postgres --)
+  fi
+  log "pgvector: starting a throw-away PostgreSQL with pgvector on 127.0.0.1:$port"
+  local bin="$PGV_TMP/site/pgserver/pginstall/bin"
+  "${run[@]}" "$bin/initdb" -D "$PGV_TMP/data" -U postgres --auth=trust -E UTF8 >"$PGV_TMP/initdb.log" 2>&1 ||
+    { cat "$PGV_TMP/initdb.log" >&2; return 1; }
+  "${run[@]}" "$bin/pg_ctl" -D "$PGV_TMP/data" -l "$PGV_TMP/server.log" -w \
+    -o "-p $port -k $PGV_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  PGV_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PGV_TMP/data" -m fast -w stop)
+  export INSECTID_TEST_PGVECTOR_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+stop_test_pgvector() {
+  if [ -n "${PGV_TMP:-}" ]; then
+    "${PGV_STOP[@]}" >/dev/null 2>&1 || true
+    rm -rf "$PGV_TMP"
+  fi
+}

@@ -23,6 +23,7 @@ cleanup() {
   # aiosmtpd ends with 143 on SIGTERM: not a failure of the suite.
   [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null && { wait "$SMTP_PID" 2>/dev/null || true; }
   stop_test_postgres
+  stop_test_pgvector
   stop_test_sshd
   stop_test_s3
   [ -n "${E2E_DATA:-}" ] && rm -rf "$E2E_DATA"
@@ -30,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 start_test_postgres
+start_test_pgvector
 start_test_sshd
 start_test_s3
 export INSECTID_TEST_MODEL_DIR="$INSECTID_DEFAULT_BUNDLE"

@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("upload") view=pages::upload::UploadPage ssr=SsrMode::Async/>
                     <Route path=path!("results/:id") view=pages::result::ResultPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=pages::history::HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("search") view=pages::photo_search::PhotoSearchPage ssr=SsrMode::Async/>
                     <Route path=path!("species") view=pages::species::SpeciesListPage ssr=SsrMode::Async/>
                     <Route path=path!("species/:key") view=pages::species::SpeciesPage ssr=SsrMode::Async/>
                     <Route path=path!("pressure") view=pages::pressure::PressurePage ssr=SsrMode::Async/>

@@ -17,6 +17,7 @@ mod m20261204_000012_create_pest_alerts;
 mod m20261205_000013_add_alert_mail;
 mod m20261206_000014_create_api_token;
 mod m20261207_000015_create_class_description;
+mod m20261208_000016_create_photo_embedding;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_add_alert_mail::Migration),
             Box::new(m20261206_000014_create_api_token::Migration),
             Box::new(m20261207_000015_create_class_description::Migration),
+            Box::new(m20261208_000016_create_photo_embedding::Migration),
         ]
     }
 }

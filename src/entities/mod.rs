@@ -16,6 +16,7 @@ pub mod model_version;
 pub mod pest_alert;
 pub mod pest_alert_notice;
 pub mod pest_alert_subscriber;
+pub mod photo_embedding;
 pub mod photo_label;
 pub mod session;
 pub mod shadow_prediction;

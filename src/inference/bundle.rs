@@ -37,6 +37,16 @@ pub struct TopClass {
     pub probability: f32,
 }
 
+/// One input's class probabilities, and its unit image embedding when the bundle has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    pub probabilities: Vec<f32>,
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// Rows of probabilities (or logits), and of image embeddings for an image–text bundle.
+type Rows = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>);
+
 /// Every file the manifest names must exist, and match its recorded digest when it has one.
 fn verify_files(dir: &Path, manifest: &super::Manifest) -> Result<(), String> {
     // Checked on reading the manifest already; again here, right before the names are joined
@@ -94,7 +104,7 @@ impl ModelBundle {
         };
         let bundle = ModelBundle { manifest, dir: dir.to_path_buf(), device, module, head, kind: Kind::Float };
         let size = bundle.manifest.input_size as i64;
-        let out = bundle
+        let (out, _) = bundle
             .forward(Tensor::zeros([1, 3, size, size], (Kind::Float, device)))
             .map_err(|e| invalid(format!("test forward pass failed: {e}")))?;
         let width = out.size();
@@ -148,13 +158,14 @@ impl ModelBundle {
         3 * s * s
     }
 
-    fn forward(&self, batch: Tensor) -> Result<Tensor, InferenceError> {
-        Ok(tch::no_grad(|| -> Result<Tensor, tch::TchError> {
+    /// Logits, and for an image–text bundle the image embeddings they came from.
+    fn forward(&self, batch: Tensor) -> Result<(Tensor, Option<Tensor>), InferenceError> {
+        Ok(tch::no_grad(|| -> Result<(Tensor, Option<Tensor>), tch::TchError> {
             let out = self.module.forward_ts(&[batch])?;
             match &self.head {
-                Head::Module(head) => head.forward_ts(&[out]),
-                Head::Text(text) => text.logits(&out),
-                Head::None => Ok(out),
+                Head::Module(head) => Ok((head.forward_ts(&[out])?, None)),
+                Head::Text(text) => Ok((text.logits(&out)?, Some(out))),
+                Head::None => Ok((out, None)),
             }
         })?)
     }
@@ -192,6 +203,17 @@ impl ModelBundle {
         self.run(inputs, true)
     }
 
+    /// Class probabilities and, for an image–text bundle, each input's unit image embedding
+    /// (what text search compares queries with), from the one forward pass.
+    pub fn scores(&self, inputs: &[&[f32]]) -> Result<Vec<Scores>, InferenceError> {
+        let (probabilities, embeddings) = self.run_with_embeddings(inputs, true)?;
+        let mut embeddings = embeddings.map(Vec::into_iter);
+        Ok(probabilities
+            .into_iter()
+            .map(|probabilities| Scores { probabilities, embedding: embeddings.as_mut().and_then(Iterator::next) })
+            .collect())
+    }
+
     /// Prepared inputs as one batch on the model's device.
     fn batch_of(&self, inputs: &[&[f32]]) -> Result<Tensor, InferenceError> {
         let len = self.input_len();
@@ -205,25 +227,31 @@ impl ModelBundle {
     }
 
     fn run(&self, inputs: &[&[f32]], softmax: bool) -> Result<Vec<Vec<f32>>, InferenceError> {
+        Ok(self.run_with_embeddings(inputs, softmax)?.0)
+    }
+
+    fn run_with_embeddings(&self, inputs: &[&[f32]], softmax: bool) -> Result<Rows, InferenceError> {
         if inputs.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), self.embeds_text().then(Vec::new)));
         }
         let batch = self.batch_of(inputs)?;
-        let mut out = match self.manifest.test_time {
+        let (out, embeddings) = match self.manifest.test_time {
             TestTime::None => self.forward(batch)?,
             // One pass over photos and mirrors together, then each photo's two rows averaged
             // (so a batch of N photos is 2N images: the GPU's batch limit doubles in memory).
             TestTime::Flip => {
                 let n = inputs.len() as i64;
-                let both = self.forward(Tensor::cat(&[&batch, &batch.flip([3])], 0))?;
-                (both.narrow(0, 0, n) + both.narrow(0, n, n)) / 2.0
+                let mean = |both: Tensor| (both.narrow(0, 0, n) + both.narrow(0, n, n)) / 2.0;
+                let (both, embeddings) = self.forward(Tensor::cat(&[&batch, &batch.flip([3])], 0))?;
+                (mean(both), embeddings.map(mean))
             }
-        }
-        .to_kind(Kind::Float);
+        };
+        let mut out = out.to_kind(Kind::Float);
         if softmax {
             out = out.softmax(-1, Kind::Float);
         }
-        rows_of(&out)
+        let embeddings = embeddings.map(|e| rows_of(&unit_rows(&e.to_kind(Kind::Float)))).transpose()?;
+        Ok((rows_of(&out)?, embeddings))
     }
 
     /// The `k` most probable classes of one probability row, best first.

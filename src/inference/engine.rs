@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use super::batch_tuning::measure_best_batch;
 use super::forward_pool::{on_worker_threads, Batch, ForwardPool, Parallelism};
 use super::preprocess::{self, Preprocessing};
-use super::{device_name, DevicePreference, InferenceError, Manifest, ModelBundle, TopClass};
+use super::{device_name, DevicePreference, InferenceError, Manifest, ModelBundle, Scores, TopClass};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -84,9 +84,26 @@ pub struct ActiveModel {
     pub status: ModelStatus,
     /// None when the model does not expose its classifier weights.
     pub class_vectors: Option<super::ClassVectors>,
+    /// The model itself when it embeds text (an image–text model), for text search queries.
+    text_side: Option<TextSide>,
+}
+
+/// The bundle of an image–text model, kept for embedding queries beside the queue.
+struct TextSide(Arc<ModelBundle>);
+
+impl std::fmt::Debug for TextSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextSide")
+    }
 }
 
 impl ActiveModel {
+    /// Unit embeddings of texts in the space of this model's photo embeddings; None when the
+    /// model does not embed text. Blocking (a forward pass of the text encoder).
+    pub fn embed_texts(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, InferenceError>> {
+        self.text_side.as_ref().and_then(|side| side.0.text_embeddings(texts))
+    }
+
     /// Up to `k` arthropod classes the model finds most like the class `label`, with their
     /// cosine similarity; empty for an unknown label or a model without class vectors.
     pub fn similar_classes(&self, label: &str, k: usize) -> Vec<(String, f32)> {
@@ -109,6 +126,8 @@ impl ActiveModel {
 pub struct Classified {
     pub model: Arc<ActiveModel>,
     pub probabilities: Vec<f32>,
+    /// The unit image embedding, from an image–text model (text search keeps it).
+    pub embedding: Option<Vec<f32>>,
     /// Inputs in the batch this one ran in.
     pub batch_size: usize,
 }
@@ -151,7 +170,7 @@ impl InferenceEngine {
             .spawn(move || {
                 // Cleared however the queue thread ends, a panic included.
                 let _alive = ClearOnDrop(worker_alive);
-                serve(Arc::new(bundle), active, receiver, worker_current, config.max_wait, pool);
+                serve(bundle, active, receiver, worker_current, config.max_wait, pool);
             })
             .map_err(|e| InferenceError::Device(format!("cannot start the inference thread: {e}")))?;
         Ok(InferenceEngine { sender, current, config, alive })
@@ -197,9 +216,7 @@ impl InferenceEngine {
         let (bundle, active) = load_and_warm_up(bundle_dir, &self.config)?;
         let active = Arc::new(active);
         let (ack, done) = oneshot::channel();
-        self.sender
-            .send(Command::Switch(Arc::new(bundle), active.clone(), ack))
-            .map_err(|_| InferenceError::Stopped)?;
+        self.sender.send(Command::Switch(bundle, active.clone(), ack)).map_err(|_| InferenceError::Stopped)?;
         done.blocking_recv().map_err(|_| InferenceError::Stopped)?;
         Ok(active)
     }
@@ -213,7 +230,7 @@ impl Drop for ClearOnDrop {
     }
 }
 
-fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, ActiveModel), InferenceError> {
+fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(Arc<ModelBundle>, ActiveModel), InferenceError> {
     let device = config.device.resolve()?;
     let started = Instant::now();
     let mut bundle = ModelBundle::load(dir, device)?;
@@ -255,7 +272,9 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(ModelBundle, A
     };
     let manifest = bundle.manifest.clone();
     let class_vectors = bundle.class_vectors();
-    Ok((bundle, ActiveModel { manifest, status, class_vectors }))
+    let bundle = Arc::new(bundle);
+    let text_side = bundle.embeds_text().then(|| TextSide(bundle.clone()));
+    Ok((bundle, ActiveModel { manifest, status, class_vectors, text_side }))
 }
 
 /// A deterministic synthetic photo (a coloured gradient), so start-up needs no file.
@@ -362,16 +381,17 @@ pub(super) fn run_batch(bundle: &ModelBundle, active: &Arc<ActiveModel>, mut job
     let batch_size = jobs.len();
     let started = Instant::now();
     // tch panics on some libtorch errors: the callers get an error and the worker lives on.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.probabilities(&inputs)))
-        .unwrap_or_else(|panic| {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.scores(&inputs))).unwrap_or_else(|panic| {
             Err(InferenceError::Device(format!("the forward pass failed: {}", panic_text(panic.as_ref()))))
         });
     metrics::histogram!("insectid_batch_size").record(batch_size as f64);
     metrics::histogram!("insectid_forward_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(rows) => {
-            for (job, probabilities) in jobs.into_iter().zip(rows) {
-                let _ = job.reply.send(Ok(Classified { model: active.clone(), probabilities, batch_size }));
+            for (job, Scores { probabilities, embedding }) in jobs.into_iter().zip(rows) {
+                let reply = Classified { model: active.clone(), probabilities, embedding, batch_size };
+                let _ = job.reply.send(Ok(reply));
             }
         }
         Err(e) => {

@@ -15,7 +15,7 @@ mod similarity;
 pub mod torch_threads;
 
 pub use answer::{answer, Answer, ScoredClass, Verdict};
-pub use bundle::{ModelBundle, TopClass};
+pub use bundle::{ModelBundle, Scores, TopClass};
 pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use forward_pool::cpu_plan;

@@ -52,6 +52,15 @@ pub async fn identify_photo(
     bytes: Arc<[u8]>,
     top_k: usize,
 ) -> Result<Identified, ServiceError> {
+    Ok(identify_embedded(engine, bytes, top_k).await?.0)
+}
+
+/// Identifies one photo; also gives its image embedding when the model has one.
+async fn identify_embedded(
+    engine: &InferenceEngine,
+    bytes: Arc<[u8]>,
+    top_k: usize,
+) -> Result<(Identified, Option<Vec<f32>>), ServiceError> {
     let started = Instant::now();
     let p = engine.preprocessing();
     let size = preprocess::probe(&bytes, Some(p.resize_shorter))?;
@@ -72,7 +81,7 @@ pub async fn identify_photo(
     record_stage("hash", done);
     let answer = answer(&classified.model.manifest, &classified.probabilities, top_k.clamp(1, 20));
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
-    Ok(Identified {
+    let identified = Identified {
         id: None,
         image_sha256,
         model_name: classified.model.status.name.clone(),
@@ -85,7 +94,8 @@ pub async fn identify_photo(
             total_ms: ms(started, done),
         },
         batch_size: classified.batch_size,
-    })
+    };
+    Ok((identified, classified.embedding))
 }
 
 /// Who uploads a photo, and what their device said about when and where it was taken.
@@ -115,7 +125,7 @@ pub async fn identify_and_record(
     top_k: usize,
 ) -> Result<Identified, ServiceError> {
     let user_id = uploader.user_id;
-    let mut identified = match identify_photo(engine, bytes.clone(), top_k).await {
+    let (mut identified, embedding) = match identify_embedded(engine, bytes.clone(), top_k).await {
         Ok(i) => i,
         Err(e) => {
             metrics::counter!("insectid_identifications_total", "outcome" => format!("{:?}", e.kind()).to_lowercase())
@@ -154,6 +164,9 @@ pub async fn identify_and_record(
     }
     .insert(db)
     .await?;
+    if let Some(embedding) = embedding {
+        super::photo_search::record(db, &row, &embedding).await?;
+    }
     let ensuring = record_stage("database", recording);
     // A delete of the same photo may have removed it between our store and our commit.
     store.ensure(&bytes).await.map_err(|e| ServiceError::Storage(format!("cannot store the photo: {e}")))?;

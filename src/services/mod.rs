@@ -20,6 +20,7 @@ pub mod integrity;
 pub mod labels;
 pub mod models;
 pub mod observation;
+pub mod photo_search;
 pub mod pressure;
 pub mod prototypes;
 pub mod retention;

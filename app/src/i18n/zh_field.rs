@@ -115,6 +115,16 @@ pub fn text(en: &str) -> Option<&'static str> {
         "Description" => "描述",
         "e.g. a photo of a small brown planthopper on a rice stem" => "例如：a photo of a small brown planthopper on a rice stem",
         "Add description" => "添加描述",
+        "Search photos" => "按描述搜索照片",
+        "Find photos like" => "查找类似这样的照片",
+        "small green leafhopper on rice" => "例如：small green leafhopper on rice",
+        "Searches the photos you identified with the active image–text model; administrators search everyone's." => "用当前的图文模型搜索您识别过的照片；管理员搜索所有人的照片。",
+        "Searching…" => "搜索中…",
+        "No photo identified by this model yet." => "这个模型还没有识别过照片。",
+        "Ranked by" => "排序依据",
+        "similarity" => "相似度",
+        "Sign in to search your photos." => "登录后可搜索您的照片。",
+        "Search your photos by description" => "按描述搜索您的照片",
         _ => return None,
     })
 }

@@ -39,6 +39,7 @@ pub fn HistoryPage() -> impl IntoView {
     view! {
         <Title text=lang.t("History")/>
         <h1>{lang.t("History")}</h1>
+        <p><a href="/search" id="search-link">{lang.t("Search your photos by description")}</a></p>
         <form method="get" action="/history" class="search history-filters" role="search">
             <label>{lang.t("Class contains")}<input type="search" name="label" value=initial.label/></label>
             <label>{lang.t("Taken from")}<input type="date" name="from" value=initial.from/></label>

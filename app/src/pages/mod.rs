@@ -12,6 +12,7 @@ pub mod model_quality;
 pub mod models;
 pub mod not_found;
 pub mod observation;
+pub mod photo_search;
 pub mod pressure;
 mod pressure_alerts;
 pub mod result;

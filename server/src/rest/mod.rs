@@ -9,6 +9,7 @@ mod identifications;
 mod identify;
 mod paging;
 mod pressure;
+mod search;
 mod species;
 
 use app::state::AppState;
@@ -91,6 +92,7 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(identifications::list))
         .routes(routes!(identifications::one, identifications::delete))
         .routes(routes!(identifications::feedback))
+        .routes(routes!(search::search))
         .routes(routes!(admin::models))
         .routes(routes!(admin::activate))
         .routes(routes!(admin::job))
