@@ -49,6 +49,7 @@ async fn the_api_document_is_valid_and_names_every_route() {
         "GET /api/v1/identifications/{id}",
         "DELETE /api/v1/identifications/{id}",
         "POST /api/v1/identifications/{id}/feedback",
+        "GET /api/v1/search",
         "GET /api/v1/models",
         "POST /api/v1/models/{id}/activate",
         "GET /api/v1/jobs/{id}",

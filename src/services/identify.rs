@@ -165,7 +165,10 @@ pub async fn identify_and_record(
     .insert(db)
     .await?;
     if let Some(embedding) = embedding {
-        super::photo_search::record(db, &row, &embedding).await?;
+        // The answer stands without it: the photo is only missing from text search.
+        if let Err(e) = super::photo_search::record(db, &row, &embedding).await {
+            tracing::warn!(error = %e, identification = row.id, "cannot keep the photo's embedding");
+        }
     }
     let ensuring = record_stage("database", recording);
     // A delete of the same photo may have removed it between our store and our commit.

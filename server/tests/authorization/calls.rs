@@ -330,6 +330,14 @@ pub fn all(ids: &HashMap<&str, i64>, admin_identification: i64) -> Vec<(&'static
         ("GET", "/api".into(), String::new(), vec![], Rule::Public),
         ("GET", "/api/v1/pressure.csv?species=ip102-11".into(), String::new(), vec![], Rule::Public),
         ("POST", "/api/v1/identify".into(), mp_type.clone(), mp_body.clone(), Rule::Public),
+        ("GET", "/api/v1/search?q=green+leafhopper".into(), String::new(), vec![], Rule::SignedIn),
+        (
+            "POST",
+            "/api/search_photos".into(),
+            "application/x-www-form-urlencoded".into(),
+            b"query=green+leafhopper".to_vec(),
+            Rule::SignedIn,
+        ),
         (
             "POST",
             "/api/species_descriptions".into(),
