@@ -7,7 +7,8 @@ the family's order known. Negatives: photos without arthropods shipped inside Py
 
 For each candidate threshold it prints how often the resulting answers are right, and
 suggests: arthropod_min (keep >= 97 % of insect photos), confident and rollup (the lowest
-values whose answers are right >= 90 % of the time at the rank they claim). Usage:
+values whose answers are right >= 90 % of the time at the rank they claim). Classifier and
+image_text bundles alike. Usage:
   measure_thresholds.py BUNDLE_DIR DATASET_DIR WHEEL_DIR [--per-class N]
 """
 import argparse
@@ -43,6 +44,36 @@ def probabilities(model, manifest, images):
         with torch.no_grad():
             out.append(torch.softmax(model(batch), dim=1).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(manifest["labels"])))
+
+
+class ImageText(torch.nn.Module):
+    """An image_text bundle as a classifier, as the server computes it: each class the unit mean
+    of its prompts' unit embeddings, logits the scaled cosines (photo prototypes, which only a
+    few-shot version has, are left out: measure the bundle as exported)."""
+
+    def __init__(self, bundle, manifest):
+        super().__init__()
+        from tokenizers import Tokenizer
+
+        spec, files = manifest["image_text"], manifest["files"]
+        self.image = torch.jit.load(os.path.join(bundle, files["model"])).eval()
+        text = torch.jit.load(os.path.join(bundle, files["text_encoder"])).eval()
+        tok = Tokenizer.from_file(os.path.join(bundle, files["tokenizer"]))
+        tok.enable_truncation(spec["context_length"])
+        rows = []
+        with torch.no_grad():
+            for label in manifest["labels"]:
+                prompts = label.get("prompts", []) + label.get("described", [])
+                ids = torch.full((len(prompts), spec["context_length"]), spec.get("pad_id", 0), dtype=torch.long)
+                for r, prompt in enumerate(prompts):
+                    encoded = tok.encode(prompt).ids
+                    ids[r, : len(encoded)] = torch.tensor(encoded)
+                rows.append(torch.nn.functional.normalize(torch.nn.functional.normalize(text(ids), dim=-1).mean(0), dim=-1))
+        self.classes = torch.stack(rows)
+        self.scale = spec["logit_scale"]
+
+    def forward(self, x):
+        return self.scale * torch.nn.functional.normalize(self.image(x), dim=-1) @ self.classes.T
 
 
 def negatives(wheel_dir):
@@ -100,8 +131,11 @@ def main():
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.bundle, "manifest.json")))
     labels = manifest["labels"]
-    model = torch.jit.load(os.path.join(args.bundle, model_file(manifest)))
-    model.eval()
+    if manifest.get("kind") == "image_text":
+        model = ImageText(args.bundle, manifest)
+    else:
+        model = torch.jit.load(os.path.join(args.bundle, model_file(manifest)))
+        model.eval()
     torch.set_num_threads(2)
 
     pos_imgs, truths = [], []

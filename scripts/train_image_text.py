@@ -51,28 +51,35 @@ def load_photo(path, size=224, shorter=256, mirror=False):
     return (x.permute(2, 0, 1).float() / 255.0 - MEAN) / STD
 
 
-def photo_features(features, root, split, cache):
+def photo_features(features, root, split, cache, digest):
     """Frozen backbone features of every photo of a split (and, for train, its mirror image),
-    cached as a file: the trunk is the slow part and never changes."""
-    path = os.path.join(cache, f"rp11-{split}-features.pt") if cache else None
+    64 views at a time, cached as a file named after the backbone's digest: the trunk is the
+    slow part, and a cache of another backbone must never be reused."""
+    path = os.path.join(cache, f"rp11-{split}-{digest[:16]}.pt") if cache else None
     if path and os.path.exists(path):
         return torch.load(path)
     families = sorted(os.listdir(os.path.join(root, split)))
-    feats, labels, files = [], [], []
     views = [False, True] if split == "train" else [False]
+    pending, out, labels, files = [], [], [], []
     started = time.time()
+
+    def run():
+        with torch.no_grad():
+            out.append(features(torch.stack(pending)))
+        pending.clear()
+        print(f"  {split}: backbone {sum(len(o) for o in out)} views, {time.time() - started:.0f} s", flush=True)
+
     for family in families:
         folder = os.path.join(root, split, family)
         for name in sorted(os.listdir(folder)):
             for mirror in views:
-                feats.append(load_photo(os.path.join(folder, name), mirror=mirror))
+                pending.append(load_photo(os.path.join(folder, name), mirror=mirror))
                 labels.append(family)
                 files.append(os.path.join(split, family, name))
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(feats), 64):
-            out.append(features(torch.stack(feats[i : i + 64])))
-            print(f"  {split}: backbone {i + len(out[-1])}/{len(feats)}, {time.time() - started:.0f} s", flush=True)
+                if len(pending) == 64:
+                    run()
+    if pending:
+        run()
     data = {"x": torch.cat(out), "family": labels, "file": files}
     if path:
         os.makedirs(cache, exist_ok=True)
@@ -146,8 +153,9 @@ def main():
     seen = [f for f in families if f not in held_out]
 
     features = torch.jit.load(args.features).eval()
-    train = photo_features(features, args.rp11, "train", args.cache)
-    val = photo_features(features, args.rp11, "val", args.cache)
+    digest = sha256(args.features)
+    train = photo_features(features, args.rp11, "train", args.cache, digest)
+    val = photo_features(features, args.rp11, "val", args.cache, digest)
     print(f"backbone features: {len(train['family'])} train views, {len(val['family'])} val photos, "
           f"{time.time() - started:.0f} s", flush=True)
 

@@ -19,9 +19,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer_uniq(PhotoEmbedding::IdentificationId))
                     // The identification's owner, copied so a search filters without a join.
                     .col(big_integer_null(PhotoEmbedding::UserId))
-                    // The embedding space: only vectors of one model version compare.
+                    // The model version that identified the photo, for people.
                     .col(string(PhotoEmbedding::ModelName))
                     .col(string(PhotoEmbedding::ModelVersion))
+                    // The embedding space (a digest of the image encoder and its preprocessing):
+                    // versions that differ only in class descriptions share it.
+                    .col(string(PhotoEmbedding::Space))
                     .col(integer(PhotoEmbedding::Dim))
                     // Little-endian f32s, unit length.
                     .col(blob(PhotoEmbedding::Vector))
@@ -36,22 +39,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_photo_embedding_model")
-                    .table(PhotoEmbedding::Table)
-                    .col(PhotoEmbedding::ModelName)
-                    .col(PhotoEmbedding::ModelVersion)
-                    .col(PhotoEmbedding::UserId)
-                    .to_owned(),
-            )
-            .await?;
+        // A search pages through one space's rows newest first: everyone's, or one owner's.
+        for (name, owner) in [("idx_photo_embedding_space", false), ("idx_photo_embedding_space_owner", true)] {
+            let mut index = Index::create();
+            index.name(name).table(PhotoEmbedding::Table).col(PhotoEmbedding::Space);
+            if owner {
+                index.col(PhotoEmbedding::UserId);
+            }
+            manager.create_index(index.col(PhotoEmbedding::Id).to_owned()).await?;
+        }
         if manager.get_database_backend() == DbBackend::Postgres && pgvector_usable(manager).await? {
             let db = manager.get_connection();
             db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector").await?;
-            // No fixed width: models of different widths share the column (an exact scan
-            // within one model's rows; an HNSW index per width can be added, see README).
+            // No fixed width: models of different widths share the column (ranked exactly
+            // within one space's rows; no approximate index, which would need one width).
             db.execute_unprepared("ALTER TABLE photo_embedding ADD COLUMN embedding_vector vector").await?;
         }
         Ok(())
@@ -80,6 +81,7 @@ enum PhotoEmbedding {
     UserId,
     ModelName,
     ModelVersion,
+    Space,
     Dim,
     Vector,
     CreatedAt,

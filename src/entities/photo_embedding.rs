@@ -13,6 +13,8 @@ pub struct Model {
     pub user_id: Option<i64>,
     pub model_name: String,
     pub model_version: String,
+    /// Digest of the image encoder and its preprocessing: embeddings compare within a space.
+    pub space: String,
     pub dim: i32,
     /// Little-endian f32s.
     pub vector: Vec<u8>,

@@ -243,7 +243,8 @@ impl ModelBundle {
                 let n = inputs.len() as i64;
                 let mean = |both: Tensor| (both.narrow(0, 0, n) + both.narrow(0, n, n)) / 2.0;
                 let (both, embeddings) = self.forward(Tensor::cat(&[&batch, &batch.flip([3])], 0))?;
-                (mean(both), embeddings.map(mean))
+                // Each view's unit embedding, averaged: what the averaged cosines came from.
+                (mean(both), embeddings.map(|e| mean(unit_rows(&e.to_kind(Kind::Float)))))
             }
         };
         let mut out = out.to_kind(Kind::Float);

@@ -55,12 +55,13 @@ pub async fn identify_photo(
     Ok(identify_embedded(engine, bytes, top_k).await?.0)
 }
 
-/// Identifies one photo; also gives its image embedding when the model has one.
+/// Identifies one photo; also gives its image embedding and that embedding's space when the
+/// model has one.
 async fn identify_embedded(
     engine: &InferenceEngine,
     bytes: Arc<[u8]>,
     top_k: usize,
-) -> Result<(Identified, Option<Vec<f32>>), ServiceError> {
+) -> Result<(Identified, Option<(Vec<f32>, String)>), ServiceError> {
     let started = Instant::now();
     let p = engine.preprocessing();
     let size = preprocess::probe(&bytes, Some(p.resize_shorter))?;
@@ -95,7 +96,8 @@ async fn identify_embedded(
         },
         batch_size: classified.batch_size,
     };
-    Ok((identified, classified.embedding))
+    let space = || super::photo_search::embedding_space(&classified.model.manifest);
+    Ok((identified, classified.embedding.map(|e| (e, space()))))
 }
 
 /// Who uploads a photo, and what their device said about when and where it was taken.
@@ -164,9 +166,9 @@ pub async fn identify_and_record(
     }
     .insert(db)
     .await?;
-    if let Some(embedding) = embedding {
+    if let Some((embedding, space)) = embedding {
         // The answer stands without it: the photo is only missing from text search.
-        if let Err(e) = super::photo_search::record(db, &row, &embedding).await {
+        if let Err(e) = super::photo_search::record(db, &row, &embedding, &space).await {
             tracing::warn!(error = %e, identification = row.id, "cannot keep the photo's embedding");
         }
     }

@@ -18,7 +18,7 @@ use super::history::{view, IdentificationView};
 use super::users::require;
 use crate::auth::{Account, Role};
 use crate::entities::{identification, photo_embedding};
-use crate::inference::{ActiveModel, InferenceEngine, InferenceError};
+use crate::inference::{ActiveModel, InferenceEngine, InferenceError, Manifest};
 use crate::ServiceError;
 
 /// Longest query, in characters (the text encoder reads a few dozen tokens anyway).
@@ -29,8 +29,8 @@ pub const MAX_RESULTS: usize = 50;
 pub const SCAN_LIMIT: u64 = 200_000;
 /// Rows fetched at a time by the scan, so its memory stays a few megabytes.
 const SCAN_PAGE: u64 = 2_000;
-/// Queries embedded at once; more wait for none and get "busy".
-static QUERY_SLOTS: Semaphore = Semaphore::const_new(2);
+/// Searches at once (embedding and ranking); more wait for none and get "busy".
+static SEARCH_SLOTS: Semaphore = Semaphore::const_new(2);
 
 /// How the photos were ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -60,17 +60,32 @@ pub struct SearchResults {
     pub hits: Vec<SearchHit>,
 }
 
-/// Keeps a photo's embedding beside its identification row.
+/// The space a model's photo embeddings live in: a digest of its image encoder file and of how
+/// photos are prepared for it. Versions that differ only in their classes' descriptions (the
+/// describe job's) share it, so photos stay searchable across description edits.
+pub fn embedding_space(manifest: &Manifest) -> String {
+    let encoder = manifest.sha256.get(&manifest.files.model).cloned();
+    let encoder = encoder.unwrap_or_else(|| format!("{}@{}", manifest.name, manifest.version));
+    let p = (manifest.input_size, manifest.resize_shorter, &manifest.mean, &manifest.std);
+    crate::storage::sha256_hex(format!("{encoder}|{p:?}").as_bytes())[..32].to_string()
+}
+
+/// Keeps a photo's embedding (of the space `space`) beside its identification row.
 pub async fn record(
     db: &DatabaseConnection,
     row: &identification::Model,
     embedding: &[f32],
+    space: &str,
 ) -> Result<(), ServiceError> {
+    if !embedding.iter().all(|v| v.is_finite()) {
+        return Err(ServiceError::InvalidInput("the photo's embedding is not finite".into()));
+    }
     let saved = photo_embedding::ActiveModel {
         identification_id: Set(row.id),
         user_id: Set(row.user_id),
         model_name: Set(row.model_name.clone()),
         model_version: Set(row.model_version.clone()),
+        space: Set(space.to_string()),
         dim: Set(embedding.len() as i32),
         vector: Set(embedding.iter().flat_map(|v| v.to_le_bytes()).collect()),
         created_at: Set(Utc::now()),
@@ -102,18 +117,25 @@ pub async fn search(
     if query.chars().count() > MAX_QUERY_CHARS {
         return Err(ServiceError::InvalidInput(format!("a search is at most {MAX_QUERY_CHARS} characters")));
     }
+    let permit = SEARCH_SLOTS
+        .try_acquire()
+        .map_err(|_| ServiceError::Busy("text search is busy; try again in a moment".into()))?;
     let model = engine.active();
-    let embedded = embed_query(model.clone(), query.to_string()).await?;
+    let (embedded, _permit) = embed_query(model.clone(), query.to_string(), permit).await?;
     let owner = (actor.role != Role::Admin).then_some(actor.id);
     let limit = limit.clamp(1, MAX_RESULTS);
-    let space = Space { name: &model.status.name, version: &model.status.version, owner };
+    let space = Space { space: embedding_space(&model.manifest), owner };
     let (method, ranked) = if has_pgvector(db).await? {
         (SearchMethod::Pgvector, rank_in_database(db, &space, &embedded, limit).await?)
     } else {
         (SearchMethod::Scan, rank_by_scan(db, &space, &embedded, limit).await?)
     };
     let ids: Vec<i64> = ranked.iter().map(|(_, id)| *id).collect();
-    let rows = identification::Entity::find().filter(identification::Column::Id.is_in(ids)).all(db).await?;
+    let mut rows = identification::Entity::find().filter(identification::Column::Id.is_in(ids));
+    if let Some(owner) = owner {
+        rows = rows.filter(identification::Column::UserId.eq(owner));
+    }
+    let rows = rows.all(db).await?;
     let mut hits = Vec::with_capacity(ranked.len());
     for (similarity, id) in ranked {
         if let Some(row) = rows.iter().find(|r| r.id == id) {
@@ -129,29 +151,34 @@ pub async fn search(
     })
 }
 
-/// Which stored embeddings a search compares: one model version's, of one owner or all.
-struct Space<'a> {
-    name: &'a str,
-    version: &'a str,
+/// Which stored embeddings a search compares: one space's, of one owner or all.
+struct Space {
+    space: String,
     owner: Option<i64>,
 }
 
-/// The query's unit embedding, computed off the runtime by at most two searches at a time.
-async fn embed_query(model: Arc<ActiveModel>, query: String) -> Result<Vec<f32>, ServiceError> {
-    let permit = QUERY_SLOTS
-        .try_acquire()
-        .map_err(|_| ServiceError::Busy("text search is busy; try again in a moment".into()))?;
-    let embedded = tokio::task::spawn_blocking(move || {
+type Slot = tokio::sync::SemaphorePermit<'static>;
+
+/// The query's unit embedding, computed off the runtime. The search's slot goes with the work
+/// and comes back with it: a client that leaves meanwhile does not free it early.
+async fn embed_query(model: Arc<ActiveModel>, query: String, slot: Slot) -> Result<(Vec<f32>, Slot), ServiceError> {
+    let (embedded, slot) = tokio::task::spawn_blocking(move || {
         crate::inference::torch_threads::compute_on(1);
-        model.embed_texts(&[query.as_str()])
+        (model.embed_texts(&[query.as_str()]), slot)
     })
     .await
     .map_err(|e| InferenceError::Device(format!("the text encoder failed: {e}")))?;
-    drop(permit);
     let rows = embedded.ok_or_else(|| {
         ServiceError::Conflict("the active model does not read text; search by text needs an image–text model".into())
     })??;
-    rows.into_iter().next().ok_or_else(|| InferenceError::Device("the text encoder gave no embedding".into()).into())
+    let row =
+        rows.into_iter().next().ok_or_else(|| InferenceError::Device("the text encoder gave no embedding".into()))?;
+    // A query of words the model never learnt embeds to nothing: every photo would tie at 0.
+    if !row.iter().any(|v| v.abs() > 1e-6) || !row.iter().all(|v| v.is_finite()) {
+        let message = "the active model knows none of these words; describe it otherwise";
+        return Err(ServiceError::InvalidInput(message.into()));
+    }
+    Ok((row, slot))
 }
 
 /// pgvector's column exists in this database (PostgreSQL with the extension at migration).
@@ -159,8 +186,9 @@ async fn has_pgvector(db: &DatabaseConnection) -> Result<bool, ServiceError> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(false);
     }
-    let sql = "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
-               WHERE table_name = 'photo_embedding' AND column_name = 'embedding_vector') AS present";
+    // The table the queries name, as the search path resolves it (a cheap catalog lookup).
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('photo_embedding') \
+               AND attname = 'embedding_vector' AND NOT attisdropped) AS present";
     let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
     Ok(row.map(|r| r.try_get::<bool>("", "present")).transpose()?.unwrap_or(false))
 }
@@ -173,26 +201,23 @@ fn vector_literal(v: &[f32]) -> String {
 
 async fn rank_in_database(
     db: &DatabaseConnection,
-    space: &Space<'_>,
+    space: &Space,
     query: &[f32],
     limit: usize,
 ) -> Result<Vec<(f32, i64)>, ServiceError> {
     // `<#>` is the negative inner product; the vectors are unit length, so it ranks by cosine.
-    let mut sql = "SELECT identification_id, (embedding_vector <#> CAST($1 AS vector)) * -1 AS similarity \
-                   FROM photo_embedding WHERE model_name = $2 AND model_version = $3 AND dim = $4 \
-                   AND embedding_vector IS NOT NULL"
+    // The query vector is parsed once (a generic plan would cast the text for every row).
+    let mut sql = "WITH q AS MATERIALIZED (SELECT CAST($1 AS vector) AS v) \
+                   SELECT e.identification_id, (e.embedding_vector <#> q.v) * -1 AS similarity \
+                   FROM photo_embedding e, q WHERE e.space = $2 AND e.dim = $3 AND e.embedding_vector IS NOT NULL"
         .to_string();
-    let mut values = vec![
-        Value::from(vector_literal(query)),
-        Value::from(space.name.to_string()),
-        Value::from(space.version.to_string()),
-        Value::from(query.len() as i32),
-    ];
+    let mut values =
+        vec![Value::from(vector_literal(query)), Value::from(space.space.clone()), Value::from(query.len() as i32)];
     if let Some(owner) = space.owner {
-        sql.push_str(" AND user_id = $5");
+        sql.push_str(" AND e.user_id = $4");
         values.push(Value::from(owner));
     }
-    sql.push_str(&format!(" ORDER BY embedding_vector <#> CAST($1 AS vector) LIMIT {limit}"));
+    sql.push_str(&format!(" ORDER BY e.embedding_vector <#> q.v LIMIT {limit}"));
     let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     rows.iter()
         .map(|r| Ok((r.try_get::<f64>("", "similarity")? as f32, r.try_get::<i64>("", "identification_id")?)))
@@ -202,7 +227,7 @@ async fn rank_in_database(
 /// Compares the query with the newest [`SCAN_LIMIT`] embeddings of the space, a page at a time.
 async fn rank_by_scan(
     db: &DatabaseConnection,
-    space: &Space<'_>,
+    space: &Space,
     query: &[f32],
     limit: usize,
 ) -> Result<Vec<(f32, i64)>, ServiceError> {
@@ -213,8 +238,7 @@ async fn rank_by_scan(
         let mut page = photo_embedding::Entity::find()
             .select_only()
             .columns([Column::Id, Column::IdentificationId, Column::Vector])
-            .filter(Column::ModelName.eq(space.name))
-            .filter(Column::ModelVersion.eq(space.version))
+            .filter(Column::Space.eq(space.space.as_str()))
             .filter(Column::Dim.eq(query.len() as i32))
             .filter(Column::Id.lt(before));
         if let Some(owner) = space.owner {
@@ -249,6 +273,9 @@ impl TopHits {
     }
 
     fn offer(&mut self, similarity: f32, id: i64) {
+        if !similarity.is_finite() {
+            return;
+        }
         if self.hits.len() == self.k && self.hits.last().is_some_and(|(worst, _)| similarity <= *worst) {
             return;
         }
@@ -269,7 +296,7 @@ mod tests {
     #[test]
     fn top_hits_keep_the_best_in_order() {
         let mut top = TopHits::new(3);
-        for (s, id) in [(0.1, 1), (0.9, 2), (0.5, 3), (0.7, 4), (0.2, 5), (0.95, 6)] {
+        for (s, id) in [(0.1, 1), (0.9, 2), (f32::NAN, 7), (0.5, 3), (0.7, 4), (0.2, 5), (0.95, 6)] {
             top.offer(s, id);
         }
         assert_eq!(top.into_sorted(), vec![(0.95, 6), (0.9, 2), (0.7, 4)]);
