@@ -63,12 +63,15 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// pgvector is installed in this database, or installed on the server and this role may
-/// create it (it is not a trusted extension: creating it takes a superuser).
+/// pgvector is installed in this database with its type on the search path (where the
+/// queries look for it), or not installed but on the server and this role may create it (it is
+/// not a trusted extension: creating it takes a superuser; on managed PostgreSQL, create it
+/// first). Installed elsewhere, it is left alone and the server scans.
 async fn pgvector_usable(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
-    let sql = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') \
-               OR (EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') \
-                   AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)) AS usable";
+    let sql = "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') \
+               THEN to_regtype('vector') IS NOT NULL \
+               ELSE EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') \
+                    AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) END AS usable";
     let row = manager.get_connection().query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
     Ok(row.map(|r| r.try_get::<bool>("", "usable")).transpose()?.unwrap_or(false))
 }

@@ -177,8 +177,13 @@ impl ModelBundle {
 
     /// Unit-length embeddings of texts, one row each; None for a classifier.
     pub fn text_embeddings(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, InferenceError>> {
+        self.text_encoder().map(|encoder| embedding_rows(&encoder, texts))
+    }
+
+    /// The text encoder of an image–text bundle.
+    pub fn text_encoder(&self) -> Option<std::sync::Arc<super::image_text::TextEncoder>> {
         let Head::Text(text) = &self.head else { return None };
-        Some(text.encoder.embed(texts).and_then(|t| rows_of(&t)))
+        Some(text.encoder.clone())
     }
 
     /// Unit-length image embeddings of prepared inputs (the module's output, normalised); None
@@ -269,6 +274,14 @@ impl ModelBundle {
             })
             .collect()
     }
+}
+
+/// Unit-length embeddings of texts, one row each.
+pub fn embedding_rows(
+    encoder: &super::image_text::TextEncoder,
+    texts: &[&str],
+) -> Result<Vec<Vec<f32>>, InferenceError> {
+    encoder.embed(texts).and_then(|t| rows_of(&t))
 }
 
 fn rows_of(t: &Tensor) -> Result<Vec<Vec<f32>>, InferenceError> {

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use super::batch_tuning::measure_best_batch;
 use super::forward_pool::{on_worker_threads, Batch, ForwardPool, Parallelism};
+use super::image_text::TextEncoder;
 use super::preprocess::{self, Preprocessing};
 use super::{device_name, DevicePreference, InferenceError, Manifest, ModelBundle, Scores, TopClass};
 
@@ -84,24 +85,16 @@ pub struct ActiveModel {
     pub status: ModelStatus,
     /// None when the model does not expose its classifier weights.
     pub class_vectors: Option<super::ClassVectors>,
-    /// The model itself when it embeds text (an image–text model), for text search queries.
-    text_side: Option<TextSide>,
-}
-
-/// The bundle of an image–text model, kept for embedding queries beside the queue.
-struct TextSide(Arc<ModelBundle>);
-
-impl std::fmt::Debug for TextSide {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TextSide")
-    }
+    /// The text encoder of an image–text model, for text search queries (only it: a status
+    /// held long after a switch must not keep the old model's image tower alive).
+    text_encoder: Option<Arc<TextEncoder>>,
 }
 
 impl ActiveModel {
     /// Unit embeddings of texts in the space of this model's photo embeddings; None when the
     /// model does not embed text. Blocking (a forward pass of the text encoder).
     pub fn embed_texts(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, InferenceError>> {
-        self.text_side.as_ref().and_then(|side| side.0.text_embeddings(texts))
+        self.text_encoder.as_ref().map(|encoder| super::bundle::embedding_rows(encoder, texts))
     }
 
     /// Up to `k` arthropod classes the model finds most like the class `label`, with their
@@ -272,9 +265,8 @@ fn load_and_warm_up(dir: &Path, config: &EngineConfig) -> Result<(Arc<ModelBundl
     };
     let manifest = bundle.manifest.clone();
     let class_vectors = bundle.class_vectors();
-    let bundle = Arc::new(bundle);
-    let text_side = bundle.embeds_text().then(|| TextSide(bundle.clone()));
-    Ok((bundle, ActiveModel { manifest, status, class_vectors, text_side }))
+    let text_encoder = bundle.text_encoder();
+    Ok((Arc::new(bundle), ActiveModel { manifest, status, class_vectors, text_encoder }))
 }
 
 /// A deterministic synthetic photo (a coloured gradient), so start-up needs no file.

@@ -4,7 +4,7 @@
 //! class can be added by describing it, without training.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tch::{CModule, Device, Kind, Tensor};
 use tokenizers::{Tokenizer, TruncationParams};
@@ -86,6 +86,15 @@ pub struct TextEncoder {
     /// trusted: a wrong shape must be an error, not a panic in a tensor operation).
     embed_dim: i64,
     device: Device,
+}
+
+impl std::fmt::Debug for TextEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextEncoder")
+            .field("context_length", &self.context_length)
+            .field("embed_dim", &self.embed_dim)
+            .finish()
+    }
 }
 
 impl TextEncoder {
@@ -256,7 +265,8 @@ pub struct TextClasses {
     /// Tensors are not `Sync`: each forward pass takes a shallow handle under the lock.
     matrix: Mutex<Tensor>,
     scale: f64,
-    pub encoder: TextEncoder,
+    /// Shared with the active model's status, which embeds search queries with it.
+    pub encoder: Arc<TextEncoder>,
 }
 
 impl TextClasses {
@@ -264,7 +274,7 @@ impl TextClasses {
         let encoder = TextEncoder::load(dir, manifest, device)?;
         let matrix = load_class_matrix(dir, manifest, &encoder)?;
         let scale = f64::from(manifest.image_text.as_ref().map_or(1.0, |s| s.logit_scale));
-        Ok(TextClasses { matrix: Mutex::new(matrix), scale, encoder })
+        Ok(TextClasses { matrix: Mutex::new(matrix), scale, encoder: Arc::new(encoder) })
     }
 
     fn matrix(&self) -> Tensor {
