@@ -20,6 +20,6 @@ trap 'rm -rf "$work"' EXIT
 log "training the RP11 image–text model (backbone features cached in $INSECTID_CACHE/image-text-proof)"
 (cd scripts && "$INSECTID_VENV/bin/python" train_image_text.py "$work/bundle" --rp11 "$rp11" \
   --features "$INSECTID_DEFAULT_BUNDLE/features.pt" --cache "$INSECTID_CACHE/image-text-proof" "$@")
-log "serving it: identify, describe the held-out families, identify again, search by text"
+log "serving it: describe the held-out families, identify through the API, search by text"
 INSECTID_PROOF_BUNDLE="$work/bundle" INSECTID_PROOF_RP11="$rp11" OMP_WAIT_POLICY=passive \
   cargo test --quiet -p server --test image_text_proof -- --ignored --nocapture

@@ -1,8 +1,8 @@
 //! The image–text proof on real photos, end to end through a running server: the RP11 model
 //! that scripts/train_image_text.py trained (three families held out) serves as the installed
-//! model; RP11 val photos go through POST /api/v1/identify; an administrator describes the
-//! catalogue species standing for each held-out family on its species page; the derived model
-//! then names those photos by description alone (zero-shot), and GET /api/v1/search finds
+//! model; an administrator describes the catalogue species standing for each held-out family
+//! on its species page; RP11 val photos then go through POST /api/v1/identify, where the
+//! derived model names them by description alone (zero-shot), and GET /api/v1/search finds
 //! them by text. Needs the trained bundle and RP11: run by scripts/image_text_proof.sh.
 
 mod common;
