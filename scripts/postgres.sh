@@ -3,6 +3,24 @@
 # INSECTID_TEST_DATABASE_URL. Order: the URL given by the caller; a server already answering on
 # 127.0.0.1:5432 with trust auth; else a throw-away cluster started here and stopped on exit.
 
+# Initialises and starts a throw-away cluster of the PostgreSQL in BIN, in DIR, on PORT (as the
+# postgres user when run as root); sets the array named STOP to the command that stops it.
+start_cluster() {
+  local bin=$1 dir=$2 port=$3
+  local -n stop_command=$4
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; return 1; }
+  "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  # shellcheck disable=SC2034 # a nameref: this sets the caller's array
+  stop_command=("${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
+}
+
 start_test_postgres() {
   if [ -n "${INSECTID_TEST_DATABASE_URL:-}" ]; then
     log "PostgreSQL: using INSECTID_TEST_DATABASE_URL"
@@ -19,16 +37,8 @@ start_test_postgres() {
   [ -x "$bin/initdb" ] || { echo "PostgreSQL is not installed (scripts/setup.sh system-test)" >&2; return 1; }
   while pg_isready -q -h 127.0.0.1 -p "$port"; do port=$((port + 1)); done
   PG_TMP=$(mktemp -d /tmp/insectid-pg.XXXXXX)
-  local run=()
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres "$PG_TMP"
-    run=(runuser -u postgres --)
-  fi
   log "PostgreSQL: starting a throw-away server on 127.0.0.1:$port"
-  "${run[@]}" "$bin/initdb" -D "$PG_TMP/data" -U postgres --auth=trust -E UTF8 >"$PG_TMP/initdb.log" 2>&1
-  "${run[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w \
-    -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-  PG_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PG_TMP/data" -m fast -w stop)
+  start_cluster "$bin" "$PG_TMP" "$port" PG_STOP
   export INSECTID_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
@@ -56,18 +66,8 @@ start_test_pgvector() {
   mkdir -p "$PGV_TMP/site/pgserver"
   cp -r "$site/pgserver/pginstall" "$PGV_TMP/site/pgserver/"
   cp -r "$site/pgserver.libs" "$PGV_TMP/site/"
-  local run=()
-  if [ "$(id -u)" = 0 ]; then
-    chown -R postgres "$PGV_TMP"
-    run=(runuser -u postgres --)
-  fi
   log "pgvector: starting a throw-away PostgreSQL with pgvector on 127.0.0.1:$port"
-  local bin="$PGV_TMP/site/pgserver/pginstall/bin"
-  "${run[@]}" "$bin/initdb" -D "$PGV_TMP/data" -U postgres --auth=trust -E UTF8 >"$PGV_TMP/initdb.log" 2>&1 ||
-    { cat "$PGV_TMP/initdb.log" >&2; return 1; }
-  "${run[@]}" "$bin/pg_ctl" -D "$PGV_TMP/data" -l "$PGV_TMP/server.log" -w \
-    -o "-p $port -k $PGV_TMP -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-  PGV_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PGV_TMP/data" -m fast -w stop)
+  start_cluster "$PGV_TMP/site/pgserver/pginstall/bin" "$PGV_TMP" "$port" PGV_STOP
   export INSECTID_TEST_PGVECTOR_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 

@@ -145,8 +145,8 @@ async fn a_classifier_keeps_no_embeddings_and_cannot_search() {
 
 #[test]
 fn versions_that_only_describe_classes_share_an_embedding_space() {
+    use insectid::inference::image_text::embedding_space;
     use insectid::inference::Manifest;
-    use photo_search::embedding_space;
     let manifest = Manifest::read(&tiny_image_text_bundle()).unwrap();
     let mut described = manifest.clone();
     described.version = format!("{}+described.7", manifest.version);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{http, http_bytes, session_cookie, start, TempDir, ADMIN_PASSWORD};
+use common::{http, http_bytes, photos_upload_with, session_cookie, start, TempDir, ADMIN_PASSWORD};
 use serde_json::Value;
 
 /// Seen-family val photos identified beside the held-out ones, per family: search has to pick
@@ -38,18 +38,10 @@ type Answer = (i64, Vec<(String, f64)>);
 
 /// Identifies photos eight at a time, through the identify API.
 fn identify(port: u16, cookie: &str, photos: &[PathBuf]) -> Vec<Answer> {
-    let boundary = "insectidproofboundary";
     let mut out = Vec::new();
     for chunk in photos.chunks(8) {
-        let mut body =
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"top_k\"\r\n\r\n{TOP_K}\r\n").into_bytes();
-        for path in chunk {
-            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
-            body.extend_from_slice(&std::fs::read(path).unwrap());
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let bytes: Vec<Vec<u8>> = chunk.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let (content_type, body) = photos_upload_with(&[("top_k", &TOP_K.to_string())], &bytes);
         let (status, _, answer) = http_bytes(port, "POST", "/api/v1/identify", Some(cookie), &content_type, &body);
         let answer: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(status, 200, "{answer}");

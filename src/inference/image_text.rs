@@ -300,3 +300,13 @@ impl TextClasses {
         Vec::<Vec<f32>>::try_from(self.matrix().to_device(Device::Cpu).contiguous()).ok()
     }
 }
+
+/// The space a model's photo embeddings live in: a digest of its image encoder file and of how
+/// photos are prepared for it. Versions that differ only in their classes' descriptions (the
+/// describe job's) share it, so photos stay searchable across description edits.
+pub fn embedding_space(manifest: &Manifest) -> String {
+    let encoder = manifest.sha256.get(&manifest.files.model).cloned();
+    let encoder = encoder.unwrap_or_else(|| format!("{}@{}", manifest.name, manifest.version));
+    let p = (manifest.input_size, manifest.resize_shorter, &manifest.mean, &manifest.std);
+    crate::storage::sha256_hex(format!("{encoder}|{p:?}").as_bytes())[..32].to_string()
+}

@@ -1,5 +1,6 @@
 //! Turning photos into answers: model bundles, preprocessing and the batching engine.
 
+mod active_model;
 pub mod answer;
 mod batch_tuning;
 mod bundle;
@@ -14,9 +15,10 @@ pub mod preprocess;
 mod similarity;
 pub mod torch_threads;
 
+pub use active_model::{ActiveModel, ModelStatus};
 pub use answer::{answer, Answer, ScoredClass, Verdict};
 pub use bundle::{ModelBundle, Scores, TopClass};
-pub use engine::{ActiveModel, Classified, EngineConfig, InferenceEngine, ModelStatus, GPU_BATCH_LIMIT};
+pub use engine::{Classified, EngineConfig, InferenceEngine, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use forward_pool::cpu_plan;
 pub use manifest::{

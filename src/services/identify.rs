@@ -96,8 +96,7 @@ async fn identify_embedded(
         },
         batch_size: classified.batch_size,
     };
-    let space = || super::photo_search::embedding_space(&classified.model.manifest);
-    Ok((identified, classified.embedding.map(|e| (e, space()))))
+    Ok((identified, classified.embedding.zip(classified.model.embedding_space.clone())))
 }
 
 /// Who uploads a photo, and what their device said about when and where it was taken.

@@ -18,7 +18,7 @@ use super::history::{view, IdentificationView};
 use super::users::require;
 use crate::auth::{Account, Role};
 use crate::entities::{identification, photo_embedding};
-use crate::inference::{ActiveModel, InferenceEngine, InferenceError, Manifest};
+use crate::inference::{ActiveModel, InferenceEngine, InferenceError};
 use crate::ServiceError;
 
 /// Longest query, in characters (the text encoder reads a few dozen tokens anyway).
@@ -58,16 +58,6 @@ pub struct SearchResults {
     pub method: SearchMethod,
     /// Best first.
     pub hits: Vec<SearchHit>,
-}
-
-/// The space a model's photo embeddings live in: a digest of its image encoder file and of how
-/// photos are prepared for it. Versions that differ only in their classes' descriptions (the
-/// describe job's) share it, so photos stay searchable across description edits.
-pub fn embedding_space(manifest: &Manifest) -> String {
-    let encoder = manifest.sha256.get(&manifest.files.model).cloned();
-    let encoder = encoder.unwrap_or_else(|| format!("{}@{}", manifest.name, manifest.version));
-    let p = (manifest.input_size, manifest.resize_shorter, &manifest.mean, &manifest.std);
-    crate::storage::sha256_hex(format!("{encoder}|{p:?}").as_bytes())[..32].to_string()
 }
 
 /// Keeps a photo's embedding (of the space `space`) beside its identification row.
@@ -124,7 +114,7 @@ pub async fn search(
     let (embedded, _permit) = embed_query(model.clone(), query.to_string(), permit).await?;
     let owner = (actor.role != Role::Admin).then_some(actor.id);
     let limit = limit.clamp(1, MAX_RESULTS);
-    let space = Space { space: embedding_space(&model.manifest), owner };
+    let space = Space { space: model.embedding_space.clone().unwrap_or_default(), owner };
     let (method, ranked) = if has_pgvector(db).await? {
         (SearchMethod::Pgvector, rank_in_database(db, &space, &embedded, limit).await?)
     } else {

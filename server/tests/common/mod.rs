@@ -131,8 +131,18 @@ pub fn http_with(
 
 /// A multipart body with every photo in a field "image", and its content type.
 pub fn photos_upload(photos: &[Vec<u8>]) -> (String, Vec<u8>) {
+    photos_upload_with(&[], photos)
+}
+
+/// As [`photos_upload`], with text fields (e.g. `top_k`) before the photos.
+pub fn photos_upload_with(fields: &[(&str, &str)], photos: &[Vec<u8>]) -> (String, Vec<u8>) {
     let boundary = "insectidtestboundary";
     let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
     for (i, bytes) in photos.iter().enumerate() {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"photo-{i}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
         body.extend_from_slice(bytes);
