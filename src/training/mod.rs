@@ -14,6 +14,7 @@ use crate::inference::preprocess::{self, Preprocessing};
 use crate::inference::{Label, Manifest, ModelBundle, TestTime};
 
 pub mod augment;
+pub mod cached_blocks;
 pub mod unfreeze;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -77,7 +78,22 @@ pub fn extract_features(
     photos: &[Vec<u8>],
     view: augment::View,
     cancel: &AtomicBool,
+    done: impl FnMut(usize),
+) -> Result<Tensor, TrainingError> {
+    let pooled = |batch: Tensor| Ok(tch::no_grad(|| features.forward_ts(&[batch]))?.to_device(Device::Cpu));
+    extract(device, prep, photos, view, cancel, done, pooled)
+}
+
+/// What `run` makes of each batch of prepared inputs of the photos' `view` (on `device`),
+/// concatenated: pooled features, or the activations a backbone's last blocks train on.
+pub fn extract(
+    device: Device,
+    prep: Preprocessing,
+    photos: &[Vec<u8>],
+    view: augment::View,
+    cancel: &AtomicBool,
     mut done: impl FnMut(usize),
+    mut run: impl FnMut(Tensor) -> Result<Tensor, TrainingError>,
 ) -> Result<Tensor, TrainingError> {
     let size = prep.input_size as i64;
     let mut rows = Vec::new();
@@ -97,7 +113,7 @@ pub fn extract_features(
         if view == augment::View::InputMirrored {
             batch = batch.flip([3]);
         }
-        rows.push(tch::no_grad(|| features.forward_ts(&[batch]))?.to_device(Device::Cpu));
+        rows.push(run(batch)?);
         finished += chunk.len();
         done(finished);
     }

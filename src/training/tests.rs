@@ -143,3 +143,87 @@ fn unfreezing_the_last_block_trains_with_finite_losses() {
     assert_eq!(f.size(), [1, manifest.feature_dim.unwrap_or(1280) as i64]);
     assert!(f.isfinite().all().int64_value(&[]) == 1);
 }
+
+#[test]
+fn the_last_blocks_train_on_cached_activations_and_serve_from_the_same_backbone() {
+    let base = crate::testing::test_model_dir();
+    let manifest = Manifest::read(&base).unwrap();
+    let features_path = base.join(manifest.files.features.as_ref().unwrap());
+    let features = CModule::load_on_device(&features_path, Device::Cpu).unwrap();
+    let prep = Preprocessing::from(&manifest);
+    let size = prep.input_size as i64;
+    assert!(cached_blocks::can_split(&features_path, 3, size), "the shipped backbone splits");
+    assert!(!cached_blocks::can_split(&features_path, 0, size) && !cached_blocks::can_split(&features_path, 7, size));
+    assert!(!cached_blocks::can_split(&base.join("cam_features.pt"), 3, size), "a module without the methods");
+    let never = AtomicBool::new(false);
+    let (mut train, mut train_labels, mut val, mut val_labels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for class in 0..3 {
+        for i in 0..6 {
+            train.push(photo(class, i));
+            train_labels.push(class as i64);
+        }
+        for i in 100..103 {
+            val.push(photo(class, i));
+            val_labels.push(class as i64);
+        }
+    }
+    let activations = |photos: &[Vec<u8>]| {
+        let trunk = |batch| cached_blocks::trunk(&features, 2, batch);
+        extract(Device::Cpu, prep, photos, augment::View::Plain, &never, |_| {}, trunk).unwrap()
+    };
+    let (train_a, val_a) = (activations(&train), activations(&val));
+    assert_eq!(train_a.kind(), Kind::Half, "kept in half precision");
+    // The frozen last blocks give the backbone's own features, within fp16 rounding.
+    let train_x = cached_blocks::pooled(&features, Device::Cpu, 2, &train_a).unwrap();
+    let whole = extract_features(&features, Device::Cpu, prep, &train, augment::View::Plain, &never, |_| {}).unwrap();
+    let gap = (&train_x - &whole).abs().max().double_value(&[]);
+    assert!(gap < 0.05 * whole.abs().max().double_value(&[]), "split features differ by {gap}");
+    let val_x = cached_blocks::pooled(&features, Device::Cpu, 2, &val_a).unwrap();
+    let (ty, vy) = (Tensor::from_slice(&train_labels), Tensor::from_slice(&val_labels));
+    // A head barely trained, so that the blocks' epochs have something to improve.
+    let config = HeadConfig { hidden: 0, max_epochs: 1, learning_rate: 1e-4, ..Default::default() };
+    let mut head = train_head(&train_x, &ty, &val_x, &vy, 3, config, &never, |_| {}).unwrap();
+    let (head_epochs, head_accuracy) = (head.history.len(), head.best_val_accuracy);
+    let stage = cached_blocks::CachedBlocksConfig {
+        blocks: 2,
+        max_epochs: 3,
+        patience: 3,
+        batch_size: 6,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let backbone =
+        cached_blocks::train(&features_path, Device::Cpu, &mut head, &train_a, &ty, &val_a, &vy, stage, &never, |e| {
+            seen.push(e.clone())
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 3, "three epochs");
+    assert!(seen.iter().all(|e| e.train_loss.is_finite() && e.train_loss > 0.0), "{seen:?}");
+    assert!(head.best_val_accuracy > 0.5, "beats chance: {head_accuracy} → {seen:?}");
+    assert_eq!(head.history.len(), head_epochs + 3);
+    // What was trained through the tail is what the backbone's forward pass (the one a bundle
+    // serves) computes: the methods share their parameters.
+    let input =
+        Tensor::from_slice(&crate::inference::preprocess::prepare(&val[0], prep).unwrap()).view([1, 3, size, size]);
+    let served = tch::no_grad(|| backbone.forward_ts(&[&input])).unwrap();
+    let trunk = tch::no_grad(|| backbone.method_ts("trunk_last_2", &[&input])).unwrap();
+    let split = tch::no_grad(|| backbone.method_ts("tail_last_2", &[trunk])).unwrap();
+    assert!((&served - &split).abs().max().double_value(&[]) < 1e-4);
+    // The best epoch is kept, the untrained blocks when no epoch beat them.
+    let before = tch::no_grad(|| features.forward_ts(&[&input])).unwrap();
+    let changed = (&served - &before).abs().max().double_value(&[]) > 1e-4;
+    assert_eq!(changed, head.best_val_accuracy > head_accuracy, "{head_accuracy} → {seen:?}");
+    let cancelled = cached_blocks::train(
+        &features_path,
+        Device::Cpu,
+        &mut head,
+        &train_a,
+        &ty,
+        &val_a,
+        &vy,
+        stage,
+        &AtomicBool::new(true),
+        |_| {},
+    );
+    assert!(matches!(cancelled, Err(TrainingError::Cancelled)));
+}

@@ -29,7 +29,7 @@ impl Default for UnfreezeConfig {
 }
 
 /// Parameter names (as the VarStore spells them: dots become underscores) that train.
-fn trains(name: &str, first_block: usize) -> bool {
+pub(super) fn trains(name: &str, first_block: usize) -> bool {
     if name.starts_with("net__conv_head") || name.starts_with("net__bn1") {
         return true;
     }
@@ -39,7 +39,7 @@ fn trains(name: &str, first_block: usize) -> bool {
         .is_some_and(|n| n >= first_block)
 }
 
-fn block_count(vs: &nn::VarStore) -> usize {
+pub(super) fn block_count(vs: &nn::VarStore) -> usize {
     vs.variables()
         .keys()
         .filter_map(|k| {
@@ -47,6 +47,28 @@ fn block_count(vs: &nn::VarStore) -> usize {
         })
         .max()
         .map_or(0, |m| m + 1)
+}
+
+/// Each class's weight in the loss: every class weighs the same, however many photos it has.
+pub(super) fn class_weights(train_y: &Tensor, classes: i64) -> Tensor {
+    let counts = train_y.bincount::<Tensor>(None, classes).to_kind(Kind::Float);
+    counts.sum(Kind::Float) / (counts.clamp_min(1.0) * classes as f64)
+}
+
+/// A copy of every variable, to come back to the best epoch.
+pub(super) fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
+}
+
+pub(super) fn restore(vs: &nn::VarStore, saved: &[(String, Tensor)]) {
+    tch::no_grad(|| {
+        let mut vars = vs.variables();
+        for (name, value) in saved {
+            if let Some(v) = vars.get_mut(name) {
+                v.copy_(value);
+            }
+        }
+    });
 }
 
 /// A batch of prepared inputs (N×3×S×S) with a random resized crop (60–100 % of each side),
@@ -108,8 +130,7 @@ pub fn train_backbone(
     if classes < 2 {
         return Err(TrainingError::Input(format!("the head has {classes} classes")));
     }
-    let counts = train_y.bincount::<Tensor>(None, classes).to_kind(Kind::Float);
-    let weights = (counts.sum(Kind::Float) / (counts.clamp_min(1.0) * classes as f64)).to_device(device);
+    let weights = class_weights(train_y, classes).to_device(device);
     let n = train_x.size()[0];
     let evaluate = |backbone: &TrainableCModule, head: &TrainedHead| -> Result<Tensor, TrainingError> {
         tch::no_grad(|| -> Result<Tensor, TrainingError> {
@@ -122,9 +143,6 @@ pub fn train_backbone(
         })
     };
     let mut best = (accuracy(&evaluate(&backbone, head)?, val_y), 0usize);
-    let snapshot = |vs: &nn::VarStore| -> Vec<(String, Tensor)> {
-        vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
-    };
     let mut best_state = (snapshot(&vs), snapshot(&head.vs));
     let started = Instant::now();
     for epoch in 1..=config.max_epochs {
@@ -169,16 +187,8 @@ pub fn train_backbone(
             break;
         }
     }
-    tch::no_grad(|| {
-        for (store, saved) in [(&vs, &best_state.0), (&head.vs, &best_state.1)] {
-            let mut vars = store.variables();
-            for (name, value) in saved {
-                if let Some(v) = vars.get_mut(name) {
-                    v.copy_(value);
-                }
-            }
-        }
-    });
+    restore(&vs, &best_state.0);
+    restore(&head.vs, &best_state.1);
     head.vs.freeze();
     head.best_val_accuracy = best.0;
     head.temperature = fit_temperature(&evaluate(&backbone, head)?, val_y);

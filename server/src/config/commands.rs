@@ -62,12 +62,14 @@ pub enum Command {
         patience: usize,
         /// Views of each training photo: 1 the photo, 2 adds its mirror, more add random
         /// resized crops with colour jitter (each view costs one backbone pass).
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 4)]
         views: usize,
-        /// Backbone blocks trained with the head after it (default: 2 with a GPU, 0 without).
+        /// Backbone blocks trained with the head after it (default: 3, on activations cached
+        /// once per view, when the backbone export can be split there; else 2 through the whole
+        /// backbone with a GPU, 0 without). 0 trains the head alone.
         #[arg(long)]
         unfreeze: Option<usize>,
-        /// Most epochs of the unfrozen stage (0: 15).
+        /// Most epochs of that stage (0: 12 on cached activations, 15 through the whole backbone).
         #[arg(long, default_value_t = 0)]
         unfreeze_epochs: usize,
         /// Make a bundle that answers from each photo averaged with its mirror image (twice

@@ -1,6 +1,8 @@
 //! Fine-tuning a dataset version into a new model version: features of the train and val
-//! splits from the base bundle's backbone (train photos also mirrored), a head trained with
-//! early stopping and temperature scaling, exported as a bundle and installed in the registry.
+//! splits from the base bundle's backbone (train photos also mirrored, more views on request;
+//! `features.rs`), a head trained with early stopping and temperature scaling, then the
+//! backbone's last blocks with it (`second_stage.rs`), exported as a bundle and installed in
+//! the registry.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -8,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tch::{CModule, Device, Tensor};
 
 use crate::catalogue;
 use crate::entities::dataset_item;
@@ -17,6 +18,11 @@ use crate::inference::{Label, Manifest, Taxon, TestTime};
 use crate::storage::PhotoStore;
 use crate::training::{self, Epoch, HeadConfig};
 use crate::ServiceError;
+
+mod features;
+mod second_stage;
+
+pub use second_stage::{SecondStage, DEFAULT_CACHED_BLOCKS};
 
 #[derive(Debug, Clone)]
 pub struct FineTuneResult {
@@ -56,13 +62,13 @@ pub(crate) fn taxon_of(label: &str) -> Option<Taxon> {
 pub struct FineTuneOptions {
     pub head: HeadConfig,
     /// Views of each training photo: 1 the photo, 2 adds its mirror, more add random views
-    /// (random resized crop, flip, colour jitter). 0 means 2.
+    /// (random resized crop, flip, colour jitter). 0 means 4.
     pub views: usize,
     /// Where backbone features are cached; a resumed job finds them there and skips the costly
     /// part.
     pub cache_dir: Option<PathBuf>,
-    /// Backbone blocks trained with the head after it (None: 2 with a GPU, none without —
-    /// on a CPU it costs a full forward and backward pass per photo and epoch).
+    /// Backbone blocks trained with the head after it (None: the default of `SecondStage::choose`
+    /// — 3 on cached activations when the backbone can be split there).
     pub unfreeze_blocks: Option<usize>,
     /// Most epochs of that second stage (0: its default).
     pub unfreeze_epochs: usize,
@@ -81,43 +87,6 @@ pub trait FineTuneObserver: Send + Sync {
 /// Reports nothing.
 pub struct Quiet;
 impl FineTuneObserver for Quiet {}
-
-struct Features {
-    train_x: Tensor,
-    train_y: Tensor,
-    val_x: Tensor,
-    /// The val photos' mirror images, when the bundle will average them in.
-    val_mirrored_x: Option<Tensor>,
-    val_y: Tensor,
-}
-
-/// Features of one view of one split, cached per view: a resumed job recomputes only the views
-/// it had not finished.
-fn cached(
-    cache: Option<&Path>,
-    name: &str,
-    rows: usize,
-    compute: impl FnOnce() -> Result<Tensor, training::TrainingError>,
-) -> Result<(Tensor, bool), training::TrainingError> {
-    let file = cache.map(|c| c.join(format!("{name}.safetensors")));
-    if let Some(f) = &file {
-        if let Ok(found) = Tensor::read_safetensors(f) {
-            if let Some((_, t)) = found.into_iter().find(|(k, t)| k == "x" && t.size().first() == Some(&(rows as i64)))
-            {
-                return Ok((t, true));
-            }
-        }
-    }
-    let t = compute()?;
-    if let Some(f) = &file {
-        let io = |e: std::io::Error| training::TrainingError::Input(format!("feature cache: {e}"));
-        std::fs::create_dir_all(f.parent().unwrap_or(Path::new("."))).map_err(io)?;
-        let tmp = f.with_extension("tmp");
-        Tensor::write_safetensors(&[("x", &t)], &tmp)?;
-        std::fs::rename(&tmp, f).map_err(io)?;
-    }
-    Ok((t, false))
-}
 
 /// Fine-tunes `spec` (a dataset version) on the bundle at `base_dir`; the new bundle goes under
 /// `models_dir` and into the registry (inactive: evaluate it, then activate it).
@@ -141,7 +110,7 @@ pub async fn run(
         return Err(ServiceError::InvalidInput(refusal.into()));
     }
     let config = options.head;
-    let views = if options.views == 0 { 2 } else { options.views.min(16) };
+    let views = if options.views == 0 { 4 } else { options.views.min(16) };
     let (set, version) = super::datasets::find_version(db, spec).await?;
     let items = dataset_item::Entity::find().filter(dataset_item::Column::VersionId.eq(version.id)).all(db).await?;
     let mut classes: Vec<String> = items.iter().map(|i| i.label.clone()).collect();
@@ -167,7 +136,6 @@ pub async fn run(
     let (train, train_y) = split("train").await?;
     let (val, val_y) = split("val").await?;
     let (train, val) = (Arc::new(train), Arc::new(val));
-    let photos_for_unfreezing = (train.clone(), val.clone(), train_y.clone(), val_y.clone());
     if train.is_empty() || val.is_empty() {
         return Err(ServiceError::InvalidInput(format!(
             "{}@{} needs photos in both its train and val splits",
@@ -188,66 +156,27 @@ pub async fn run(
         .clone()
         .ok_or_else(|| ServiceError::InvalidInput("the base bundle has no features.pt".into()))?;
     let prep = crate::inference::preprocess::Preprocessing::from(&base);
-    let dir = base_dir.to_path_buf();
-    let (cache, obs, stop) = (options.cache_dir.clone(), observer.clone(), cancel.clone());
+    let features_path = base_dir.join(&features_file);
     let test_time = options.test_time;
-    let unfreeze_blocks = options.unfreeze_blocks.unwrap_or(if tch::Cuda::is_available() { 2 } else { 0 });
-    // Mirrored val features of the base backbone serve only a head on that backbone.
-    let mirror_base = test_time == TestTime::Flip && unfreeze_blocks == 0;
-    let val_views = if mirror_base { 2 } else { 1 };
-    let extracted = tokio::task::spawn_blocking(move || -> Result<Features, training::TrainingError> {
-        crate::inference::torch_threads::compute_on(crate::inference::torch_threads::all_cores());
-        // The backbone pass is the costly part: on the GPU when there is one.
-        let device = Device::cuda_if_available();
-        obs.note(&format!("extracting backbone features on {}", crate::inference::device_name(device)));
-        let features = CModule::load_on_device(dir.join(&features_file), device)?;
-        let total = (train.len() * views + val.len() * val_views).max(1);
-        let mut parts = Vec::new();
-        let mut ys = Vec::new();
-        let y = Tensor::from_slice(&train_y);
-        for (n, view) in training::augment::views(views).into_iter().enumerate() {
-            let offset = n * train.len();
-            let (x, from_cache) = cached(cache.as_deref(), &format!("train-view-{n}"), train.len(), || {
-                training::extract_features(&features, device, prep, &train, view, &stop, |d| {
-                    obs.features(offset + d, total)
-                })
-            })?;
-            if from_cache {
-                obs.note(&format!("view {} of {views} from the cache", n + 1));
-                obs.features(offset + train.len(), total);
-            }
-            parts.push(x);
-            ys.push(y.shallow_clone());
-        }
-        let offset = views * train.len();
-        let (val_x, _) = cached(cache.as_deref(), "val", val.len(), || {
-            training::extract_features(&features, device, prep, &val, training::augment::View::Plain, &stop, |d| {
-                obs.features(offset + d, total)
-            })
-        })?;
-        let val_mirrored_x = if mirror_base {
-            let offset = offset + val.len();
-            let mirrored = training::augment::View::InputMirrored;
-            let (x, _) = cached(cache.as_deref(), "val-mirrored", val.len(), || {
-                training::extract_features(&features, device, prep, &val, mirrored, &stop, |d| {
-                    obs.features(offset + d, total)
-                })
-            })?;
-            Some(x)
-        } else {
-            None
-        };
-        Ok(Features {
-            train_x: Tensor::cat(&parts, 0),
-            train_y: Tensor::cat(&ys, 0),
-            val_x,
-            val_mirrored_x,
-            val_y: Tensor::from_slice(&val_y),
-        })
-    })
-    .await
-    .map_err(|e| ServiceError::Storage(e.to_string()))?
-    .map_err(training_error)?;
+    let stage = SecondStage::choose(options.unfreeze_blocks, &features_path, prep.input_size as i64);
+    let request = features::Request {
+        features_path: features_path.clone(),
+        prep,
+        train: train.clone(),
+        train_y: train_y.clone(),
+        val: val.clone(),
+        val_y: val_y.clone(),
+        views,
+        // Mirrored val features of the base backbone serve only a head on that backbone.
+        val_mirrored: test_time == TestTime::Flip && stage == SecondStage::None,
+        split: stage.split(),
+        cache: options.cache_dir.clone(),
+    };
+    let (obs, stop) = (observer.clone(), cancel.clone());
+    let extracted = tokio::task::spawn_blocking(move || features::extract(&request, obs.as_ref(), &stop))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?
+        .map_err(training_error)?;
     let feature_seconds = started.elapsed().as_secs_f64();
     observer.note(&format!("features ready in {feature_seconds:.1} s; training the head"));
     let labels: Vec<Label> = classes
@@ -268,8 +197,16 @@ pub async fn run(
     let out = models_dir.join(super::models::bundle_dir_name(&name, &model_version));
     let bundle_dir = out.clone();
 
-    let unfreeze_epochs = options.unfreeze_epochs;
-    let features_path = base_dir.join(base.files.features.as_deref().unwrap_or("features.pt"));
+    let second = second_stage::Inputs {
+        features_path,
+        prep,
+        train,
+        train_y,
+        val,
+        val_y,
+        epochs: options.unfreeze_epochs,
+        flip: test_time == TestTime::Flip,
+    };
     let (obs, stop, n_classes, base_dir_owned) =
         (observer.clone(), cancel.clone(), classes.len() as i64, base_dir.to_path_buf());
     let (trained, mirror_val_accuracy, manifest) =
@@ -285,54 +222,8 @@ pub async fn run(
                 &stop,
                 |e| obs.epoch(e),
             )?;
-            let backbone = if unfreeze_blocks > 0 {
-                let device = Device::cuda_if_available();
-                obs.note(&format!(
-                    "head trained (val top-1 {:.2} %); now the last {unfreeze_blocks} backbone blocks with it, on {}",
-                    trained.best_val_accuracy * 100.0,
-                    crate::inference::device_name(device)
-                ));
-                let (train, val, train_y, val_y) = photos_for_unfreezing;
-                let inputs = |photos: &[Vec<u8>]| -> Result<Tensor, training::TrainingError> {
-                    let size = prep.input_size as i64;
-                    let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
-                    for bytes in photos {
-                        let image = crate::inference::preprocess::decode(bytes, Some(prep.resize_shorter))
-                            .map_err(|e| training::TrainingError::Input(e.to_string()))?;
-                        all.extend(
-                            crate::inference::preprocess::model_input(&image, prep)
-                                .map_err(|e| training::TrainingError::Input(e.to_string()))?,
-                        );
-                    }
-                    Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
-                };
-                let defaults = training::unfreeze::UnfreezeConfig::default();
-                let max_epochs = if unfreeze_epochs == 0 { defaults.max_epochs } else { unfreeze_epochs };
-                let unfreeze = training::unfreeze::UnfreezeConfig { blocks: unfreeze_blocks, max_epochs, ..defaults };
-                let val_inputs = inputs(&val)?;
-                let backbone = training::unfreeze::train_backbone(
-                    &features_path,
-                    device,
-                    &mut trained,
-                    &inputs(&train)?,
-                    &Tensor::from_slice(&train_y),
-                    &val_inputs,
-                    &Tensor::from_slice(&val_y),
-                    unfreeze,
-                    &stop,
-                    |e| obs.epoch(e),
-                )?;
-                // The trained backbone's own features of the val photos and their mirrors.
-                let mirrored = if test_time == TestTime::Flip {
-                    let features = |x: &Tensor| training::unfreeze::features_of(&backbone, device, x);
-                    Some((features(&val_inputs)?, features(&val_inputs.flip([3]))?))
-                } else {
-                    None
-                };
-                Some((backbone, mirrored))
-            } else {
-                None
-            };
+            let activations = extracted.activations;
+            let backbone = second_stage::run(stage, &mut trained, second, activations, obs.as_ref(), &stop)?;
             let val_pair = match &backbone {
                 Some((_, features)) => features.as_ref().map(|(x, m)| (x, m)),
                 None => extracted.val_mirrored_x.as_ref().map(|m| (&extracted.val_x, m)),

@@ -1,0 +1,148 @@
+//! The optional second stage of a fine-tune: the backbone's last blocks train with the head.
+//! On cached activations when the backbone can be split there (cheap enough for a CPU, so the
+//! default wherever it is possible), else on whole photos through the whole backbone (a GPU's
+//! way, for older backbone exports).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use tch::{Device, Tensor, TrainableCModule};
+
+use super::features::Activations;
+use super::FineTuneObserver;
+use crate::inference::preprocess::{self, Preprocessing};
+use crate::training::{self, cached_blocks, unfreeze, TrainedHead, TrainingError};
+
+/// Blocks trained when a job names none and the backbone can be split (rp11: see the README's
+/// fine-tuning table).
+pub const DEFAULT_CACHED_BLOCKS: usize = 3;
+/// Blocks trained through the whole backbone when a job names none, there is a GPU and the
+/// backbone cannot be split.
+const DEFAULT_GPU_BLOCKS: usize = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondStage {
+    None,
+    /// The last blocks train on activations cached once per view.
+    CachedBlocks(usize),
+    /// The last blocks train on photos augmented per batch, through the whole backbone.
+    WholeBackbone(usize),
+}
+
+impl SecondStage {
+    /// What a job asking for `requested` blocks (None: the default) gets with this backbone.
+    pub fn choose(requested: Option<usize>, features_path: &Path, input_size: i64) -> SecondStage {
+        let splits = |blocks| cached_blocks::can_split(features_path, blocks, input_size);
+        match requested {
+            Some(0) => SecondStage::None,
+            Some(blocks) if splits(blocks) => SecondStage::CachedBlocks(blocks),
+            Some(blocks) => SecondStage::WholeBackbone(blocks),
+            None if splits(DEFAULT_CACHED_BLOCKS) => SecondStage::CachedBlocks(DEFAULT_CACHED_BLOCKS),
+            None if tch::Cuda::is_available() => SecondStage::WholeBackbone(DEFAULT_GPU_BLOCKS),
+            None => SecondStage::None,
+        }
+    }
+
+    pub fn split(self) -> Option<usize> {
+        match self {
+            SecondStage::CachedBlocks(blocks) => Some(blocks),
+            _ => None,
+        }
+    }
+}
+
+/// What the second stage trains on.
+pub(super) struct Inputs {
+    pub features_path: PathBuf,
+    pub prep: Preprocessing,
+    pub train: std::sync::Arc<Vec<Vec<u8>>>,
+    pub train_y: Vec<i64>,
+    pub val: std::sync::Arc<Vec<Vec<u8>>>,
+    pub val_y: Vec<i64>,
+    /// Most epochs (0: the stage's default).
+    pub epochs: usize,
+    /// Also return the trained backbone's features of the val photos and their mirrors.
+    pub flip: bool,
+}
+
+/// A trained backbone, with its features of the val photos and their mirrors when asked.
+pub(super) type Trained = (TrainableCModule, Option<(Tensor, Tensor)>);
+
+/// Runs on a blocking thread after the head has trained; None when there is no second stage.
+pub(super) fn run(
+    stage: SecondStage,
+    head: &mut TrainedHead,
+    inputs: Inputs,
+    activations: Option<Activations>,
+    obs: &dyn FineTuneObserver,
+    stop: &AtomicBool,
+) -> Result<Option<Trained>, TrainingError> {
+    let device = Device::cuda_if_available();
+    let (blocks, how) = match stage {
+        SecondStage::None => return Ok(None),
+        SecondStage::CachedBlocks(blocks) => (blocks, "on cached activations"),
+        SecondStage::WholeBackbone(blocks) => (blocks, "through the whole backbone"),
+    };
+    obs.note(&format!(
+        "head trained (val top-1 {:.2} %); now the last {blocks} backbone blocks with it, {how}, on {}",
+        head.best_val_accuracy * 100.0,
+        crate::inference::device_name(device)
+    ));
+    let photos = |photos: &[Vec<u8>]| -> Result<Tensor, TrainingError> {
+        let size = inputs.prep.input_size as i64;
+        let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
+        for bytes in photos {
+            let image = preprocess::decode(bytes, Some(inputs.prep.resize_shorter))
+                .map_err(|e| TrainingError::Input(e.to_string()))?;
+            all.extend(preprocess::model_input(&image, inputs.prep).map_err(|e| TrainingError::Input(e.to_string()))?);
+        }
+        Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
+    };
+    let (train_y, val_y) = (Tensor::from_slice(&inputs.train_y), Tensor::from_slice(&inputs.val_y));
+    let progress = |e: &training::Epoch| obs.epoch(e);
+    let backbone = match (stage, activations) {
+        (SecondStage::CachedBlocks(blocks), Some(a)) => {
+            let defaults = cached_blocks::CachedBlocksConfig::default();
+            let max_epochs = if inputs.epochs == 0 { defaults.max_epochs } else { inputs.epochs };
+            let config = cached_blocks::CachedBlocksConfig { blocks, max_epochs, ..defaults };
+            let path = &inputs.features_path;
+            cached_blocks::train(path, device, head, &a.train, &a.train_y, &a.val, &val_y, config, stop, progress)?
+        }
+        _ => {
+            let defaults = unfreeze::UnfreezeConfig::default();
+            let max_epochs = if inputs.epochs == 0 { defaults.max_epochs } else { inputs.epochs };
+            let config = unfreeze::UnfreezeConfig { blocks, max_epochs, ..defaults };
+            let (train_x, val_x) = (photos(&inputs.train)?, photos(&inputs.val)?);
+            let path = &inputs.features_path;
+            unfreeze::train_backbone(path, device, head, &train_x, &train_y, &val_x, &val_y, config, stop, progress)?
+        }
+    };
+    // The trained backbone's own features of the val photos and their mirrors.
+    let mirrored = if inputs.flip {
+        let val_x = photos(&inputs.val)?;
+        let features = |x: &Tensor| unfreeze::features_of(&backbone, device, x);
+        Some((features(&val_x)?, features(&val_x.flip([3]))?))
+    } else {
+        None
+    };
+    Ok(Some((backbone, mirrored)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SecondStage;
+
+    #[test]
+    fn blocks_train_on_cached_activations_wherever_the_backbone_splits() {
+        let base = crate::testing::test_model_dir();
+        let (shipped, unsplittable) = (base.join("features.pt"), base.join("cam_features.pt"));
+        let choose = |requested, path: &std::path::Path| SecondStage::choose(requested, path, 224);
+        assert_eq!(choose(None, &shipped), SecondStage::CachedBlocks(3), "the default recipe");
+        assert_eq!(choose(Some(2), &shipped), SecondStage::CachedBlocks(2));
+        assert_eq!(choose(Some(0), &shipped), SecondStage::None);
+        assert_eq!(choose(Some(7), &shipped), SecondStage::WholeBackbone(7), "more blocks than the export splits");
+        assert_eq!(choose(Some(2), &unsplittable), SecondStage::WholeBackbone(2), "an export without the split");
+        let default = if tch::Cuda::is_available() { SecondStage::WholeBackbone(2) } else { SecondStage::None };
+        assert_eq!(choose(None, &unsplittable), default);
+    }
+}
