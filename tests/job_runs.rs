@@ -56,6 +56,9 @@ async fn the_runner_fine_tunes_evaluates_and_compares() {
         assert!(result.best_val_accuracy > 0.5, "beats chance: {result:?}");
         let history = Progress::of(&tune).history;
         assert_eq!(history.len(), result.epochs, "every epoch is on the loss curve");
+        let numbers: Vec<_> = history.iter().map(|p| p.epoch).collect();
+        assert_eq!(numbers, (1..=history.len()).collect::<Vec<_>>(), "the blocks' epochs continue the head's");
+        assert!(tune.log.contains("with it, on cached activations"), "the default second stage: {}", tune.log);
         assert!(tune.log.contains("18 train photos × 3 views") && tune.log.contains("epoch   1"), "{}", tune.log);
         assert!(!ctx.jobs_dir.join(tune.id.to_string()).join("cache").exists(), "the feature cache goes with success");
         let tuned = result.model_version_id;

@@ -205,7 +205,7 @@ async fn a_fine_tuned_version_is_installed_activated_and_answers() {
                 deep.history.len() > 1 && counter.0.load(std::sync::atomic::Ordering::Relaxed) == deep.history.len()
             );
             let notes = counter.1.lock().unwrap().join("\n");
-            assert!(notes.contains("the last 1 backbone blocks with it, on cached activations"), "{notes}");
+            assert!(notes.contains("now the backbone's last block with it, on cached activations"), "{notes}");
             let manifest = insectid::inference::Manifest::read(&deep.bundle_dir).unwrap();
             assert!(manifest.description.contains("last blocks and head"), "{}", manifest.description);
             assert_eq!(manifest.test_time, TestTime::Flip);

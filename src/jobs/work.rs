@@ -2,6 +2,7 @@
 //! reported through the job's handle.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,7 +85,11 @@ async fn model_row(ctx: &JobContext, id: i64) -> Result<model_version::Model, Se
 struct FineTuneProgress {
     handle: JobHandle,
     started: Instant,
-    max_epochs: usize,
+    /// The last epoch the current stage may reach, counting the stages before it.
+    max_epochs: AtomicUsize,
+    /// Epochs of the stages before the current one: the second stage continues the count.
+    offset: AtomicUsize,
+    last: AtomicUsize,
 }
 
 impl fine_tune::FineTuneObserver for FineTuneProgress {
@@ -99,17 +104,26 @@ impl fine_tune::FineTuneObserver for FineTuneProgress {
 
     fn epoch(&self, e: &crate::training::Epoch) {
         let per_epoch = e.seconds / e.epoch.max(1) as f64;
+        let epoch = self.offset.load(Ordering::Relaxed) + e.epoch;
+        let max_epochs = self.max_epochs.load(Ordering::Relaxed).max(epoch);
+        self.last.store(epoch, Ordering::Relaxed);
         self.handle.progress(|p| {
-            p.count(Phase::Training, e.epoch, self.max_epochs);
-            p.eta_seconds = Some((per_epoch * (self.max_epochs - e.epoch.min(self.max_epochs)) as f64).round());
-            p.history.push(EpochPoint { epoch: e.epoch, train_loss: e.train_loss, val_accuracy: e.val_accuracy });
+            p.count(Phase::Training, epoch, max_epochs);
+            p.eta_seconds = Some((per_epoch * (max_epochs - epoch) as f64).round());
+            p.history.push(EpochPoint { epoch, train_loss: e.train_loss, val_accuracy: e.val_accuracy });
         });
         self.handle.log(format!(
             "epoch {:>3}  loss {:.4}  val top-1 {:.2} %",
-            e.epoch,
+            epoch,
             e.train_loss,
             e.val_accuracy * 100.0
         ));
+    }
+
+    fn stage(&self, max_epochs: usize) {
+        let last = self.last.load(Ordering::Relaxed);
+        self.offset.store(last, Ordering::Relaxed);
+        self.max_epochs.store(last + max_epochs, Ordering::Relaxed);
     }
 
     fn note(&self, line: &str) {
@@ -140,7 +154,9 @@ async fn fine_tune_job(
     let observer = Arc::new(FineTuneProgress {
         handle: handle.clone(),
         started: Instant::now(),
-        max_epochs: options.head.max_epochs,
+        max_epochs: AtomicUsize::new(options.head.max_epochs),
+        offset: AtomicUsize::new(0),
+        last: AtomicUsize::new(0),
     });
     let r = fine_tune::run(
         &ctx.db,

@@ -10,13 +10,13 @@
 use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{CModule, Device, Kind, Tensor, TrainableCModule};
 
-use super::unfreeze::{block_count, class_weights, restore, snapshot, trains};
-use super::{accuracy, fit_temperature, Epoch, TrainedHead, TrainingError};
+use super::best_epoch::BestEpoch;
+use super::unfreeze::{self, block_count, class_weights, trains};
+use super::{accuracy, Epoch, TrainedHead, TrainingError};
 
 /// The most last blocks a backbone export offers to split off (SPLIT_BLOCKS in bundle_parts.py).
 pub const MAX_BLOCKS: usize = 6;
@@ -32,8 +32,11 @@ pub struct CachedBlocksConfig {
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub batch_size: i64,
-    /// Share of batches trained on mixed pairs of samples (mixup, Beta(0.4, 0.4) weights).
+    /// Share of batches trained on mixed pairs of samples (mixup of the activations,
+    /// Beta(0.4, 0.4) weights).
     pub mixup_share: f64,
+    /// Seeds torch's generator (batch order, mixup draws) so a run repeats.
+    pub seed: i64,
 }
 
 impl Default for CachedBlocksConfig {
@@ -46,6 +49,7 @@ impl Default for CachedBlocksConfig {
             weight_decay: 0.02,
             batch_size: 64,
             mixup_share: 0.5,
+            seed: 1,
         }
     }
 }
@@ -58,30 +62,45 @@ fn tail_method(blocks: usize) -> String {
     format!("tail_last_{blocks}")
 }
 
-/// Whether the backbone at `path` can be split before its last `blocks` blocks (one that was
-/// exported before splits existed cannot; its fine-tunes train the whole backbone instead).
-pub fn can_split(path: &Path, blocks: usize, input_size: i64) -> bool {
+/// How many values one photo's activations before the last `blocks` blocks hold, when the
+/// backbone at `path` can be split there (None for one exported before splits existed: its
+/// fine-tunes train the whole backbone instead). Loads the module and runs both halves once.
+pub fn activation_size(path: &Path, blocks: usize, input_size: i64) -> Option<i64> {
     if blocks == 0 || blocks > MAX_BLOCKS {
-        return false;
+        return None;
     }
-    let Ok(module) = CModule::load_on_device(path, Device::Cpu) else { return false };
+    let module = CModule::load_on_device(path, Device::Cpu).ok()?;
     let probe = Tensor::zeros([1, 3, input_size, input_size], (Kind::Float, Device::Cpu));
-    tch::no_grad(|| module.method_ts(&trunk_method(blocks), &[probe]).is_ok())
+    tch::no_grad(|| {
+        let a = module.method_ts(&trunk_method(blocks), &[probe]).ok()?;
+        let pooled = module.method_ts(&tail_method(blocks), &[&a]).ok()?;
+        (pooled.dim() == 2).then_some(a.numel() as i64)
+    })
 }
 
-/// The activations entering the last `blocks` blocks, for prepared inputs (N×3×S×S), in fp16
-/// on the CPU.
-pub fn trunk(module: &CModule, blocks: usize, inputs: Tensor) -> Result<Tensor, TrainingError> {
-    Ok(tch::no_grad(|| module.method_ts(&trunk_method(blocks), &[inputs]))?.to_kind(Kind::Half).to_device(Device::Cpu))
+/// The activations entering the last `blocks` blocks, for prepared inputs (N×3×S×S), as `kind`
+/// (fp16 for the train views, fp32 for the val photos the temperature is fitted on) on the CPU.
+pub fn trunk(module: &CModule, blocks: usize, inputs: Tensor, kind: Kind) -> Result<Tensor, TrainingError> {
+    Ok(tch::no_grad(|| module.method_ts(&trunk_method(blocks), &[inputs]))?.to_kind(kind).to_device(Device::Cpu))
 }
 
-/// Pooled features of cached activations through the (frozen) last blocks, on the CPU.
-pub fn pooled(module: &CModule, device: Device, blocks: usize, activations: &Tensor) -> Result<Tensor, TrainingError> {
+/// Pooled features of cached activations through the (frozen) last blocks, on the CPU;
+/// `cancel` stops between batches.
+pub fn pooled(
+    module: &CModule,
+    device: Device,
+    blocks: usize,
+    activations: &Tensor,
+    cancel: &AtomicBool,
+) -> Result<Tensor, TrainingError> {
     let method = tail_method(blocks);
     let n = activations.size()[0];
     let mut rows = Vec::new();
     for start in (0..n).step_by(64) {
-        let a = activations.narrow(0, start, 64.min(n - start)).to_kind(Kind::Float).to_device(device);
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrainingError::Cancelled);
+        }
+        let a = activations.narrow(0, start, 64.min(n - start)).to_device(device).to_kind(Kind::Float);
         rows.push(tch::no_grad(|| module.method_ts(&method, &[a]))?.to_device(Device::Cpu));
     }
     Ok(if rows.is_empty() { Tensor::zeros([0, 0], (Kind::Float, Device::Cpu)) } else { Tensor::cat(&rows, 0) })
@@ -114,6 +133,11 @@ pub fn train(
     cancel: &AtomicBool,
     mut progress: impl FnMut(&Epoch),
 ) -> Result<TrainableCModule, TrainingError> {
+    if train_a.size()[0] == 0 || val_a.size()[0] == 0 {
+        return Err(TrainingError::Input("training needs photos in both the train and the val split".into()));
+    }
+    tch::manual_seed(config.seed);
+    let batch = config.batch_size.max(1);
     let vs = nn::VarStore::new(device);
     let mut backbone = TrainableCModule::load(backbone_path, vs.root())?;
     // Batch norm keeps its running statistics, as in the full-backbone stage.
@@ -140,7 +164,7 @@ pub fn train(
             let mut rows = Vec::new();
             let n = val_a.size()[0];
             for start in (0..n).step_by(128) {
-                let a = val_a.narrow(0, start, 128.min(n - start)).to_kind(Kind::Float).to_device(device);
+                let a = val_a.narrow(0, start, 128.min(n - start)).to_device(device).to_kind(Kind::Float);
                 rows.push(head.raw_logits(&forward(backbone, a)?).to_device(Device::Cpu));
             }
             Ok(Tensor::cat(&rows, 0))
@@ -149,25 +173,24 @@ pub fn train(
     let loss_of = |logits: &Tensor, y: &Tensor| {
         logits.cross_entropy_loss::<Tensor>(y, Some(weights.shallow_clone()), tch::Reduction::Mean, -100, 0.1)
     };
-    let mut best = (accuracy(&evaluate(&backbone, head)?, val_y), 0usize);
-    let mut best_state = (snapshot(&vs), snapshot(&head.vs));
+    let mut best = BestEpoch::new(accuracy(&evaluate(&backbone, head)?, val_y), &vs, head, config.patience);
     let n = train_a.size()[0];
-    let steps_per_epoch = (n as usize).div_ceil(config.batch_size.max(1) as usize);
+    let steps_per_epoch = (n as usize).div_ceil(batch as usize);
     let total_steps = steps_per_epoch * config.max_epochs;
     let beta = Tensor::from_slice(&[0.4f64, 0.4]);
-    let (mut step, started) = (0usize, Instant::now());
+    let mut steps = 0usize;
     for epoch in 1..=config.max_epochs {
         let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
         let (mut total, mut batches) = (0.0, 0);
-        for start in (0..n).step_by(config.batch_size.max(1) as usize) {
+        for start in (0..n).step_by(batch as usize) {
             if cancel.load(Ordering::Relaxed) {
                 return Err(TrainingError::Cancelled);
             }
-            let lr = one_cycle(config.learning_rate, step, total_steps);
+            let lr = one_cycle(config.learning_rate, steps, total_steps);
             opt_blocks.set_lr(lr);
             opt_head.set_lr(lr * 2.0);
-            let idx = order.narrow(0, start, config.batch_size.min(n - start));
-            let a = train_a.index_select(0, &idx).to_kind(Kind::Float).to_device(device);
+            let idx = order.narrow(0, start, batch.min(n - start));
+            let a = train_a.index_select(0, &idx).to_device(device).to_kind(Kind::Float);
             let y = train_y.index_select(0, &idx).to_device(device);
             let mix = Tensor::rand([1], (Kind::Float, Device::Cpu)).double_value(&[0]) < config.mixup_share;
             let loss = if mix && a.size()[0] > 1 {
@@ -179,38 +202,18 @@ pub fn train(
             } else {
                 loss_of(&head.raw_logits(&forward(&backbone, a)?), &y)
             };
-            opt_blocks.zero_grad();
-            opt_head.zero_grad();
-            loss.backward();
-            opt_blocks.step();
-            opt_head.step();
+            unfreeze::step(&mut opt_blocks, &mut opt_head, &loss);
             total += loss.double_value(&[]);
             batches += 1;
-            step += 1;
+            steps += 1;
         }
         let val_accuracy = accuracy(&evaluate(&backbone, head)?, val_y);
-        let e = Epoch {
-            epoch,
-            train_loss: total / f64::from(batches.max(1)),
-            val_accuracy,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        progress(&e);
-        head.history.push(e);
-        if val_accuracy > best.0 {
-            best = (val_accuracy, epoch);
-            best_state = (snapshot(&vs), snapshot(&head.vs));
-        } else if epoch - best.1 >= config.patience {
+        let train_loss = total / f64::from(batches.max(1));
+        if !best.record((epoch, train_loss, val_accuracy), &vs, head, &mut progress) {
             break;
         }
     }
-    restore(&vs, &best_state.0);
-    restore(&head.vs, &best_state.1);
-    head.vs.freeze();
-    head.best_val_accuracy = best.0;
-    head.temperature = fit_temperature(&evaluate(&backbone, head)?, val_y);
-    head.move_to(Device::Cpu);
-    backbone.set_eval();
+    best.finish(&vs, &mut backbone, head, val_y, evaluate)?;
     Ok(backbone)
 }
 

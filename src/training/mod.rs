@@ -14,6 +14,7 @@ use crate::inference::preprocess::{self, Preprocessing};
 use crate::inference::{Label, Manifest, ModelBundle, TestTime};
 
 pub mod augment;
+mod best_epoch;
 pub mod cached_blocks;
 pub mod unfreeze;
 

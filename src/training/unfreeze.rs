@@ -5,12 +5,12 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor, TrainableCModule};
 
-use super::{accuracy, fit_temperature, Epoch, TrainedHead, TrainingError};
+use super::best_epoch::BestEpoch;
+use super::{accuracy, Epoch, TrainedHead, TrainingError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UnfreezeConfig {
@@ -53,6 +53,15 @@ pub(super) fn block_count(vs: &nn::VarStore) -> usize {
 pub(super) fn class_weights(train_y: &Tensor, classes: i64) -> Tensor {
     let counts = train_y.bincount::<Tensor>(None, classes).to_kind(Kind::Float);
     counts.sum(Kind::Float) / (counts.clamp_min(1.0) * classes as f64)
+}
+
+/// One optimisation step of the blocks and the head on `loss`.
+pub(super) fn step(blocks: &mut nn::Optimizer, head: &mut nn::Optimizer, loss: &Tensor) {
+    blocks.zero_grad();
+    head.zero_grad();
+    loss.backward();
+    blocks.step();
+    head.step();
 }
 
 /// A copy of every variable, to come back to the best epoch.
@@ -142,9 +151,7 @@ pub fn train_backbone(
             Ok(Tensor::cat(&rows, 0))
         })
     };
-    let mut best = (accuracy(&evaluate(&backbone, head)?, val_y), 0usize);
-    let mut best_state = (snapshot(&vs), snapshot(&head.vs));
-    let started = Instant::now();
+    let mut best = BestEpoch::new(accuracy(&evaluate(&backbone, head)?, val_y), &vs, head, config.patience);
     for epoch in 1..=config.max_epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(TrainingError::Cancelled);
@@ -162,39 +169,18 @@ pub fn train_backbone(
             let logits = head.raw_logits(&backbone.forward_ts(&[x])?);
             let loss =
                 logits.cross_entropy_loss::<Tensor>(&y, Some(weights.shallow_clone()), tch::Reduction::Mean, -100, 0.1);
-            opt_backbone.zero_grad();
-            opt_head.zero_grad();
-            loss.backward();
-            opt_backbone.step();
-            opt_head.step();
+            step(&mut opt_backbone, &mut opt_head, &loss);
             total += loss.double_value(&[]);
             batches += 1;
             start += config.batch_size;
         }
         let val_accuracy = accuracy(&evaluate(&backbone, head)?, val_y);
-        let e = Epoch {
-            epoch,
-            train_loss: total / f64::from(batches.max(1)),
-            val_accuracy,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        progress(&e);
-        head.history.push(e);
-        if val_accuracy > best.0 {
-            best = (val_accuracy, epoch);
-            best_state = (snapshot(&vs), snapshot(&head.vs));
-        } else if epoch - best.1 >= config.patience {
+        let train_loss = total / f64::from(batches.max(1));
+        if !best.record((epoch, train_loss, val_accuracy), &vs, head, &mut progress) {
             break;
         }
     }
-    restore(&vs, &best_state.0);
-    restore(&head.vs, &best_state.1);
-    head.vs.freeze();
-    head.best_val_accuracy = best.0;
-    head.temperature = fit_temperature(&evaluate(&backbone, head)?, val_y);
-    head.move_to(Device::Cpu);
-    backbone.set_eval();
-    let _ = vs;
+    best.finish(&vs, &mut backbone, head, val_y, evaluate)?;
     Ok(backbone)
 }
 

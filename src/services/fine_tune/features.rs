@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use tch::{CModule, Device, Tensor};
+use tch::{CModule, Device, Kind, Tensor};
 
 use super::FineTuneObserver;
 use crate::inference::preprocess::Preprocessing;
@@ -49,8 +49,9 @@ pub(super) struct Request {
     pub cache: Option<PathBuf>,
 }
 
-/// A tensor cached per view and split: a resumed job recomputes only the views it had not
-/// finished.
+/// A tensor cached per view and split, under a name that also carries the backbone's digest:
+/// a resumed job recomputes only the views it had not finished, and never reuses those of
+/// another base model (a job without one takes the model active when it runs).
 fn cached(
     cache: Option<&Path>,
     name: &str,
@@ -85,6 +86,13 @@ pub(super) fn extract(r: &Request, obs: &dyn FineTuneObserver, stop: &AtomicBool
     obs.note(&format!("extracting backbone features on {}", crate::inference::device_name(device)));
     let module = CModule::load_on_device(&r.features_path, device)?;
     let cache = r.cache.as_deref();
+    let backbone = match cache {
+        Some(_) => {
+            let bytes = std::fs::read(&r.features_path).map_err(|e| TrainingError::Input(format!("backbone: {e}")))?;
+            crate::storage::sha256_hex(&bytes)[..16].to_string()
+        }
+        None => String::new(),
+    };
     let (train, val) = (r.train.as_slice(), r.val.as_slice());
     let total = (train.len() * r.views + val.len() * (1 + usize::from(r.val_mirrored))).max(1);
     // One view of one split: pooled features, plus the activations when splitting.
@@ -92,15 +100,19 @@ pub(super) fn extract(r: &Request, obs: &dyn FineTuneObserver, stop: &AtomicBool
         let progress = |d| obs.features(offset + d, total);
         let (x, from_cache) = match r.split {
             Some(blocks) => {
-                let (a, from_cache) = cached(cache, &format!("last-{blocks}-blocks-{name}"), photos.len(), || {
-                    let trunk = |batch| cached_blocks::trunk(&module, blocks, batch);
+                // fp16 for the many train views; the val photos, which pick the best epoch and
+                // fit the temperature, as the served model sees them.
+                let kind = if name.starts_with("val") { Kind::Float } else { Kind::Half };
+                let file = format!("{backbone}-last-{blocks}-blocks-{name}");
+                let (a, from_cache) = cached(cache, &file, photos.len(), || {
+                    let trunk = |batch| cached_blocks::trunk(&module, blocks, batch, kind);
                     training::extract(device, r.prep, photos, view, stop, progress, trunk)
                 })?;
-                let x = cached_blocks::pooled(&module, device, blocks, &a)?;
+                let x = cached_blocks::pooled(&module, device, blocks, &a, stop)?;
                 ((x, Some(a)), from_cache)
             }
             None => {
-                let (x, from_cache) = cached(cache, name, photos.len(), || {
+                let (x, from_cache) = cached(cache, &format!("{backbone}-{name}"), photos.len(), || {
                     training::extract_features(&module, device, r.prep, photos, view, stop, progress)
                 })?;
                 ((x, None), from_cache)

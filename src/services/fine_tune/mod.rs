@@ -81,6 +81,8 @@ pub trait FineTuneObserver: Send + Sync {
     /// `done` of `total` photo views have their features.
     fn features(&self, _done: usize, _total: usize) {}
     fn epoch(&self, _epoch: &Epoch) {}
+    /// The second stage begins: at most `max_epochs` epochs, numbered from 1 again.
+    fn stage(&self, _max_epochs: usize) {}
     fn note(&self, _line: &str) {}
 }
 
@@ -158,7 +160,14 @@ pub async fn run(
     let prep = crate::inference::preprocess::Preprocessing::from(&base);
     let features_path = base_dir.join(&features_file);
     let test_time = options.test_time;
-    let stage = SecondStage::choose(options.unfreeze_blocks, &features_path, prep.input_size as i64);
+    let rows = train.len() * views + val.len();
+    let (requested, path, size) = (options.unfreeze_blocks, features_path.clone(), prep.input_size as i64);
+    let (stage, why) = tokio::task::spawn_blocking(move || SecondStage::choose(requested, &path, size, rows))
+        .await
+        .map_err(|e| ServiceError::Storage(e.to_string()))?;
+    if let Some(why) = why {
+        observer.note(&why);
+    }
     let request = features::Request {
         features_path: features_path.clone(),
         prep,
@@ -222,7 +231,9 @@ pub async fn run(
                 &stop,
                 |e| obs.epoch(e),
             )?;
-            let activations = extracted.activations;
+            // The pooled train features are done with: free them before the second stage.
+            let features::Features { train_x, activations, .. } = extracted;
+            drop(train_x);
             let backbone = second_stage::run(stage, &mut trained, second, activations, obs.as_ref(), &stop)?;
             let val_pair = match &backbone {
                 Some((_, features)) => features.as_ref().map(|(x, m)| (x, m)),

@@ -19,6 +19,9 @@ pub const DEFAULT_CACHED_BLOCKS: usize = 3;
 /// Blocks trained through the whole backbone when a job names none, there is a GPU and the
 /// backbone cannot be split.
 const DEFAULT_GPU_BLOCKS: usize = 2;
+/// The most memory the cached activations may take (fp16; twice that at the moment the views
+/// are joined): beyond it a job trains without them, and says so.
+pub const MAX_ACTIVATION_BYTES: i64 = 4 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondStage {
@@ -30,17 +33,44 @@ pub enum SecondStage {
 }
 
 impl SecondStage {
-    /// What a job asking for `requested` blocks (None: the default) gets with this backbone.
-    pub fn choose(requested: Option<usize>, features_path: &Path, input_size: i64) -> SecondStage {
-        let splits = |blocks| cached_blocks::can_split(features_path, blocks, input_size);
-        match requested {
-            Some(0) => SecondStage::None,
-            Some(blocks) if splits(blocks) => SecondStage::CachedBlocks(blocks),
+    /// What a job asking for `requested` blocks (None: the default) gets with this backbone,
+    /// for `rows` cached photo views (train views and val photos), with the reason when it gets
+    /// less than it asked for. Loads the backbone: call it off the async threads.
+    pub fn choose(
+        requested: Option<usize>,
+        features_path: &Path,
+        input_size: i64,
+        rows: usize,
+    ) -> (Self, Option<String>) {
+        let blocks = match requested {
+            Some(0) => return (SecondStage::None, None),
+            Some(blocks) => blocks,
+            None => DEFAULT_CACHED_BLOCKS,
+        };
+        let fallback = match requested {
             Some(blocks) => SecondStage::WholeBackbone(blocks),
-            None if splits(DEFAULT_CACHED_BLOCKS) => SecondStage::CachedBlocks(DEFAULT_CACHED_BLOCKS),
             None if tch::Cuda::is_available() => SecondStage::WholeBackbone(DEFAULT_GPU_BLOCKS),
             None => SecondStage::None,
+        };
+        let Some(size) = cached_blocks::activation_size(features_path, blocks, input_size) else {
+            return (fallback, None);
+        };
+        let bytes = size.saturating_mul(2).saturating_mul(rows as i64);
+        if bytes > MAX_ACTIVATION_BYTES {
+            let said = match fallback {
+                SecondStage::WholeBackbone(_) => "through the whole backbone instead",
+                _ => "so the head trains alone",
+            };
+            let why = format!(
+                "the activations of {rows} photo views before the last {} would take {:.1} GiB, over the {} GiB \
+                 allowed: {said} (fewer views or photos keep them)",
+                blocks_said(blocks),
+                bytes as f64 / f64::from(1u32 << 30),
+                MAX_ACTIVATION_BYTES >> 30
+            );
+            return (fallback, Some(why));
         }
+        (SecondStage::CachedBlocks(blocks), None)
     }
 
     pub fn split(self) -> Option<usize> {
@@ -48,6 +78,15 @@ impl SecondStage {
             SecondStage::CachedBlocks(blocks) => Some(blocks),
             _ => None,
         }
+    }
+}
+
+/// "block" or "3 blocks".
+fn blocks_said(blocks: usize) -> String {
+    if blocks == 1 {
+        "block".into()
+    } else {
+        format!("{blocks} blocks")
     }
 }
 
@@ -84,8 +123,9 @@ pub(super) fn run(
         SecondStage::WholeBackbone(blocks) => (blocks, "through the whole backbone"),
     };
     obs.note(&format!(
-        "head trained (val top-1 {:.2} %); now the last {blocks} backbone blocks with it, {how}, on {}",
+        "head trained (val top-1 {:.2} %); now the backbone's last {} with it, {how}, on {}",
         head.best_val_accuracy * 100.0,
+        blocks_said(blocks),
         crate::inference::device_name(device)
     ));
     let photos = |photos: &[Vec<u8>]| -> Result<Tensor, TrainingError> {
@@ -104,6 +144,7 @@ pub(super) fn run(
         (SecondStage::CachedBlocks(blocks), Some(a)) => {
             let defaults = cached_blocks::CachedBlocksConfig::default();
             let max_epochs = if inputs.epochs == 0 { defaults.max_epochs } else { inputs.epochs };
+            obs.stage(max_epochs);
             let config = cached_blocks::CachedBlocksConfig { blocks, max_epochs, ..defaults };
             let path = &inputs.features_path;
             cached_blocks::train(path, device, head, &a.train, &a.train_y, &a.val, &val_y, config, stop, progress)?
@@ -111,6 +152,7 @@ pub(super) fn run(
         _ => {
             let defaults = unfreeze::UnfreezeConfig::default();
             let max_epochs = if inputs.epochs == 0 { defaults.max_epochs } else { inputs.epochs };
+            obs.stage(max_epochs);
             let config = unfreeze::UnfreezeConfig { blocks, max_epochs, ..defaults };
             let (train_x, val_x) = (photos(&inputs.train)?, photos(&inputs.val)?);
             let path = &inputs.features_path;
@@ -136,7 +178,7 @@ mod tests {
     fn blocks_train_on_cached_activations_wherever_the_backbone_splits() {
         let base = crate::testing::test_model_dir();
         let (shipped, unsplittable) = (base.join("features.pt"), base.join("cam_features.pt"));
-        let choose = |requested, path: &std::path::Path| SecondStage::choose(requested, path, 224);
+        let choose = |requested, path: &std::path::Path| SecondStage::choose(requested, path, 224, 1000).0;
         assert_eq!(choose(None, &shipped), SecondStage::CachedBlocks(3), "the default recipe");
         assert_eq!(choose(Some(2), &shipped), SecondStage::CachedBlocks(2));
         assert_eq!(choose(Some(0), &shipped), SecondStage::None);
@@ -144,5 +186,12 @@ mod tests {
         assert_eq!(choose(Some(2), &unsplittable), SecondStage::WholeBackbone(2), "an export without the split");
         let default = if tch::Cuda::is_available() { SecondStage::WholeBackbone(2) } else { SecondStage::None };
         assert_eq!(choose(None, &unsplittable), default);
+        // 192×7×7 fp16 values a view: 4 GiB hold about 228,000 views, not a million.
+        let (stage, why) = SecondStage::choose(Some(3), &shipped, 224, 1_000_000);
+        assert_eq!(stage, SecondStage::WholeBackbone(3));
+        let why = why.expect("the reason");
+        assert!(why.contains("1000000 photo views") && why.contains("17.5 GiB"), "{why}");
+        let (stage, why) = SecondStage::choose(None, &shipped, 224, 1_000_000);
+        assert_eq!((stage, why.is_some()), (default, true));
     }
 }
