@@ -22,7 +22,7 @@ use crate::ServiceError;
 mod features;
 mod second_stage;
 
-pub use second_stage::{SecondStage, DEFAULT_CACHED_BLOCKS};
+use second_stage::SecondStage;
 
 #[derive(Debug, Clone)]
 pub struct FineTuneResult {

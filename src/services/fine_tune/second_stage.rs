@@ -10,7 +10,8 @@ use tch::{Device, Tensor, TrainableCModule};
 
 use super::features::Activations;
 use super::FineTuneObserver;
-use crate::inference::preprocess::{self, Preprocessing};
+use crate::inference::preprocess::Preprocessing;
+use crate::training::augment::View;
 use crate::training::{self, cached_blocks, unfreeze, TrainedHead, TrainingError};
 
 /// Blocks trained when a job names none and the backbone can be split (rp11: see the README's
@@ -128,18 +129,12 @@ pub(super) fn run(
         blocks_said(blocks),
         crate::inference::device_name(device)
     ));
-    let photos = |photos: &[Vec<u8>]| -> Result<Tensor, TrainingError> {
-        let size = inputs.prep.input_size as i64;
-        let mut all = Vec::with_capacity(photos.len() * (3 * size * size) as usize);
-        for bytes in photos {
-            let image = preprocess::decode(bytes, Some(inputs.prep.resize_shorter))
-                .map_err(|e| TrainingError::Input(e.to_string()))?;
-            all.extend(preprocess::model_input(&image, inputs.prep).map_err(|e| TrainingError::Input(e.to_string()))?);
-        }
-        Ok(Tensor::from_slice(&all).view([photos.len() as i64, 3, size, size]))
-    };
+    // Prepared inputs (N×3×S×S, CPU) of whole photos, for the stages that need them.
+    let photos =
+        |photos: &[Vec<u8>]| training::extract(Device::Cpu, inputs.prep, photos, View::Plain, stop, |_| {}, Ok);
     let (train_y, val_y) = (Tensor::from_slice(&inputs.train_y), Tensor::from_slice(&inputs.val_y));
     let progress = |e: &training::Epoch| obs.epoch(e);
+    let mut val_x = None;
     let backbone = match (stage, activations) {
         (SecondStage::CachedBlocks(blocks), Some(a)) => {
             let defaults = cached_blocks::CachedBlocksConfig::default();
@@ -154,14 +149,17 @@ pub(super) fn run(
             let max_epochs = if inputs.epochs == 0 { defaults.max_epochs } else { inputs.epochs };
             obs.stage(max_epochs);
             let config = unfreeze::UnfreezeConfig { blocks, max_epochs, ..defaults };
-            let (train_x, val_x) = (photos(&inputs.train)?, photos(&inputs.val)?);
+            let (train_x, val) = (photos(&inputs.train)?, val_x.insert(photos(&inputs.val)?));
             let path = &inputs.features_path;
-            unfreeze::train_backbone(path, device, head, &train_x, &train_y, &val_x, &val_y, config, stop, progress)?
+            unfreeze::train_backbone(path, device, head, &train_x, &train_y, val, &val_y, config, stop, progress)?
         }
     };
     // The trained backbone's own features of the val photos and their mirrors.
     let mirrored = if inputs.flip {
-        let val_x = photos(&inputs.val)?;
+        let val_x = match val_x {
+            Some(x) => x,
+            None => photos(&inputs.val)?,
+        };
         let features = |x: &Tensor| unfreeze::features_of(&backbone, device, x);
         Some((features(&val_x)?, features(&val_x.flip([3]))?))
     } else {
