@@ -7,8 +7,10 @@ the family's order known. Negatives: photos without arthropods shipped inside Py
 
 For each candidate threshold it prints how often the resulting answers are right, and
 suggests: arthropod_min (keep >= 97 % of insect photos), confident and rollup (the lowest
-values whose answers are right >= 90 % of the time at the rank they claim). Classifier and
-image_text bundles alike. Usage:
+values whose answers are right >= 95 % of the time at the rank they claim), then a roll-up
+threshold per rank (genus up to class, each the lowest from 0.5 up whose roll-ups at that
+rank are right >= 95 % of the time), and compares the answers under the manifest's thresholds
+with those under the suggested ones. Classifier and image_text bundles alike. Usage:
   measure_thresholds.py BUNDLE_DIR DATASET_DIR WHEEL_DIR [--per-class N]
 """
 import argparse
@@ -34,6 +36,14 @@ RP11_ORDERS = {
     "Phlaeothripidae": "Thysanoptera", "Thripidae": "Thysanoptera",
 }
 RANKS = ["genus", "family", "order", "class"]
+# Answers a user is told as sure must be right this often (the issue's bar for confident answers).
+TARGET = 0.95
+# A rank's own threshold is only suggested from at least this many roll-ups to it, and never
+# below even odds: the insect photos cannot tell how often a coarse claim ("an insect") is wrong
+# on photos without one, since every one of them is an insect.
+MIN_ANSWERS = 10
+MIN_OWN = 0.5
+CANDIDATES = [0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
 NEGATIVE_SKIP = ("chessboard", "phantom", "page", "text", "logo", "color", "microaneurysms", "ihc", "cell", "retina")
 
 
@@ -93,6 +103,11 @@ def negatives(wheel_dir):
     return imgs
 
 
+def rollup_at(t_roll, rank):
+    """t_roll: one threshold for every rank, or {"rollup": shared, rank: own, ...}."""
+    return t_roll.get(rank, t_roll["rollup"]) if isinstance(t_roll, dict) else t_roll
+
+
 def verdict(p, labels, t_conf, t_roll, t_arth):
     is_taxon = np.array([l["taxon"] is not None for l in labels])
     mass = float(p[is_taxon].sum())
@@ -109,9 +124,10 @@ def verdict(p, labels, t_conf, t_roll, t_arth):
                 groups[l["taxon"]["lineage"][rank]] = groups.get(l["taxon"]["lineage"][rank], 0.0) + p[i]
         if groups:
             name, g = max(groups.items(), key=lambda kv: kv[1])
-            if g >= t_roll:
+            if g >= rollup_at(t_roll, rank):
                 return ("rollup", rank, {rank: name})
-    return ("uncertain", None, None)
+    best_is_guess = labels[best]["taxon"] and mass >= 0.5
+    return ("guess" if best_is_guess else "uncertain", None, None)
 
 
 def right(claim_rank, claim_lineage, truth):
@@ -162,18 +178,74 @@ def main():
 
     print("\nthreshold   confident: share / right     roll-up: share / right")
     best_conf = best_roll = None
-    for t in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
+    for t in CANDIDATES:
         conf = [right(r, l, tr) for p, tr in zip(pp, truths) for k, r, l in [verdict(p, labels, t, 2.0, arth)] if k == "confident"]
         roll = [right(r, l, tr) for p, tr in zip(pp, truths) for k, r, l in [verdict(p, labels, 2.0, t, arth)] if k == "rollup"]
         c_acc = np.mean(conf) if conf else float("nan")
         r_acc = np.mean(roll) if roll else float("nan")
         print(f"  {t:4.2f}      {len(conf) / len(pp) * 100:5.1f} % / {c_acc * 100:5.1f} %        {len(roll) / len(pp) * 100:5.1f} % / {r_acc * 100:5.1f} %")
-        if best_conf is None and conf and c_acc >= 0.9:
+        if best_conf is None and conf and c_acc >= TARGET:
             best_conf = t
-        if best_roll is None and roll and r_acc >= 0.9:
+        if best_roll is None and roll and r_acc >= TARGET:
             best_roll = t
-    print(f"suggested confident {best_conf}, rollup {best_roll} (lowest with >= 90 % right; None: never)")
+    print(f"suggested confident {best_conf}, rollup {best_roll} (lowest with >= {TARGET * 100:.0f} % right; None: never)")
 
+    current = manifest["thresholds"]
+    conf = best_conf if best_conf is not None else current["confident"]
+    by_rank = per_rank(pp, truths, labels, conf, best_roll if best_roll is not None else current["rollup"], arth)
+    print(f"suggested thresholds: {json.dumps({'confident': conf, **by_rank_manifest(by_rank), 'arthropod_min': round(arth, 2)})}")
+    print("\nanswers on the insect photos      share / right")
+    t_now = {"rollup": current["rollup"], **current.get("rollup_by_rank", {})}
+    for name, t_conf, t_roll, t_arth in [("the manifest's thresholds", current["confident"], t_now, current["arthropod_min"]),
+                                         ("the suggested thresholds", conf, by_rank, arth)]:
+        print(f"  with {name}:")
+        report(pp, truths, labels, t_conf, t_roll, t_arth)
+
+
+def per_rank(pp, truths, labels, conf, shared, arth):
+    """From the finest rank up, the lowest threshold whose roll-ups to that rank are right
+    >= TARGET of the time, the finer ranks' thresholds already chosen (the answer tries them
+    first, so they decide which photos reach a coarser rank)."""
+    chosen = {"rollup": shared}
+    print(f"\nroll-ups per rank, confident at {conf}   share / right")
+    for rank in RANKS:
+        suggestion = None
+        for t in [c for c in CANDIDATES if c >= MIN_OWN]:
+            trial = {**chosen, rank: t}
+            claims = [right(r, l, tr) for p, tr in zip(pp, truths)
+                      for k, r, l in [verdict(p, labels, conf, trial, arth)] if k == "rollup" and r == rank]
+            if not claims:
+                continue
+            acc = np.mean(claims)
+            print(f"  {rank:<6} {t:4.2f}   {len(claims) / len(pp) * 100:5.1f} % / {acc * 100:5.1f} %")
+            if suggestion is None and len(claims) >= MIN_ANSWERS and acc >= TARGET:
+                suggestion = t
+        if suggestion is not None and suggestion != shared:
+            chosen[rank] = suggestion
+        print(f"  {rank}: {chosen.get(rank, shared)}" + ("" if rank in chosen else " (the shared rollup)"))
+    return chosen
+
+
+def by_rank_manifest(chosen):
+    own = {rank: t for rank, t in chosen.items() if rank != "rollup"}
+    return {"rollup": chosen["rollup"], **({"rollup_by_rank": own} if own else {})}
+
+
+def report(pp, truths, labels, t_conf, t_roll, t_arth):
+    tally = {}
+    for p, tr in zip(pp, truths):
+        kind, rank, lineage = verdict(p, labels, t_conf, t_roll, t_arth)
+        key = f"rolled up to {rank}" if kind == "rollup" else kind
+        tally.setdefault(key, []).append(right(rank, lineage, tr) if kind in ("confident", "rollup") else False)
+    sure = [ok for k, oks in tally.items() if k == "confident" or k.startswith("rolled") for ok in oks]
+    for key in ["confident"] + [f"rolled up to {r}" for r in RANKS] + ["guess", "uncertain", "none"]:
+        if key in tally:
+            oks = tally[key]
+            shown = f"{np.mean(oks) * 100:5.1f} %" if key == "confident" or key.startswith("rolled") else "    -  "
+            print(f"    {key:<24} {len(oks) / len(pp) * 100:5.1f} % / {shown}")
+    cannot = sum(len(tally.get(k, [])) for k in ("guess", "uncertain"))
+    print(f"    sure answers {len(sure) / len(pp) * 100:.1f} %, right {np.mean(sure) * 100 if sure else float('nan'):.1f} %;"
+          f" cannot say (a guess or some arthropod) {cannot / len(pp) * 100:.1f} %")
 
 if __name__ == "__main__":
     main()

@@ -70,7 +70,7 @@ async fn evaluation(db: &DatabaseConnection, model_version_id: i64, dataset: &st
 async fn the_latest_evaluation_wins_over_the_shipped_measurement() {
     for t in test_databases().await {
         let db = &t.db;
-        let default = ("efficientnet-lite0-imagenet", "1.0.0");
+        let default = ("efficientnet-lite0-imagenet", "1.1.0");
         // Nothing evaluated here: the project's measurement of the shipped bundle.
         let shipped = for_answer(db, default.0, default.1, HeadlineKind::Confident).await.unwrap().expect("shipped");
         assert!(matches!(shipped.basis, RatesBasis::Shipped { ref measured_on } if measured_on.contains("RP11 val")));

@@ -93,7 +93,7 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
 
     let config = EngineConfig { device: DevicePreference::Cpu, ..EngineConfig::default() };
     let engine = Arc::new(InferenceEngine::start(&original, config).unwrap());
-    assert_eq!(engine.classify(input(1)).await.unwrap().model.status.version, "1.0.0");
+    assert_eq!(engine.classify(input(1)).await.unwrap().model.status.version, "1.1.0");
 
     // Requests queued before the switch are answered by the old model, and say so. Each is
     // polled once, which puts it in the engine's queue ahead of the switch.
@@ -106,7 +106,7 @@ async fn switching_models_is_atomic_and_a_broken_bundle_changes_nothing() {
     let switched = tokio::task::spawn_blocking(move || switcher.switch_to(&dir)).await.unwrap().unwrap();
     assert_eq!(switched.status.version, "2.0.0");
     for request in queued {
-        assert_eq!(request.await.unwrap().model.status.version, "1.0.0", "queued before the switch");
+        assert_eq!(request.await.unwrap().model.status.version, "1.1.0", "queued before the switch");
     }
     assert_eq!(engine.active().status.version, "2.0.0");
     assert_eq!(engine.classify(input(2)).await.unwrap().model.status.version, "2.0.0");

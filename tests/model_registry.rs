@@ -91,7 +91,7 @@ async fn versions_install_activate_roll_back_and_delete() {
 
         let back = models::rollback(db, &engine, Some(&admin), None).await.unwrap();
         assert_eq!(back.id, first.id);
-        assert_eq!(engine.active().status.version, "1.0.0");
+        assert_eq!(engine.active().status.version, "1.1.0");
         models::delete(db, Some(&admin), second.id, None).await.unwrap();
         assert!(!Path::new(&second.dir).exists(), "its files are gone");
         assert_eq!(models::list(db, Some(&admin)).await.unwrap().len(), 1);

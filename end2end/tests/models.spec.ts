@@ -38,7 +38,7 @@ test("an administrator installs a bundle, activates it, identifications report i
 
   await page.getByRole("button", { name: "Roll back to the previous version" }).click();
   await expect(page.locator("#model-versions tr.active")).not.toContainText("1.0.1-e2e", { timeout: 30_000 });
-  expect((await (await page.request.get("/api/v1/model")).json()).version).toBe("1.0.0");
+  expect((await (await page.request.get("/api/v1/model")).json()).version).toBe("1.1.0");
   await open(page, "/models", info);
   await candidate.getByRole("button", { name: "Delete" }).click();
   await expect(candidate).toHaveCount(0);

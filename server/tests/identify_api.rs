@@ -100,7 +100,7 @@ async fn photos_are_identified_stored_and_recorded() {
         let first = &results[0];
         assert_eq!(first["filename"], "field.png");
         assert_eq!(first["model_name"], "efficientnet-lite0-imagenet");
-        assert_eq!(first["model_version"], "1.0.0");
+        assert_eq!(first["model_version"], "1.1.0");
         assert_eq!(first["answer"]["top"].as_array().unwrap().len(), 3);
         assert!(first["answer"]["verdict"]["kind"].is_string());
         assert!(first["summary"].as_str().is_some_and(|s| !s.is_empty()));

@@ -136,7 +136,7 @@ fn verdict(manifest: &Manifest, probabilities: &[f32], best: &ScoredClass, arthr
             }
         }
         if let Some((name, p)) = groups.into_iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-            if p >= t.rollup {
+            if p >= t.rollup_at(rank) {
                 return Verdict::RolledUp {
                     rank: rank.to_string(),
                     name: name.to_string(),
@@ -198,7 +198,12 @@ mod tests {
             image_text: None,
             sha256: Default::default(),
             labels,
-            thresholds: Thresholds { confident: 0.6, rollup: 0.6, arthropod_min: 0.3 },
+            thresholds: Thresholds {
+                confident: 0.6,
+                rollup: 0.6,
+                rollup_by_rank: Default::default(),
+                arthropod_min: 0.3,
+            },
         }
     }
 
@@ -236,6 +241,23 @@ mod tests {
             "{:?}",
             a.verdict
         );
+    }
+
+    #[test]
+    fn a_rank_with_its_own_threshold_rolls_up_where_the_shared_one_would_not() {
+        let mut m = manifest();
+        m.thresholds.rollup = 0.95;
+        let spread = [0.2, 0.1, 0.1, 0.3, 0.3];
+        assert!(matches!(answer(&m, &spread, 5).verdict, Verdict::Uncertain { .. }));
+        m.thresholds.rollup_by_rank.class = Some(0.65);
+        let a = answer(&m, &spread, 5);
+        assert!(matches!(a.verdict, Verdict::RolledUp { ref rank, .. } if rank == "class"), "{:?}", a.verdict);
+        // The order's 0.75 of these beetles still needs the shared 0.95: the class answers.
+        let beetles = answer(&m, &[0.3, 0.25, 0.2, 0.05, 0.2], 5);
+        assert!(matches!(beetles.verdict, Verdict::RolledUp { ref rank, .. } if rank == "class"));
+        m.thresholds.rollup_by_rank.order = Some(0.7);
+        let beetles = answer(&m, &[0.3, 0.25, 0.2, 0.05, 0.2], 5);
+        assert!(matches!(beetles.verdict, Verdict::RolledUp { ref rank, .. } if rank == "order"));
     }
 
     #[test]

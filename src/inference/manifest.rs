@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::InferenceError;
+use super::Thresholds;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -231,16 +232,6 @@ pub struct Taxon {
     pub lineage: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Thresholds {
-    /// Top-1 probability above which the answer is stated as confident.
-    pub confident: f32,
-    /// Summed probability a higher rank needs before the answer rolls up to it.
-    pub rollup: f32,
-    /// Below this total arthropod probability the answer is "no insect found".
-    pub arthropod_min: f32,
-}
-
 /// A file a manifest names must be a plain name inside the bundle: the bundle's files are read
 /// by joining the name to its directory, so `/dev/zero`, `../x` or `a/../../x` would read
 /// outside it (an uploaded bundle could name any file of the server, or one that never ends).
@@ -298,13 +289,7 @@ impl Manifest {
             check_file_name(name)?;
         }
         super::image_text::validate(self)?;
-        let t = self.thresholds;
-        for (name, v) in [("confident", t.confident), ("rollup", t.rollup), ("arthropod_min", t.arthropod_min)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("threshold {name} = {v} is outside 0..1"));
-            }
-        }
-        Ok(())
+        self.thresholds.validate()
     }
 
     /// Every file the manifest names: its model files and the keys of its digests.

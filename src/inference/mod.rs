@@ -13,6 +13,7 @@ pub mod image_text;
 mod manifest;
 pub mod preprocess;
 mod similarity;
+mod thresholds;
 pub mod torch_threads;
 
 pub use active_model::{ActiveModel, ModelStatus};
@@ -21,10 +22,9 @@ pub use bundle::{ModelBundle, Scores, TopClass};
 pub use engine::{Classified, EngineConfig, InferenceEngine, GPU_BATCH_LIMIT};
 pub use error::InferenceError;
 pub use forward_pool::cpu_plan;
-pub use manifest::{
-    cpu_adds_int8_exactly, BundleKind, ImageTextSpec, Label, Manifest, Precision, Taxon, TestTime, Thresholds,
-};
+pub use manifest::{cpu_adds_int8_exactly, BundleKind, ImageTextSpec, Label, Manifest, Precision, Taxon, TestTime};
 pub use similarity::ClassVectors;
+pub use thresholds::{RankThresholds, Thresholds};
 
 /// Where tensors live: the GPU when asked for and present, else the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
