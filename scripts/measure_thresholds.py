@@ -105,7 +105,10 @@ def negatives(wheel_dir):
 
 def rollup_at(t_roll, rank):
     """t_roll: one threshold for every rank, or {"rollup": shared, rank: own, ...}."""
-    return t_roll.get(rank, t_roll["rollup"]) if isinstance(t_roll, dict) else t_roll
+    if not isinstance(t_roll, dict):
+        return t_roll
+    own = t_roll.get(rank)
+    return t_roll["rollup"] if own is None else own
 
 
 def verdict(p, labels, t_conf, t_roll, t_arth):
@@ -209,8 +212,11 @@ def per_rank(pp, truths, labels, conf, shared, arth):
     chosen = {"rollup": shared}
     print(f"\nroll-ups per rank, confident at {conf}   share / right")
     for rank in RANKS:
-        suggestion = None
-        for t in [c for c in CANDIDATES if c >= MIN_OWN]:
+        if not any(rank in truth for truth in truths):
+            print(f"  {rank}: {shared} (the shared rollup: the photos are not labelled by {rank})")
+            continue
+        suggestion = at_shared = None
+        for t in sorted({c for c in CANDIDATES if c >= MIN_OWN} | {shared}):
             trial = {**chosen, rank: t}
             claims = [right(r, l, tr) for p, tr in zip(pp, truths)
                       for k, r, l in [verdict(p, labels, conf, trial, arth)] if k == "rollup" and r == rank]
@@ -218,8 +224,12 @@ def per_rank(pp, truths, labels, conf, shared, arth):
                 continue
             acc = np.mean(claims)
             print(f"  {rank:<6} {t:4.2f}   {len(claims) / len(pp) * 100:5.1f} % / {acc * 100:5.1f} %")
+            if t == shared:
+                at_shared = acc
             if suggestion is None and len(claims) >= MIN_ANSWERS and acc >= TARGET:
                 suggestion = t
+        if suggestion is None and at_shared is not None and at_shared < TARGET:
+            suggestion = 1.0  # right too rarely at every value: practically never roll up to it
         if suggestion is not None and suggestion != shared:
             chosen[rank] = suggestion
         print(f"  {rank}: {chosen.get(rank, shared)}" + ("" if rank in chosen else " (the shared rollup)"))

@@ -18,21 +18,31 @@ if [ ! -d "$rp11/train" ] || [ ! -d "$rp11/val" ]; then
   exit 1
 fi
 base=${BASE:-lite0}
-scripts/setup.sh "model-$base"
-base_dir="$INSECTID_CACHE/models/efficientnet-$base-imagenet"
+held_out=${HOLD_OUT:-0}
+if ! [[ $held_out =~ ^[0-9]+$ ]] || ((held_out >= 100)); then
+  echo "HOLD_OUT is a whole percentage below 100, not '$held_out'" >&2
+  exit 1
+fi
+held_out=$((10#$held_out))
 # PROFILE=dev runs the debug build instead (no release build to wait for; the torch work, nearly
 # all of the time, is the same library either way, so its time is an upper bound).
 profile=${PROFILE:-release}
+case "$profile" in
+  release) binary_dir=release ;;
+  dev) binary_dir=debug ;;
+  *) echo "PROFILE is release or dev, not '$profile'" >&2; exit 1 ;;
+esac
+scripts/setup.sh "model-$base"
+base_dir="$INSECTID_CACHE/models/efficientnet-$base-imagenet"
 log "building the server ($profile)"
 cargo build --profile "$profile" --quiet -p server --bin insectid
-insectid="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")/insectid"
+insectid="$CARGO_TARGET_DIR/$binary_dir/insectid"
 work=$(mktemp -d /tmp/insectid-quality.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export INSECTID_DATA_DIR="$work/data" INSECTID_LOG=warn
 run() { "$insectid" --model-dir "$base_dir" "$@"; }
 
-held_out=${HOLD_OUT:-0}
-if [ "$held_out" -gt 0 ]; then
+if ((held_out > 0)); then
   log "importing rp11's train alone, $held_out % of each family held out as the fine-tune's val"
   "$INSECTID_VENV/bin/python" - "$rp11/train" "$work/rp11-held-out" "$held_out" <<'PY'
 import os, random, shutil, sys
@@ -87,6 +97,6 @@ for variant in "${variants[@]}"; do
 done
 echo
 echo "recipe: efficientnet-$base, finetune rp11 $* | whole fine-tune ${seconds} s on $(nproc) cores ($(uname -m)), $profile build"
-if [ "$held_out" -gt 0 ]; then
+if ((held_out > 0)); then
   echo "the fine-tune's val figures are on $held_out % of train held out; rp11/val was never seen"
 fi

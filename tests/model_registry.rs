@@ -99,6 +99,48 @@ async fn versions_install_activate_roll_back_and_delete() {
     }
 }
 
+/// The default bundle's folder is rebuilt in place when a new version of it ships: the older
+/// version's entry then names a folder holding another version, and must not answer as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_whose_folder_was_rebuilt_as_another_is_refused() {
+    let work_dir = insectid::testing::TempDir::new("insectid-rebuilt");
+    let default = work_dir.path().join("default");
+    std::fs::create_dir_all(&default).unwrap();
+    for file in ["manifest.json", "model.pt", "features.pt", "cam_features.pt", "cam_head.pt"] {
+        std::fs::copy(test_model_dir().join(file), default.join(file)).unwrap();
+    }
+    let set_version = |version: &str| {
+        let path = default.join("manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        manifest["version"] = version.into();
+        std::fs::write(&path, manifest.to_string()).unwrap();
+    };
+    set_version("1.0.0");
+    let engine = std::sync::Arc::new(
+        InferenceEngine::start(&default, EngineConfig { threads: 1, ..Default::default() }).unwrap(),
+    );
+    for t in test_databases().await {
+        let db = &t.db;
+        let admin = account(db, "root", Role::Admin).await;
+        set_version("1.0.0");
+        let old = models::record_startup(db, &default, ModelSource::Default).await.unwrap();
+        set_version("1.1.0");
+        let new = models::record_startup(db, &default, ModelSource::Default).await.unwrap();
+        assert!(new.active && new.id != old.id);
+
+        let err = models::activate(db, &engine, Some(&admin), old.id, None).await.unwrap_err();
+        assert_eq!(err.kind(), insectid::error::ErrorKind::Conflict);
+        assert!(err.to_string().contains("1.0.0 is gone: its folder now holds"), "{err}");
+        let err = models::rollback(db, &engine, Some(&admin), None).await.unwrap_err();
+        assert_eq!(err.kind(), insectid::error::ErrorKind::Conflict, "{err}");
+        assert!(models::engine_for(&old, EngineConfig::default()).await.is_err(), "nor evaluated as itself");
+        assert_eq!(models::active(db).await.unwrap().unwrap().id, new.id, "nothing changed");
+        models::delete(db, Some(&admin), old.id, None).await.unwrap();
+        assert!(default.join("model.pt").is_file(), "deleting the stale entry keeps the shared folder");
+        t.close().await;
+    }
+}
+
 /// The loop at service level: a dataset version → fine-tune → a new inactive version
 /// that beats chance → activated → identifications report it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Unknown keys are refused: a misspelled threshold would otherwise change answers unseen.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Top-1 probability above which the answer is stated as confident.
     pub confident: f32,
@@ -107,5 +109,9 @@ mod tests {
             "confident": 0.9, "rollup": 0.9, "arthropod_min": 0.06, "rollup_by_rank": { "clas": 0.7 }
         }));
         assert!(typo.unwrap_err().contains("unknown field `clas`"));
+        let typo = read(serde_json::json!({
+            "confident": 0.9, "rollup": 0.9, "arthropod_min": 0.06, "rollup_by_rnk": { "class": 0.7 }
+        }));
+        assert!(typo.unwrap_err().contains("unknown field `rollup_by_rnk`"));
     }
 }

@@ -51,12 +51,28 @@ pub async fn engine_for(
     row: &model_version::Model,
     config: crate::inference::EngineConfig,
 ) -> Result<std::sync::Arc<InferenceEngine>, ServiceError> {
-    let dir = PathBuf::from(&row.dir);
+    let dir = version_dir(row)?;
     let engine = tokio::task::spawn_blocking(move || InferenceEngine::start(&dir, config))
         .await
         .map_err(|e| ServiceError::Storage(e.to_string()))?
         .map_err(|e| ServiceError::InvalidInput(format!("{} {} does not load: {e}", row.name, row.version)))?;
     Ok(std::sync::Arc::new(engine))
+}
+
+/// A version's folder, once its manifest shows the folder still holds that version: the default
+/// bundle's folder is rebuilt in place when the project ships a new version of it, which leaves
+/// the older version's row naming a folder that now answers as another version.
+fn version_dir(row: &model_version::Model) -> Result<PathBuf, ServiceError> {
+    let dir = PathBuf::from(&row.dir);
+    let (name, version) = (&row.name, &row.version);
+    match Manifest::read(&dir) {
+        Ok(m) if (&m.name, &m.version) == (name, version) => Ok(dir),
+        Ok(m) => Err(ServiceError::Conflict(format!(
+            "{name} {version} is gone: its folder now holds {} {} (delete this entry)",
+            m.name, m.version
+        ))),
+        Err(e) => Err(ServiceError::InvalidInput(format!("{name} {version} does not load: {e}"))),
+    }
 }
 
 /// The folder name an installed bundle gets: its name and version with anything but letters,
@@ -240,7 +256,7 @@ pub async fn activate(
         .one(db)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("model {id}")))?;
-    let (engine, dir) = (engine.clone(), PathBuf::from(&row.dir));
+    let (engine, dir) = (engine.clone(), version_dir(&row)?);
     tokio::task::spawn_blocking(move || engine.switch_to(&dir))
         .await
         .map_err(|e| ServiceError::Storage(e.to_string()))?
