@@ -1,6 +1,7 @@
 import { expect, Page, TestInfo } from "@playwright/test";
 
-export const jsEnabled = (info: TestInfo) => info.project.name === "js";
+// By the project's setting, not its name: the "exclusive" project runs with JavaScript on too.
+export const jsEnabled = (info: TestInfo) => info.project.use.javaScriptEnabled !== false;
 
 /** Opens a page and, with JavaScript on, waits until the app has hydrated. */
 export async function open(page: Page, path: string, info: TestInfo) {
