@@ -40,13 +40,7 @@ impl RankThresholds {
     }
 
     fn get(&self, rank: &str) -> Option<f32> {
-        match rank {
-            "genus" => self.genus,
-            "family" => self.family,
-            "order" => self.order,
-            "class" => self.class,
-            _ => None,
-        }
+        self.named().into_iter().find(|(name, _)| *name == rank).and_then(|(_, v)| v)
     }
 
     fn named(&self) -> [(&'static str, Option<f32>); 4] {
