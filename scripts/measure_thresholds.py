@@ -11,7 +11,7 @@ values whose answers are right >= 95 % of the time at the rank they claim), then
 threshold per rank (genus up to class, each the lowest from 0.5 up whose roll-ups at that
 rank are right >= 95 % of the time), and compares the answers under the manifest's thresholds
 with those under the suggested ones. Classifier and image_text bundles alike. Usage:
-  measure_thresholds.py BUNDLE_DIR DATASET_DIR WHEEL_DIR [--per-class N]
+  measure_thresholds.py BUNDLE_DIR DATASET_DIR WHEEL_DIR [--per-class N] [--flip]
 """
 import argparse
 import io
@@ -47,12 +47,17 @@ CANDIDATES = [0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
 NEGATIVE_SKIP = ("chessboard", "phantom", "page", "text", "logo", "color", "microaneurysms", "ihc", "cell", "retina")
 
 
-def probabilities(model, manifest, images):
+def probabilities(model, manifest, images, flip=False):
+    """As the engine answers: with test_time "flip" (declared, or asked with --flip) the logits
+    of the photo and its mirror image are averaged before the softmax."""
     out = []
     for i in range(0, len(images), 32):
         batch = torch.cat([preprocess(img, manifest) for img in images[i:i + 32]])
         with torch.no_grad():
-            out.append(torch.softmax(model(batch), dim=1).numpy())
+            logits = model(batch)
+            if flip:
+                logits = (logits + model(batch.flip(3))) / 2
+            out.append(torch.softmax(logits, dim=1).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(manifest["labels"])))
 
 
@@ -147,8 +152,11 @@ def main():
     ap.add_argument("dataset")
     ap.add_argument("wheels")
     ap.add_argument("--per-class", type=int, default=60)
+    ap.add_argument("--flip", action="store_true", help="average each photo with its mirror image, as a bundle "
+                    "declaring test_time flip answers (such a bundle is always measured so)")
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.bundle, "manifest.json")))
+    flip = args.flip or manifest.get("test_time") == "flip"
     labels = manifest["labels"]
     if manifest.get("kind") == "image_text":
         model = ImageText(args.bundle, manifest)
@@ -164,9 +172,10 @@ def main():
             pos_imgs.append(Image.open(os.path.join(args.dataset, family, f)))
             truths.append({"class": "Insecta", "order": RP11_ORDERS[family], "family": family})
     neg = negatives(args.wheels)
-    print(f"{len(pos_imgs)} insect photos from {args.dataset}, {len(neg)} photos without insects from wheels")
-    pp = probabilities(model, manifest, pos_imgs)
-    pn = probabilities(model, manifest, [img for _, img in neg])
+    print(f"{len(pos_imgs)} insect photos from {args.dataset}, {len(neg)} photos without insects from wheels"
+          + (", each averaged with its mirror image" if flip else ""))
+    pp = probabilities(model, manifest, pos_imgs, flip)
+    pn = probabilities(model, manifest, [img for _, img in neg], flip)
     is_taxon = np.array([l["taxon"] is not None for l in labels])
     mass_p, mass_n = pp[:, is_taxon].sum(1), pn[:, is_taxon].sum(1)
 
