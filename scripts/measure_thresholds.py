@@ -180,7 +180,8 @@ def main():
     mass_p, mass_n = pp[:, is_taxon].sum(1), pn[:, is_taxon].sum(1)
     # Not the evaluation's top-1 (which needs the photo's own class among the labels): the top
     # class's taxon against the photo's family, order or class, as deep as the taxon names.
-    top = [right(None, (labels[int(p.argmax())]["taxon"] or {}).get("lineage", {}), truth) for p, truth in zip(pp, truths)]
+    top_taxa = [labels[int(p.argmax())]["taxon"] or {} for p in pp]
+    top = [right(None, taxon.get("lineage", {}), truth) for taxon, truth in zip(top_taxa, truths)]
     print(f"top class right at the deepest rank it names: {np.mean(top) * 100:.2f} %")
 
     print("\narthropod_min   insects kept   non-insects rejected")
