@@ -7,7 +7,10 @@
 # HOLD_OUT=P keeps rp11/val out of the fine-tune altogether: P % of each train family (a seeded
 # draw) becomes the split the fine-tune stops early and calibrates on, so rp11/val is photos
 # that chose nothing, and the evaluation on it says how unseen photos score.
-# Usage: [BASE=lite0|lite1|lite2] [HOLD_OUT=P] [PROFILE=dev] scripts/quality.sh [FINETUNE_ARGS...]
+# INPUT_SIZE=N fine-tunes and serves at N×N pixels instead of the base's own input size S (a
+# copy of the base bundle whose manifest says N, cropping the same share of the photo): a larger
+# input shows the backbone a small insect larger, at about (N/S)² the cost of every pass.
+# Usage: [BASE=lite0|lite1|lite2] [HOLD_OUT=P] [INPUT_SIZE=N] [PROFILE=dev] scripts/quality.sh [FINETUNE_ARGS...]
 #   e.g. scripts/quality.sh --views 4 --mirror; BASE=lite2 scripts/quality.sh; HOLD_OUT=15 scripts/quality.sh
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -24,6 +27,11 @@ if ! [[ $held_out =~ ^[0-9]+$ ]] || ((held_out >= 100)); then
   exit 1
 fi
 held_out=$((10#$held_out))
+input_size=${INPUT_SIZE:-}
+if [ -n "$input_size" ] && { ! [[ $input_size =~ ^[0-9]+$ ]] || ((10#$input_size < 64 || 10#$input_size > 1024)); }; then
+  echo "INPUT_SIZE is a whole number of pixels from 64 to 1024, not '$input_size'" >&2
+  exit 1
+fi
 # PROFILE=dev runs the debug build instead (no release build to wait for; the torch work, nearly
 # all of the time, is the same library either way, so its time is an upper bound).
 profile=${PROFILE:-release}
@@ -40,6 +48,21 @@ insectid="$CARGO_TARGET_DIR/$binary_dir/insectid"
 work=$(mktemp -d /tmp/insectid-quality.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export INSECTID_DATA_DIR="$work/data" INSECTID_LOG=warn
+if [ -n "$input_size" ]; then
+  input_size=$((10#$input_size))
+  log "the base at $input_size×$input_size pixels (a copy of $base_dir)"
+  cp -r "$base_dir" "$work/base"
+  base_dir="$work/base"
+  "$INSECTID_VENV/bin/python" - "$base_dir/manifest.json" "$input_size" <<'PY'
+import json, sys
+path, size = sys.argv[1], int(sys.argv[2])
+manifest = json.load(open(path))
+# The same share of the photo as the base crops (224 of 256: 0.875), shown at the new size.
+manifest["resize_shorter"] = round(size * manifest["resize_shorter"] / manifest["input_size"])
+manifest["input_size"] = size
+json.dump(manifest, open(path, "w"), indent=1)
+PY
+fi
 run() { "$insectid" --model-dir "$base_dir" "$@"; }
 
 if ((held_out > 0)); then
@@ -96,7 +119,7 @@ for variant in "${variants[@]}"; do
     grep "^batch"
 done
 echo
-echo "recipe: efficientnet-$base, finetune rp11 $* | whole fine-tune ${seconds} s on $(nproc) cores ($(uname -m)), $profile build"
+echo "recipe: efficientnet-$base${input_size:+ at $input_size px}, finetune rp11 $* | whole fine-tune ${seconds} s on $(nproc) cores ($(uname -m)), $profile build"
 if ((held_out > 0)); then
   echo "the fine-tune's val figures are on $held_out % of train held out; rp11/val was never seen"
 fi
