@@ -18,6 +18,8 @@ mod best_epoch;
 pub mod cached_blocks;
 pub mod unfreeze;
 
+pub use best_epoch::Averaged;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TrainingError {
     #[error("{0}")]
@@ -130,6 +132,8 @@ pub struct TrainedHead {
     pub temperature: f64,
     pub best_val_accuracy: f64,
     pub history: Vec<Epoch>,
+    /// How averaging the last epochs' weights did, when a stage that trains blocks averaged.
+    pub averaged: Option<Averaged>,
 }
 
 impl TrainedHead {
@@ -258,7 +262,7 @@ pub fn train_head(
     vs.freeze();
     let val_logits = tch::no_grad(|| net.forward(&xv));
     let temperature = fit_temperature(&val_logits, val_y);
-    Ok(TrainedHead { vs, net, mean, std, temperature, best_val_accuracy: best.0, history })
+    Ok(TrainedHead { vs, net, mean, std, temperature, best_val_accuracy: best.0, history, averaged: None })
 }
 
 /// Val top-1 with test-time flip, where each photo's logits are averaged with its mirror

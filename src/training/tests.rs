@@ -230,3 +230,51 @@ fn the_last_blocks_train_on_cached_activations_and_serve_from_the_same_backbone(
     );
     assert!(matches!(cancelled, Err(TrainingError::Cancelled)));
 }
+
+#[test]
+fn the_late_epochs_are_averaged_and_the_average_kept_only_when_val_agrees() {
+    let base = crate::testing::test_model_dir();
+    let manifest = Manifest::read(&base).unwrap();
+    let features_path = base.join(manifest.files.features.as_ref().unwrap());
+    let never = AtomicBool::new(false);
+    let x = Tensor::from_slice(&[0f32, 1., 1., 0., 0., 1., 1., 0.]).view([4, 2]);
+    let y = Tensor::from_slice(&[0i64, 1, 0, 1]);
+    let config = HeadConfig { hidden: 0, max_epochs: 1, ..Default::default() };
+    // Logits right for every val photo, or wrong for every one.
+    let right = Tensor::from_slice(&[9f32, 0., 0., 9., 9., 0., 0., 9.]).view([4, 2]);
+    let wrong = right.flip([1]);
+    for average_scores_better in [true, false] {
+        let mut head = train_head(&x, &y, &x, &y, 2, config, &never, |_| {}).unwrap();
+        let history = head.history.len();
+        // One weight stands for the blocks; the backbone is only carried through.
+        let blocks = nn::VarStore::new(Device::Cpu);
+        let w = blocks.root().zeros("w", &[1]);
+        let mut backbone = tch::TrainableCModule::load(&features_path, nn::VarStore::new(Device::Cpu).root()).unwrap();
+        let head_weight = head.vs.variables().into_values().next().unwrap();
+        let set = |v: f64| {
+            tch::no_grad(|| {
+                let _ = w.shallow_clone().fill_(v);
+                let _ = head_weight.shallow_clone().fill_(v * 10.0);
+            })
+        };
+        let mut best = best_epoch::BestEpoch::new(0.5, &blocks, &head, 5, 2);
+        for (epoch, weight, val) in [(1, 1.0, 0.5), (2, 2.0, 0.75), (3, 4.0, 0.5)] {
+            set(weight);
+            assert!(best.record((epoch, 0.1, val), &blocks, &mut head, &mut |_| {}));
+        }
+        // Epochs 2 and 3 averaged: a weight of 3.
+        let evaluate = |_: &tch::TrainableCModule, _: &TrainedHead| -> Result<Tensor, TrainingError> {
+            let average = (w.double_value(&[0]) - 3.0).abs() < 1e-6;
+            Ok(if average == average_scores_better { right.copy() } else { wrong.copy() })
+        };
+        best.finish(&blocks, &mut backbone, &mut head, &y, evaluate).unwrap();
+        let averaged = head.averaged.clone().expect("the late epochs were averaged");
+        assert_eq!((averaged.first_epoch, averaged.last_epoch, averaged.best_epoch), (2, 3, 2));
+        assert_eq!((averaged.best_val_accuracy, averaged.kept), (0.75, average_scores_better));
+        let (weight, val) = if average_scores_better { (3.0, 1.0) } else { (2.0, 0.75) };
+        assert_eq!((w.double_value(&[0]), head.best_val_accuracy), (weight, val), "{averaged}");
+        assert_eq!(head_weight.flatten(0, -1).double_value(&[0]), weight * 10.0, "the head comes back with the blocks");
+        assert_eq!(head.temperature, fit_temperature(&right, &y), "fitted on the weights it ended with");
+        assert_eq!(head.history.len(), history + 3);
+    }
+}

@@ -154,6 +154,9 @@ pub(super) fn run(
             unfreeze::train_backbone(path, device, head, &train_x, &train_y, val, &val_y, config, stop, progress)?
         }
     };
+    if let Some(averaged) = &head.averaged {
+        obs.note(&averaged.to_string());
+    }
     // The trained backbone's own features of the val photos and their mirrors.
     let mirrored = if inputs.flip {
         let val_x = match val_x {
