@@ -3,7 +3,7 @@
 //! the stage stops after `patience` epochs without a better one, and at the end the best
 //! weights come back and the temperature is fitted again.
 //!
-//! The weights of the epochs from `average_from` on are also averaged (stochastic weight
+//! The weights of the second half's epochs are also averaged (stochastic weight
 //! averaging): late in a decaying schedule the epochs circle one minimum, and their mean sits
 //! nearer its flat middle than any one of them. The average replaces the best epoch when it
 //! scores at least as well on val.
@@ -56,13 +56,13 @@ struct Average {
 impl Average {
     fn add(&mut self, blocks: &nn::VarStore, head: &nn::VarStore) {
         self.epochs += 1;
-        let Some((sum_blocks, sum_head)) = &mut self.weights else {
+        let Some((mean_blocks, mean_head)) = &mut self.weights else {
             self.weights = Some((snapshot(blocks), snapshot(head)));
             return;
         };
         let share = 1.0 / self.epochs as f64;
         tch::no_grad(|| {
-            for (saved, vs) in [(sum_blocks, blocks), (sum_head, head)] {
+            for (saved, vs) in [(mean_blocks, blocks), (mean_head, head)] {
                 let now = vs.variables();
                 for (name, mean) in saved.iter_mut() {
                     if let Some(v) = now.get(name) {
@@ -85,11 +85,11 @@ pub(super) struct BestEpoch {
 }
 
 impl BestEpoch {
-    /// Starts from the untrained state, whose val top-1 is `accuracy`; the epochs from
-    /// `average_from` on are averaged.
-    pub fn new(accuracy: f64, blocks: &nn::VarStore, head: &TrainedHead, patience: usize, average_from: usize) -> Self {
+    /// Starts from the untrained state, whose val top-1 is `accuracy`; the second half of
+    /// `max_epochs` is averaged.
+    pub fn new(accuracy: f64, blocks: &nn::VarStore, head: &TrainedHead, patience: usize, max_epochs: usize) -> Self {
         let weights = (snapshot(blocks), snapshot(&head.vs));
-        let average = Average { from: average_from.max(1), epochs: 0, weights: None };
+        let average = Average { from: max_epochs / 2 + 1, epochs: 0, weights: None };
         BestEpoch { accuracy, epoch: 0, weights, patience, average, started: Instant::now() }
     }
 

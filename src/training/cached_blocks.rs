@@ -175,7 +175,7 @@ pub fn train(
     };
     // The second half of the one cycle, where the learning rate decays, is averaged.
     let untrained = accuracy(&evaluate(&backbone, head)?, val_y);
-    let mut best = BestEpoch::new(untrained, &vs, head, config.patience, config.max_epochs / 2 + 1);
+    let mut best = BestEpoch::new(untrained, &vs, head, config.patience, config.max_epochs);
     let n = train_a.size()[0];
     let steps_per_epoch = (n as usize).div_ceil(batch as usize);
     let total_steps = steps_per_epoch * config.max_epochs;

@@ -257,12 +257,12 @@ fn the_late_epochs_are_averaged_and_the_average_kept_only_when_val_agrees() {
                 let _ = head_weight.shallow_clone().fill_(v * 10.0);
             })
         };
-        let mut best = best_epoch::BestEpoch::new(0.5, &blocks, &head, 5, 2);
+        let mut best = best_epoch::BestEpoch::new(0.5, &blocks, &head, 5, 3);
         for (epoch, weight, val) in [(1, 1.0, 0.5), (2, 2.0, 0.75), (3, 4.0, 0.5)] {
             set(weight);
             assert!(best.record((epoch, 0.1, val), &blocks, &mut head, &mut |_| {}));
         }
-        // Epochs 2 and 3 averaged: a weight of 3.
+        // The second half of three epochs, 2 and 3, averaged: a weight of 3.
         let evaluate = |_: &tch::TrainableCModule, _: &TrainedHead| -> Result<Tensor, TrainingError> {
             let average = (w.double_value(&[0]) - 3.0).abs() < 1e-6;
             Ok(if average == average_scores_better { right.copy() } else { wrong.copy() })

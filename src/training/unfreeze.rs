@@ -153,7 +153,7 @@ pub fn train_backbone(
     };
     // This stage's learning rate is constant, as SWA's is: its second half's epochs are averaged.
     let untrained = accuracy(&evaluate(&backbone, head)?, val_y);
-    let mut best = BestEpoch::new(untrained, &vs, head, config.patience, config.max_epochs / 2 + 1);
+    let mut best = BestEpoch::new(untrained, &vs, head, config.patience, config.max_epochs);
     for epoch in 1..=config.max_epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(TrainingError::Cancelled);
